@@ -1,0 +1,718 @@
+/* config.c: node.yaml, parsed with libyaml against a fixed schema.
+ *
+ * Why a schema table instead of ad-hoc lookups: every key the daemon knows is
+ * listed once below with its type, range and place in struct lq_config, so an
+ * unknown key, a wrong type or a duplicate is caught uniformly and reported
+ * with the file, line and full dotted key ("node.yaml:7: server.metrics_port:
+ * expected an integer in 0..65535, got \"x\"").  Loading is all-or-nothing:
+ * on any error the partially filled config is freed. */
+#include <config.h>
+#include "limiquantix/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "openvswitch/dynamic-string.h"
+#include "util.h"
+
+enum cfg_type {
+    CT_STRING,          /* char *, never NULL after load. */
+    CT_OPT_STRING,      /* char *, NULL when absent or null. */
+    CT_INT,             /* int within [min, max]. */
+    CT_BOOL,
+    CT_KV_MAP,          /* struct lq_kv_list of scalar strings. */
+    CT_SECTION,         /* nested mapping described by 'children'. */
+    CT_POOLS,           /* storage.pools: list of pool mappings. */
+};
+
+struct cfg_key {
+    const char *name;
+    enum cfg_type type;
+    size_t offset;      /* Into struct lq_config. */
+    int min, max;
+    const struct cfg_key *children;
+};
+
+#define F(SECTION, NAME, TYPE) \
+    { #NAME, TYPE, offsetof(struct lq_config, SECTION.NAME), 0, 0, NULL }
+#define F_INT(SECTION, NAME, MIN, MAX) \
+    { #NAME, CT_INT, offsetof(struct lq_config, SECTION.NAME), MIN, MAX, NULL }
+#define SECTION(NAME, CHILDREN) { #NAME, CT_SECTION, 0, 0, 0, CHILDREN }
+#define END { NULL, 0, 0, 0, 0, NULL }
+
+static const struct cfg_key node_keys[] = {
+    F(node, id, CT_OPT_STRING),
+    F(node, hostname, CT_OPT_STRING),
+    F(node, management_ip, CT_OPT_STRING),
+    F(node, labels, CT_KV_MAP),
+    END
+};
+
+static const struct cfg_key server_keys[] = {
+    F(server, listen_address, CT_STRING),
+    F_INT(server, metrics_port, 0, 65535),
+    F(server, unix_socket, CT_STRING),
+    F_INT(server, max_request_bytes, 1024, 256 * 1024 * 1024),
+    F_INT(server, worker_threads, 1, 64),
+    END
+};
+
+static const struct cfg_key hypervisor_keys[] = {
+    F(hypervisor, backend, CT_STRING),
+    F(hypervisor, libvirt_uri, CT_STRING),
+    END
+};
+
+static const struct cfg_key control_plane_keys[] = {
+    F(control_plane, address, CT_STRING),
+    F(control_plane, registration_enabled, CT_BOOL),
+    F_INT(control_plane, heartbeat_interval_secs, 1, 3600),
+    END
+};
+
+static const struct cfg_key tls_keys[] = {
+    F(tls, enabled, CT_BOOL),
+    F(tls, cert_path, CT_OPT_STRING),
+    F(tls, key_path, CT_OPT_STRING),
+    F(tls, ca_path, CT_OPT_STRING),
+    END
+};
+
+static const struct cfg_key storage_keys[] = {
+    { "pools", CT_POOLS, 0, 0, 0, NULL },
+    END
+};
+
+static const struct cfg_key network_keys[] = {
+    F(network, ovn_nb_db, CT_OPT_STRING),
+    F(network, ovs_db, CT_OPT_STRING),
+    F(network, integration_bridge, CT_STRING),
+    F(network, encap_type, CT_STRING),
+    F(network, encap_ip, CT_OPT_STRING),
+    F(network, bridge_mappings, CT_KV_MAP),
+    END
+};
+
+static const struct cfg_key root_keys[] = {
+    SECTION(node, node_keys),
+    SECTION(server, server_keys),
+    SECTION(hypervisor, hypervisor_keys),
+    SECTION(control_plane, control_plane_keys),
+    SECTION(tls, tls_keys),
+    SECTION(storage, storage_keys),
+    SECTION(network, network_keys),
+    END
+};
+
+/* Per-backend pool keys (besides 'id' and 'backend').  Nested mappings are
+ * flattened with a dot ("export.backing_pool"). */
+struct pool_backend {
+    const char *name;
+    const char *const *keys;
+    const char *const *required;
+};
+
+static const char *const rbd_keys[] = {
+    "ceph_conf", "ceph_user", "ceph_keyring", "rbd_pool", "max_clone_depth",
+    NULL
+};
+static const char *const rbd_required[] = { NULL };
+static const char *const lvm_keys[] = {
+    "vg", "thin_pool", "max_data_percent", "max_metadata_percent", NULL
+};
+static const char *const lvm_required[] = { "vg", "thin_pool", NULL };
+static const char *const nfs_keys[] = {
+    "server", "export", "nfs_version", "port", NULL
+};
+static const char *const nfs_required[] = { "server", "export", NULL };
+static const char *const iscsi_keys[] = {
+    "portal", "target_iqn", "chap_user", "chap_secret", "mutual_chap_user",
+    "mutual_chap_secret", "export.backing_pool", NULL
+};
+static const char *const iscsi_required[] = { "portal", "target_iqn", NULL };
+static const char *const local_keys[] = { "path", NULL };
+static const char *const local_required[] = { "path", NULL };
+
+static const struct pool_backend pool_backends[] = {
+    { "rbd", rbd_keys, rbd_required },
+    { "lvm-thin", lvm_keys, lvm_required },
+    { "nfs", nfs_keys, nfs_required },
+    { "iscsi", iscsi_keys, iscsi_required },
+    { "local", local_keys, local_required },
+};
+
+/* Parsing context. */
+struct loader {
+    const char *name;           /* File name for messages. */
+    yaml_document_t *doc;
+    struct lq_config *config;
+};
+
+static struct lq_error * __attribute__((format(printf, 4, 5)))
+loader_error(const struct loader *l, const yaml_node_t *node,
+             const char *key, const char *format, ...)
+{
+    va_list args;
+    char *reason;
+
+    va_start(args, format);
+    reason = xvasprintf(format, args);
+    va_end(args);
+
+    struct lq_error *error = lq_error_new(
+        LQ_INVALID_ARGUMENT, "%s:%zu: %s%s%s", l->name,
+        node ? node->start_mark.line + 1 : 0, key ? key : "",
+        key ? ": " : "", reason);
+    free(reason);
+    return error;
+}
+
+static const char *
+scalar_text(const yaml_node_t *node)
+{
+    return (const char *) node->data.scalar.value;
+}
+
+static bool
+scalar_is_null(const yaml_node_t *node)
+{
+    if (node->type != YAML_SCALAR_NODE
+        || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+        return false;
+    }
+    const char *s = scalar_text(node);
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null")
+           || !strcmp(s, "NULL");
+}
+
+static const char *
+node_type_name(const yaml_node_t *node)
+{
+    switch (node->type) {
+    case YAML_SCALAR_NODE: return "a scalar";
+    case YAML_SEQUENCE_NODE: return "a list";
+    case YAML_MAPPING_NODE: return "a mapping";
+    case YAML_NO_NODE:
+    default: return "nothing";
+    }
+}
+
+static bool
+parse_bool(const char *s, bool *b)
+{
+    static const char *const yes[] = { "true", "True", "TRUE", "yes", "on" };
+    static const char *const no[] = { "false", "False", "FALSE", "no", "off" };
+
+    for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+        if (!strcmp(s, yes[i])) {
+            *b = true;
+            return true;
+        }
+        if (!strcmp(s, no[i])) {
+            *b = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+parse_int(const char *s, int min, int max, int *value)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        return false;
+    }
+    *value = v;
+    return true;
+}
+
+void
+lq_config_set_string(char **fieldp, const char *value)
+{
+    free(*fieldp);
+    *fieldp = value ? xstrdup(value) : NULL;
+}
+
+static void
+kv_list_clear(struct lq_kv_list *list)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        free(list->items[i].key);
+        free(list->items[i].value);
+    }
+    free(list->items);
+    list->items = NULL;
+    list->n = 0;
+}
+
+static void
+kv_list_add(struct lq_kv_list *list, const char *key, const char *value)
+{
+    list->items = xrealloc(list->items, (list->n + 1) * sizeof *list->items);
+    list->items[list->n].key = xstrdup(key);
+    list->items[list->n].value = xstrdup(value);
+    list->n++;
+}
+
+const char *
+lq_kv_list_get(const struct lq_kv_list *list, const char *key)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        if (!strcmp(list->items[i].key, key)) {
+            return list->items[i].value;
+        }
+    }
+    return NULL;
+}
+
+/* Calls 'cb' for every key/value pair of mapping 'map', after checking that
+ * keys are scalars and unique. */
+typedef struct lq_error *pair_cb(struct loader *, const char *path,
+                                 const char *key, yaml_node_t *value,
+                                 void *aux);
+
+static struct lq_error *
+for_each_pair(struct loader *l, yaml_node_t *map, const char *path,
+              pair_cb *cb, void *aux)
+{
+    if (map->type != YAML_MAPPING_NODE) {
+        if (scalar_is_null(map)) {
+            return NULL;        /* "section:" with nothing under it. */
+        }
+        return loader_error(l, map, path, "expected a mapping, got %s",
+                            node_type_name(map));
+    }
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+         p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+
+        if (k->type != YAML_SCALAR_NODE) {
+            return loader_error(l, k, path, "keys must be scalars");
+        }
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *k2 = yaml_document_get_node(l->doc, q->key);
+            if (k2->type == YAML_SCALAR_NODE
+                && !strcmp(scalar_text(k2), scalar_text(k))) {
+                return loader_error(l, k, path, "duplicate key \"%s\"",
+                                    scalar_text(k));
+            }
+        }
+        struct lq_error *error = cb(l, path, scalar_text(k), v, aux);
+        if (error) {
+            return error;
+        }
+    }
+    return NULL;
+}
+
+static char *
+join_path(const char *path, const char *key)
+{
+    return *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
+}
+
+static struct lq_error *
+kv_map_pair(struct loader *l, const char *path, const char *key,
+            yaml_node_t *value, void *list_)
+{
+    struct lq_kv_list *list = list_;
+
+    if (value->type != YAML_SCALAR_NODE) {
+        char *full = join_path(path, key);
+        struct lq_error *error = loader_error(
+            l, value, full, "expected a scalar value, got %s",
+            node_type_name(value));
+        free(full);
+        return error;
+    }
+    kv_list_add(list, key, scalar_text(value));
+    return NULL;
+}
+
+/* Pools. */
+static const struct pool_backend *
+pool_backend_find(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(pool_backends); i++) {
+        if (!strcmp(pool_backends[i].name, name)) {
+            return &pool_backends[i];
+        }
+    }
+    return NULL;
+}
+
+static bool
+str_in_list(const char *s, const char *const *list)
+{
+    for (; *list; list++) {
+        if (!strcmp(s, *list)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static struct lq_error *
+pool_pair(struct loader *l, const char *path, const char *key,
+          yaml_node_t *value, void *pool_)
+{
+    struct lq_pool_config *pool = pool_;
+    char *full = join_path(path, key);
+    struct lq_error *error = NULL;
+
+    if (value->type == YAML_MAPPING_NODE) {
+        /* One level of nesting, flattened: "export.backing_pool". */
+        struct lq_kv_list nested = { NULL, 0 };
+        error = for_each_pair(l, value, full, kv_map_pair, &nested);
+        for (size_t i = 0; !error && i < nested.n; i++) {
+            char *flat = xasprintf("%s.%s", key, nested.items[i].key);
+            kv_list_add(&pool->params, flat, nested.items[i].value);
+            free(flat);
+        }
+        kv_list_clear(&nested);
+    } else if (value->type != YAML_SCALAR_NODE) {
+        error = loader_error(l, value, full, "expected a scalar, got %s",
+                             node_type_name(value));
+    } else if (!strcmp(key, "id")) {
+        lq_config_set_string(&pool->id, scalar_text(value));
+    } else if (!strcmp(key, "backend")) {
+        lq_config_set_string(&pool->backend, scalar_text(value));
+    } else {
+        kv_list_add(&pool->params, key, scalar_text(value));
+    }
+    free(full);
+    return error;
+}
+
+static struct lq_error *
+pool_check(struct loader *l, yaml_node_t *node, const char *path,
+           const struct lq_pool_config *pool)
+{
+    if (!pool->id || !*pool->id) {
+        return loader_error(l, node, path, "missing required key \"id\"");
+    }
+    if (!pool->backend) {
+        return loader_error(l, node, path, "missing required key \"backend\"");
+    }
+    const struct pool_backend *backend = pool_backend_find(pool->backend);
+    if (!backend) {
+        return loader_error(l, node, path, "backend: unknown backend \"%s\" "
+                            "(expected rbd, lvm-thin, nfs, iscsi or local)",
+                            pool->backend);
+    }
+    for (size_t i = 0; i < pool->params.n; i++) {
+        if (!str_in_list(pool->params.items[i].key, backend->keys)) {
+            return loader_error(l, node, path,
+                                "%s: unknown key for a %s pool",
+                                pool->params.items[i].key, backend->name);
+        }
+    }
+    for (const char *const *r = backend->required; *r; r++) {
+        if (!lq_kv_list_get(&pool->params, *r)) {
+            return loader_error(l, node, path, "missing required key \"%s\" "
+                                "for a %s pool", *r, backend->name);
+        }
+    }
+    return NULL;
+}
+
+static struct lq_error *
+load_pools(struct loader *l, yaml_node_t *seq, const char *path)
+{
+    struct lq_config *c = l->config;
+
+    if (scalar_is_null(seq)) {
+        return NULL;
+    }
+    if (seq->type != YAML_SEQUENCE_NODE) {
+        return loader_error(l, seq, path, "expected a list, got %s",
+                            node_type_name(seq));
+    }
+    for (yaml_node_item_t *it = seq->data.sequence.items.start;
+         it < seq->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
+        char *item_path = xasprintf("%s[%zu]", path,
+                                    (size_t) (it - seq->data.sequence.items.start));
+        c->storage.pools = xrealloc(c->storage.pools,
+                                    (c->storage.n_pools + 1)
+                                    * sizeof *c->storage.pools);
+        struct lq_pool_config *pool = &c->storage.pools[c->storage.n_pools++];
+        memset(pool, 0, sizeof *pool);
+        pool->line = item->start_mark.line + 1;
+
+        struct lq_error *error = NULL;
+        if (item->type != YAML_MAPPING_NODE) {
+            error = loader_error(l, item, item_path,
+                                 "expected a mapping, got %s",
+                                 node_type_name(item));
+        }
+        if (!error) {
+            error = for_each_pair(l, item, item_path, pool_pair, pool);
+        }
+        if (!error) {
+            error = pool_check(l, item, item_path, pool);
+        }
+        for (size_t i = 0; !error && i + 1 < c->storage.n_pools; i++) {
+            if (!strcmp(c->storage.pools[i].id, pool->id)) {
+                error = loader_error(l, item, item_path,
+                                     "id: duplicate pool id \"%s\"", pool->id);
+            }
+        }
+        free(item_path);
+        if (error) {
+            return error;
+        }
+    }
+    return NULL;
+}
+
+static struct lq_error *load_section(struct loader *, yaml_node_t *,
+                                     const char *path,
+                                     const struct cfg_key *keys);
+
+static struct lq_error *
+load_value(struct loader *l, const struct cfg_key *key, yaml_node_t *value,
+           const char *path)
+{
+    void *field = (char *) l->config + key->offset;
+
+    switch (key->type) {
+    case CT_SECTION:
+        return load_section(l, value, path, key->children);
+    case CT_POOLS:
+        return load_pools(l, value, path);
+    case CT_KV_MAP:
+        kv_list_clear(field);
+        return for_each_pair(l, value, path, kv_map_pair, field);
+    case CT_STRING:
+    case CT_OPT_STRING:
+    case CT_INT:
+    case CT_BOOL:
+        break;
+    }
+
+    if (value->type != YAML_SCALAR_NODE) {
+        return loader_error(l, value, path, "expected a scalar, got %s",
+                            node_type_name(value));
+    }
+    const char *s = scalar_text(value);
+    if (key->type == CT_OPT_STRING) {
+        lq_config_set_string(field, scalar_is_null(value) ? NULL : s);
+    } else if (key->type == CT_STRING) {
+        lq_config_set_string(field, scalar_is_null(value) ? "" : s);
+    } else if (key->type == CT_INT) {
+        if (!parse_int(s, key->min, key->max, field)) {
+            return loader_error(l, value, path, "expected an integer in "
+                                "%d..%d, got \"%s\"", key->min, key->max, s);
+        }
+    } else if (!parse_bool(s, field)) {
+        return loader_error(l, value, path,
+                            "expected true or false, got \"%s\"", s);
+    }
+    return NULL;
+}
+
+struct section_aux {
+    const struct cfg_key *keys;
+    yaml_node_t *map;
+};
+
+static struct lq_error *
+section_pair(struct loader *l, const char *path, const char *name,
+             yaml_node_t *value, void *aux_)
+{
+    const struct section_aux *aux = aux_;
+    char *full = join_path(path, name);
+    struct lq_error *error;
+    const struct cfg_key *key;
+
+    for (key = aux->keys; key->name; key++) {
+        if (!strcmp(key->name, name)) {
+            break;
+        }
+    }
+    if (!key->name) {
+        /* Point at the key itself, not the value. */
+        yaml_node_t *at = value;
+        for (yaml_node_pair_t *p = aux->map->data.mapping.pairs.start;
+             p < aux->map->data.mapping.pairs.top; p++) {
+            if (yaml_document_get_node(l->doc, p->value) == value) {
+                at = yaml_document_get_node(l->doc, p->key);
+            }
+        }
+        error = loader_error(l, at, full, "unknown key");
+    } else {
+        error = load_value(l, key, value, full);
+    }
+    free(full);
+    return error;
+}
+
+static struct lq_error *
+load_section(struct loader *l, yaml_node_t *map, const char *path,
+             const struct cfg_key *keys)
+{
+    struct section_aux aux = { keys, map };
+    return for_each_pair(l, map, path, section_pair, &aux);
+}
+
+struct lq_config *
+lq_config_new_default(void)
+{
+    struct lq_config *c = xzalloc(sizeof *c);
+
+    c->server.listen_address = xstrdup("0.0.0.0:9090");
+    c->server.metrics_port = 9091;
+    c->server.unix_socket = xstrdup("/run/limiquantix/node.sock");
+    c->server.max_request_bytes = 4 * 1024 * 1024;
+    c->server.worker_threads = 4;
+    c->hypervisor.backend = xstrdup("libvirt");
+    c->hypervisor.libvirt_uri = xstrdup("qemu:///system");
+    c->control_plane.address = xstrdup("");
+    c->control_plane.registration_enabled = true;
+    c->control_plane.heartbeat_interval_secs = 30;
+    c->network.integration_bridge = xstrdup("br-int");
+    c->network.encap_type = xstrdup("geneve");
+    return c;
+}
+
+static struct lq_error *
+parse_document(struct loader *l, yaml_parser_t *parser)
+{
+    if (!yaml_parser_load(parser, l->doc)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s:%zu: invalid YAML: %s",
+                            l->name, parser->problem_mark.line + 1,
+                            parser->problem ? parser->problem : "parse error");
+    }
+    yaml_node_t *root = yaml_document_get_root_node(l->doc);
+    if (!root) {
+        return NULL;            /* Empty file: all defaults. */
+    }
+    return load_section(l, root, "", root_keys);
+}
+
+struct lq_error *
+lq_config_parse(const char *name, const char *text, size_t len,
+                struct lq_config **configp)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    struct loader l = { name, &doc, lq_config_new_default() };
+
+    memset(&doc, 0, sizeof doc);
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *) text, len);
+    struct lq_error *error = parse_document(&l, &parser);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+
+    if (error) {
+        lq_config_free(l.config);
+        *configp = NULL;
+        return error;
+    }
+    l.config->source = xstrdup(name);
+    *configp = l.config;
+    return NULL;
+}
+
+struct lq_error *
+lq_config_load(const char *path, struct lq_config **configp)
+{
+    *configp = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return lq_error_new(LQ_NOT_FOUND, "%s: cannot open config file: %s",
+                            path, strerror(errno));
+    }
+
+    struct ds text = DS_EMPTY_INITIALIZER;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        ds_put_buffer(&text, buf, n);
+    }
+    bool read_error = ferror(f);
+    fclose(f);
+    if (read_error) {
+        ds_destroy(&text);
+        return lq_error_new(LQ_INTERNAL, "%s: read error", path);
+    }
+
+    struct lq_error *error = lq_config_parse(path, text.string ? text.string
+                                             : "", text.length, configp);
+    ds_destroy(&text);
+    return error;
+}
+
+struct lq_error *
+lq_config_validate(const struct lq_config *c)
+{
+    const char *src = c->source ? c->source : "(defaults)";
+
+    if (c->tls.enabled) {
+        if (!c->tls.cert_path || !c->tls.key_path || !c->tls.ca_path) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "%s: tls: enabled needs "
+                                "cert_path, key_path and ca_path (client "
+                                "certificates are required)", src);
+        }
+    }
+    if (strcmp(c->hypervisor.backend, "libvirt")) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: hypervisor.backend: "
+                            "unsupported backend \"%s\" (expected libvirt)",
+                            src, c->hypervisor.backend);
+    }
+    const char *cp = c->control_plane.address;
+    if (*cp && strncmp(cp, "http://", 7) && strncmp(cp, "https://", 8)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: control_plane.address: "
+                            "expected an http:// or https:// URL, got \"%s\"",
+                            src, cp);
+    }
+    return NULL;
+}
+
+void
+lq_config_free(struct lq_config *c)
+{
+    if (!c) {
+        return;
+    }
+    free(c->source);
+    free(c->node.id);
+    free(c->node.hostname);
+    free(c->node.management_ip);
+    kv_list_clear(&c->node.labels);
+    free(c->server.listen_address);
+    free(c->server.unix_socket);
+    free(c->hypervisor.backend);
+    free(c->hypervisor.libvirt_uri);
+    free(c->control_plane.address);
+    free(c->tls.cert_path);
+    free(c->tls.key_path);
+    free(c->tls.ca_path);
+    for (size_t i = 0; i < c->storage.n_pools; i++) {
+        free(c->storage.pools[i].id);
+        free(c->storage.pools[i].backend);
+        kv_list_clear(&c->storage.pools[i].params);
+    }
+    free(c->storage.pools);
+    free(c->network.ovn_nb_db);
+    free(c->network.ovs_db);
+    free(c->network.integration_bridge);
+    free(c->network.encap_type);
+    free(c->network.encap_ip);
+    kv_list_clear(&c->network.bridge_mappings);
+    free(c);
+}

@@ -1,0 +1,292 @@
+/* main.c: the limiquantix-node daemon.
+ *
+ * Parses flags and node.yaml, builds the in-process node service, and runs
+ * the one event loop: the HTTP listeners, the worker pool's completions, the
+ * control-plane registration timers and the exit latch all wake a single
+ * poll_block().  SIGTERM/SIGINT stop the loop cleanly (sockets removed,
+ * in-flight calls finished). */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fatal-signal.h"
+#include "http_server.h"
+#include "latch.h"
+#include "limiquantix/config.h"
+#include "limiquantix/node.h"
+#include "metrics.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "registration.h"
+#include "rpc.h"
+#include "util.h"
+#include "worker_pool.h"
+
+VLOG_DEFINE_THIS_MODULE(main);
+
+struct options {
+    const char *config_path;    /* -c; NULL: default path if present. */
+    const char *log_level;
+    const char *listen;
+    const char *control_plane;
+    const char *node_id;
+    const char *sandbox_dir;
+    const char *unix_socket;
+    int metrics_port;           /* -1: from config. */
+};
+
+static struct latch exit_latch;
+
+static void
+exit_signal(int sig OVS_UNUSED)
+{
+    latch_set(&exit_latch);     /* write(2): async-signal-safe. */
+}
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+"usage: limiquantix-node [OPTIONS]\n"
+"The limiquantix node daemon: networks, storage and VMs on this host.\n\n"
+"  -c, --config FILE        node.yaml (default " LQ_CONFIG_DEFAULT_PATH
+" if it exists)\n"
+"  -l, --log-level LEVEL    emer, err, warn, info or dbg (default info)\n"
+"      --listen ADDR        API listen address, IP:PORT (\"\" disables TCP)\n"
+"      --metrics-port PORT  Prometheus port (0 disables)\n"
+"      --unix-socket PATH   local API socket for lqctl\n"
+"      --control-plane URL  register with and heartbeat to this URL\n"
+"      --node-id ID         this node's id\n"
+"      --sandbox DIR        embedded mode: private state under DIR, API on\n"
+"                           127.0.0.1 and DIR/node.sock\n"
+"  -V, --version            print the version and exit\n"
+"  -h, --help               print this help and exit\n");
+}
+
+static int
+parse_options(int argc, char *argv[], struct options *o)
+{
+    enum { OPT_LISTEN = 256, OPT_CONTROL_PLANE, OPT_NODE_ID, OPT_SANDBOX,
+           OPT_UNIX_SOCKET, OPT_METRICS_PORT };
+    static const struct option long_options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "log-level", required_argument, NULL, 'l' },
+        { "listen", required_argument, NULL, OPT_LISTEN },
+        { "metrics-port", required_argument, NULL, OPT_METRICS_PORT },
+        { "unix-socket", required_argument, NULL, OPT_UNIX_SOCKET },
+        { "control-plane", required_argument, NULL, OPT_CONTROL_PLANE },
+        { "node-id", required_argument, NULL, OPT_NODE_ID },
+        { "sandbox", required_argument, NULL, OPT_SANDBOX },
+        { "version", no_argument, NULL, 'V' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+
+    memset(o, 0, sizeof *o);
+    o->metrics_port = -1;
+    while ((c = getopt_long(argc, argv, "c:l:Vh", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->config_path = optarg; break;
+        case 'l': o->log_level = optarg; break;
+        case OPT_LISTEN: o->listen = optarg; break;
+        case OPT_CONTROL_PLANE: o->control_plane = optarg; break;
+        case OPT_NODE_ID: o->node_id = optarg; break;
+        case OPT_SANDBOX: o->sandbox_dir = optarg; break;
+        case OPT_UNIX_SOCKET: o->unix_socket = optarg; break;
+        case OPT_METRICS_PORT: {
+            char *end;
+            long port = strtol(optarg, &end, 10);
+            if (!*optarg || *end || port < 0 || port > 65535) {
+                fprintf(stderr, "limiquantix-node: --metrics-port: expected "
+                        "0..65535, got \"%s\"\n", optarg);
+                return 2;
+            }
+            o->metrics_port = port;
+            break;
+        }
+        case 'V':
+            printf("limiquantix-node %s\n", LQ_VERSION);
+            exit(0);
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "limiquantix-node: unexpected argument \"%s\"\n",
+                argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+static struct lq_error *
+load_config(const struct options *o, struct lq_config **cp)
+{
+    struct lq_error *error;
+
+    if (o->config_path) {
+        error = lq_config_load(o->config_path, cp);
+    } else if (!access(LQ_CONFIG_DEFAULT_PATH, F_OK) && !o->sandbox_dir) {
+        error = lq_config_load(LQ_CONFIG_DEFAULT_PATH, cp);
+    } else {
+        *cp = lq_config_new_default();
+        error = NULL;
+    }
+    if (error) {
+        return error;
+    }
+
+    struct lq_config *c = *cp;
+    if (o->sandbox_dir) {
+        /* Embedded mode: everything private to DIR, nothing on 0.0.0.0. */
+        if (mkdir(o->sandbox_dir, 0700) && errno != EEXIST) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "--sandbox: cannot "
+                                "create \"%s\": %s", o->sandbox_dir,
+                                strerror(errno));
+        }
+        char *sock = xasprintf("%s/node.sock", o->sandbox_dir);
+        lq_config_set_string(&c->server.unix_socket, sock);
+        free(sock);
+        if (!o->config_path) {
+            lq_config_set_string(&c->server.listen_address, "127.0.0.1:9090");
+        }
+    }
+    if (o->listen) {
+        lq_config_set_string(&c->server.listen_address, o->listen);
+    }
+    if (o->metrics_port >= 0) {
+        c->server.metrics_port = o->metrics_port;
+    }
+    if (o->unix_socket) {
+        lq_config_set_string(&c->server.unix_socket, o->unix_socket);
+    }
+    if (o->control_plane) {
+        lq_config_set_string(&c->control_plane.address, o->control_plane);
+    }
+    if (o->node_id) {
+        lq_config_set_string(&c->node.id, o->node_id);
+    }
+    return lq_config_validate(c);
+}
+
+static bool
+set_log_level(const char *level)
+{
+    enum vlog_level l = vlog_get_level_val(level);
+    if (l == VLL_N_LEVELS) {
+        /* Accept the common spellings too. */
+        l = !strcmp(level, "error") ? VLL_ERR
+            : !strcmp(level, "debug") ? VLL_DBG
+            : !strcmp(level, "warning") ? VLL_WARN : VLL_N_LEVELS;
+    }
+    if (l == VLL_N_LEVELS) {
+        return false;
+    }
+    vlog_set_levels(NULL, VLF_CONSOLE, l);
+    return true;
+}
+
+static void
+run_loop(struct lq_http_server *http, struct lq_worker_pool *pool,
+         struct lq_registration *reg)
+{
+    while (!latch_is_set(&exit_latch)) {
+        lq_http_server_run(http);
+        lq_worker_pool_run(pool);
+        lq_registration_run(reg);
+
+        lq_http_server_wait(http);
+        lq_worker_pool_wait(pool);
+        lq_registration_wait(reg);
+        latch_wait(&exit_latch);
+        poll_block();
+    }
+}
+
+int
+main(int argc, char *argv[])
+{
+    struct options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc) {
+        return rc;
+    }
+
+    set_program_name(argv[0]);
+    vlog_set_levels(NULL, VLF_SYSLOG, VLL_OFF);
+    vlog_set_levels(NULL, VLF_CONSOLE, VLL_INFO);
+    if (o.log_level && !set_log_level(o.log_level)) {
+        fprintf(stderr, "limiquantix-node: --log-level: unknown level \"%s\" "
+                "(expected err, warn, info or dbg)\n", o.log_level);
+        return 2;
+    }
+
+    /* Our handlers first: OVS's fatal-signal module then leaves SIGTERM and
+     * SIGINT alone (it only takes over signals still at SIG_DFL). */
+    latch_init(&exit_latch);
+    signal(SIGTERM, exit_signal);
+    signal(SIGINT, exit_signal);
+    signal(SIGPIPE, SIG_IGN);
+    fatal_signal_init();
+
+    struct lq_config *config;
+    struct lq_error *error = load_config(&o, &config);
+    if (error) {
+        fprintf(stderr, "limiquantix-node: %s\n", error->message);
+        lq_error_free(error);
+        lq_config_free(config);
+        return 1;
+    }
+
+    struct lq_node *node = NULL;
+    struct lq_worker_pool *pool = NULL;
+    struct lq_http_server *http = NULL;
+    struct lq_rpc_registry rpc;
+    struct lq_metrics metrics;
+
+    lq_rpc_registry_init(&rpc);
+    lq_rpc_node_register(&rpc);
+    lq_metrics_init(&metrics);
+    error = lq_node_create(config, &node);
+    if (!error) {
+        pool = lq_worker_pool_create(config->server.worker_threads);
+        error = lq_http_server_create(config, node, &rpc, &metrics, pool,
+                                      &http);
+    }
+    if (!error) {
+        struct lq_registration *reg = lq_registration_create(
+            node, pool, &metrics, lq_http_server_api_port(http));
+        VLOG_INFO("limiquantix-node %s ready: node %s%s%s", LQ_VERSION,
+                  lq_node_id(node), o.sandbox_dir ? ", sandbox " : "",
+                  o.sandbox_dir ? o.sandbox_dir : "");
+        run_loop(http, pool, reg);
+        VLOG_INFO("shutting down");
+        lq_worker_pool_destroy(pool);   /* Finishes in-flight calls. */
+        lq_registration_destroy(reg);
+        lq_http_server_destroy(http);
+    } else {
+        fprintf(stderr, "limiquantix-node: %s\n", error->message);
+        lq_worker_pool_destroy(pool);
+        rc = 1;
+    }
+
+    lq_error_free(error);
+    lq_node_destroy(node);
+    lq_metrics_destroy(&metrics);
+    lq_rpc_registry_destroy(&rpc);
+    lq_config_free(config);
+    latch_destroy(&exit_latch);
+    return rc;
+}

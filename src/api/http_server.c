@@ -1,0 +1,714 @@
+/* http_server.c: Connect unary RPCs over HTTP/1.1 with libmicrohttpd.
+ *
+ * Design decisions:
+ * - Framing errors are decided before the body is read, in the order a
+ *   client would want to learn them: authentication (mTLS), HTTP method,
+ *   unknown RPC, content type, declared size.  The body is then buffered up
+ *   to server.max_request_bytes; beyond that the request is refused without
+ *   storing more.
+ * - Methods marked blocking suspend the connection and run on the worker
+ *   pool; the completion resumes it on the loop thread, where the response
+ *   is queued.  Non-blocking methods answer inline.
+ * - Every response, success or error, is JSON; errors are
+ *   {"code": "...", "message": "..."} with the Connect HTTP status. */
+#include <config.h>
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jsonx.h"
+#include "metrics.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "rpc.h"
+#include "util.h"
+#include "worker_pool.h"
+
+VLOG_DEFINE_THIS_MODULE(http_server);
+
+enum listener_kind { LISTENER_API, LISTENER_METRICS };
+
+struct listener {
+    struct lq_http_server *server;
+    struct MHD_Daemon *mhd;
+    enum listener_kind kind;
+    bool tls;
+    char *unix_path;            /* Unlinked on destroy. */
+    int port;
+};
+
+struct lq_http_server {
+    struct lq_node *node;
+    const struct lq_rpc_registry *rpc;
+    struct lq_metrics *metrics;
+    struct lq_worker_pool *pool;
+    size_t max_body;
+    char *tls_cert, *tls_key, *tls_ca;  /* PEM; must outlive the daemons. */
+    struct listener listeners[3];
+    size_t n_listeners;
+};
+
+enum request_state { REQ_READING, REQ_RUNNING, REQ_DONE };
+
+struct request {
+    struct listener *listener;
+    struct MHD_Connection *conn;
+    enum request_state state;
+    const struct lq_rpc_method *method;
+    struct ds body;
+    bool too_large;
+    struct timespec start;
+    struct json *request;
+    struct json *response;      /* Result: response or error. */
+    struct lq_error *error;
+    unsigned int status;        /* Overrides the code's HTTP status if set. */
+};
+
+static double
+seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start->tv_sec) + (now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static enum MHD_Result
+queue_body(struct MHD_Connection *conn, unsigned int status,
+           const char *content_type, char *body)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* Queues the request's result (response or error) and records metrics. */
+static enum MHD_Result
+queue_result(struct MHD_Connection *conn, struct request *req)
+{
+    struct lq_http_server *s = req->listener->server;
+    char *method_name = req->method
+        ? xasprintf("%s/%s", req->method->service, req->method->name)
+        : xstrdup("unknown");
+    enum lq_code code = req->error ? req->error->code : LQ_OK;
+    unsigned int status;
+    char *body;
+
+    if (req->error) {
+        struct json *e = json_object_create();
+        json_object_put_string(e, "code", lq_code_name(code));
+        json_object_put_string(e, "message", req->error->message);
+        body = lq_json_to_string(e);
+        json_destroy(e);
+        status = req->status ? req->status : lq_code_http_status(code);
+        if (code == LQ_INTERNAL || code == LQ_UNKNOWN) {
+            static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+            VLOG_WARN_RL(&rl, "%s: %s", method_name, req->error->message);
+        }
+    } else {
+        body = lq_json_to_string(req->response);
+        status = MHD_HTTP_OK;
+    }
+    lq_metrics_observe_rpc(s->metrics, method_name, code,
+                           seconds_since(&req->start));
+    free(method_name);
+    req->state = REQ_DONE;
+    return queue_body(conn, status, "application/json", body);
+}
+
+/* Answers with an error; 'status' 0 means the code's own HTTP status. */
+static enum MHD_Result __attribute__((format(printf, 5, 6)))
+reply_error_status(struct MHD_Connection *conn, struct request *req,
+                   unsigned int status, enum lq_code code,
+                   const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    char *message = xvasprintf(format, args);
+    va_end(args);
+
+    req->error = lq_error_new(code, "%s", message);
+    req->status = status;
+    free(message);
+    return queue_result(conn, req);
+}
+
+#define reply_error(CONN, REQ, CODE, ...) \
+    reply_error_status(CONN, REQ, 0, CODE, __VA_ARGS__)
+
+/* mTLS: the TLS listener asks every client for a certificate (libmicrohttpd
+ * does so when given a trust store); here we require that one was sent and
+ * that it verifies against tls.ca_path. */
+static bool
+client_cert_ok(struct MHD_Connection *conn, const char **why)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t session = ci ? ci->tls_session : NULL;
+    unsigned int n_certs = 0, status = 0;
+
+    if (!session || !gnutls_certificate_get_peers(session, &n_certs)
+        || !n_certs) {
+        *why = "a client certificate is required";
+        return false;
+    }
+    if (gnutls_certificate_verify_peers2(session, &status) < 0 || status) {
+        *why = "the client certificate is not trusted";
+        return false;
+    }
+    return true;
+}
+
+static bool
+content_type_is_json(const char *ct)
+{
+    if (!ct) {
+        return true;            /* Lenient: curl -d without -H. */
+    }
+    size_t n = strcspn(ct, ";");
+    while (n && ct[n - 1] == ' ') {
+        n--;
+    }
+    return n == strlen("application/json")
+           && !strncasecmp(ct, "application/json", n);
+}
+
+/* First call for a request: everything decidable from the headers. */
+static enum MHD_Result
+request_start(struct listener *l, struct MHD_Connection *conn,
+              struct request *req, const char *url, const char *http_method)
+{
+    const char *why;
+
+    if (l->tls && !client_cert_ok(conn, &why)) {
+        return reply_error(conn, req, LQ_UNAUTHENTICATED, "%s", why);
+    }
+    if (strcmp(http_method, MHD_HTTP_METHOD_POST)) {
+        return reply_error_status(conn, req, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                  LQ_UNIMPLEMENTED, "HTTP method %s is not "
+                                  "supported: Connect unary calls use POST",
+                                  http_method);
+    }
+    struct lq_http_server *s = l->server;
+    req->method = lq_rpc_find(s->rpc, url);
+    if (!req->method) {
+        return reply_error(conn, req, LQ_UNIMPLEMENTED,
+                           "unknown method \"%s\"", url);
+    }
+
+    const char *version = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, "Connect-Protocol-Version");
+    if (version && strcmp(version, "1")) {
+        return reply_error(conn, req, LQ_INVALID_ARGUMENT,
+                           "Connect-Protocol-Version: unsupported \"%s\" "
+                           "(expected 1)", version);
+    }
+    const char *ct = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!content_type_is_json(ct)) {
+        return reply_error_status(conn, req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                  LQ_INVALID_ARGUMENT, "Content-Type: "
+                                  "unsupported \"%s\" (expected "
+                                  "application/json)", ct);
+    }
+    const char *cl = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > s->max_body) {
+        return reply_error(conn, req, LQ_RESOURCE_EXHAUSTED,
+                           "request body of %s bytes exceeds the limit of "
+                           "%zu bytes", cl, s->max_body);
+    }
+    return MHD_YES;
+}
+
+static void
+rpc_work(void *req_)
+{
+    struct request *req = req_;
+    struct lq_http_server *s = req->listener->server;
+
+    req->error = lq_rpc_call(req->method, s->node, req->request,
+                             &req->response);
+}
+
+static void
+rpc_done(void *req_)
+{
+    struct request *req = req_;
+
+    req->state = REQ_DONE;
+    MHD_resume_connection(req->conn);
+    poll_immediate_wake();      /* MHD_run() must see the resumed conn. */
+}
+
+/* The body is complete: parse and dispatch. */
+static enum MHD_Result
+request_dispatch(struct MHD_Connection *conn, struct request *req)
+{
+    struct lq_http_server *s = req->listener->server;
+
+    if (req->too_large) {
+        return reply_error(conn, req, LQ_RESOURCE_EXHAUSTED, "request body "
+                           "exceeds the limit of %zu bytes", s->max_body);
+    }
+    req->error = lq_json_parse_object(req->body.string ? req->body.string
+                                      : "", req->body.length, &req->request);
+    if (req->error) {
+        return queue_result(conn, req);
+    }
+    if (req->method->blocking) {
+        req->state = REQ_RUNNING;
+        req->conn = conn;
+        MHD_suspend_connection(conn);
+        lq_worker_pool_submit(s->pool, rpc_work, rpc_done, req);
+        return MHD_YES;
+    }
+    req->error = lq_rpc_call(req->method, s->node, req->request,
+                             &req->response);
+    return queue_result(conn, req);
+}
+
+static enum MHD_Result
+serve_metrics(struct listener *l, struct MHD_Connection *conn,
+              const char *url, const char *http_method)
+{
+    if (strcmp(url, "/metrics")) {
+        return queue_body(conn, MHD_HTTP_NOT_FOUND, "text/plain",
+                          xstrdup("not found; try /metrics\n"));
+    }
+    if (strcmp(http_method, MHD_HTTP_METHOD_GET)
+        && strcmp(http_method, MHD_HTTP_METHOD_HEAD)) {
+        return queue_body(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
+                          xstrdup("use GET\n"));
+    }
+    struct ds out = DS_EMPTY_INITIALIZER;
+    lq_metrics_render(l->server->metrics, &out);
+    return queue_body(conn, MHD_HTTP_OK, "text/plain; version=0.0.4",
+                      ds_steal_cstr(&out));
+}
+
+static enum MHD_Result
+access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+          const char *http_method, const char *version OVS_UNUSED,
+          const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    struct listener *l = cls;
+    struct request *req = *con_cls;
+
+    if (l->kind == LISTENER_METRICS) {
+        if (!req) {
+            /* Wait for the (empty) body before answering. */
+            *con_cls = xzalloc(sizeof *req);
+            ((struct request *) *con_cls)->listener = l;
+            return MHD_YES;
+        }
+        *upload_data_size = 0;
+        return serve_metrics(l, conn, url, http_method);
+    }
+
+    if (!req) {
+        req = xzalloc(sizeof *req);
+        req->listener = l;
+        ds_init(&req->body);
+        clock_gettime(CLOCK_MONOTONIC, &req->start);
+        *con_cls = req;
+        return request_start(l, conn, req, url, http_method);
+    }
+    if (req->state == REQ_DONE && req->conn) {
+        req->conn = NULL;       /* Resumed after a worker-pool call. */
+        return queue_result(conn, req);
+    }
+    if (req->state != REQ_READING) {
+        *upload_data_size = 0;  /* Already answered: discard the rest. */
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        if (!req->too_large && req->body.length + n > l->server->max_body) {
+            req->too_large = true;
+            ds_destroy(&req->body);
+            ds_init(&req->body);
+        }
+        if (!req->too_large) {
+            ds_put_buffer(&req->body, upload_data, n);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return request_dispatch(conn, req);
+}
+
+static void
+completed_cb(void *cls OVS_UNUSED, struct MHD_Connection *conn OVS_UNUSED,
+             void **con_cls, enum MHD_RequestTerminationCode toe OVS_UNUSED)
+{
+    struct request *req = *con_cls;
+    if (req) {
+        ds_destroy(&req->body);
+        json_destroy(req->request);
+        json_destroy(req->response);
+        lq_error_free(req->error);
+        free(req);
+        *con_cls = NULL;
+    }
+}
+
+static void
+mhd_log(void *cls OVS_UNUSED, const char *fmt, va_list ap)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+    if (!vlog_should_drop(&this_module, VLL_WARN, &rl)) {
+        char *msg = xvasprintf(fmt, ap);
+        size_t n = strlen(msg);
+        if (n && msg[n - 1] == '\n') {
+            msg[n - 1] = '\0';
+        }
+        VLOG_WARN("libmicrohttpd: %s", msg);
+        free(msg);
+    }
+}
+
+struct lq_error *
+lq_parse_listen_address(const char *field, const char *text,
+                        struct sockaddr_storage *ss, socklen_t *len)
+{
+    char *copy = xstrdup(text), *host = copy, *port_s;
+    struct lq_error *error = NULL;
+
+    memset(ss, 0, sizeof *ss);
+    if (*host == '[') {
+        char *close = strchr(host, ']');
+        if (!close || close[1] != ':') {
+            goto bad;
+        }
+        *close = '\0';
+        host++;
+        port_s = close + 2;
+    } else {
+        port_s = strrchr(host, ':');
+        if (!port_s) {
+            goto bad;
+        }
+        *port_s++ = '\0';
+    }
+
+    char *end;
+    long port = strtol(port_s, &end, 10);
+    if (!*port_s || *end || port < 0 || port > 65535) {
+        goto bad;
+    }
+    struct sockaddr_in *sin = (struct sockaddr_in *) ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        *len = sizeof *sin;
+    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(port);
+        *len = sizeof *sin6;
+    } else {
+        goto bad;
+    }
+    free(copy);
+    return NULL;
+
+bad:
+    error = lq_error_new(LQ_INVALID_ARGUMENT, "%s: expected IP:PORT or "
+                         "[IPv6]:PORT, got \"%s\"", field, text);
+    free(copy);
+    return error;
+}
+
+static struct lq_error *
+read_pem(const char *field, const char *path, char **pem)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: cannot open \"%s\": %s",
+                            field, path, strerror(errno));
+    }
+    struct ds s = DS_EMPTY_INITIALIZER;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        ds_put_buffer(&s, buf, n);
+    }
+    fclose(f);
+    *pem = ds_steal_cstr(&s);
+    if (!strstr(*pem, "-----BEGIN")) {
+        free(*pem);
+        *pem = NULL;
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: \"%s\" is not a PEM "
+                            "file", field, path);
+    }
+    return NULL;
+}
+
+/* Binds the Unix socket with mode 0600 from the start (umask), after
+ * removing a stale socket left by a crashed daemon, but never one that a
+ * live daemon still answers on. */
+static struct lq_error *
+unix_listen(const char *path, int *fdp)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof sun.sun_path) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "server.unix_socket: path "
+                            "longer than %zu bytes", sizeof sun.sun_path - 1);
+    }
+    strcpy(sun.sun_path, path);
+
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return lq_error_new(LQ_INTERNAL, "socket: %s", strerror(errno));
+    }
+    struct stat st;
+    if (!lstat(path, &st)) {
+        if (!S_ISSOCK(st.st_mode)) {
+            close(fd);
+            return lq_error_new(LQ_FAILED_PRECONDITION, "server.unix_socket: "
+                                "\"%s\" exists and is not a socket", path);
+        }
+        if (!connect(fd, (struct sockaddr *) &sun, sizeof sun)) {
+            close(fd);
+            return lq_error_new(LQ_FAILED_PRECONDITION, "server.unix_socket: "
+                                "another daemon is listening on \"%s\"",
+                                path);
+        }
+        close(fd);
+        unlink(path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            return lq_error_new(LQ_INTERNAL, "socket: %s", strerror(errno));
+        }
+    }
+
+    mode_t old_umask = umask(0177);
+    int bind_error = bind(fd, (struct sockaddr *) &sun, sizeof sun)
+                     ? errno : 0;
+    umask(old_umask);
+    if (bind_error || listen(fd, 64)) {
+        int e = bind_error ? bind_error : errno;
+        close(fd);
+        return lq_error_new(LQ_UNAVAILABLE, "server.unix_socket: cannot "
+                            "listen on \"%s\": %s", path, strerror(e));
+    }
+    *fdp = fd;
+    return NULL;
+}
+
+static struct lq_error *
+listener_start(struct lq_http_server *s, enum listener_kind kind,
+               const char *field, const char *address, const char *unix_path,
+               bool tls)
+{
+    struct listener *l = &s->listeners[s->n_listeners];
+    unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG
+                         | MHD_ALLOW_SUSPEND_RESUME;
+    struct sockaddr_storage ss;
+    socklen_t ss_len = 0;
+    int unix_fd = -1;
+    struct lq_error *error;
+
+    memset(l, 0, sizeof *l);
+    l->server = s;
+    l->kind = kind;
+    l->tls = tls;
+
+    if (unix_path) {
+        error = unix_listen(unix_path, &unix_fd);
+    } else {
+        error = lq_parse_listen_address(field, address, &ss, &ss_len);
+        if (!error && ss.ss_family == AF_INET6) {
+            flags |= MHD_USE_IPv6;
+        }
+    }
+    if (error) {
+        return error;
+    }
+    if (tls) {
+        flags |= MHD_USE_TLS;
+    }
+
+    struct MHD_OptionItem opts[] = {
+        { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) mhd_log, NULL },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) completed_cb, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
+        { unix_path ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
+          unix_fd, unix_path ? NULL : (void *) &ss },
+        /* Without TLS this entry ends the array. */
+        { tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->tls_key },
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert },
+        { MHD_OPTION_HTTPS_MEM_TRUST, 0, s->tls_ca },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, l,
+                              MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!l->mhd) {
+        if (unix_fd >= 0) {
+            close(unix_fd);
+            unlink(unix_path);
+        }
+        return lq_error_new(LQ_UNAVAILABLE, "%s: cannot listen on %s "
+                            "(address in use or not local?)", field,
+                            unix_path ? unix_path : address);
+    }
+    if (unix_path) {
+        l->unix_path = xstrdup(unix_path);
+    } else {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(
+            l->mhd, MHD_DAEMON_INFO_BIND_PORT);
+        l->port = info ? info->port : 0;
+    }
+    s->n_listeners++;
+    VLOG_INFO("listening on %s%s%s", unix_path ? unix_path : address,
+              tls ? " (TLS, client certificates required)" : "",
+              kind == LISTENER_METRICS ? " (metrics)" : "");
+    return NULL;
+}
+
+static char *
+metrics_address(const struct lq_config *c)
+{
+    /* Same host as the API, its own port. */
+    const char *api = c->server.listen_address;
+    const char *colon = strrchr(api, ':');
+    if (!*api || !colon) {
+        return xasprintf("0.0.0.0:%d", c->server.metrics_port);
+    }
+    return xasprintf("%.*s:%d", (int) (colon - api), api,
+                     c->server.metrics_port);
+}
+
+struct lq_error *
+lq_http_server_create(const struct lq_config *c, struct lq_node *node,
+                      const struct lq_rpc_registry *rpc,
+                      struct lq_metrics *metrics,
+                      struct lq_worker_pool *pool,
+                      struct lq_http_server **serverp)
+{
+    struct lq_http_server *s = xzalloc(sizeof *s);
+    struct lq_error *error = NULL;
+
+    s->node = node;
+    s->rpc = rpc;
+    s->metrics = metrics;
+    s->pool = pool;
+    s->max_body = c->server.max_request_bytes;
+
+    if (c->tls.enabled) {
+        error = read_pem("tls.cert_path", c->tls.cert_path, &s->tls_cert);
+        if (!error) {
+            error = read_pem("tls.key_path", c->tls.key_path, &s->tls_key);
+        }
+        if (!error) {
+            error = read_pem("tls.ca_path", c->tls.ca_path, &s->tls_ca);
+        }
+    }
+    if (!error && *c->server.listen_address) {
+        error = listener_start(s, LISTENER_API, "server.listen_address",
+                               c->server.listen_address, NULL,
+                               c->tls.enabled);
+    }
+    if (!error && *c->server.unix_socket) {
+        error = listener_start(s, LISTENER_API, "server.unix_socket", NULL,
+                               c->server.unix_socket, false);
+    }
+    if (!error && c->server.metrics_port) {
+        char *address = metrics_address(c);
+        error = listener_start(s, LISTENER_METRICS, "server.metrics_port",
+                               address, NULL, false);
+        free(address);
+    }
+    if (error) {
+        lq_http_server_destroy(s);
+        *serverp = NULL;
+        return error;
+    }
+    *serverp = s;
+    return NULL;
+}
+
+void
+lq_http_server_destroy(struct lq_http_server *s)
+{
+    if (!s) {
+        return;
+    }
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        MHD_stop_daemon(s->listeners[i].mhd);
+        if (s->listeners[i].unix_path) {
+            unlink(s->listeners[i].unix_path);
+            free(s->listeners[i].unix_path);
+        }
+    }
+    free(s->tls_cert);
+    if (s->tls_key) {
+        memset(s->tls_key, 0, strlen(s->tls_key));  /* Key material. */
+        free(s->tls_key);
+    }
+    free(s->tls_ca);
+    free(s);
+}
+
+void
+lq_http_server_run(struct lq_http_server *s)
+{
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        MHD_run(s->listeners[i].mhd);
+    }
+}
+
+void
+lq_http_server_wait(struct lq_http_server *s)
+{
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        struct MHD_Daemon *mhd = s->listeners[i].mhd;
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(
+            mhd, MHD_DAEMON_INFO_EPOLL_FD);
+        MHD_UNSIGNED_LONG_LONG timeout;
+
+        poll_fd_wait(info->epoll_fd, POLLIN);
+        if (MHD_get_timeout(mhd, &timeout) == MHD_YES) {
+            poll_timer_wait(timeout);
+        }
+    }
+}
+
+static int
+find_port(const struct lq_http_server *s, enum listener_kind kind)
+{
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        if (s->listeners[i].kind == kind && !s->listeners[i].unix_path) {
+            return s->listeners[i].port;
+        }
+    }
+    return 0;
+}
+
+int
+lq_http_server_api_port(const struct lq_http_server *s)
+{
+    return find_port(s, LISTENER_API);
+}
+
+int
+lq_http_server_metrics_port(const struct lq_http_server *s)
+{
+    return find_port(s, LISTENER_METRICS);
+}

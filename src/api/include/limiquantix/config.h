@@ -1,0 +1,114 @@
+/* limiquantix/config.h: the node's configuration (node.yaml).
+ *
+ * The YAML file is parsed against a fixed schema: an unknown key, a value of
+ * the wrong type or out of range is an error naming the file, line and key,
+ * and nothing is half-loaded.  Every key and its default is documented in
+ * docs/config.md.  All strings are owned by the lq_config. */
+#ifndef LIMIQUANTIX_CONFIG_H
+#define LIMIQUANTIX_CONFIG_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "limiquantix/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LQ_CONFIG_DEFAULT_PATH "/etc/limiquantix/node.yaml"
+
+/* An ordered list of key/value strings (labels, bridge mappings, ...). */
+struct lq_kv {
+    char *key;
+    char *value;
+};
+struct lq_kv_list {
+    struct lq_kv *items;
+    size_t n;
+};
+const char *lq_kv_list_get(const struct lq_kv_list *, const char *key);
+
+/* One entry of storage.pools: 'id' and 'backend' are common; the keys each
+ * backend understands are validated at load time and kept in 'params'. */
+struct lq_pool_config {
+    char *id;
+    char *backend;              /* "rbd", "lvm-thin", "nfs", "iscsi", "local" */
+    struct lq_kv_list params;
+    int line;                   /* Where it was declared, for later errors. */
+};
+
+struct lq_config {
+    char *source;               /* File it came from, or NULL for defaults. */
+
+    struct {
+        char *id;               /* NULL: derived from /etc/machine-id. */
+        char *hostname;         /* NULL: gethostname(). */
+        char *management_ip;    /* NULL: detected from the default route. */
+        struct lq_kv_list labels;
+    } node;
+
+    struct {
+        char *listen_address;   /* "0.0.0.0:9090"; "" disables TCP. */
+        int metrics_port;       /* 9091; 0 disables metrics. */
+        char *unix_socket;      /* "/run/limiquantix/node.sock"; "" disables. */
+        int max_request_bytes;  /* 4 MiB. */
+        int worker_threads;     /* 4. */
+    } server;
+
+    struct {
+        char *backend;          /* "libvirt". */
+        char *libvirt_uri;      /* "qemu:///system". */
+    } hypervisor;
+
+    struct {
+        char *address;          /* "" (off) or "http(s)://host:port". */
+        bool registration_enabled; /* true: register when address set. */
+        int heartbeat_interval_secs; /* 30. */
+    } control_plane;
+
+    struct {
+        bool enabled;           /* TLS + required client certs on TCP. */
+        char *cert_path;
+        char *key_path;
+        char *ca_path;          /* CA that signs accepted client certs. */
+    } tls;
+
+    struct {
+        struct lq_pool_config *pools;
+        size_t n_pools;
+    } storage;
+
+    struct {
+        char *ovn_nb_db;        /* OVN Northbound remote. */
+        char *ovs_db;           /* Local Open_vSwitch database remote. */
+        char *integration_bridge; /* "br-int". */
+        char *encap_type;       /* "geneve". */
+        char *encap_ip;         /* NULL: management IP. */
+        struct lq_kv_list bridge_mappings; /* physnet -> OVS bridge. */
+    } network;
+};
+
+/* Returns a config holding every default. */
+struct lq_config *lq_config_new_default(void);
+
+/* Loads 'path' over the defaults into '*configp'.  On error '*configp' is
+ * NULL and the error names "FILE:LINE: KEY: reason". */
+struct lq_error *lq_config_load(const char *path, struct lq_config **configp);
+
+/* Parses YAML text (for tests); 'name' is used in error messages. */
+struct lq_error *lq_config_parse(const char *name, const char *text,
+                                 size_t len, struct lq_config **configp);
+
+/* Checks cross-field rules (TLS files present when enabled, ...). */
+struct lq_error *lq_config_validate(const struct lq_config *);
+
+void lq_config_free(struct lq_config *);
+
+/* Replaces the string at '*fieldp' with a copy of 'value'. */
+void lq_config_set_string(char **fieldp, const char *value);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* limiquantix/config.h */

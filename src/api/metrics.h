@@ -1,0 +1,34 @@
+/* metrics.h: Prometheus metrics of the node daemon.
+ *
+ * Everything is recorded on the loop thread (RPC completions come back to
+ * it), so no locking.  Rendered in the Prometheus text exposition format
+ * (version 0.0.4) by the /metrics endpoint. */
+#ifndef LQ_METRICS_H
+#define LQ_METRICS_H 1
+
+#include <stdint.h>
+#include "limiquantix/error.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/shash.h"
+
+struct lq_metrics {
+    struct shash methods;       /* method name -> struct lq_method_stats. */
+    struct shash gauges;        /* metric name -> struct lq_gauge. */
+    double start_time;          /* Unix time the process started. */
+};
+
+void lq_metrics_init(struct lq_metrics *);
+void lq_metrics_destroy(struct lq_metrics *);
+
+/* Records one finished RPC. 'method' is "Service/Method" or "unknown". */
+void lq_metrics_observe_rpc(struct lq_metrics *, const char *method,
+                            enum lq_code, double seconds);
+
+/* Sets a gauge or counter (by 'type': "gauge" or "counter"). */
+void lq_metrics_set(struct lq_metrics *, const char *name, const char *type,
+                    const char *help, double value);
+
+/* Appends the whole exposition to 'out'. */
+void lq_metrics_render(const struct lq_metrics *, struct ds *out);
+
+#endif

@@ -1,0 +1,247 @@
+/* node.c: the lq_node handle and the node-level C API (health, info, usage).
+ *
+ * The node's identity (id, hostname, management IP) is resolved once at
+ * creation so every caller sees the same values for the process lifetime. */
+#include <config.h>
+#include "limiquantix/node.h"
+#include "node-private.h"
+
+#include <errno.h>
+#include <libvirt/libvirt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "openvswitch/thread.h"
+#include "util.h"
+#include "uuid.h"
+
+struct lq_node {
+    const struct lq_config *config;
+    char *id;
+    char *hostname;
+    char *management_ip;
+    struct timespec started;        /* CLOCK_MONOTONIC */
+
+    struct ovs_mutex mutex;         /* Guards the CPU sample below. */
+    unsigned long long prev_busy, prev_total;
+};
+
+static char *
+resolve_node_id(const struct lq_config *config)
+{
+    if (config->node.id && *config->node.id) {
+        return xstrdup(config->node.id);
+    }
+
+    /* The machine id is stable across reboots and unique per host. */
+    FILE *f = fopen("/etc/machine-id", "r");
+    char line[64] = "", uuid[37];
+    if (f) {
+        if (!fgets(line, sizeof line, f)) {
+            line[0] = '\0';
+        }
+        fclose(f);
+        line[strcspn(line, "\n")] = '\0';
+        if (lq_machine_id_to_uuid(line, uuid)) {
+            return xstrdup(uuid);
+        }
+    }
+    struct uuid u;
+    uuid_generate(&u);
+    return xasprintf(UUID_FMT, UUID_ARGS(&u));
+}
+
+static char *
+resolve_hostname(const struct lq_config *config)
+{
+    if (config->node.hostname && *config->node.hostname) {
+        return xstrdup(config->node.hostname);
+    }
+    char name[256];
+    if (gethostname(name, sizeof name)) {
+        return xstrdup("localhost");
+    }
+    name[sizeof name - 1] = '\0';
+    return xstrdup(name);
+}
+
+struct lq_error *
+lq_node_create(const struct lq_config *config, struct lq_node **nodep)
+{
+    struct lq_node *node = xzalloc(sizeof *node);
+
+    node->config = config;
+    node->id = resolve_node_id(config);
+    node->hostname = resolve_hostname(config);
+    node->management_ip = config->node.management_ip
+                          ? xstrdup(config->node.management_ip)
+                          : lq_node_detect_management_ip();
+    clock_gettime(CLOCK_MONOTONIC, &node->started);
+    ovs_mutex_init(&node->mutex);
+    *nodep = node;
+    return NULL;
+}
+
+void
+lq_node_destroy(struct lq_node *node)
+{
+    if (node) {
+        free(node->id);
+        free(node->hostname);
+        free(node->management_ip);
+        ovs_mutex_destroy(&node->mutex);
+        free(node);
+    }
+}
+
+const struct lq_config *
+lq_node_config(const struct lq_node *node)
+{
+    return node->config;
+}
+
+const char *
+lq_node_id(const struct lq_node *node)
+{
+    return node->id;
+}
+
+const char *
+lq_node_hostname(const struct lq_node *node)
+{
+    return node->hostname;
+}
+
+const char *
+lq_node_management_ip(const struct lq_node *node)
+{
+    return node->management_ip;
+}
+
+static char *
+libvirt_version(void)
+{
+    unsigned long version = 0;
+
+    /* Library version only: needs no connection to libvirtd. */
+    if (virGetVersion(&version, NULL, NULL) < 0) {
+        return xstrdup("unknown");
+    }
+    return xasprintf("%lu.%lu.%lu", version / 1000000,
+                     version / 1000 % 1000, version % 1000);
+}
+
+struct lq_error *
+lq_node_health_check(struct lq_node *node, struct lq_health *health)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    health->healthy = true;
+    health->version = xstrdup(LQ_VERSION);
+    health->hypervisor = xstrdup(node->config->hypervisor.backend);
+    health->hypervisor_version = libvirt_version();
+    health->uptime_seconds = now.tv_sec - node->started.tv_sec;
+    return NULL;
+}
+
+void
+lq_health_clear(struct lq_health *health)
+{
+    free(health->version);
+    free(health->hypervisor);
+    free(health->hypervisor_version);
+    memset(health, 0, sizeof *health);
+}
+
+struct lq_error *
+lq_node_get_info(struct lq_node *node, struct lq_node_info **infop)
+{
+    struct lq_node_info *info = xzalloc(sizeof *info);
+    struct lq_error *error = lq_node_info_gather(info, node->management_ip);
+
+    if (error) {
+        lq_node_info_free(info);
+        *infop = NULL;
+        return error;
+    }
+    info->node_id = xstrdup(node->id);
+    info->hostname = xstrdup(node->hostname);
+    info->hypervisor = xstrdup(node->config->hypervisor.backend);
+    info->hypervisor_version = libvirt_version();
+    *infop = info;
+    return NULL;
+}
+
+/* CPU busy and total jiffies from the "cpu" line of /proc/stat. */
+static bool
+read_cpu_times(unsigned long long *busy, unsigned long long *total)
+{
+    unsigned long long v[10] = { 0 };
+    FILE *f = fopen("/proc/stat", "r");
+    int n = 0;
+
+    if (f) {
+        n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+                   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
+                   &v[8], &v[9]);
+        fclose(f);
+    }
+    if (n < 4) {
+        return false;
+    }
+    /* guest and guest_nice (v[8], v[9]) are already counted in user/nice. */
+    *total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+    *busy = *total - v[3] - v[4];   /* minus idle and iowait */
+    return true;
+}
+
+struct lq_error *
+lq_node_get_usage(struct lq_node *node, struct lq_node_usage *usage)
+{
+    unsigned long long busy, total;
+    struct lq_memory_info mem;
+    char buf[8192];
+    FILE *f;
+
+    memset(usage, 0, sizeof *usage);
+    if (!read_cpu_times(&busy, &total)) {
+        return lq_error_new(LQ_INTERNAL, "cannot read /proc/stat");
+    }
+    ovs_mutex_lock(&node->mutex);
+    if (node->prev_total && total > node->prev_total) {
+        usage->cpu_usage_percent = 100.0 * (busy - node->prev_busy)
+                                   / (total - node->prev_total);
+    }
+    node->prev_busy = busy;
+    node->prev_total = total;
+    ovs_mutex_unlock(&node->mutex);
+
+    f = fopen("/proc/meminfo", "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) {
+        fclose(f);
+    }
+    buf[n] = '\0';
+    struct lq_error *error = lq_meminfo_parse(buf, &mem);
+    if (error) {
+        return error;
+    }
+    usage->memory_total_mib = mem.total_bytes >> 20;
+    usage->memory_used_mib = mem.used_bytes >> 20;
+
+    f = fopen("/proc/loadavg", "r");
+    if (!f || fscanf(f, "%lf %lf %lf", &usage->load_1m, &usage->load_5m,
+                     &usage->load_15m) != 3) {
+        error = lq_error_new(LQ_INTERNAL, "cannot read /proc/loadavg");
+    }
+    if (f) {
+        fclose(f);
+    }
+    /* No VMs are managed until the compute subsystem lands. */
+    usage->running_vm_count = 0;
+    return error;
+}

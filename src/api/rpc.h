@@ -1,0 +1,49 @@
+/* rpc.h: the Connect method table.
+ *
+ * An RPC handler is a thin wrapper: decode the request object, call one C
+ * API function, encode the result.  The HTTP layer owns framing (paths,
+ * content types, limits, status codes); handlers only see JSON. */
+#ifndef LQ_RPC_H
+#define LQ_RPC_H 1
+
+#include <stdbool.h>
+#include "limiquantix/error.h"
+#include "openvswitch/json.h"
+#include "openvswitch/shash.h"
+
+struct lq_node;
+
+/* On success sets '*responsep' to a new JSON object. */
+typedef struct lq_error *lq_rpc_handler(struct lq_node *,
+                                        const struct json *request,
+                                        struct json **responsep);
+
+struct lq_rpc_method {
+    const char *service;        /* "limiquantix.node.v1.NodeDaemonService" */
+    const char *name;           /* "HealthCheck" */
+    lq_rpc_handler *handler;
+    bool blocking;              /* Run on the worker pool, not the loop. */
+};
+
+struct lq_rpc_registry {
+    struct shash methods;       /* "/service/Name" -> struct lq_rpc_method. */
+};
+
+void lq_rpc_registry_init(struct lq_rpc_registry *);
+void lq_rpc_registry_destroy(struct lq_rpc_registry *);
+void lq_rpc_register(struct lq_rpc_registry *,
+                     const struct lq_rpc_method *methods, size_t n);
+/* 'path' is the HTTP path, "/limiquantix.node.v1.NodeDaemonService/X". */
+const struct lq_rpc_method *lq_rpc_find(const struct lq_rpc_registry *,
+                                        const char *path);
+
+/* Runs a method in-process and returns the response or error (used by the
+ * HTTP layer and by tests). */
+struct lq_error *lq_rpc_call(const struct lq_rpc_method *, struct lq_node *,
+                             const struct json *request,
+                             struct json **responsep);
+
+/* Modules register their methods. */
+void lq_rpc_node_register(struct lq_rpc_registry *);
+
+#endif

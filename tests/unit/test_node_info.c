@@ -1,0 +1,146 @@
+/* Unit tests: procfs parsers behind GetNodeInfo, and a live read. */
+#include <config.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "limiquantix/node.h"
+
+/* Two sockets, two cores each, hyper-threaded: 8 logical CPUs. */
+static const char cpuinfo_2s2c2t[] =
+    "processor\t: 0\nmodel name\t: Test CPU @ 2.00GHz\nphysical id\t: 0\n"
+    "core id\t\t: 0\ncpu MHz\t\t: 2000.123\nflags\t\t: fpu vmx sse2\n\n"
+    "processor\t: 1\nphysical id\t: 0\ncore id\t\t: 0\n\n"
+    "processor\t: 2\nphysical id\t: 0\ncore id\t\t: 1\n\n"
+    "processor\t: 3\nphysical id\t: 0\ncore id\t\t: 1\n\n"
+    "processor\t: 4\nphysical id\t: 1\ncore id\t\t: 0\n\n"
+    "processor\t: 5\nphysical id\t: 1\ncore id\t\t: 0\n\n"
+    "processor\t: 6\nphysical id\t: 1\ncore id\t\t: 1\n\n"
+    "processor\t: 7\nphysical id\t: 1\ncore id\t\t: 1\n\n";
+
+static void
+test_cpuinfo_topology(void **state)
+{
+    (void) state;
+    struct lq_cpu_info cpu;
+    assert_null(lq_cpuinfo_parse(cpuinfo_2s2c2t, &cpu));
+    assert_string_equal(cpu.model, "Test CPU @ 2.00GHz");
+    assert_int_equal(cpu.total_threads, 8);
+    assert_int_equal(cpu.sockets, 2);
+    assert_int_equal(cpu.cores_per_socket, 2);
+    assert_int_equal(cpu.threads_per_core, 2);
+    assert_int_equal(cpu.frequency_mhz, 2000);
+    assert_int_equal(cpu.n_features, 3);
+    assert_string_equal(cpu.features[1], "vmx");
+    lq_cpu_info_clear(&cpu);
+}
+
+static void
+test_cpuinfo_without_topology(void **state)
+{
+    (void) state;
+    struct lq_cpu_info cpu;
+    assert_null(lq_cpuinfo_parse("processor : 0\nprocessor : 1\n", &cpu));
+    assert_int_equal(cpu.sockets, 1);
+    assert_int_equal(cpu.cores_per_socket, 2);
+    assert_int_equal(cpu.threads_per_core, 1);
+    assert_string_equal(cpu.model, "unknown");
+    lq_cpu_info_clear(&cpu);
+
+    struct lq_error *e = lq_cpuinfo_parse("garbage\n", &cpu);
+    assert_non_null(e);
+    lq_error_free(e);
+}
+
+static void
+test_meminfo(void **state)
+{
+    (void) state;
+    struct lq_memory_info m;
+    assert_null(lq_meminfo_parse("MemTotal:       2048 kB\n"
+                                 "MemFree:         100 kB\n"
+                                 "MemAvailable:    512 kB\n", &m));
+    assert_int_equal(m.total_bytes, 2048 * 1024);
+    assert_int_equal(m.available_bytes, 512 * 1024);
+    assert_int_equal(m.used_bytes, 1536 * 1024);
+    struct lq_error *e = lq_meminfo_parse("MemTotal: 1 kB\n", &m);
+    assert_non_null(e);
+    lq_error_free(e);
+}
+
+static void
+test_machine_id(void **state)
+{
+    (void) state;
+    char uuid[37];
+    assert_true(lq_machine_id_to_uuid("3D1219C7C4C5404AAA1F6D2A48ADFDA4",
+                                      uuid));
+    assert_string_equal(uuid, "3d1219c7-c4c5-404a-aa1f-6d2a48adfda4");
+    assert_false(lq_machine_id_to_uuid("3d1219c7", uuid));
+    assert_false(lq_machine_id_to_uuid("zd1219c7c4c5404aaa1f6d2a48adfda4",
+                                       uuid));
+}
+
+/* Reads this very host and checks it against what the kernel says. */
+static void
+test_live_host(void **state)
+{
+    (void) state;
+    struct lq_config *c = lq_config_new_default();
+    struct lq_node *node;
+    struct lq_node_info *info;
+
+    assert_null(lq_node_create(c, &node));
+    assert_null(lq_node_get_info(node, &info));
+    assert_true(info->cpu.total_threads >= 1);
+    assert_true(info->memory.total_bytes > 0);
+    assert_true(info->memory.available_bytes <= info->memory.total_bytes);
+
+    bool saw_lo = false;
+    for (size_t i = 0; i < info->n_nics; i++) {
+        if (!strcmp(info->nics[i].name, "lo")) {
+            saw_lo = true;
+            bool has_127 = false;
+            for (size_t j = 0; j < info->nics[i].n_ip_addresses; j++) {
+                has_127 |= !strcmp(info->nics[i].ip_addresses[j],
+                                   "127.0.0.1");
+            }
+            assert_true(has_127);
+        }
+    }
+    assert_true(saw_lo);
+    assert_non_null(info->management_ip);
+    assert_int_equal(strlen(info->node_id), 36);
+    lq_node_info_free(info);
+
+    struct lq_node_usage u;
+    assert_null(lq_node_get_usage(node, &u));
+    assert_true(u.memory_total_mib > 0);
+    assert_true(u.load_1m >= 0);
+
+    struct lq_health h;
+    assert_null(lq_node_health_check(node, &h));
+    assert_true(h.healthy);
+    assert_string_equal(h.hypervisor, "libvirt");
+    lq_health_clear(&h);
+
+    lq_node_destroy(node);
+    lq_config_free(c);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cpuinfo_topology),
+        cmocka_unit_test(test_cpuinfo_without_topology),
+        cmocka_unit_test(test_meminfo),
+        cmocka_unit_test(test_machine_id),
+        cmocka_unit_test(test_live_host),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
