@@ -131,11 +131,28 @@ queue_result(struct MHD_Connection *conn, struct request *req)
     return queue_body(conn, status, "application/json", body);
 }
 
-/* Answers with an error; 'status' 0 means the code's own HTTP status. */
-static enum MHD_Result __attribute__((format(printf, 5, 6)))
-reply_error_status(struct MHD_Connection *conn, struct request *req,
-                   unsigned int status, enum lq_code code,
-                   const char *format, ...)
+/* Answers with an error now. */
+static enum MHD_Result __attribute__((format(printf, 4, 5)))
+reply_error(struct MHD_Connection *conn, struct request *req,
+            enum lq_code code, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    char *message = xvasprintf(format, args);
+    va_end(args);
+
+    req->error = lq_error_new(code, "%s", message);
+    free(message);
+    return queue_result(conn, req);
+}
+
+/* Decides the error now but answers only once the client has sent its
+ * (discarded) body: answering early makes libmicrohttpd close the
+ * connection, and a client still sending gets a broken pipe instead of the
+ * error.  'status' 0 means the code's own HTTP status. */
+static enum MHD_Result __attribute__((format(printf, 4, 5)))
+reject(struct request *req, unsigned int status, enum lq_code code,
+       const char *format, ...)
 {
     va_list args;
     va_start(args, format);
@@ -145,11 +162,8 @@ reply_error_status(struct MHD_Connection *conn, struct request *req,
     req->error = lq_error_new(code, "%s", message);
     req->status = status;
     free(message);
-    return queue_result(conn, req);
+    return MHD_YES;
 }
-
-#define reply_error(CONN, REQ, CODE, ...) \
-    reply_error_status(CONN, REQ, 0, CODE, __VA_ARGS__)
 
 /* mTLS: the TLS listener asks every client for a certificate (libmicrohttpd
  * does so when given a trust store); here we require that one was sent and
@@ -196,32 +210,29 @@ request_start(struct listener *l, struct MHD_Connection *conn,
     const char *why;
 
     if (l->tls && !client_cert_ok(conn, &why)) {
-        return reply_error(conn, req, LQ_UNAUTHENTICATED, "%s", why);
+        return reject(req, 0, LQ_UNAUTHENTICATED, "%s", why);
     }
     if (strcmp(http_method, MHD_HTTP_METHOD_POST)) {
-        return reply_error_status(conn, req, MHD_HTTP_METHOD_NOT_ALLOWED,
-                                  LQ_UNIMPLEMENTED, "HTTP method %s is not "
+        return reject(req, MHD_HTTP_METHOD_NOT_ALLOWED, LQ_UNIMPLEMENTED, "HTTP method %s is not "
                                   "supported: Connect unary calls use POST",
                                   http_method);
     }
     struct lq_http_server *s = l->server;
     req->method = lq_rpc_find(s->rpc, url);
     if (!req->method) {
-        return reply_error(conn, req, LQ_UNIMPLEMENTED,
-                           "unknown method \"%s\"", url);
+        return reject(req, 0, LQ_UNIMPLEMENTED, "unknown method \"%s\"", url);
     }
 
     const char *version = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, "Connect-Protocol-Version");
     if (version && strcmp(version, "1")) {
-        return reply_error(conn, req, LQ_INVALID_ARGUMENT,
-                           "Connect-Protocol-Version: unsupported \"%s\" "
-                           "(expected 1)", version);
+        return reject(req, 0, LQ_INVALID_ARGUMENT, "Connect-Protocol-Version: "
+                      "unsupported \"%s\" (expected 1)", version);
     }
     const char *ct = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!content_type_is_json(ct)) {
-        return reply_error_status(conn, req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+        return reject(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                   LQ_INVALID_ARGUMENT, "Content-Type: "
                                   "unsupported \"%s\" (expected "
                                   "application/json)", ct);
@@ -229,6 +240,7 @@ request_start(struct listener *l, struct MHD_Connection *conn,
     const char *cl = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > s->max_body) {
+        /* Not worth reading: answer now and let the connection close. */
         return reply_error(conn, req, LQ_RESOURCE_EXHAUSTED,
                            "request body of %s bytes exceeds the limit of "
                            "%zu bytes", cl, s->max_body);
@@ -262,6 +274,9 @@ request_dispatch(struct MHD_Connection *conn, struct request *req)
 {
     struct lq_http_server *s = req->listener->server;
 
+    if (req->error) {
+        return queue_result(conn, req);     /* Rejected in request_start(). */
+    }
     if (req->too_large) {
         return reply_error(conn, req, LQ_RESOURCE_EXHAUSTED, "request body "
                            "exceeds the limit of %zu bytes", s->max_body);
@@ -339,12 +354,15 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
-        if (!req->too_large && req->body.length + n > l->server->max_body) {
+        if (req->error) {
+            /* Rejected: drain without storing. */
+        } else if (!req->too_large
+                   && req->body.length + n > l->server->max_body) {
             req->too_large = true;
             ds_destroy(&req->body);
             ds_init(&req->body);
         }
-        if (!req->too_large) {
+        if (!req->too_large && !req->error) {
             ds_put_buffer(&req->body, upload_data, n);
         }
         *upload_data_size = 0;
