@@ -25,6 +25,9 @@ struct lq_node {
     char *management_ip;
     struct timespec started;        /* CLOCK_MONOTONIC */
 
+    struct lq_storage *storage;     /* Attached subsystems, not owned. */
+    struct lq_network *network;
+
     struct ovs_mutex mutex;         /* Guards the CPU sample below. */
     unsigned long long prev_busy, prev_total;
 };
@@ -107,6 +110,30 @@ const char *
 lq_node_id(const struct lq_node *node)
 {
     return node->id;
+}
+
+void
+lq_node_set_storage(struct lq_node *node, struct lq_storage *storage)
+{
+    node->storage = storage;
+}
+
+struct lq_storage *
+lq_node_storage(const struct lq_node *node)
+{
+    return node->storage;
+}
+
+void
+lq_node_set_network(struct lq_node *node, struct lq_network *network)
+{
+    node->network = network;
+}
+
+struct lq_network *
+lq_node_network(const struct lq_node *node)
+{
+    return node->network;
 }
 
 const char *

@@ -33,6 +33,15 @@ const char *lq_node_id(const struct lq_node *);
 const char *lq_node_hostname(const struct lq_node *);
 const char *lq_node_management_ip(const struct lq_node *);
 
+/* Subsystems the node owns once the daemon (or a test) attaches them; NULL
+ * until then.  The node does not free them. */
+struct lq_storage;
+struct lq_network;
+void lq_node_set_storage(struct lq_node *, struct lq_storage *);
+struct lq_storage *lq_node_storage(const struct lq_node *);
+void lq_node_set_network(struct lq_node *, struct lq_network *);
+struct lq_network *lq_node_network(const struct lq_node *);
+
 /* HealthCheck. */
 struct lq_health {
     bool healthy;
