@@ -96,6 +96,7 @@ static const struct cfg_key network_keys[] = {
     F(network, encap_type, CT_STRING),
     F(network, encap_ip, CT_OPT_STRING),
     F(network, bridge_mappings, CT_KV_MAP),
+    F(network, datapath_type, CT_STRING),
     END
 };
 
@@ -585,6 +586,7 @@ lq_config_new_default(void)
     c->control_plane.heartbeat_interval_secs = 30;
     c->network.integration_bridge = xstrdup("br-int");
     c->network.encap_type = xstrdup("geneve");
+    c->network.datapath_type = xstrdup("system");
     return c;
 }
 
@@ -674,6 +676,12 @@ lq_config_validate(const struct lq_config *c)
                             "unsupported backend \"%s\" (expected libvirt)",
                             src, c->hypervisor.backend);
     }
+    if (strcmp(c->network.datapath_type, "system")
+        && strcmp(c->network.datapath_type, "netdev")) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: network.datapath_type: "
+                            "expected system or netdev, got \"%s\"", src,
+                            c->network.datapath_type);
+    }
     const char *cp = c->control_plane.address;
     if (*cp && strncmp(cp, "http://", 7) && strncmp(cp, "https://", 8)) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s: control_plane.address: "
@@ -713,6 +721,7 @@ lq_config_free(struct lq_config *c)
     free(c->network.integration_bridge);
     free(c->network.encap_type);
     free(c->network.encap_ip);
+    free(c->network.datapath_type);
     kv_list_clear(&c->network.bridge_mappings);
     free(c);
 }

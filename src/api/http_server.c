@@ -64,6 +64,7 @@ struct lq_http_server {
 enum request_state { REQ_READING, REQ_RUNNING, REQ_DONE };
 
 struct request {
+    struct lq_rpc_call call;    /* For async handlers; must be first. */
     struct listener *listener;
     struct MHD_Connection *conn;
     enum request_state state;
@@ -268,6 +269,19 @@ rpc_done(void *req_)
     poll_immediate_wake();      /* MHD_run() must see the resumed conn. */
 }
 
+static void
+async_complete(struct lq_rpc_call *call, struct lq_error *error,
+               struct json *response)
+{
+    struct request *req = CONTAINER_OF(call, struct request, call);
+
+    req->error = error;
+    req->response = response;
+    req->state = REQ_DONE;
+    MHD_resume_connection(req->conn);
+    poll_immediate_wake();
+}
+
 /* The body is complete: parse and dispatch. */
 static enum MHD_Result
 request_dispatch(struct MHD_Connection *conn, struct request *req)
@@ -285,6 +299,14 @@ request_dispatch(struct MHD_Connection *conn, struct request *req)
                                       : "", req->body.length, &req->request);
     if (req->error) {
         return queue_result(conn, req);
+    }
+    if (req->method->async_handler) {
+        req->state = REQ_RUNNING;
+        req->conn = conn;
+        req->call.complete = async_complete;
+        MHD_suspend_connection(conn);
+        req->method->async_handler(s->node, req->request, &req->call);
+        return MHD_YES;
     }
     if (req->method->blocking) {
         req->state = REQ_RUNNING;

@@ -52,3 +52,16 @@ lq_rpc_call(const struct lq_rpc_method *m, struct lq_node *node,
     }
     return error;
 }
+
+void
+lq_rpc_call_complete(struct lq_rpc_call *call, struct lq_error *error,
+                     struct json *response)
+{
+    if (error) {
+        json_destroy(response);
+        response = NULL;
+    } else if (!response) {
+        response = json_object_create();
+    }
+    call->complete(call, error, response);
+}

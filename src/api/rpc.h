@@ -18,11 +18,26 @@ typedef struct lq_error *lq_rpc_handler(struct lq_node *,
                                         const struct json *request,
                                         struct json **responsep);
 
+/* An RPC in flight, for handlers that answer later from the event loop
+ * (network operations waiting on OVSDB).  The handler must eventually call
+ * lq_rpc_call_complete() exactly once, possibly before it returns. */
+struct lq_rpc_call {
+    void (*complete)(struct lq_rpc_call *, struct lq_error *,
+                     struct json *response);
+};
+typedef void lq_rpc_async_handler(struct lq_node *,
+                                  const struct json *request,
+                                  struct lq_rpc_call *);
+/* Takes ownership of 'error' and 'response' (one of them is NULL). */
+void lq_rpc_call_complete(struct lq_rpc_call *, struct lq_error *,
+                          struct json *response);
+
 struct lq_rpc_method {
     const char *service;        /* "limiquantix.node.v1.NodeDaemonService" */
     const char *name;           /* "HealthCheck" */
-    lq_rpc_handler *handler;
-    bool blocking;              /* Run on the worker pool, not the loop. */
+    lq_rpc_handler *handler;    /* Synchronous handler, or NULL... */
+    bool blocking;              /* ...run on the worker pool, not the loop. */
+    lq_rpc_async_handler *async_handler;    /* ...or this one. */
 };
 
 struct lq_rpc_registry {
@@ -45,5 +60,6 @@ struct lq_error *lq_rpc_call(const struct lq_rpc_method *, struct lq_node *,
 
 /* Modules register their methods. */
 void lq_rpc_node_register(struct lq_rpc_registry *);
+void lq_rpc_network_register(struct lq_rpc_registry *);
 
 #endif

@@ -25,6 +25,9 @@
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
 #include "registration.h"
+#include "engine.h"
+#include "nb.h"
+#include "sandbox.h"
 #include "rpc.h"
 #include "util.h"
 #include "worker_pool.h"
@@ -198,18 +201,70 @@ set_log_level(const char *level)
     return true;
 }
 
+/* The network subsystem: a private OVS/OVN with --sandbox, otherwise the
+ * databases named in node.yaml; none if neither is given. */
+static struct lq_error *
+network_start(const struct options *o, const struct lq_config *c,
+              struct lq_node *node, struct lq_sandbox **sandboxp,
+              struct lq_network **netp)
+{
+    struct lq_network_options no = {
+        .chassis = lq_node_id(node),
+        .hostname = lq_node_hostname(node),
+        .integration_bridge = c->network.integration_bridge,
+        .datapath_type = c->network.datapath_type,
+        .encap_type = c->network.encap_type,
+        .encap_ip = c->network.encap_ip ? c->network.encap_ip
+                                        : lq_node_management_ip(node),
+        .bridge_mappings = &c->network.bridge_mappings,
+    };
+
+    *sandboxp = NULL;
+    *netp = NULL;
+    if (o->sandbox_dir) {
+        struct lq_error *e = lq_sandbox_start(o->sandbox_dir, sandboxp);
+        if (e) {
+            return e;
+        }
+        no.nb_remote = (*sandboxp)->nb_remote;
+        no.sb_remote = (*sandboxp)->sb_remote;
+        no.ovs_remote = (*sandboxp)->ovs_remote;
+        no.datapath_type = "netdev";    /* No kernel datapath needed. */
+        no.encap_ip = "127.0.0.1";
+    } else if (c->network.ovn_nb_db) {
+        no.nb_remote = c->network.ovn_nb_db;
+        no.ovs_remote = c->network.ovs_db ? c->network.ovs_db
+                        : "unix:/var/run/openvswitch/db.sock";
+    } else {
+        VLOG_INFO("networking off: no network.ovn_nb_db in the config");
+        return NULL;
+    }
+    struct lq_error *e = lq_network_create(&no, netp);
+    if (!e) {
+        lq_node_set_network(node, *netp);
+        lq_network_start(*netp);
+    }
+    return e;
+}
+
 static void
 run_loop(struct lq_http_server *http, struct lq_worker_pool *pool,
-         struct lq_registration *reg)
+         struct lq_registration *reg, struct lq_network *net)
 {
     while (!latch_is_set(&exit_latch)) {
         lq_http_server_run(http);
         lq_worker_pool_run(pool);
         lq_registration_run(reg);
+        if (net) {
+            lq_network_run(net);
+        }
 
         lq_http_server_wait(http);
         lq_worker_pool_wait(pool);
         lq_registration_wait(reg);
+        if (net) {
+            lq_network_wait(net);
+        }
         latch_wait(&exit_latch);
         poll_block();
     }
@@ -258,6 +313,7 @@ main(int argc, char *argv[])
 
     lq_rpc_registry_init(&rpc);
     lq_rpc_node_register(&rpc);
+    lq_rpc_network_register(&rpc);
     lq_metrics_init(&metrics);
     error = lq_node_create(config, &node);
     if (!error) {
@@ -265,22 +321,31 @@ main(int argc, char *argv[])
         error = lq_http_server_create(config, node, &rpc, &metrics, pool,
                                       &http);
     }
+    /* After the listeners: a second daemon on the same socket stops there,
+     * before it could touch the first one's sandbox. */
+    struct lq_sandbox *sandbox = NULL;
+    struct lq_network *net = NULL;
+    if (!error) {
+        error = network_start(&o, config, node, &sandbox, &net);
+    }
     if (!error) {
         struct lq_registration *reg = lq_registration_create(
             node, pool, &metrics, lq_http_server_api_port(http));
         VLOG_INFO("limiquantix-node %s ready: node %s%s%s", LQ_VERSION,
                   lq_node_id(node), o.sandbox_dir ? ", sandbox " : "",
                   o.sandbox_dir ? o.sandbox_dir : "");
-        run_loop(http, pool, reg);
+        run_loop(http, pool, reg, net);
         VLOG_INFO("shutting down");
         lq_worker_pool_destroy(pool);   /* Finishes in-flight calls. */
         lq_registration_destroy(reg);
-        lq_http_server_destroy(http);
     } else {
         fprintf(stderr, "limiquantix-node: %s\n", error->message);
         lq_worker_pool_destroy(pool);
         rc = 1;
     }
+    lq_network_destroy(net);            /* Answers its pending RPCs... */
+    lq_http_server_destroy(http);       /* ...before the listeners go. */
+    lq_sandbox_stop(sandbox);
 
     lq_error_free(error);
     lq_node_destroy(node);

@@ -85,6 +85,7 @@ struct lq_config {
         char *encap_type;       /* "geneve". */
         char *encap_ip;         /* NULL: management IP. */
         struct lq_kv_list bridge_mappings; /* physnet -> OVS bridge. */
+        char *datapath_type;    /* "system" or "netdev". */
     } network;
 };
 

@@ -1,0 +1,442 @@
+/* engine.c: operation queue and transaction loop over the NB and
+ * Open_vSwitch IDLs (see engine.h). */
+#include <config.h>
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lq-ovn-nb-idl.h"
+#include "lq-vswitch-idl.h"
+#include "openvswitch/list.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "ovsdb-idl.h"
+#include "timeval.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(ovn_engine);
+
+struct op {
+    struct ovs_list node;
+    const struct lq_net_op_class *class;
+    void *aux;
+    long long deadline;
+    struct ovsdb_idl_txn *nb_txn;
+    struct ovsdb_idl_txn *ovs_txn;
+    bool nb_done, ovs_done;         /* Committed (or nothing to commit). */
+};
+
+struct lq_network {
+    struct lq_network_options options;
+    struct ovsdb_idl *nb;
+    struct ovsdb_idl *ovs;
+    struct ovs_list queue;          /* Waiting to build. */
+    struct op *active;              /* Committing. */
+    struct ovs_list waiting;        /* Committed, waiting for ready(). */
+    unsigned int retry_seqno;       /* Rebuild after TRY_AGAIN once the
+                                     * replica moved past this. */
+};
+
+static struct lq_net_ctx
+make_ctx(struct lq_network *net)
+{
+    return (struct lq_net_ctx) { net, net->nb, net->ovs, &net->options };
+}
+
+static struct op *ctx_op;           /* The op whose build() is running. */
+
+struct ovsdb_idl_txn *
+lq_net_nb_txn(struct lq_net_ctx *ctx)
+{
+    if (!ctx_op->nb_txn) {
+        ctx_op->nb_txn = ovsdb_idl_txn_create(ctx->nb);
+        ovsdb_idl_txn_add_comment(ctx_op->nb_txn, "limiquantix: %s",
+                                  ctx_op->class->name);
+    }
+    return ctx_op->nb_txn;
+}
+
+struct ovsdb_idl_txn *
+lq_net_ovs_txn(struct lq_net_ctx *ctx)
+{
+    ovs_assert(ctx->ovs);
+    if (!ctx_op->ovs_txn) {
+        ctx_op->ovs_txn = ovsdb_idl_txn_create(ctx->ovs);
+        ovsdb_idl_txn_add_comment(ctx_op->ovs_txn, "limiquantix: %s",
+                                  ctx_op->class->name);
+    }
+    return ctx_op->ovs_txn;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+struct lq_error *
+lq_network_create(const struct lq_network_options *o,
+                  struct lq_network **netp)
+{
+    struct lq_network *net = xzalloc(sizeof *net);
+    struct lq_network_options *copy = &net->options;
+
+    copy->nb_remote = xstrdup(o->nb_remote);
+    copy->ovs_remote = dup_or_null(o->ovs_remote);
+    copy->sb_remote = dup_or_null(o->sb_remote);
+    copy->chassis = xstrdup(o->chassis);
+    copy->hostname = xstrdup(o->hostname);
+    copy->integration_bridge = xstrdup(o->integration_bridge);
+    copy->datapath_type = xstrdup(o->datapath_type);
+    copy->encap_type = xstrdup(o->encap_type);
+    copy->encap_ip = xstrdup(o->encap_ip);
+    copy->bridge_mappings = o->bridge_mappings;
+
+    net->nb = ovsdb_idl_create(copy->nb_remote, &nbrec_idl_class, true, true);
+    if (copy->ovs_remote) {
+        net->ovs = ovsdb_idl_create(copy->ovs_remote, &vsrec_idl_class, true,
+                                    true);
+    }
+    ovs_list_init(&net->queue);
+    ovs_list_init(&net->waiting);
+    *netp = net;
+    return NULL;
+}
+
+/* ovsdb_idl_txn_destroy() does not accept NULL. */
+static void
+op_drop_txns(struct op *op)
+{
+    if (op->nb_txn) {
+        ovsdb_idl_txn_destroy(op->nb_txn);
+    }
+    if (op->ovs_txn) {
+        ovsdb_idl_txn_destroy(op->ovs_txn);
+    }
+    op->nb_txn = op->ovs_txn = NULL;
+}
+
+static void
+op_finish(struct op *op, struct lq_error *error)
+{
+    op_drop_txns(op);
+    op->class->finish(error, op->aux);
+    free(op);
+}
+
+void
+lq_network_destroy(struct lq_network *net)
+{
+    if (!net) {
+        return;
+    }
+    struct op *op;
+    LIST_FOR_EACH_POP (op, node, &net->queue) {
+        op_finish(op, lq_error_new(LQ_UNAVAILABLE, "shutting down"));
+    }
+    LIST_FOR_EACH_POP (op, node, &net->waiting) {
+        op_finish(op, lq_error_new(LQ_UNAVAILABLE, "shutting down"));
+    }
+    if (net->active) {
+        op_finish(net->active, lq_error_new(LQ_UNAVAILABLE, "shutting down"));
+    }
+    ovsdb_idl_destroy(net->nb);
+    ovsdb_idl_destroy(net->ovs);
+    struct lq_network_options *o = &net->options;
+    free(CONST_CAST(char *, o->nb_remote));
+    free(CONST_CAST(char *, o->ovs_remote));
+    free(CONST_CAST(char *, o->sb_remote));
+    free(CONST_CAST(char *, o->chassis));
+    free(CONST_CAST(char *, o->hostname));
+    free(CONST_CAST(char *, o->integration_bridge));
+    free(CONST_CAST(char *, o->datapath_type));
+    free(CONST_CAST(char *, o->encap_type));
+    free(CONST_CAST(char *, o->encap_ip));
+    free(net);
+}
+
+const struct lq_network_options *
+lq_network_options(const struct lq_network *net)
+{
+    return &net->options;
+}
+
+/* A replica is usable once it has been connected and filled. */
+static bool
+idl_ready(struct ovsdb_idl *idl)
+{
+    return !idl || (ovsdb_idl_has_ever_connected(idl)
+                    && ovsdb_idl_is_connected(idl));
+}
+
+static bool
+op_can_start(const struct lq_network *net, const struct op *op)
+{
+    return idl_ready(net->nb) && (!op->class->needs_ovs || (net->ovs
+                                  && idl_ready(net->ovs)));
+}
+
+static struct lq_error *
+timeout_error(const struct lq_network *net, const struct op *op)
+{
+    if (!idl_ready(net->nb)) {
+        return lq_error_new(LQ_UNAVAILABLE, "%s: the OVN Northbound database "
+                            "(%s) is not reachable", op->class->name,
+                            net->options.nb_remote);
+    }
+    if (op->class->needs_ovs && !net->ovs) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "%s: this node has no "
+                            "local Open_vSwitch database configured",
+                            op->class->name);
+    }
+    if (op->class->needs_ovs && !idl_ready(net->ovs)) {
+        return lq_error_new(LQ_UNAVAILABLE, "%s: the local Open_vSwitch "
+                            "database (%s) is not reachable",
+                            op->class->name, net->options.ovs_remote);
+    }
+    return lq_error_new(LQ_DEADLINE_EXCEEDED, "%s: timed out",
+                        op->class->name);
+}
+
+/* Runs build() for 'op'; returns true if it is now committing. */
+static bool
+op_build(struct lq_network *net, struct op *op)
+{
+    struct lq_net_ctx ctx = make_ctx(net);
+
+    ctx_op = op;
+    struct lq_error *error = op->class->build(&ctx, op->aux);
+    ctx_op = NULL;
+    if (error) {
+        if (op->nb_txn) {
+            ovsdb_idl_txn_abort(op->nb_txn);
+        }
+        if (op->ovs_txn) {
+            ovsdb_idl_txn_abort(op->ovs_txn);
+        }
+        op_finish(op, error);
+        return false;
+    }
+    op->nb_done = !op->nb_txn;
+    op->ovs_done = !op->ovs_txn;
+    return true;
+}
+
+/* Commits 'txn'; returns 1 done, 0 in progress, -1 try again; sets
+ * '*error' on failure. */
+static int
+commit_one(struct ovsdb_idl_txn *txn, const char *db, const struct op *op,
+           struct lq_error **error)
+{
+    enum ovsdb_idl_txn_status status = ovsdb_idl_txn_commit(txn);
+    switch (status) {
+    case TXN_UNCOMMITTED:
+    case TXN_INCOMPLETE:
+        return 0;
+    case TXN_SUCCESS:
+    case TXN_UNCHANGED:
+        return 1;
+    case TXN_TRY_AGAIN:
+        return -1;
+    case TXN_ABORTED:
+    case TXN_NOT_LOCKED:
+    case TXN_ERROR:
+    default: {
+        char *detail = xstrdup(ovsdb_idl_txn_get_error(txn));
+        *error = lq_error_new(LQ_INTERNAL, "%s: %s transaction failed: %s",
+                              op->class->name, db, detail);
+        free(detail);
+        return 1;
+    }
+    }
+}
+
+static void
+run_active(struct lq_network *net)
+{
+    struct op *op = net->active;
+    struct lq_error *error = NULL;
+    bool retry = false;
+
+    if (!op->nb_done) {
+        int r = commit_one(op->nb_txn, "Northbound", op, &error);
+        op->nb_done = r != 0;
+        retry |= r < 0;
+    }
+    if (!op->ovs_done) {
+        int r = commit_one(op->ovs_txn, "Open_vSwitch", op, &error);
+        op->ovs_done = r != 0;
+        retry |= r < 0;
+    }
+    if (!op->nb_done || !op->ovs_done) {
+        return;
+    }
+    net->active = NULL;
+    if (error) {
+        op_finish(op, error);
+    } else if (retry) {
+        /* Someone changed what we verified: rebuild on a fresh replica. */
+        op_drop_txns(op);
+        ovs_list_push_front(&net->queue, &op->node);
+        net->retry_seqno = ovsdb_idl_get_seqno(net->nb)
+                           + (net->ovs ? ovsdb_idl_get_seqno(net->ovs) : 0);
+    } else if (op->class->ready) {
+        op_drop_txns(op);
+        ovs_list_push_back(&net->waiting, &op->node);
+    } else {
+        op_finish(op, NULL);
+    }
+}
+
+static void
+run_waiting(struct lq_network *net)
+{
+    struct lq_net_ctx ctx = make_ctx(net);
+    struct op *op;
+
+    LIST_FOR_EACH_SAFE (op, node, &net->waiting) {
+        bool done = false;
+        struct lq_error *error = op->class->ready(&ctx, op->aux, &done);
+        if (!error && !done && time_msec() >= op->deadline) {
+            error = lq_error_new(LQ_DEADLINE_EXCEEDED, "%s: timed out "
+                                 "waiting for OVN", op->class->name);
+        }
+        if (error || done) {
+            ovs_list_remove(&op->node);
+            op_finish(op, error);
+        }
+    }
+}
+
+static unsigned int
+seqno_sum(const struct lq_network *net)
+{
+    return ovsdb_idl_get_seqno(net->nb)
+           + (net->ovs ? ovsdb_idl_get_seqno(net->ovs) : 0);
+}
+
+void
+lq_network_run(struct lq_network *net)
+{
+    ovsdb_idl_run(net->nb);
+    if (net->ovs) {
+        ovsdb_idl_run(net->ovs);
+    }
+
+    if (net->active) {
+        run_active(net);
+    }
+    while (!net->active && !ovs_list_is_empty(&net->queue)) {
+        struct op *op = CONTAINER_OF(ovs_list_front(&net->queue), struct op,
+                                     node);
+        if (!op_can_start(net, op) || (net->retry_seqno
+                                       && seqno_sum(net) == net->retry_seqno)) {
+            if (time_msec() >= op->deadline) {
+                ovs_list_remove(&op->node);
+                op_finish(op, timeout_error(net, op));
+                continue;
+            }
+            break;
+        }
+        net->retry_seqno = 0;
+        ovs_list_remove(&op->node);
+        if (op_build(net, op)) {
+            net->active = op;
+            run_active(net);
+        }
+    }
+    run_waiting(net);
+}
+
+void
+lq_network_wait(struct lq_network *net)
+{
+    ovsdb_idl_wait(net->nb);
+    if (net->ovs) {
+        ovsdb_idl_wait(net->ovs);
+    }
+    if (net->active) {
+        if (net->active->nb_txn && !net->active->nb_done) {
+            ovsdb_idl_txn_wait(net->active->nb_txn);
+        }
+        if (net->active->ovs_txn && !net->active->ovs_done) {
+            ovsdb_idl_txn_wait(net->active->ovs_txn);
+        }
+    } else if (!ovs_list_is_empty(&net->queue)) {
+        struct op *op = CONTAINER_OF(ovs_list_front(&net->queue), struct op,
+                                     node);
+        if (op_can_start(net, op) && !net->retry_seqno) {
+            poll_immediate_wake();
+        } else {
+            poll_timer_wait_until(op->deadline);
+        }
+    }
+    struct op *op;
+    LIST_FOR_EACH (op, node, &net->waiting) {
+        poll_timer_wait_until(op->deadline);
+    }
+}
+
+void
+lq_network_submit(struct lq_network *net, const struct lq_net_op_class *class,
+                  void *aux, long long timeout_ms)
+{
+    struct op *op = xzalloc(sizeof *op);
+    op->class = class;
+    op->aux = aux;
+    op->deadline = time_msec() + timeout_ms;
+    ovs_list_push_back(&net->queue, &op->node);
+    poll_immediate_wake();
+}
+
+/* lq_network_execute(): wraps the caller's finish() to notice completion. */
+struct sync_aux {
+    const struct lq_net_op_class *inner;
+    void *inner_aux;
+    struct lq_error *error;
+    bool done;
+};
+
+static struct lq_error *
+sync_build(struct lq_net_ctx *ctx, void *aux_)
+{
+    struct sync_aux *aux = aux_;
+    return aux->inner->build(ctx, aux->inner_aux);
+}
+
+static struct lq_error *
+sync_ready(struct lq_net_ctx *ctx, void *aux_, bool *done)
+{
+    struct sync_aux *aux = aux_;
+    return aux->inner->ready(ctx, aux->inner_aux, done);
+}
+
+static void
+sync_finish(struct lq_error *error, void *aux_)
+{
+    struct sync_aux *aux = aux_;
+    aux->error = error;
+    aux->done = true;
+}
+
+struct lq_error *
+lq_network_execute(struct lq_network *net, const struct lq_net_op_class *c,
+                   void *inner_aux, long long timeout_ms)
+{
+    struct lq_net_op_class wrapper = {
+        c->name, c->needs_ovs, sync_build, c->ready ? sync_ready : NULL,
+        sync_finish,
+    };
+    struct sync_aux aux = { c, inner_aux, NULL, false };
+
+    lq_network_submit(net, &wrapper, &aux, timeout_ms);
+    while (!aux.done) {
+        lq_network_run(net);
+        if (!aux.done) {
+            lq_network_wait(net);
+            poll_block();
+        }
+    }
+    return aux.error;
+}
