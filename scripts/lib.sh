@@ -7,7 +7,7 @@ LQ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # infrastructure the tests and the sandbox start (OVS, OVN, ...).
 LQ_PACKAGES=(
     build-essential pkg-config meson ninja-build python3 openssl curl
-    ca-certificates iproute2 procps
+    ca-certificates iproute2 procps busybox ethtool iputils-ping
     libmicrohttpd-dev libgnutls28-dev libyaml-dev libcurl4-openssl-dev
     libnl-3-dev libnl-route-3-dev libvirt-dev libcmocka-dev libssl-dev
     openvswitch-source openvswitch-common openvswitch-switch

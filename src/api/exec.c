@@ -61,16 +61,17 @@ build_env(const char *const extra[])
     return env;
 }
 
-/* The last line(s) of stderr, at most ~400 bytes, for error messages. */
-static const char *
+/* The end of stderr, at most 400 bytes and without trailing newlines, for
+ * error messages.  Caller frees. */
+static char *
 stderr_tail(const char *err)
 {
     size_t n = strlen(err);
     while (n && (err[n - 1] == '\n' || err[n - 1] == ' ')) {
         n--;
     }
-    const char *start = n > 400 ? err + n - 400 : err;
-    return start;
+    size_t start = n > 400 ? n - 400 : 0;
+    return xmemdup0(err + start, n - start);
 }
 
 struct lq_error *
@@ -160,9 +161,10 @@ lq_exec(const char *const argv[], const char *const env_extra[],
         error = lq_error_new(LQ_DEADLINE_EXCEEDED, "%s: timed out after "
                              "%d ms", argv[0], timeout_ms);
     } else if (r->status) {
+        char *tail = stderr_tail(r->err);
         error = lq_error_new(LQ_INTERNAL, "%s exited with status %d%s%s",
-                             argv[0], r->status, *r->err ? ": " : "",
-                             stderr_tail(r->err));
+                             argv[0], r->status, *tail ? ": " : "", tail);
+        free(tail);
     }
     if (!result) {
         lq_exec_result_clear(r);

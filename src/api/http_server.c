@@ -589,6 +589,8 @@ listener_start(struct lq_http_server *s, enum listener_kind kind,
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) mhd_log, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) completed_cb, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
+        /* A restarted daemon must not wait out TIME_WAIT. */
+        { MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL },
         { unix_path ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
           unix_fd, unix_path ? NULL : (void *) &ss },
         /* Without TLS this entry ends the array. */

@@ -121,6 +121,8 @@ extern const struct lq_net_op_class lq_op_setup_chassis;
 
 /* Queues the start-up work: chassis settings (with a local switch) and the
  * Northbound reconcile. */
-void lq_network_start(struct lq_network *);
+void lq_network_start(struct lq_network *,
+                      void (*chassis_ready)(void *, bool ok),
+                      void *aux);
 
 #endif

@@ -18,6 +18,7 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/vlog.h"
 #include "util.h"
+#include "vswitchd.h"
 
 VLOG_DEFINE_THIS_MODULE(nb_network);
 
@@ -402,10 +403,15 @@ const struct lq_net_op_class lq_op_reconcile = {
 };
 
 void
-lq_network_start(struct lq_network *net)
+lq_network_start(struct lq_network *net,
+                 void (*chassis_ready)(void *, bool ok),
+                 void *aux)
 {
     if (lq_network_options(net)->ovs_remote) {
-        lq_network_submit(net, &lq_op_setup_chassis, NULL, 120000);
+        struct lq_chassis_hook *hook = xmalloc(sizeof *hook);
+        hook->ready = chassis_ready;
+        hook->aux = aux;
+        lq_network_submit(net, &lq_op_setup_chassis, hook, 120000);
     }
     lq_network_submit(net, &lq_op_reconcile, xzalloc(sizeof(struct lq_net_call)),
                       120000);

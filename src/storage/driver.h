@@ -34,6 +34,7 @@ struct lq_job_progress {
 /* One configured pool as the generic layer sees it. */
 struct lq_storage_pool {
     char *id;
+    char *backend;              /* From the config, even if unimplemented. */
     const struct lq_storage_driver *driver;
     void *impl;                 /* Driver-private. */
 };

@@ -207,7 +207,7 @@ convert_to_raw(const char *src, const char *dst, struct lq_job_progress *pr,
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
     extern char **environ;
     pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, CONST_CAST(char **, argv),
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char **) argv,
                           environ);
     posix_spawn_file_actions_destroy(&fa);
     close(out[1]);

@@ -58,16 +58,34 @@ read_pid(const char *path)
     return pid > 1 ? pid : 0;
 }
 
+/* A detached daemon is reparented to pid 1, which may be slow to reap it:
+ * a zombie counts as gone. */
+static bool
+process_alive(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long) pid);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return false;
+    }
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
 static void
 stop_pid(pid_t pid, const char *name)
 {
-    if (!pid || kill(pid, 0)) {
+    if (!pid || !process_alive(pid)) {
         return;
     }
     kill(pid, SIGTERM);
-    for (int i = 0; i < 100; i++) {
-        struct timespec ts = { 0, 50 * 1000 * 1000 };
-        if (kill(pid, 0)) {
+    for (int i = 0; i < 200; i++) {
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        if (!process_alive(pid)) {
             return;
         }
         nanosleep(&ts, NULL);
@@ -190,12 +208,20 @@ start_daemons(struct lq_sandbox *sb)
         return e;
     }
 
+    free(db);
+    return NULL;
+}
+
+struct lq_error *
+lq_sandbox_start_controller(const struct lq_sandbox *sb)
+{
     /* ovn-controller has no --unixctl here: OVN_RUNDIR places it. */
-    pid = xasprintf("--pidfile=%s/ovn-controller.pid", ovn);
-    log = xasprintf("--log-file=%s/ovn-controller.log", ovn);
+    char *db = xasprintf("unix:%s/db.sock", sb->ovs_dir);
+    char *pid = xasprintf("--pidfile=%s/ovn-controller.pid", sb->ovn_dir);
+    char *log = xasprintf("--log-file=%s/ovn-controller.log", sb->ovn_dir);
     const char *controller[] = { "ovn-controller", db, pid, log, "--detach",
                                  "--no-chdir", NULL };
-    e = run(sb, controller);
+    struct lq_error *e = run(sb, controller);
     free(pid);
     free(log);
     free(db);

@@ -21,6 +21,10 @@ struct lq_sandbox {
 };
 
 struct lq_error *lq_sandbox_start(const char *dir, struct lq_sandbox **);
+/* ovn-controller exits if it starts before the chassis settings exist, so
+ * it is started separately, once they are written.  Blocks briefly. */
+struct lq_error *lq_sandbox_start_controller(const struct lq_sandbox *);
+
 /* Stops every daemon by pid (SIGTERM, then SIGKILL) and frees. */
 void lq_sandbox_stop(struct lq_sandbox *);
 

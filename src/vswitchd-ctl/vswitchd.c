@@ -159,14 +159,19 @@ setup_chassis_build(struct lq_net_ctx *ctx, void *aux OVS_UNUSED)
 }
 
 static void
-setup_chassis_finish(struct lq_error *error, void *aux OVS_UNUSED)
+setup_chassis_finish(struct lq_error *error, void *aux_)
 {
+    struct lq_chassis_hook *hook = aux_;
     if (error) {
         VLOG_WARN("chassis setup: %s", error->message);
         lq_error_free(error);
     } else {
         VLOG_INFO("chassis settings applied");
     }
+    if (hook && hook->ready) {
+        hook->ready(hook->aux, !error);
+    }
+    free(hook);
 }
 
 const struct lq_net_op_class lq_op_setup_chassis = {

@@ -14,6 +14,13 @@
  * sandbox) and creates the integration bridge if missing. */
 void lq_vs_setup_chassis(struct lq_net_ctx *);
 
+/* Called (on the loop) when the start-up chassis settings are written
+ * ('ok') or could not be. */
+struct lq_chassis_hook {
+    void (*ready)(void *aux, bool ok);
+    void *aux;
+};
+
 const struct vsrec_bridge *lq_vs_find_bridge(struct ovsdb_idl *,
                                              const char *name);
 const struct vsrec_interface *lq_vs_find_iface(struct ovsdb_idl *,

@@ -25,7 +25,7 @@ def free_port():
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=30):
+    def __init__(self, path, timeout=90):
         super().__init__("localhost", timeout=timeout)
         self.unix_path = path
 

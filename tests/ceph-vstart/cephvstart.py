@@ -68,8 +68,6 @@ auth_client_required = cephx
 auth_allow_insecure_global_id_reclaim = false
 keyring = {dir}/keyring
 run_dir = {dir}/run
-admin_socket = {dir}/run/$name.asok
-log_file = {dir}/log/$name.log
 pid_file =
 osd_pool_default_size = 1
 osd_pool_default_min_size = 1
@@ -80,8 +78,13 @@ mon_data_avail_warn = 1
 mon_data_avail_crit = 0
 osd_crush_chooseleaf_type = 0
 rbd_default_clone_format = 2
+# A crashed client's watch (an import killed with -9) goes after 5 s
+# instead of 30, so tests that retry after a crash stay short.
+osd_client_watch_timeout = 5
 
 [mon]
+admin_socket = {dir}/run/$name.asok
+log_file = {dir}/log/$name.log
 mon_data = {dir}/mon.$id
 mon_initial_members = a
 paxos_propose_interval = 0.01
@@ -91,6 +94,8 @@ mon_allow_pool_delete = true
 mon_mgr_digest_period = 1
 
 [osd]
+admin_socket = {dir}/run/$name.asok
+log_file = {dir}/log/$name.log
 osd_data = {dir}/osd.$id
 osd_objectstore = {objectstore}
 memstore_device_bytes = {memstore_bytes}
@@ -108,6 +113,8 @@ osd_op_num_threads_per_shard = 2
 osd_mon_report_interval = 1
 
 [mgr]
+admin_socket = {dir}/run/$name.asok
+log_file = {dir}/log/$name.log
 mgr_data = {dir}/mgr.$id
 keyring = {dir}/keyring
 mgr_stats_period = 1

@@ -201,12 +201,51 @@ set_log_level(const char *level)
     return true;
 }
 
+/* Sandbox: ovn-controller starts once the chassis settings exist; the exec
+ * runs on the worker pool, off the loop. */
+struct controller_start {
+    struct lq_sandbox *sandbox;
+    struct lq_worker_pool *pool;
+    struct lq_error *error;
+};
+
+static void
+controller_work(void *cs_)
+{
+    struct controller_start *cs = cs_;
+    cs->error = lq_sandbox_start_controller(cs->sandbox);
+}
+
+static void
+controller_done(void *cs_)
+{
+    struct controller_start *cs = cs_;
+    if (cs->error) {
+        VLOG_ERR("sandbox: %s", cs->error->message);
+        lq_error_free(cs->error);
+    } else {
+        VLOG_INFO("sandbox: ovn-controller started");
+    }
+    free(cs);
+}
+
+static void
+chassis_ready(void *cs_, bool ok)
+{
+    struct controller_start *cs = cs_;
+    if (ok) {
+        lq_worker_pool_submit(cs->pool, controller_work, controller_done, cs);
+    } else {
+        free(cs);
+    }
+}
+
 /* The network subsystem: a private OVS/OVN with --sandbox, otherwise the
  * databases named in node.yaml; none if neither is given. */
 static struct lq_error *
 network_start(const struct options *o, const struct lq_config *c,
-              struct lq_node *node, struct lq_sandbox **sandboxp,
-              struct lq_network **netp)
+              struct lq_node *node, struct lq_worker_pool *pool,
+              struct lq_sandbox **sandboxp, struct lq_network **netp)
 {
     struct lq_network_options no = {
         .chassis = lq_node_id(node),
@@ -241,8 +280,14 @@ network_start(const struct options *o, const struct lq_config *c,
     }
     struct lq_error *e = lq_network_create(&no, netp);
     if (!e) {
+        struct controller_start *cs = NULL;
+        if (*sandboxp) {
+            cs = xzalloc(sizeof *cs);
+            cs->sandbox = *sandboxp;
+            cs->pool = pool;
+        }
         lq_node_set_network(node, *netp);
-        lq_network_start(*netp);
+        lq_network_start(*netp, cs ? chassis_ready : NULL, cs);
     }
     return e;
 }
@@ -326,7 +371,7 @@ main(int argc, char *argv[])
     struct lq_sandbox *sandbox = NULL;
     struct lq_network *net = NULL;
     if (!error) {
-        error = network_start(&o, config, node, &sandbox, &net);
+        error = network_start(&o, config, node, pool, &sandbox, &net);
     }
     if (!error) {
         struct lq_registration *reg = lq_registration_create(

@@ -1,0 +1,406 @@
+/* Unit tests of the storage subsystem's pure logic (no Ceph cluster):
+ * argument validation, qemu-img output parsing, zero detection, mon_host
+ * parsing, RBD naming, pool set-up from node.yaml, and the JSON shapes. */
+#include <config.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "image.h"
+#include "jsonx.h"
+#include "limiquantix/config.h"
+#include "limiquantix/storage.h"
+#include "rbd.h"
+#include "rpc_storage.h"
+#include "util.h"
+
+static void
+assert_error(struct lq_error *e, enum lq_code code, const char *substring)
+{
+    assert_non_null(e);
+    if (e->code != code || !strstr(e->message, substring)) {
+        fail_msg("got %s \"%s\", expected %s containing \"%s\"",
+                 lq_code_name(e->code), e->message, lq_code_name(code),
+                 substring);
+    }
+    lq_error_free(e);
+}
+
+static void
+test_check_id(void **state)
+{
+    (void) state;
+    assert_null(lq_storage_check_id("id", "a"));
+    assert_null(lq_storage_check_id("id", "vol-1.x_y"));
+    assert_null(lq_storage_check_id("id",
+                                    "0b9a3e8e-6a43-4c3a-9f7c-1d2e3f4a5b6c"));
+    assert_error(lq_storage_check_id("id", ""), LQ_INVALID_ARGUMENT,
+                 "id: required");
+    assert_error(lq_storage_check_id("id", NULL), LQ_INVALID_ARGUMENT,
+                 "id: required");
+    assert_error(lq_storage_check_id("volumeId", "-a"), LQ_INVALID_ARGUMENT,
+                 "volumeId: \"-a\" is not a valid id");
+    assert_error(lq_storage_check_id("id", "a/b"), LQ_INVALID_ARGUMENT,
+                 "not a valid id");
+    assert_error(lq_storage_check_id("id", "a~b"), LQ_INVALID_ARGUMENT,
+                 "not a valid id");
+    assert_error(lq_storage_check_id("id", "a b"), LQ_INVALID_ARGUMENT,
+                 "not a valid id");
+    char long_id[66];
+    memset(long_id, 'x', 65);
+    long_id[65] = '\0';
+    assert_error(lq_storage_check_id("id", long_id), LQ_INVALID_ARGUMENT,
+                 "longer than 64");
+}
+
+static void
+test_check_name_and_size(void **state)
+{
+    (void) state;
+    assert_null(lq_storage_check_name("name", "disk one (boot)"));
+    assert_error(lq_storage_check_name("name", "a/b"), LQ_INVALID_ARGUMENT,
+                 "name: must not contain '/'");
+    assert_error(lq_storage_check_name("name", "a@b"), LQ_INVALID_ARGUMENT,
+                 "must not contain '@'");
+    assert_error(lq_storage_check_name("name", "a\nb"), LQ_INVALID_ARGUMENT,
+                 "control characters");
+    assert_error(lq_storage_check_name("name", ""), LQ_INVALID_ARGUMENT,
+                 "must not be empty");
+    char long_name[300];
+    memset(long_name, 'n', 299);
+    long_name[299] = '\0';
+    assert_error(lq_storage_check_name("name", long_name),
+                 LQ_INVALID_ARGUMENT, "longer than 255");
+
+    assert_null(lq_storage_check_size("sizeBytes", 512, false));
+    assert_null(lq_storage_check_size("sizeBytes", 0, true));
+    assert_error(lq_storage_check_size("sizeBytes", 0, false),
+                 LQ_INVALID_ARGUMENT, "sizeBytes: must be greater than 0");
+    assert_error(lq_storage_check_size("sizeBytes", 1000, false),
+                 LQ_INVALID_ARGUMENT, "1000 is not a multiple of 512");
+}
+
+static void
+test_parse_qemu_img_info(void **state)
+{
+    (void) state;
+    struct lq_image_probe p;
+
+    assert_null(lq_image_parse_info("f", "{\"virtual-size\": 1048576, "
+                                    "\"format\": \"raw\"}", &p));
+    assert_string_equal(p.format, "raw");
+    assert_int_equal(p.virtual_size, 1048576);
+    lq_image_probe_clear(&p);
+
+    assert_null(lq_image_parse_info(
+        "f", "{\"virtual-size\": 67108864, \"format\": \"qcow2\", "
+        "\"format-specific\": {\"type\": \"qcow2\", \"data\": "
+        "{\"compat\": \"1.1\"}}}", &p));
+    assert_string_equal(p.format, "qcow2");
+    assert_int_equal(p.virtual_size, 67108864);
+    lq_image_probe_clear(&p);
+
+    assert_error(lq_image_parse_info(
+                     "source.imagePath", "{\"virtual-size\": 1, \"format\": "
+                     "\"qcow2\", \"backing-filename\": \"/etc/shadow\"}", &p),
+                 LQ_INVALID_ARGUMENT, "source.imagePath: qcow2 images with a "
+                 "backing file are not accepted");
+    assert_error(lq_image_parse_info(
+                     "f", "{\"virtual-size\": 1, \"format\": \"qcow2\", "
+                     "\"format-specific\": {\"data\": {\"data-file\": "
+                     "\"/x\"}}}", &p),
+                 LQ_INVALID_ARGUMENT, "external data file");
+    assert_error(lq_image_parse_info(
+                     "f", "{\"virtual-size\": 1, \"format\": \"qcow2\", "
+                     "\"encrypted\": true}", &p),
+                 LQ_INVALID_ARGUMENT, "encrypted");
+    assert_error(lq_image_parse_info(
+                     "f", "{\"virtual-size\": 1, \"format\": \"vmdk\"}", &p),
+                 LQ_INVALID_ARGUMENT, "image format \"vmdk\" is not "
+                 "supported");
+    assert_error(lq_image_parse_info("f", "not json", &p), LQ_INTERNAL,
+                 "cannot parse");
+    assert_error(lq_image_parse_info("f", "{\"format\": \"raw\"}", &p),
+                 LQ_INTERNAL, "lacks");
+}
+
+static void
+test_image_probe_files(void **state)
+{
+    (void) state;
+    struct lq_image_probe p;
+    char dir[] = "/tmp/lq-storage-unit-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+
+    assert_error(lq_image_probe("source.imagePath", "rel.raw", &p),
+                 LQ_INVALID_ARGUMENT, "is not an absolute path");
+    assert_error(lq_image_probe("source.imagePath", dir, &p),
+                 LQ_INVALID_ARGUMENT, "is not a regular file");
+    char *missing = xasprintf("%s/missing", dir);
+    assert_error(lq_image_probe("source.imagePath", missing, &p),
+                 LQ_INVALID_ARGUMENT, "No such file or directory");
+
+    char *raw = xasprintf("%s/disk.raw", dir);
+    FILE *f = fopen(raw, "w");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), 3 << 20), 0);
+    fclose(f);
+    assert_null(lq_image_probe("source.imagePath", raw, &p));
+    assert_string_equal(p.format, "raw");
+    assert_int_equal(p.virtual_size, 3 << 20);
+    lq_image_probe_clear(&p);
+
+    unlink(raw);
+    rmdir(dir);
+    free(raw);
+    free(missing);
+}
+
+static void
+test_qemu_img_progress(void **state)
+{
+    (void) state;
+    const char *t = "    (0.00/100%)\r    (45.50/100%)\r";
+    assert_int_equal(lq_qemu_img_progress(t, strlen(t)), 45);
+    t = "    (100.00/100%)\r\n";
+    assert_int_equal(lq_qemu_img_progress(t, strlen(t)), 100);
+    t = "nothing (here)";
+    assert_int_equal(lq_qemu_img_progress(t, strlen(t)), -1);
+    /* A chunk cut in the middle of the last report: the last whole one. */
+    t = "(12.00/100%)\r    (13.";
+    assert_int_equal(lq_qemu_img_progress(t, strlen(t)), 12);
+}
+
+static void
+test_buffer_is_zero(void **state)
+{
+    (void) state;
+    enum { N = 1 << 16 };
+    char *buf = xzalloc(N);
+    assert_true(lq_buffer_is_zero(buf, N));
+    assert_true(lq_buffer_is_zero(buf, 0));
+    assert_true(lq_buffer_is_zero(buf, 3));
+    buf[N - 1] = 1;
+    assert_false(lq_buffer_is_zero(buf, N));
+    assert_true(lq_buffer_is_zero(buf, N - 1));
+    buf[N - 1] = 0;
+    buf[0] = 1;
+    assert_false(lq_buffer_is_zero(buf, N));
+    assert_false(lq_buffer_is_zero(buf, 1));
+    buf[0] = 0;
+    buf[17] = 1;
+    assert_false(lq_buffer_is_zero(buf, 20));
+    free(buf);
+}
+
+static void
+check_hosts(const char *mon_host, size_t n, const char *expected[][3])
+{
+    struct lq_disk_host *h;
+    size_t got;
+    lq_rbd_parse_mon_host(mon_host, &h, &got);
+    if (got != n) {
+        fail_msg("\"%s\": %zu hosts, expected %zu", mon_host, got, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(h[i].name, expected[i][0]);
+        assert_string_equal(h[i].port, expected[i][1]);
+        assert_string_equal(h[i].transport, expected[i][2]);
+        free(h[i].name);
+        free(h[i].port);
+        free(h[i].transport);
+    }
+    free(h);
+}
+
+static void
+test_mon_host(void **state)
+{
+    (void) state;
+    check_hosts("v2:127.0.0.1:3300", 1,
+                (const char *[][3]) { { "127.0.0.1", "3300", "v2" } });
+    check_hosts("[v2:10.0.0.1:3300,v1:10.0.0.1:6789],"
+                "[v2:10.0.0.2:3300,v1:10.0.0.2:6789]", 4,
+                (const char *[][3]) { { "10.0.0.1", "3300", "v2" },
+                                      { "10.0.0.1", "6789", "v1" },
+                                      { "10.0.0.2", "3300", "v2" },
+                                      { "10.0.0.2", "6789", "v1" } });
+    check_hosts("10.0.0.1 10.0.0.2:6789", 2,
+                (const char *[][3]) { { "10.0.0.1", "", "" },
+                                      { "10.0.0.2", "6789", "" } });
+    check_hosts("[::1]:3300", 1,
+                (const char *[][3]) { { "[::1]", "3300", "" } });
+    check_hosts("[v2:[::1]:3300,v1:[::1]:6789]", 2,
+                (const char *[][3]) { { "[::1]", "3300", "v2" },
+                                      { "[::1]", "6789", "v1" } });
+    check_hosts("mon.example.com;v1:10.1.1.1:6789/0", 2,
+                (const char *[][3]) { { "mon.example.com", "", "" },
+                                      { "10.1.1.1", "6789", "v1" } });
+    check_hosts("", 0, NULL);
+}
+
+static void
+test_rbd_names(void **state)
+{
+    (void) state;
+    char *s = lq_rbd_image_name("vol-1");
+    assert_string_equal(s, "lq-vol-1");
+    free(s);
+    s = lq_rbd_tmp_name("vol-1");
+    assert_string_equal(s, "lq-tmp~vol-1");
+    free(s);
+    assert_string_equal(lq_rbd_volume_id("lq-vol-1"), "vol-1");
+    /* An id may start with "tmp", but never hold '~'. */
+    assert_string_equal(lq_rbd_volume_id("lq-tmp-1"), "tmp-1");
+    assert_null(lq_rbd_volume_id("lq-tmp~vol-1"));
+    assert_null(lq_rbd_volume_id("lq-"));
+    assert_null(lq_rbd_volume_id("volume-1"));
+}
+
+static struct lq_config *
+parse(const char *yaml)
+{
+    struct lq_config *c;
+    struct lq_error *e = lq_config_parse("test.yaml", yaml, strlen(yaml), &c);
+    if (e) {
+        fail_msg("%s", e->message);
+    }
+    return c;
+}
+
+static void
+test_storage_create_and_validation(void **state)
+{
+    (void) state;
+    struct lq_config *c = parse(
+        "storage:\n  pools:\n"
+        "    - {id: ceph, backend: rbd, ceph_conf: /nonexistent/ceph.conf}\n"
+        "    - {id: lvm, backend: lvm-thin, vg: vg0, thin_pool: tp}\n");
+    struct lq_storage *s;
+    assert_null(lq_storage_create(c, &s));
+
+    struct lq_pool_status *pools;
+    size_t n;
+    assert_null(lq_storage_list_pools(s, &pools, &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(pools[0].id, "ceph");
+    assert_string_equal(pools[0].backend, "rbd");
+    assert_string_equal(pools[0].health, "unavailable");
+    assert_non_null(strstr(pools[0].message, "/nonexistent/ceph.conf"));
+    assert_string_equal(pools[1].backend, "lvm-thin");
+    assert_string_equal(pools[1].health, "unimplemented");
+    lq_pool_status_free_array(pools, n);
+
+    /* Wrong input is refused before any cluster is contacted. */
+    struct lq_volume_spec spec = { .id = "v1", .pool_id = "nope",
+                                   .size_bytes = 4096 };
+    assert_error(lq_volume_create(s, &spec, NULL), LQ_INVALID_ARGUMENT,
+                 "poolId: unknown pool \"nope\"");
+    spec.pool_id = "ceph";
+    spec.size_bytes = 0;
+    assert_error(lq_volume_create(s, &spec, NULL), LQ_INVALID_ARGUMENT,
+                 "sizeBytes: must be greater than 0");
+    spec.size_bytes = 4096;
+    spec.name = "a@b";
+    assert_error(lq_volume_create(s, &spec, NULL), LQ_INVALID_ARGUMENT,
+                 "name: must not contain '@'");
+    spec.name = NULL;
+    spec.source_volume_id = "v0";
+    assert_error(lq_volume_create(s, &spec, NULL), LQ_INVALID_ARGUMENT,
+                 "source.volumeId: only with source.snapshotId");
+    spec.source_volume_id = NULL;
+    spec.pool_id = "lvm";
+    assert_error(lq_volume_create(s, &spec, NULL), LQ_UNIMPLEMENTED,
+                 "pool lvm");
+    /* Valid, but the cluster cannot be reached. */
+    spec.pool_id = "ceph";
+    struct lq_volume_info *v = NULL;
+    assert_error(lq_volume_create(s, &spec, &v), LQ_UNAVAILABLE,
+                 "pool ceph: ceph_conf: cannot read");
+    assert_null(v);
+    assert_error(lq_volume_get(s, "a/b", &v), LQ_INVALID_ARGUMENT,
+                 "id: \"a/b\" is not a valid id");
+    assert_error(lq_volume_get(s, "v1", &v), LQ_UNAVAILABLE, "pool ceph");
+    assert_error(lq_volume_resize(s, "v1", 1000, false, NULL),
+                 LQ_INVALID_ARGUMENT, "not a multiple of 512");
+    assert_error(lq_snapshot_create(s, "v1", "s/1", NULL, NULL),
+                 LQ_INVALID_ARGUMENT, "id: \"s/1\"");
+    struct lq_volume_list list;
+    assert_error(lq_volume_list(s, "nope", &list), LQ_INVALID_ARGUMENT,
+                 "poolId: unknown pool");
+
+    lq_storage_destroy(s);
+    lq_config_free(c);
+}
+
+static void
+test_storage_create_bad_params(void **state)
+{
+    (void) state;
+    struct lq_config *c = parse(
+        "storage:\n  pools:\n"
+        "    - {id: ceph, backend: rbd, max_clone_depth: deep}\n");
+    struct lq_storage *s;
+    assert_error(lq_storage_create(c, &s), LQ_INVALID_ARGUMENT,
+                 "storage.pools[ceph].max_clone_depth: expected an integer");
+    lq_config_free(c);
+}
+
+static void
+test_volume_json(void **state)
+{
+    (void) state;
+    struct lq_volume_info v = {
+        .id = "c1", .pool_id = "ceph", .name = "clone", .operation = "",
+        .error_message = "", .state = LQ_VOLUME_AVAILABLE,
+        .progress_percent = 100, .size_bytes = UINT64_C(10737418240),
+        .allocated_bytes = 4194304, .parent_volume_id = "v1",
+        .parent_snapshot_id = "s1", .clone_depth = 1, .created_at = 1700000000,
+        .backend_name = "rbd/lq-c1",
+    };
+    struct lq_snapshot_info snap = {
+        .id = "s9", .volume_id = "c1", .name = "daily", .size_bytes = 512,
+        .created_at = 1, .protected_ = true,
+    };
+    v.snapshots = &snap;
+    v.n_snapshots = 1;
+    struct json *j = lq_volume_to_json(&v);
+    char *s = lq_json_to_string(j);
+    assert_string_equal(s,
+        "{\"allocatedBytes\":\"4194304\",\"attached\":false,"
+        "\"backendName\":\"rbd/lq-c1\",\"cloneDepth\":1,"
+        "\"createdAt\":\"1700000000\",\"errorMessage\":\"\",\"id\":\"c1\","
+        "\"name\":\"clone\",\"operation\":\"\",\"parent\":{\"snapshotId\":"
+        "\"s1\",\"volumeId\":\"v1\"},\"poolId\":\"ceph\","
+        "\"progressPercent\":100,\"sizeBytes\":\"10737418240\","
+        "\"snapshots\":[{\"createdAt\":\"1\",\"id\":\"s9\",\"name\":\"daily\","
+        "\"protected\":true,\"sizeBytes\":\"512\",\"volumeId\":\"c1\"}],"
+        "\"state\":\"available\"}");
+    free(s);
+    json_destroy(j);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check_id),
+        cmocka_unit_test(test_check_name_and_size),
+        cmocka_unit_test(test_parse_qemu_img_info),
+        cmocka_unit_test(test_image_probe_files),
+        cmocka_unit_test(test_qemu_img_progress),
+        cmocka_unit_test(test_buffer_is_zero),
+        cmocka_unit_test(test_mon_host),
+        cmocka_unit_test(test_rbd_names),
+        cmocka_unit_test(test_storage_create_and_validation),
+        cmocka_unit_test(test_storage_create_bad_params),
+        cmocka_unit_test(test_volume_json),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
