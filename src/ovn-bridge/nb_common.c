@@ -125,13 +125,14 @@ lq_nb_parse_addresses(const char *entry, struct lq_port_addrs *a)
     memset(a, 0, sizeof *a);
     for (char *tok = strtok_r(copy, " ", &save); tok;
          tok = strtok_r(NULL, " ", &save)) {
-        struct lq_error *e;
-        if (!a->has_mac && !a->n_ips
-            && !(e = lq_mac_parse("", tok, &a->mac))) {
-            a->has_mac = true;
-            continue;
-        } else if (!a->has_mac && !a->n_ips) {
+        if (!a->has_mac && !a->n_ips) {
+            /* The first token is the MAC (or "router", "unknown", ...). */
+            struct lq_error *e = lq_mac_parse("", tok, &a->mac);
+            a->has_mac = !e;
             lq_error_free(e);
+            if (a->has_mac) {
+                continue;
+            }
         }
         char *slash = strchr(tok, '/');
         if (slash) {

@@ -317,7 +317,9 @@ create_port_build(struct lq_net_ctx *ctx, void *aux)
     nbrec_logical_switch_verify_ports(ls);
     struct nbrec_logical_switch_port **ports
         = xmalloc((ls->n_ports + 1) * sizeof *ports);
-    memcpy(ports, ls->ports, ls->n_ports * sizeof *ports);
+    if (ls->n_ports) {
+        memcpy(ports, ls->ports, ls->n_ports * sizeof *ports);
+    }
     ports[ls->n_ports] = lsp;
     nbrec_logical_switch_set_ports(ls, ports, ls->n_ports + 1);
     free(ports);

@@ -304,9 +304,13 @@ lq_image_reader_open(const char *path, const struct lq_image_probe *probe,
         }
         close(tfd);
         struct lq_error *error = convert_to_raw(path, tmp, pr, share);
-        fd = error ? -1 : open(tmp, O_RDONLY | O_CLOEXEC);
-        if (!error && fd < 0) {
-            error = lq_error_new(LQ_INTERNAL, "%s: %s", tmp, strerror(errno));
+        fd = -1;
+        if (!error) {
+            fd = open(tmp, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                error = lq_error_new(LQ_INTERNAL, "cannot open the converted "
+                                     "image: %s", ovs_strerror(errno));
+            }
         }
         unlink(tmp);
         free(tmp);

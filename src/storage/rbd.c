@@ -8,7 +8,8 @@
  *   blocklisted, shut down) retires it, and the next call reconnects while
  *   calls still holding the old one finish on it.  rados/ioctx handles are
  *   thread-safe; image handles are opened per call and never shared.
- * - Client timeouts (mount 10 s, mon/osd ops 30 s) turn a dead cluster into
+ * - Client timeouts (mount 10 s, mon/osd ops 30 s, unless ceph.conf sets
+ *   its own) turn a dead cluster into
  *   a clean LQ_UNAVAILABLE instead of a thread blocked forever.  Every
  *   reason a pool cannot be used at all (unreadable ceph.conf, missing Ceph
  *   pool, no cluster) is LQ_UNAVAILABLE, so callers can tell "this pool is
@@ -191,6 +192,18 @@ conn_destroy(struct rbd_conn *c)
     free(c);
 }
 
+/* Sets 'key' to 'ours' if it still has librados' built-in value. */
+static void
+conf_default(rados_t cluster, const char *key, const char *builtin,
+             const char *ours)
+{
+    char buf[64];
+    if (rados_conf_get(cluster, key, buf, sizeof buf) < 0
+        || !strcmp(buf, builtin)) {
+        rados_conf_set(cluster, key, ours);
+    }
+}
+
 static struct lq_error *
 conn_open(struct rbd_pool *p, struct rbd_conn **cp)
 {
@@ -211,10 +224,11 @@ conn_open(struct rbd_pool *p, struct rbd_conn **cp)
     if (p->ceph_keyring) {
         rados_conf_set(cluster, "keyring", p->ceph_keyring);
     }
-    /* Fail instead of blocking forever when the cluster is down. */
-    rados_conf_set(cluster, "client_mount_timeout", "10");
-    rados_conf_set(cluster, "rados_mon_op_timeout", "30");
-    rados_conf_set(cluster, "rados_osd_op_timeout", "30");
+    /* Fail instead of blocking forever when the cluster is down, unless
+     * ceph.conf chose its own timeouts. */
+    conf_default(cluster, "client_mount_timeout", "300", "10");
+    conf_default(cluster, "rados_mon_op_timeout", "0", "30");
+    conf_default(cluster, "rados_osd_op_timeout", "0", "30");
 
     r = rados_connect(cluster);
     if (r < 0) {
@@ -648,6 +662,40 @@ image_options(rbd_image_options_t *opts)
     rbd_image_options_set_uint64(*opts, RBD_IMAGE_OPTION_ORDER, RBD_ORDER);
 }
 
+/* Creates the temporary image of volume 'id': empty with 'size' bytes, or
+ * a clone of 'parent'@'snap'.  A leftover of an earlier, crashed attempt
+ * is removed first (only looked for when the name is taken, to keep the
+ * common path one round trip shorter). */
+static struct lq_error *
+create_tmp(struct rbd_pool *p, struct rbd_conn *c, const char *id,
+           uint64_t size, const char *parent, const char *snap)
+{
+    char *tmp = lq_rbd_tmp_name(id);
+    struct lq_error *error = NULL;
+
+    for (int attempt = 0; ; attempt++) {
+        rbd_image_options_t opts;
+        image_options(&opts);
+        int r = parent ? rbd_clone3(c->io, parent, snap, c->io, tmp, opts)
+                       : rbd_create4(c->io, tmp, size, opts);
+        rbd_image_options_destroy(opts);
+        if (r == -EEXIST && !attempt) {
+            error = remove_tmp(p, c, id);
+            if (!error) {
+                continue;
+            }
+        } else if (r < 0 && parent) {
+            error = rbd_error(p, c, r, "volume %s: cloning %s@%s", id,
+                              parent, snap);
+        } else if (r < 0) {
+            error = rbd_error(p, c, r, "volume %s: creating image", id);
+        }
+        break;
+    }
+    free(tmp);
+    return error;
+}
+
 static struct lq_error *
 set_volume_metadata(struct rbd_pool *p, struct rbd_conn *c, rbd_image_t img,
                     const struct lq_volume_create_args *a)
@@ -713,24 +761,14 @@ drv_create(void *impl, const struct lq_volume_create_args *a)
     if (error) {
         return error;
     }
-    error = remove_tmp(p, c, a->id);
+    error = create_tmp(p, c, a->id, a->size_bytes, NULL, NULL);
     if (error) {
         goto out;
     }
 
     char *tmp = lq_rbd_tmp_name(a->id);
-    rbd_image_options_t opts;
-    image_options(&opts);
-    int r = rbd_create4(c->io, tmp, a->size_bytes, opts);
-    rbd_image_options_destroy(opts);
-    if (r < 0) {
-        error = rbd_error(p, c, r, "volume %s: creating image", a->id);
-        free(tmp);
-        goto out;
-    }
-
     rbd_image_t img;
-    r = rbd_open(c->io, tmp, &img, NULL);
+    int r = rbd_open(c->io, tmp, &img, NULL);
     free(tmp);
     if (r < 0) {
         error = rbd_error(p, c, r, "volume %s: opening new image", a->id);
@@ -766,8 +804,9 @@ drv_clone(void *impl, const struct lq_volume_create_args *a,
     char *tmp = lq_rbd_tmp_name(a->id);
     rbd_image_t img;
 
-    /* Protect the snapshot (idempotent). */
-    error = open_image(p, c, src_id, false, &img);
+    /* Protect the snapshot (idempotent; usually done by an earlier clone,
+     * so look read-only first: a read-write open costs a watch). */
+    error = open_image(p, c, src_id, true, &img);
     if (error) {
         goto out;
     }
@@ -776,12 +815,17 @@ drv_clone(void *impl, const struct lq_volume_create_args *a,
     int is_protected = 0;
     if (r >= 0 && exists) {
         r = rbd_snap_is_protected(img, snap, &is_protected);
-        if (r >= 0 && !is_protected) {
-            r = rbd_snap_protect(img, snap);
-            r = r == -EBUSY ? 0 : r;    /* Protected concurrently. */
-        }
     }
     rbd_close(img);
+    if (r >= 0 && exists && !is_protected) {
+        error = open_image(p, c, src_id, false, &img);
+        if (error) {
+            goto out;
+        }
+        r = rbd_snap_protect(img, snap);
+        r = r == -EBUSY ? 0 : r;        /* Protected concurrently. */
+        rbd_close(img);
+    }
     if (r >= 0 && !exists) {
         error = lq_error_new(LQ_NOT_FOUND, "snapshot \"%s\" of volume \"%s\" "
                              "not found", src_snap_id, src_id);
@@ -792,17 +836,8 @@ drv_clone(void *impl, const struct lq_volume_create_args *a,
         goto out;
     }
 
-    error = remove_tmp(p, c, a->id);
+    error = create_tmp(p, c, a->id, 0, parent, snap);
     if (error) {
-        goto out;
-    }
-    rbd_image_options_t opts;
-    image_options(&opts);
-    r = rbd_clone3(c->io, parent, snap, c->io, tmp, opts);
-    rbd_image_options_destroy(opts);
-    if (r < 0) {
-        error = rbd_error(p, c, r, "volume %s: cloning %s@%s", a->id,
-                          src_id, src_snap_id);
         goto out;
     }
 
@@ -988,23 +1023,15 @@ drv_import(void *impl, const struct lq_volume_create_args *a,
     if (error) {
         return error;
     }
-    error = remove_tmp(p, c, a->id);
+    error = create_tmp(p, c, a->id, MAX(a->size_bytes, reader->size), NULL,
+                       NULL);
     if (error) {
         goto out;
     }
 
     char *tmp = lq_rbd_tmp_name(a->id);
-    rbd_image_options_t opts;
-    image_options(&opts);
-    int r = rbd_create4(c->io, tmp, MAX(a->size_bytes, reader->size), opts);
-    rbd_image_options_destroy(opts);
-    if (r < 0) {
-        error = rbd_error(p, c, r, "volume %s: creating image", a->id);
-        free(tmp);
-        goto out;
-    }
     rbd_image_t img;
-    r = rbd_open(c->io, tmp, &img, NULL);
+    int r = rbd_open(c->io, tmp, &img, NULL);
     free(tmp);
     if (r < 0) {
         error = rbd_error(p, c, r, "volume %s: opening new image", a->id);

@@ -17,7 +17,12 @@
  * - Jobs run on their own threads (started with ovs_thread_create), not on
  *   the daemon's worker pool: an import can take minutes and must not
  *   starve short RPCs of workers.  lq_storage_destroy() cancels and joins
- *   them.  The RPC that starts a job returns at once. */
+ *   them.  The RPC that starts a job returns at once.
+ * - Calls that change one volume are serialized per volume id on this node
+ *   (id_lock), so two identical creates racing on two worker threads end
+ *   as one create and one "same spec" success, never as one undoing the
+ *   other's temporary image.  Across nodes that is the control plane's
+ *   job, as it is for any id it hands out. */
 #include <config.h>
 #include "limiquantix/storage.h"
 
@@ -32,6 +37,7 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
+#include "sset.h"
 #include "ovs-thread.h"
 #include "timeval.h"
 #include "util.h"
@@ -81,6 +87,8 @@ struct lq_storage {
     struct ovs_mutex mutex;
     struct shash jobs OVS_GUARDED;       /* volume id -> storage_job. */
     struct shash snap_hints OVS_GUARDED; /* snapshot id -> volume id. */
+    struct sset busy OVS_GUARDED;        /* Volume ids being changed. */
+    pthread_cond_t busy_cond;            /* Signalled when one is done. */
 };
 
 static const struct lq_storage_driver *const drivers[] = {
@@ -310,6 +318,8 @@ lq_storage_create(const struct lq_config *config, struct lq_storage **sp)
     ovs_mutex_init(&s->mutex);
     shash_init(&s->jobs);
     shash_init(&s->snap_hints);
+    sset_init(&s->busy);
+    xpthread_cond_init(&s->busy_cond, NULL);
     s->pools = xcalloc(MAX(config->storage.n_pools, 1), sizeof *s->pools);
 
     for (size_t i = 0; i < config->storage.n_pools; i++) {
@@ -379,6 +389,8 @@ lq_storage_destroy(struct lq_storage *s)
     free(jobs);
     shash_destroy(&s->jobs);
     shash_destroy_free_data(&s->snap_hints);
+    sset_destroy(&s->busy);
+    xpthread_cond_destroy(&s->busy_cond);
 
     for (size_t i = 0; i < s->n_pools; i++) {
         if (s->pools[i].driver && s->pools[i].impl) {
@@ -438,6 +450,28 @@ lq_storage_list_pools(struct lq_storage *s, struct lq_pool_status **poolsp,
     *poolsp = out;
     *np = s->n_pools;
     return NULL;
+}
+
+/* ---- Per-volume serialization --------------------------------------------- */
+
+static void
+id_lock(struct lq_storage *s, const char *id)
+{
+    ovs_mutex_lock(&s->mutex);
+    while (sset_contains(&s->busy, id)) {
+        ovs_mutex_cond_wait(&s->busy_cond, &s->mutex);
+    }
+    sset_add(&s->busy, id);
+    ovs_mutex_unlock(&s->mutex);
+}
+
+static void
+id_unlock(struct lq_storage *s, const char *id)
+{
+    ovs_mutex_lock(&s->mutex);
+    sset_find_and_delete(&s->busy, id);
+    xpthread_cond_broadcast(&s->busy_cond);
+    ovs_mutex_unlock(&s->mutex);
 }
 
 /* ---- Jobs --------------------------------------------------------------- */
@@ -611,16 +645,18 @@ lq_volume_wait(struct lq_storage *s, const char *id, int timeout_ms)
 
 /* ---- Finding volumes and snapshots --------------------------------------- */
 
-/* The pool that holds volume 'id', and its info if 'infop'. */
+/* The pool that holds volume 'id', and its info if 'infop'; 'skip' (may be
+ * NULL) is a pool already asked. */
 static struct lq_error *
-volume_locate(struct lq_storage *s, const char *id,
-              struct lq_storage_pool **poolp, struct lq_volume_info **infop)
+volume_locate__(struct lq_storage *s, const char *id,
+                const struct lq_storage_pool *skip,
+                struct lq_storage_pool **poolp, struct lq_volume_info **infop)
 {
     struct lq_error *unreachable = NULL;
 
     for (size_t i = 0; i < s->n_pools; i++) {
         struct lq_storage_pool *pool = &s->pools[i];
-        if (!pool->driver) {
+        if (!pool->driver || pool == skip) {
             continue;
         }
         struct lq_volume_info *v;
@@ -646,6 +682,13 @@ volume_locate(struct lq_storage *s, const char *id,
      * answer is "unavailable", not "not found". */
     return unreachable ? unreachable
            : lq_error_new(LQ_NOT_FOUND, "volume \"%s\" not found", id);
+}
+
+static struct lq_error *
+volume_locate(struct lq_storage *s, const char *id,
+              struct lq_storage_pool **poolp, struct lq_volume_info **infop)
+{
+    return volume_locate__(s, id, NULL, poolp, infop);
 }
 
 static void
@@ -692,6 +735,7 @@ snapshot_locate(struct lq_storage *s, const char *field, const char *vid,
                 struct lq_volume_info **infop)
 {
     char *hint = NULL;
+    *infop = NULL;
     if (!vid) {
         ovs_mutex_lock(&s->mutex);
         hint = nullable_xstrdup(shash_find_data(&s->snap_hints, sid));
@@ -707,6 +751,7 @@ snapshot_locate(struct lq_storage *s, const char *field, const char *vid,
         }
         if (!error) {
             lq_volume_info_free(*infop);
+            *infop = NULL;
         }
         if (vid) {
             if (error && error->code != LQ_NOT_FOUND) {
@@ -740,6 +785,7 @@ snapshot_locate(struct lq_storage *s, const char *field, const char *vid,
             }
             if (!error) {
                 lq_volume_info_free(*infop);
+                *infop = NULL;
             }
         }
         if (error && error->code != LQ_NOT_FOUND && !unreachable) {
@@ -828,9 +874,27 @@ round_up_512(uint64_t n)
     return (n + 511) / 512 * 512;
 }
 
+static struct lq_error *volume_create__(struct lq_storage *,
+                                        const struct lq_volume_spec *,
+                                        struct lq_volume_info **);
+
 struct lq_error *
 lq_volume_create(struct lq_storage *s, const struct lq_volume_spec *spec,
                  struct lq_volume_info **infop)
+{
+    struct lq_error *error = lq_storage_check_id("id", spec->id);
+    if (error) {
+        return error;
+    }
+    id_lock(s, spec->id);
+    error = volume_create__(s, spec, infop);
+    id_unlock(s, spec->id);
+    return error;
+}
+
+static struct lq_error *
+volume_create__(struct lq_storage *s, const struct lq_volume_spec *spec,
+                struct lq_volume_info **infop)
 {
     struct lq_volume_info *dummy;
     infop = infop ? infop : &dummy;
@@ -936,7 +1000,7 @@ lq_volume_create(struct lq_storage *s, const struct lq_volume_spec *spec,
     if (error && error->code == LQ_NOT_FOUND) {
         struct lq_storage_pool *where;
         lq_error_free(error);
-        error = volume_locate(s, spec->id, &where, &existing);
+        error = volume_locate__(s, spec->id, pool, &where, &existing);
         if (error) {
             lq_error_free(error);
             error = lq_error_new(LQ_NOT_FOUND, "not found");
@@ -1065,6 +1129,18 @@ lq_volume_get(struct lq_storage *s, const char *id,
     return error;
 }
 
+/* True if 'list' has volume 'id' (a create that has just published). */
+static bool
+volume_list_has(const struct lq_volume_list *list, const char *id)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        if (!strcmp(list->volumes[i]->id, id)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 struct lq_error *
 lq_volume_list(struct lq_storage *s, const char *pool_id,
                struct lq_volume_list *list)
@@ -1105,13 +1181,17 @@ lq_volume_list(struct lq_storage *s, const char *pool_id,
     SHASH_FOR_EACH (node, &s->jobs) {
         struct storage_job *job = node->data;
         if (job->kind != JOB_FLATTEN && (!job->finished || job->error)
-            && (!only || job->pool == only)) {
+            && (!only || job->pool == only)
+            && !volume_list_has(list, job->volume_id)) {
             lq_volume_list_add(list, job_volume_info(job));
         }
     }
     ovs_mutex_unlock(&s->mutex);
     return NULL;
 }
+
+static struct lq_error *volume_delete__(struct lq_storage *, const char *id,
+                                        bool force);
 
 struct lq_error *
 lq_volume_delete(struct lq_storage *s, const char *id, bool force)
@@ -1120,6 +1200,16 @@ lq_volume_delete(struct lq_storage *s, const char *id, bool force)
     if (error) {
         return error;
     }
+    id_lock(s, id);
+    error = volume_delete__(s, id, force);
+    id_unlock(s, id);
+    return error;
+}
+
+static struct lq_error *
+volume_delete__(struct lq_storage *s, const char *id, bool force)
+{
+    struct lq_error *error;
 
     /* A create running on this node: cancel it and wait (its temporary
      * image is removed by the job itself). */
@@ -1178,10 +1268,12 @@ lq_volume_resize(struct lq_storage *s, const char *id, uint64_t size,
         return error;
     }
     struct lq_storage_pool *pool;
+    id_lock(s, id);
     error = volume_locate(s, id, &pool, NULL);
     if (!error) {
         error = pool->driver->resize(pool->impl, id, size, allow_shrink);
     }
+    id_unlock(s, id);
     if (!error && infop) {
         error = lq_volume_get(s, id, infop);
     }
@@ -1255,10 +1347,12 @@ lq_snapshot_create(struct lq_storage *s, const char *vid, const char *sid,
     name = name ? name : sid;
 
     struct lq_storage_pool *pool;
+    id_lock(s, vid);
     error = volume_locate(s, vid, &pool, NULL);
     if (!error) {
         error = pool->driver->snapshot_create(pool->impl, vid, sid, name);
     }
+    id_unlock(s, vid);
     struct lq_volume_info *v = NULL;
     if (!error) {
         error = pool->driver->info(pool->impl, vid, &v);
@@ -1299,7 +1393,9 @@ lq_snapshot_delete(struct lq_storage *s, const char *vid, const char *sid,
     } else if (error) {
         return error;
     }
+    id_lock(s, v->id);
     error = pool->driver->snapshot_delete(pool->impl, v->id, sid, force);
+    id_unlock(s, v->id);
     if (!error) {
         forget_snapshot(s, sid);
     }
@@ -1340,10 +1436,12 @@ lq_snapshot_rollback(struct lq_storage *s, const char *vid, const char *sid)
         return error;
     }
     struct lq_storage_pool *pool;
+    id_lock(s, vid);
     error = volume_locate(s, vid, &pool, NULL);
     if (!error) {
         error = pool->driver->snapshot_rollback(pool->impl, vid, sid);
     }
+    id_unlock(s, vid);
     return error;
 }
 

@@ -90,7 +90,24 @@ class Daemon:
                 self.proc.wait()
                 raise
         self.log.close()
+        self.reap_sandbox()
         return self.proc.returncode
+
+    def reap_sandbox(self):
+        """A daemon that died abnormally leaves its sandbox OVS/OVN running;
+        stop them by pid so they cannot disturb the next test."""
+        for sub in ("ovs", "ovn"):
+            d = os.path.join(self.sandbox, sub)
+            if not os.path.isdir(d):
+                continue
+            for name in os.listdir(d):
+                if not name.endswith(".pid"):
+                    continue
+                try:
+                    with open(os.path.join(d, name)) as f:
+                        os.kill(int(f.read().strip()), signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
 
     def post(self, path, body=b"{}", headers=None, unix=True, method="POST"):
         """Raw HTTP request; returns (status, headers, body bytes)."""

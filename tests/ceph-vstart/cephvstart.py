@@ -46,6 +46,18 @@ def _free_port():
         return s.getsockname()[1]
 
 
+class AlreadyRunning(RuntimeError):
+    """start() on a directory whose cluster still runs."""
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _cephx_key():
     """A new cephx secret in the keyring's base64 form: type 1 (AES),
     creation time, length 16, 16 random bytes."""
@@ -148,7 +160,7 @@ class Cluster:
     the directory, so `ceph-vstart stop DIR` works from another process."""
 
     def __init__(self, dir=None, pool="rbd", memstore_bytes=4 << 30,
-                 objectstore="memstore", mgr=False):
+                 objectstore="memstore", mgr=False, client_timeout=None):
         self.dir = os.path.abspath(dir) if dir else tempfile.mkdtemp(
             prefix="lq-ceph-")
         self.conf = os.path.join(self.dir, "ceph.conf")
@@ -162,12 +174,21 @@ class Cluster:
         # ceph-mgr: RBD works without one, but pool and cluster usage
         # (rados_cluster_stat, pool stats) stay zero unless a mgr reports.
         self.mgr = mgr
+        # Seconds for client mount/mon/osd operation timeouts ([client] in
+        # ceph.conf), so tests of a dead cluster do not wait for defaults.
+        self.client_timeout = client_timeout
         self.mon_port = None
 
     # -- start ------------------------------------------------------------
     def start(self, timeout=60):
         t0 = time.time()
-        for sub in ("mon.a", "osd.0"):  # a previous cluster's stores
+        for name in ("mon.a", "osd.0", "mgr.x"):
+            pid = self._pid(name)
+            if pid and _alive(pid):
+                raise AlreadyRunning("a cluster is already running in %s "
+                                   "(%s, pid %d): stop it first"
+                                   % (self.dir, name, pid))
+        for sub in ("mon.a", "osd.0", "mgr.x"):  # a previous cluster's
             if os.path.exists(os.path.join(self.dir, sub)):
                 subprocess.run(["rm", "-rf", os.path.join(self.dir, sub)])
         for sub in ("run", "log", "mon.a", "osd.0", "mgr.x"):
@@ -179,6 +200,11 @@ class Cluster:
                                          mon_port=self.mon_port,
                                          memstore_bytes=self.memstore_bytes,
                                          objectstore=self.objectstore))
+            if self.client_timeout:
+                f.write("\n[client]\n")
+                for key in ("client_mount_timeout", "rados_mon_op_timeout",
+                            "rados_osd_op_timeout"):
+                    f.write("%s = %d\n" % (key, self.client_timeout))
         fd = os.open(self.keyring, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
                      0o600)
         with os.fdopen(fd, "w") as f:
@@ -297,11 +323,16 @@ class Cluster:
                 raise RuntimeError("%s exited %d; see %s/log"
                                    % (name, p.returncode, self.dir))
 
-    def _kill(self, name):
+    def _pid(self, name):
         try:
             with open(self._pidfile(name)) as f:
-                pid = int(f.read())
+                return int(f.read())
         except (OSError, ValueError):
+            return None
+
+    def _kill(self, name):
+        pid = self._pid(name)
+        if pid is None:
             return
         try:
             os.kill(pid, signal.SIGKILL)
@@ -326,9 +357,26 @@ class Cluster:
         not matter any more, or to test failure handling)."""
         self._kill("osd.0")
         time.sleep(down_seconds)
+        self._start_osd()
+
+    def _start_osd(self):
         osd_keyring = os.path.join(self.dir, "osd.0", "keyring")
         self._spawn("osd.0", ["ceph-osd", "-c", self.conf, "-i", "0",
                               "-f", "--keyring", osd_keyring])
+
+    def kill_all(self):
+        """SIGKILL every daemon: the cluster is gone (see start_again)."""
+        self.stop()
+
+    def start_again(self):
+        """Starts the mon (its store is on disk) and the OSD again after
+        kill_all(); with memstore the OSD has lost its data and will not
+        start, so use bluestore for this."""
+        self._spawn("mon.a", ["ceph-mon", "-c", self.conf, "-i", "a", "-f"])
+        self._start_osd()
+        if self.mgr:
+            self._spawn("mgr.x", ["ceph-mgr", "-c", self.conf, "-i", "x",
+                                  "-f"])
 
     def stop(self):
         self._kill("mgr.x")

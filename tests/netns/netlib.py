@@ -77,12 +77,14 @@ class NetVM:
         self.node = node
         self.port = port
         self.ns = "lqt%d-%d" % (os.getpid() % 10000, NetVM.count)
-        self.host_dev = "lqth%d" % NetVM.count
+        tag = "%d-%d" % (os.getpid() % 1000, NetVM.count)
+        self.host_dev = "lqh" + tag
+        peer = "lqp" + tag
         sh("ip", "netns", "add", self.ns)
         sh("ip", "link", "add", self.host_dev, "type", "veth", "peer",
-           "name", "lqtp%d" % NetVM.count)
-        sh("ip", "link", "set", "lqtp%d" % NetVM.count, "netns", self.ns)
-        self.x("ip", "link", "set", "lqtp%d" % NetVM.count, "name", "eth0")
+           "name", peer)
+        sh("ip", "link", "set", peer, "netns", self.ns)
+        self.x("ip", "link", "set", peer, "name", "eth0")
         self.x("ip", "link", "set", "eth0", "address", port["macAddress"])
         self.x("ip", "link", "set", "lo", "up")
         self.x("ip", "link", "set", "eth0", "up")

@@ -69,13 +69,15 @@ class CephTestCase(unittest.TestCase):
 
     objectstore = "memstore"
     mgr = False
+    client_timeout = None       # [client] op timeouts in ceph.conf
     extra_pools = ""            # more node.yaml pool entries
     ceph_pools = ()             # more Ceph pools to create
 
     @classmethod
     def setUpClass(cls):
         cls.cluster = cephvstart.Cluster(objectstore=cls.objectstore,
-                                         mgr=cls.mgr, memstore_bytes=2 << 30)
+                                         mgr=cls.mgr, memstore_bytes=2 << 30,
+                                         client_timeout=cls.client_timeout)
         try:
             cls.cluster.start()
             cls.rados = cls.cluster.connect()
@@ -109,6 +111,17 @@ class CephTestCase(unittest.TestCase):
             cls.ioctx.close()
             cls.rados.shutdown()
             cls.cluster.destroy()
+
+    @classmethod
+    def reconnect(cls):
+        """A new checking client: one that had a session with an OSD that
+        was killed waits ~10 s for its objecter to notice; a new one reads
+        the current maps at once."""
+        cls.ioctx.close()
+        cls.rados.shutdown()
+        cls.rados = cls.cluster.connect()
+        cls.rados.connect()
+        cls.ioctx = cls.rados.open_ioctx("rbd")
 
     # -- helpers ---------------------------------------------------------
     def ok(self, method, request, service=VOLUMES):

@@ -5,6 +5,7 @@ Every assertion looks at the cluster itself (librbd through python3-rbd,
 import os
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -159,6 +160,15 @@ class VolumeApiTest(CephTestCase):
         self.refused("CreateVolume", {"id": "clone3", "poolId": "ceph",
                                       "source": {"snapshotId": "nope"}},
                      "not_found")
+        self.refused("CreateVolume", {"id": "clone3", "poolId": "ceph",
+                                      "source": {"snapshotId": "nope",
+                                                 "volumeId": "base"}},
+                     "not_found", contains="snapshot \"nope\" of volume")
+        self.refused("CreateVolume", {"id": "clone3", "poolId": "ceph",
+                                      "source": {"snapshotId": "base-s1",
+                                                 "volumeId": "nope"}},
+                     "not_found")
+        self.ok("DeleteSnapshot", {"volumeId": "base", "id": "nope"})
 
         snaps = self.ok("ListSnapshots", {"volumeId": "base"})["snapshots"]
         self.assertEqual([(s["id"], s["name"], s["protected"])
@@ -250,6 +260,25 @@ class VolumeApiTest(CephTestCase):
                 pass            # blocklisted, as intended
             io2.close()
             r2.shutdown()
+
+    def test_concurrent_identical_creates(self):
+        results = []
+
+        def create():
+            results.append(self.daemon.vcall(
+                "CreateVolume", {"id": "race", "poolId": "ceph",
+                                 "sizeBytes": str(4 * MiB)}))
+        threads = [threading.Thread(target=create) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual([st for st, _ in results], [200] * 4, results)
+        self.assertEqual(len({b["createdAt"] for _, b in results}), 1)
+        names = self.image_names()
+        self.assertIn("lq-race", names)
+        self.assertNotIn("lq-tmp~race", names)
+        self.ok("DeleteVolume", {"id": "race"})
 
     def test_resize(self):
         self.create("grow", 8 * MiB)

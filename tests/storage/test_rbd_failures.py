@@ -1,9 +1,13 @@
-"""Failures of the cluster under the RBD driver: the OSD restarted while
-volumes are being created (each call fails cleanly or completes, nothing
-leaks, retries finish the job), and pools that cannot be used at all.
+"""Failures of the cluster under the RBD driver: the whole cluster killed
+and started again (calls fail with "unavailable" within the client
+timeouts, then the node reconnects), the OSD restarted while volumes are
+being created (each call fails cleanly or completes, nothing leaks,
+retries finish the job), and pools that cannot be used at all.
 
 The OSD runs on bluestore (a sparse file) so that it keeps its data across
-the restart; memstore would lose it."""
+a restart; memstore would lose it.  ceph.conf sets 3 s client timeouts
+(the node keeps timeouts that ceph.conf sets), so that operations against
+a dead cluster fail quickly."""
 import os
 import sys
 import threading
@@ -16,10 +20,43 @@ from storagetest import MiB, CephTestCase  # noqa: E402
 
 class FailureTest(CephTestCase):
     objectstore = "bluestore"
+    client_timeout = 3
     extra_pools = ("    - {{id: noconf, backend: rbd, "
                    "ceph_conf: /nonexistent/ceph.conf, rbd_pool: rbd}}\n"
                    "    - {{id: nopool, backend: rbd, ceph_conf: {conf}, "
                    "ceph_keyring: {keyring}, rbd_pool: missing}}\n")
+
+    def test_cluster_down_then_back(self):
+        self.create("survivor", 4 * MiB)
+        self.write("survivor", b"S" * 4096, 0)
+        self.cluster.kill_all()
+        t = time.time()
+        body = self.refused("GetVolume", {"id": "survivor"}, "unavailable",
+                            503)
+        self.assertIn("pool ceph", body["message"])
+        self.assertLess(time.time() - t, 15)
+        pools = {p["id"]: p for p in self.ok(
+            "ListPools", {},
+            service="limiquantix.storage.v1.StoragePoolService")["pools"]}
+        self.assertEqual(pools["ceph"]["health"], "unavailable")
+        self.refused("CreateVolume", {"id": "nope", "poolId": "ceph",
+                                      "sizeBytes": "4096"}, "unavailable")
+
+        self.cluster.start_again()
+        deadline = time.time() + 60
+        while True:         # the node reconnects on its own
+            st, v = self.daemon.vcall("GetVolume", {"id": "survivor"})
+            if st == 200 or time.time() > deadline:
+                break
+            self.assertEqual(v["code"], "unavailable", v)
+            time.sleep(0.5)
+        self.assertEqual(st, 200, v)
+        self.assertEqual(v["state"], "available")
+        self.reconnect()
+        self.assertEqual(self.read("survivor", 0, 4096), b"S" * 4096)
+        self.assertNotIn("lq-nope", self.image_names())
+        self.assertNotIn("lq-tmp~nope", self.image_names())
+        self.ok("DeleteVolume", {"id": "survivor"})
 
     def test_osd_restart_during_creates(self):
         ids = ["r%02d" % i for i in range(16)]
@@ -37,9 +74,7 @@ class FailureTest(CephTestCase):
         while len(results) < 3:
             time.sleep(0.01)
         self.cluster.restart_osd(down_seconds=1.0)
-        t0 = time.time()
         t.join(timeout=180)
-        print("creates done %.1f s after the restart" % (time.time() - t0), {k: v[0] for k, v in results.items()}, file=sys.stderr)
         self.assertFalse(t.is_alive())
 
         # Each call either completed or failed with a clean error.
@@ -56,6 +91,7 @@ class FailureTest(CephTestCase):
                 failed.append(vid)
 
         # No failed call left a volume behind...
+        self.reconnect()
         names = self.image_names()
         for vid in failed:
             self.assertNotIn("lq-" + vid, names)
