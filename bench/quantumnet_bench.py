@@ -153,7 +153,7 @@ def run_bind(node, n):
         sh("ip", "link", "set", dev, "up")
         ports.append((p["id"], dev))
     t0 = time.time()
-    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
         results = list(ex.map(lambda pd: node.api(PORT + "BindPort", {
             "portId": pd[0], "deviceName": pd[1]}), ports))
     elapsed = time.time() - t0
@@ -169,14 +169,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--ports", type=int, default=1000)
-    ap.add_argument("--bind", type=int, default=100)
+    ap.add_argument("--bind", type=int, default=20)
     ap.add_argument("--workers", type=int, default=8)
     a = ap.parse_args()
     os.environ["LQ_NODE"] = os.path.join(a.build, "limiquantix-node")
     os.environ["LQ_CTL"] = os.path.join(a.build, "lqctl")
     from netlib import Node
 
-    node = Node(args=["--log-level", "warn"]).start()
+    node = Node().start()
     try:
         nets, sgs, ports = workload(a.ports)
         n_objects = len(nets) + len(sgs) + 5 * len(sgs) + len(ports)
@@ -185,16 +185,22 @@ def main():
         api_par = run_api(node, nets, sgs, ports, a.workers)
         nets, sgs, ports = workload(a.ports)
         nbctl = run_nbctl(node, nets, sgs, ports)
-        bind = run_bind(node, a.bind) if a.bind else None
+        report(a, n_objects, len(ports), api_seq, api_par, nbctl)
+        if a.bind:
+            bind = run_bind(node, a.bind)
+            print("\nBindPort of %d ports (8 concurrent) until all UP: %.2f s "
+                  "(%.1f ports/s)" % (a.bind, bind, a.bind / bind))
     finally:
         node.stop()
 
+
+def report(a, n_objects, n_ports, api_seq, api_par, nbctl):
     def row(name, t):
         return "| %s | %.2f s | %.0f | %.2f s | %.0f |" % (
             name, t[0], n_objects / t[0], t[1], n_objects / t[1])
 
     print("Objects: %d (10 networks, 50 security groups, 250 rules, %d "
-          "ports in 2 groups each)\n" % (n_objects, len(ports)))
+          "ports in 2 groups each)\n" % (n_objects, n_ports))
     print("| client | create | objects/s | delete | objects/s |")
     print("|---|---|---|---|---|")
     print(row("limiquantix API, 1 client", api_seq))
@@ -204,9 +210,7 @@ def main():
           % (a.workers, nbctl[0] / api_par[0], nbctl[1] / api_par[1]))
     print("Ratio (API 1 client / ovn-nbctl): create %.1fx, delete %.1fx"
           % (nbctl[0] / api_seq[0], nbctl[1] / api_seq[1]))
-    if bind is not None:
-        print("\nBindPort of %d ports (16 concurrent) until all UP: %.2f s "
-              "(%.0f ports/s)" % (a.bind, bind, a.bind / bind))
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

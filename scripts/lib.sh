@@ -12,6 +12,8 @@ LQ_PACKAGES=(
     libnl-3-dev libnl-route-3-dev libvirt-dev libcmocka-dev libssl-dev
     openvswitch-source openvswitch-common openvswitch-switch
     ovn-common ovn-central ovn-host
+    ceph-mon ceph-osd ceph-mgr ceph-common librbd-dev librados-dev
+    python3-rados python3-rbd qemu-utils qemu-block-extra
 )
 
 lq_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -21,6 +21,7 @@
 #include "latch.h"
 #include "limiquantix/config.h"
 #include "limiquantix/node.h"
+#include "limiquantix/storage.h"
 #include "metrics.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
@@ -29,6 +30,7 @@
 #include "nb.h"
 #include "sandbox.h"
 #include "rpc.h"
+#include "rpc_storage.h"
 #include "util.h"
 #include "worker_pool.h"
 
@@ -359,8 +361,15 @@ main(int argc, char *argv[])
     lq_rpc_registry_init(&rpc);
     lq_rpc_node_register(&rpc);
     lq_rpc_network_register(&rpc);
+    lq_rpc_storage_register(&rpc);
     lq_metrics_init(&metrics);
+    struct lq_storage *storage = NULL;
     error = lq_node_create(config, &node);
+    if (!error) {
+        /* Never contacts a cluster: the node starts while Ceph is down. */
+        error = lq_storage_create(config, &storage);
+        lq_node_set_storage(node, storage);
+    }
     if (!error) {
         pool = lq_worker_pool_create(config->server.worker_threads);
         error = lq_http_server_create(config, node, &rpc, &metrics, pool,
@@ -391,6 +400,7 @@ main(int argc, char *argv[])
     lq_network_destroy(net);            /* Answers its pending RPCs... */
     lq_http_server_destroy(http);       /* ...before the listeners go. */
     lq_sandbox_stop(sandbox);
+    lq_storage_destroy(storage);        /* After the worker pool. */
 
     lq_error_free(error);
     lq_node_destroy(node);
