@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "http_client.h"
 #include "jsonx.h"
 #include "openvswitch/dynamic-string.h"
@@ -20,13 +21,6 @@
 
 #define NODE_SERVICE "limiquantix.node.v1.NodeDaemonService"
 #define DEFAULT_SOCKET "/run/limiquantix/node.sock"
-
-struct cli {
-    const char *server;         /* https://host:port, or NULL: Unix socket. */
-    char *socket;
-    struct lq_http_client_options http;
-    bool json_output;
-};
 
 static void
 usage(FILE *out)
@@ -37,6 +31,11 @@ usage(FILE *out)
 "Commands:\n"
 "  health                   daemon health and versions\n"
 "  node info                this host: CPU, memory, NICs, disks\n"
+"  pool list                storage pools with capacity and health\n"
+"  volume list [POOL] | get ID | create --pool P [--size S] [--import FILE |\n"
+"         --from-snapshot SNAP] | delete ID [--force] | resize ID SIZE\n"
+"         [--allow-shrink] | flatten ID | snapshot {list|create|delete|\n"
+"         rollback} VOLUME [...]\n"
 "  call SERVICE/METHOD [JSON]  any RPC, raw JSON in and out\n\n"
 "Options:\n"
 "  -s, --socket PATH        daemon Unix socket (default $LQ_SOCKET or\n"
@@ -47,91 +46,6 @@ usage(FILE *out)
 "      --ca FILE            CA that signed the server's certificate\n"
 "  -o, --output FORMAT      table (default) or json\n"
 "  -h, --help               this help\n");
-}
-
-/* Calls 'method' of the node service; prints the error and returns NULL on
- * failure. */
-static struct json *
-cli_call(struct cli *cli, const char *path, const struct json *request)
-{
-    struct json *response;
-    const char *base = cli->server ? cli->server : "http://localhost";
-    cli->http.unix_socket = cli->server ? NULL : cli->socket;
-
-    struct lq_error *error = lq_connect_call(&cli->http, base, path, request,
-                                             &response);
-    if (error) {
-        fprintf(stderr, "lqctl: %s: %s\n", lq_code_name(error->code),
-                error->message);
-        lq_error_free(error);
-        return NULL;
-    }
-    return response;
-}
-
-static void
-print_json(const struct json *j)
-{
-    char *s = json_to_string(j, JSSF_PRETTY | JSSF_SORT);
-    puts(s);
-    free(s);
-}
-
-static const char *
-str(const struct json *obj, const char *field)
-{
-    const struct json *v = lq_json_field(obj, field);
-    return v && v->type == JSON_STRING ? json_string(v) : "";
-}
-
-static long long
-num(const struct json *obj, const char *field)
-{
-    int64_t v = 0;
-    lq_error_free(lq_json_get_int64(obj, field, &v));
-    return v;
-}
-
-static bool
-boolean(const struct json *obj, const char *field)
-{
-    bool b = false;
-    lq_error_free(lq_json_get_bool(obj, field, &b));
-    return b;
-}
-
-static const struct json_array *
-array(const struct json *obj, const char *field)
-{
-    static const struct json_array empty = { 0, 0, NULL };
-    const struct json *v = lq_json_field(obj, field);
-    return v && v->type == JSON_ARRAY ? json_array(v) : &empty;
-}
-
-static char *
-human_bytes(unsigned long long bytes)
-{
-    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    double v = bytes;
-    size_t u = 0;
-    while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
-        v /= 1024;
-        u++;
-    }
-    return u ? xasprintf("%.1f %s", v, units[u]) : xasprintf("%llu B", bytes);
-}
-
-static char *
-human_duration(long long s)
-{
-    if (s >= 86400) {
-        return xasprintf("%lldd%lldh", s / 86400, s % 86400 / 3600);
-    } else if (s >= 3600) {
-        return xasprintf("%lldh%lldm", s / 3600, s % 3600 / 60);
-    } else if (s >= 60) {
-        return xasprintf("%lldm%llds", s / 60, s % 60);
-    }
-    return xasprintf("%llds", s);
 }
 
 static int
@@ -150,13 +64,13 @@ cmd_health(struct cli *cli, int argc, char *argv[] OVS_UNUSED)
     if (cli->json_output) {
         print_json(r);
     } else {
-        char *up = human_duration(num(r, "uptimeSeconds"));
+        char *up = human_duration(cli_num(r, "uptimeSeconds"));
         printf("Healthy:             %s\n"
                "Version:             %s\n"
                "Hypervisor:          %s %s\n"
                "Uptime:              %s\n",
-               boolean(r, "healthy") ? "yes" : "NO", str(r, "version"),
-               str(r, "hypervisor"), str(r, "hypervisorVersion"), up);
+               cli_bool(r, "healthy") ? "yes" : "NO", cli_str(r, "version"),
+               cli_str(r, "hypervisor"), cli_str(r, "hypervisorVersion"), up);
         free(up);
     }
     json_destroy(r);
@@ -168,8 +82,8 @@ print_node_info(const struct json *r)
 {
     const struct json *cpu = lq_json_field(r, "cpu");
     const struct json *mem = lq_json_field(r, "memory");
-    char *total = human_bytes(num(mem, "totalBytes"));
-    char *avail = human_bytes(num(mem, "availableBytes"));
+    char *total = human_bytes(cli_num(mem, "totalBytes"));
+    char *avail = human_bytes(cli_num(mem, "availableBytes"));
 
     printf("Node ID:             %s\n"
            "Hostname:            %s\n"
@@ -178,30 +92,30 @@ print_node_info(const struct json *r)
            "                     %lld socket(s) x %lld core(s) x %lld "
            "thread(s) = %lld, %lld MHz, %zu flags\n"
            "Memory:              %s total, %s available\n",
-           str(r, "nodeId"), str(r, "hostname"), str(r, "managementIp"),
-           str(cpu, "model"), num(cpu, "sockets"), num(cpu, "coresPerSocket"),
-           num(cpu, "threadsPerCore"), num(cpu, "totalThreads"),
-           num(cpu, "frequencyMhz"), array(cpu, "features")->n, total, avail);
+           cli_str(r, "nodeId"), cli_str(r, "hostname"), cli_str(r, "managementIp"),
+           cli_str(cpu, "model"), cli_num(cpu, "sockets"), cli_num(cpu, "coresPerSocket"),
+           cli_num(cpu, "threadsPerCore"), cli_num(cpu, "totalThreads"),
+           cli_num(cpu, "frequencyMhz"), cli_array(cpu, "features")->n, total, avail);
     free(total);
     free(avail);
 
     printf("\n%-16s %-18s %-5s %6s %10s  %s\n", "NIC", "MAC", "UP", "MTU",
            "SPEED", "ADDRESSES");
-    const struct json_array *nics = array(r, "network");
+    const struct json_array *nics = cli_array(r, "network");
     for (size_t i = 0; i < nics->n; i++) {
         const struct json *n = nics->elems[i];
         struct ds addrs = DS_EMPTY_INITIALIZER;
-        const struct json_array *ips = array(n, "ipAddresses");
+        const struct json_array *ips = cli_array(n, "ipAddresses");
         for (size_t j = 0; j < ips->n; j++) {
             ds_put_format(&addrs, "%s%s", j ? "," : "",
                           json_string(ips->elems[j]));
         }
-        char *speed = num(n, "speedMbps")
-                      ? xasprintf("%lldMb/s", num(n, "speedMbps"))
+        char *speed = cli_num(n, "speedMbps")
+                      ? xasprintf("%lldMb/s", cli_num(n, "speedMbps"))
                       : xstrdup("-");
-        printf("%-16s %-18s %-5s %6lld %10s  %s\n", str(n, "name"),
-               *str(n, "macAddress") ? str(n, "macAddress") : "-",
-               boolean(n, "up") ? "yes" : "no", num(n, "mtu"), speed,
+        printf("%-16s %-18s %-5s %6lld %10s  %s\n", cli_str(n, "name"),
+               *cli_str(n, "macAddress") ? cli_str(n, "macAddress") : "-",
+               cli_bool(n, "up") ? "yes" : "no", cli_num(n, "mtu"), speed,
                ds_cstr(&addrs));
         free(speed);
         ds_destroy(&addrs);
@@ -209,25 +123,25 @@ print_node_info(const struct json *r)
 
     printf("\n%-20s %-24s %-8s %10s %10s\n", "FILESYSTEM", "MOUNTED ON",
            "TYPE", "SIZE", "AVAIL");
-    const struct json_array *fss = array(r, "storage");
+    const struct json_array *fss = cli_array(r, "storage");
     for (size_t i = 0; i < fss->n; i++) {
         const struct json *fs = fss->elems[i];
-        char *size = human_bytes(num(fs, "totalBytes"));
-        char *av = human_bytes(num(fs, "availableBytes"));
-        printf("%-20s %-24s %-8s %10s %10s\n", str(fs, "device"),
-               str(fs, "mountPoint"), str(fs, "filesystem"), size, av);
+        char *size = human_bytes(cli_num(fs, "totalBytes"));
+        char *av = human_bytes(cli_num(fs, "availableBytes"));
+        printf("%-20s %-24s %-8s %10s %10s\n", cli_str(fs, "device"),
+               cli_str(fs, "mountPoint"), cli_str(fs, "filesystem"), size, av);
         free(size);
         free(av);
     }
 
     printf("\n%-12s %10s  %-10s %s\n", "DISK", "SIZE", "KIND", "MODEL");
-    const struct json_array *disks = array(r, "disks");
+    const struct json_array *disks = cli_array(r, "disks");
     for (size_t i = 0; i < disks->n; i++) {
         const struct json *d = disks->elems[i];
-        char *size = human_bytes(num(d, "sizeBytes"));
-        printf("%-12s %10s  %-10s %s\n", str(d, "name"), size,
-               boolean(d, "rotational") ? "rotational" : "solid",
-               str(d, "model"));
+        char *size = human_bytes(cli_num(d, "sizeBytes"));
+        printf("%-12s %10s  %-10s %s\n", cli_str(d, "name"), size,
+               cli_bool(d, "rotational") ? "rotational" : "solid",
+               cli_str(d, "model"));
         free(size);
     }
 }
@@ -348,6 +262,10 @@ main(int argc, char *argv[])
         rc = cmd_health(&cli, argc - 1, argv + 1);
     } else if (!strcmp(argv[0], "node")) {
         rc = cmd_node(&cli, argc - 1, argv + 1);
+    } else if (!strcmp(argv[0], "pool")) {
+        rc = cmd_pool(&cli, argc - 1, argv + 1);
+    } else if (!strcmp(argv[0], "volume")) {
+        rc = cmd_volume(&cli, argc - 1, argv + 1);
     } else if (!strcmp(argv[0], "call")) {
         rc = cmd_call(&cli, argc - 1, argv + 1);
     } else {
