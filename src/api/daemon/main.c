@@ -29,6 +29,7 @@
 #include "engine.h"
 #include "nb.h"
 #include "sandbox.h"
+#include "sandbox_ceph.h"
 #include "rpc.h"
 #include "rpc_storage.h"
 #include "util.h"
@@ -43,6 +44,7 @@ struct options {
     const char *control_plane;
     const char *node_id;
     const char *sandbox_dir;
+    bool sandbox_ceph;
     const char *unix_socket;
     int metrics_port;           /* -1: from config. */
 };
@@ -70,7 +72,9 @@ usage(FILE *out)
 "      --control-plane URL  register with and heartbeat to this URL\n"
 "      --node-id ID         this node's id\n"
 "      --sandbox DIR        embedded mode: private state under DIR, API on\n"
-"                           127.0.0.1 and DIR/node.sock\n"
+"                           127.0.0.1 and DIR/node.sock, private OVS/OVN\n"
+"      --sandbox-ceph       with --sandbox: also a throw-away Ceph and an\n"
+"                           rbd pool \"sandbox-ceph\"\n"
 "  -V, --version            print the version and exit\n"
 "  -h, --help               print this help and exit\n");
 }
@@ -79,7 +83,7 @@ static int
 parse_options(int argc, char *argv[], struct options *o)
 {
     enum { OPT_LISTEN = 256, OPT_CONTROL_PLANE, OPT_NODE_ID, OPT_SANDBOX,
-           OPT_UNIX_SOCKET, OPT_METRICS_PORT };
+           OPT_UNIX_SOCKET, OPT_METRICS_PORT, OPT_SANDBOX_CEPH };
     static const struct option long_options[] = {
         { "config", required_argument, NULL, 'c' },
         { "log-level", required_argument, NULL, 'l' },
@@ -89,6 +93,7 @@ parse_options(int argc, char *argv[], struct options *o)
         { "control-plane", required_argument, NULL, OPT_CONTROL_PLANE },
         { "node-id", required_argument, NULL, OPT_NODE_ID },
         { "sandbox", required_argument, NULL, OPT_SANDBOX },
+        { "sandbox-ceph", no_argument, NULL, OPT_SANDBOX_CEPH },
         { "version", no_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -105,6 +110,7 @@ parse_options(int argc, char *argv[], struct options *o)
         case OPT_CONTROL_PLANE: o->control_plane = optarg; break;
         case OPT_NODE_ID: o->node_id = optarg; break;
         case OPT_SANDBOX: o->sandbox_dir = optarg; break;
+        case OPT_SANDBOX_CEPH: o->sandbox_ceph = true; break;
         case OPT_UNIX_SOCKET: o->unix_socket = optarg; break;
         case OPT_METRICS_PORT: {
             char *end;
@@ -127,6 +133,10 @@ parse_options(int argc, char *argv[], struct options *o)
             usage(stderr);
             return 2;
         }
+    }
+    if (o->sandbox_ceph && !o->sandbox_dir) {
+        fprintf(stderr, "limiquantix-node: --sandbox-ceph needs --sandbox\n");
+        return 2;
     }
     if (optind < argc) {
         fprintf(stderr, "limiquantix-node: unexpected argument \"%s\"\n",
@@ -364,19 +374,25 @@ main(int argc, char *argv[])
     lq_rpc_storage_register(&rpc);
     lq_metrics_init(&metrics);
     struct lq_storage *storage = NULL;
+    struct lq_sandbox_ceph *ceph = NULL;
     error = lq_node_create(config, &node);
-    if (!error) {
-        /* Never contacts a cluster: the node starts while Ceph is down. */
-        error = lq_storage_create(config, &storage);
-        lq_node_set_storage(node, storage);
-    }
     if (!error) {
         pool = lq_worker_pool_create(config->server.worker_threads);
         error = lq_http_server_create(config, node, &rpc, &metrics, pool,
                                       &http);
     }
-    /* After the listeners: a second daemon on the same socket stops there,
-     * before it could touch the first one's sandbox. */
+    /* Everything below comes after the listeners: a second daemon on the
+     * same socket stops there, before it could touch the first one's
+     * sandbox.  Nothing is served before the loop runs, so the subsystems
+     * are attached in time. */
+    if (!error && o.sandbox_ceph) {
+        error = lq_sandbox_ceph_start(o.sandbox_dir, config, &ceph);
+    }
+    if (!error) {
+        /* Never contacts a cluster: the node starts while Ceph is down. */
+        error = lq_storage_create(config, &storage);
+        lq_node_set_storage(node, storage);
+    }
     struct lq_sandbox *sandbox = NULL;
     struct lq_network *net = NULL;
     if (!error) {
@@ -401,6 +417,7 @@ main(int argc, char *argv[])
     lq_http_server_destroy(http);       /* ...before the listeners go. */
     lq_sandbox_stop(sandbox);
     lq_storage_destroy(storage);        /* After the worker pool. */
+    lq_sandbox_ceph_stop(ceph);
 
     lq_error_free(error);
     lq_node_destroy(node);
