@@ -66,6 +66,9 @@ struct json *lq_nb_port_to_json(const struct nbrec_logical_switch_port *,
                                 const struct lq_network_spec *);
 struct json *lq_nb_sg_to_json(const struct nbrec_port_group *);
 
+/* Sorts an array of objects by their "id" member (stable List output). */
+void lq_nb_sort_by_id(struct json *array);
+
 /* Is 'json' (canonical) equal to the stored canonical string? */
 bool lq_nb_same_json(const struct json *, const char *stored);
 

@@ -145,6 +145,22 @@ lq_nb_parse_addresses(const char *entry, struct lq_port_addrs *a)
     free(copy);
 }
 
+static int
+compare_json_id(const void *a_, const void *b_)
+{
+    const struct json *const *a = a_, *const *b = b_;
+    const struct json *ia = shash_find_data(json_object(*a), "id");
+    const struct json *ib = shash_find_data(json_object(*b), "id");
+    return strcmp(ia ? json_string(ia) : "", ib ? json_string(ib) : "");
+}
+
+void
+lq_nb_sort_by_id(struct json *array)
+{
+    struct json_array *a = json_array(array);
+    qsort(a->elems, a->n, sizeof *a->elems, compare_json_id);
+}
+
 bool
 lq_nb_same_json(const struct json *j, const char *stored)
 {

@@ -261,14 +261,6 @@ get_network_build(struct lq_net_ctx *ctx, void *aux)
     return lq_json_parse_object(spec, strlen(spec), &c->response);
 }
 
-static int
-compare_json_id(const void *a_, const void *b_)
-{
-    const struct json *const *a = a_, *const *b = b_;
-    return strcmp(json_string(shash_find_data(json_object(*a), "id")),
-                  json_string(shash_find_data(json_object(*b), "id")));
-}
-
 static struct lq_error *
 list_networks_build(struct lq_net_ctx *ctx, void *aux)
 {
@@ -289,8 +281,7 @@ list_networks_build(struct lq_net_ctx *ctx, void *aux)
         }
         json_array_add(list, j);
     }
-    struct json_array *a = json_array(list);
-    qsort(a->elems, a->n, sizeof *a->elems, compare_json_id);
+    lq_nb_sort_by_id(list);
     c->response = json_object_create();
     json_object_put(c->response, "networks", list);
     return NULL;

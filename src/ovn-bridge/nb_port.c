@@ -383,14 +383,6 @@ get_port_build(struct lq_net_ctx *ctx, void *aux)
     return e;
 }
 
-static int
-compare_json_id(const void *a_, const void *b_)
-{
-    const struct json *const *a = a_, *const *b = b_;
-    return strcmp(json_string(shash_find_data(json_object(*a), "id")),
-                  json_string(shash_find_data(json_object(*b), "id")));
-}
-
 static struct lq_error *
 list_ports_build(struct lq_net_ctx *ctx, void *aux)
 {
@@ -422,8 +414,7 @@ list_ports_build(struct lq_net_ctx *ctx, void *aux)
         }
         lq_network_spec_destroy(&net);
     }
-    struct json_array *a = json_array(list);
-    qsort(a->elems, a->n, sizeof *a->elems, compare_json_id);
+    lq_nb_sort_by_id(list);
     c->response = json_object_create();
     json_object_put(c->response, "ports", list);
     return NULL;

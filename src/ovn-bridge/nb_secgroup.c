@@ -156,6 +156,7 @@ list_sgs_build(struct lq_net_ctx *ctx, void *aux)
             json_array_add(list, lq_nb_sg_to_json(pg));
         }
     }
+    lq_nb_sort_by_id(list);
     c->response = json_object_create();
     json_object_put(c->response, "securityGroups", list);
     return NULL;

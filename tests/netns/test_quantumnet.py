@@ -110,6 +110,10 @@ class L2Test(Base):
                     fixedIps=[{"ipAddress": "10.20.0.12"}])
         self.assertTrue(a.ping_eventually(c.ip4()))
         self.assertFalse(a.ping(b.ip4(), count=2))
+        # NB: two switches, each holding only its own ports.
+        self.assertIn(c.port["id"], node.nbctl("lsp-list", "lqnet-" + n1["id"]))
+        self.assertNotIn(b.port["id"], node.nbctl("lsp-list",
+                                                  "lqnet-" + n1["id"]))
 
     def test_dhcp_lease_and_dns(self):
         body = {"id": new_id(), "name": "dhcp", "mtu": 1400,
@@ -170,6 +174,13 @@ class L2Test(Base):
         self.assertTrue(a.ping_eventually(b.ip6()))
         b.listen("tcp6", 5003)
         self.assertTrue(a.connect("tcp", b.ip6(), 5003))
+        # NB: both families in addresses, one DHCP scope per family.
+        addrs = node.nbctl("lsp-get-addresses", b.port["id"])
+        self.assertIn(b.ip4(), addrs)
+        self.assertIn(b.ip6(), addrs)
+        self.assertEqual(len(node.nb_rows("DHCP_Options",
+                                          "limiquantix:network_id",
+                                          net["id"])), 2)
 
 
 class SecurityGroupTest(Base):
