@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "jsonx.h"
 #include "limiquantix/node.h"
+#include "limiquantix/network.h"
 #include "nb.h"
 #include "util.h"
 
@@ -147,31 +148,103 @@ parse_remove_rule(const struct json *j, struct lq_net_call *c)
     return e;
 }
 
-#define HANDLER(NAME, PARSE, CLASS, TIMEOUT)                              \
+/* Every network method: how to parse its request and which operation runs
+ * it.  Both the RPC handlers and the in-process C API use this table. */
+struct net_method {
+    const char *name;
+    parse_fn *parse;
+    const struct lq_net_op_class *class;
+    long long timeout_ms;
+};
+
+static const struct net_method net_methods[] = {
+    { "CreateNetwork", parse_network, &lq_op_create_network, OP_TIMEOUT_MS },
+    { "GetNetwork", parse_id, &lq_op_get_network, OP_TIMEOUT_MS },
+    { "ListNetworks", parse_nothing, &lq_op_list_networks, OP_TIMEOUT_MS },
+    { "DeleteNetwork", parse_id, &lq_op_delete_network, OP_TIMEOUT_MS },
+    { "CreatePort", parse_port, &lq_op_create_port, OP_TIMEOUT_MS },
+    { "GetPort", parse_id, &lq_op_get_port, OP_TIMEOUT_MS },
+    { "ListPorts", parse_list_ports, &lq_op_list_ports, OP_TIMEOUT_MS },
+    { "UpdatePort", parse_update_port, &lq_op_update_port, OP_TIMEOUT_MS },
+    { "DeletePort", parse_id, &lq_op_delete_port, OP_TIMEOUT_MS },
+    { "BindPort", parse_bind, &lq_op_bind_port, BIND_TIMEOUT_MS },
+    { "UnbindPort", parse_port_id, &lq_op_unbind_port, OP_TIMEOUT_MS },
+    { "CreateSecurityGroup", parse_sg, &lq_op_create_sg, OP_TIMEOUT_MS },
+    { "GetSecurityGroup", parse_id, &lq_op_get_sg, OP_TIMEOUT_MS },
+    { "ListSecurityGroups", parse_nothing, &lq_op_list_sgs, OP_TIMEOUT_MS },
+    { "DeleteSecurityGroup", parse_id, &lq_op_delete_sg, OP_TIMEOUT_MS },
+    { "AddRule", parse_add_rule, &lq_op_add_rule, OP_TIMEOUT_MS },
+    { "RemoveRule", parse_remove_rule, &lq_op_remove_rule, OP_TIMEOUT_MS },
+};
+
+static const struct net_method *
+find_method(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(net_methods); i++) {
+        if (!strcmp(net_methods[i].name, name)) {
+            return &net_methods[i];
+        }
+    }
+    return NULL;
+}
+
+struct lq_error *
+lq_network_call(struct lq_network *net, const char *method,
+                const struct json *request, struct json **responsep)
+{
+    const struct net_method *m = find_method(method);
+    *responsep = NULL;
+    if (!m) {
+        return lq_error_new(LQ_UNIMPLEMENTED, "unknown network method \"%s\"",
+                            method);
+    }
+    struct lq_net_call *c = xzalloc(sizeof *c);
+    struct lq_error *e = m->parse(request, c);
+    if (!e) {
+        e = lq_network_execute(net, m->class, c, m->timeout_ms);
+    }
+    if (!e) {
+        *responsep = c->response ? c->response : json_object_create();
+        c->response = NULL;
+    }
+    lq_net_call_destroy(c);
+    return e;
+}
+
+/* RPC: the method name is the last part of the path. */
+static void
+rpc_handler(struct lq_node *node, const struct json *request,
+            struct lq_rpc_call *rpc, const char *name)
+{
+    const struct net_method *m = find_method(name);
+    submit(node, request, rpc, m->parse, m->class, m->timeout_ms);
+}
+
+#define HANDLER(NAME, METHOD)                                             \
     static void                                                           \
     NAME(struct lq_node *node, const struct json *request,                \
          struct lq_rpc_call *rpc)                                         \
     {                                                                     \
-        submit(node, request, rpc, PARSE, &CLASS, TIMEOUT);               \
+        rpc_handler(node, request, rpc, METHOD);                          \
     }
 
-HANDLER(create_network, parse_network, lq_op_create_network, OP_TIMEOUT_MS)
-HANDLER(get_network, parse_id, lq_op_get_network, OP_TIMEOUT_MS)
-HANDLER(list_networks, parse_nothing, lq_op_list_networks, OP_TIMEOUT_MS)
-HANDLER(delete_network, parse_id, lq_op_delete_network, OP_TIMEOUT_MS)
-HANDLER(create_port, parse_port, lq_op_create_port, OP_TIMEOUT_MS)
-HANDLER(get_port, parse_id, lq_op_get_port, OP_TIMEOUT_MS)
-HANDLER(list_ports, parse_list_ports, lq_op_list_ports, OP_TIMEOUT_MS)
-HANDLER(update_port, parse_update_port, lq_op_update_port, OP_TIMEOUT_MS)
-HANDLER(delete_port, parse_id, lq_op_delete_port, OP_TIMEOUT_MS)
-HANDLER(bind_port, parse_bind, lq_op_bind_port, BIND_TIMEOUT_MS)
-HANDLER(unbind_port, parse_port_id, lq_op_unbind_port, OP_TIMEOUT_MS)
-HANDLER(create_sg, parse_sg, lq_op_create_sg, OP_TIMEOUT_MS)
-HANDLER(get_sg, parse_id, lq_op_get_sg, OP_TIMEOUT_MS)
-HANDLER(list_sgs, parse_nothing, lq_op_list_sgs, OP_TIMEOUT_MS)
-HANDLER(delete_sg, parse_id, lq_op_delete_sg, OP_TIMEOUT_MS)
-HANDLER(add_rule, parse_add_rule, lq_op_add_rule, OP_TIMEOUT_MS)
-HANDLER(remove_rule, parse_remove_rule, lq_op_remove_rule, OP_TIMEOUT_MS)
+HANDLER(create_network, "CreateNetwork")
+HANDLER(get_network, "GetNetwork")
+HANDLER(list_networks, "ListNetworks")
+HANDLER(delete_network, "DeleteNetwork")
+HANDLER(create_port, "CreatePort")
+HANDLER(get_port, "GetPort")
+HANDLER(list_ports, "ListPorts")
+HANDLER(update_port, "UpdatePort")
+HANDLER(delete_port, "DeletePort")
+HANDLER(bind_port, "BindPort")
+HANDLER(unbind_port, "UnbindPort")
+HANDLER(create_sg, "CreateSecurityGroup")
+HANDLER(get_sg, "GetSecurityGroup")
+HANDLER(list_sgs, "ListSecurityGroups")
+HANDLER(delete_sg, "DeleteSecurityGroup")
+HANDLER(add_rule, "AddRule")
+HANDLER(remove_rule, "RemoveRule")
 
 #define ASYNC(SERVICE, NAME, FN) { SERVICE, NAME, NULL, false, FN }
 
