@@ -7,13 +7,15 @@ LQ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # infrastructure the tests and the sandbox start (OVS, OVN, ...).
 LQ_PACKAGES=(
     build-essential pkg-config meson ninja-build python3 openssl curl
-    ca-certificates iproute2 procps busybox ethtool iputils-ping
+    ca-certificates iproute2 procps busybox-static ethtool iputils-ping
     libmicrohttpd-dev libgnutls28-dev libyaml-dev libcurl4-openssl-dev
     libnl-3-dev libnl-route-3-dev libvirt-dev libcmocka-dev libssl-dev
     openvswitch-source openvswitch-common openvswitch-switch
     ovn-common ovn-central ovn-host
     ceph-mon ceph-osd ceph-mgr ceph-common librbd-dev librados-dev
     python3-rados python3-rbd qemu-utils qemu-block-extra
+    libxml2-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+    qemu-system-x86 linux-image-amd64
 )
 
 lq_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

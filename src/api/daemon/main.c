@@ -22,6 +22,7 @@
 #include "limiquantix/config.h"
 #include "limiquantix/node.h"
 #include "limiquantix/storage.h"
+#include "limiquantix/compute.h"
 #include "metrics.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
@@ -32,6 +33,7 @@
 #include "sandbox_ceph.h"
 #include "rpc.h"
 #include "rpc_storage.h"
+#include "rpc_compute.h"
 #include "util.h"
 #include "worker_pool.h"
 
@@ -372,6 +374,7 @@ main(int argc, char *argv[])
     lq_rpc_node_register(&rpc);
     lq_rpc_network_register(&rpc);
     lq_rpc_storage_register(&rpc);
+    lq_rpc_compute_register(&rpc);
     lq_metrics_init(&metrics);
     struct lq_storage *storage = NULL;
     struct lq_sandbox_ceph *ceph = NULL;
@@ -392,6 +395,12 @@ main(int argc, char *argv[])
         /* Never contacts a cluster: the node starts while Ceph is down. */
         error = lq_storage_create(config, &storage);
         lq_node_set_storage(node, storage);
+    }
+    struct lq_compute *compute = NULL;
+    if (!error) {
+        /* Never contacts libvirtd: connects on the first VM call. */
+        error = lq_compute_create(config->hypervisor.libvirt_uri, &compute);
+        lq_compute_set_default(compute);
     }
     struct lq_sandbox *sandbox = NULL;
     struct lq_network *net = NULL;
@@ -417,6 +426,7 @@ main(int argc, char *argv[])
     lq_http_server_destroy(http);       /* ...before the listeners go. */
     lq_sandbox_stop(sandbox);
     lq_storage_destroy(storage);        /* After the worker pool. */
+    lq_compute_destroy(compute);
     lq_sandbox_ceph_stop(ceph);
 
     lq_error_free(error);

@@ -1,0 +1,731 @@
+#include <config.h>
+/* compute.c: the VM lifecycle on libvirt's C API (no virsh subprocesses).
+ *
+ * Design decisions:
+ * - One virConnect per lq_compute, opened lazily and reopened when
+ *   virConnectIsAlive() says libvirtd went away.  A mutex guards only that;
+ *   each call takes its own reference (virConnectRef), because libvirt
+ *   connections are thread-safe and a StopVM waiting for a guest must not
+ *   hold up every other call.
+ * - A domain is ours when it carries our <metadata> element; any other
+ *   domain is invisible (not_found, skipped by ListVMs), so the node never
+ *   touches VMs it did not create.
+ * - libvirt errors are mapped once, where they come back: no domain ->
+ *   not_found, operation invalid (wrong state) -> failed_precondition,
+ *   RPC/connection failures -> unavailable, the rest -> internal.  Its
+ *   default handler, which prints every error on stderr, is silenced.
+ * - StopVM never forces: ACPI power button, then polling the state until
+ *   the deadline, then deadline_exceeded with the VM still running.
+ * - CreateVM is serialized in the process (create_mutex) so two identical
+ *   requests racing cannot redefine each other's domain. */
+#include "limiquantix/compute.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "openvswitch/thread.h"
+#include "openvswitch/vlog.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(compute);
+
+struct lq_compute {
+    char *uri;
+    struct ovs_mutex mutex;     /* Guards 'conn'. */
+    virConnectPtr conn;         /* NULL until first use or after a failure. */
+    struct ovs_mutex create_mutex;
+};
+
+static struct lq_compute *default_compute;
+
+static void
+quiet_virt_error(void *opaque OVS_UNUSED, virErrorPtr e OVS_UNUSED)
+{
+    /* Errors are reported through lq_error; no stderr noise. */
+}
+
+struct lq_error *
+lq_compute_create(const char *uri, struct lq_compute **cp)
+{
+    if (virInitialize() < 0) {
+        *cp = NULL;
+        return lq_error_new(LQ_INTERNAL, "cannot initialize libvirt");
+    }
+    virSetErrorFunc(NULL, quiet_virt_error);
+
+    struct lq_compute *c = xzalloc(sizeof *c);
+    c->uri = xstrdup(uri && *uri ? uri : "qemu:///system");
+    ovs_mutex_init(&c->mutex);
+    ovs_mutex_init(&c->create_mutex);
+    *cp = c;
+    return NULL;
+}
+
+void
+lq_compute_destroy(struct lq_compute *c)
+{
+    if (!c) {
+        return;
+    }
+    if (default_compute == c) {
+        default_compute = NULL;
+    }
+    if (c->conn) {
+        virConnectClose(c->conn);
+    }
+    ovs_mutex_destroy(&c->mutex);
+    ovs_mutex_destroy(&c->create_mutex);
+    free(c->uri);
+    free(c);
+}
+
+const char *
+lq_compute_uri(const struct lq_compute *c)
+{
+    return c->uri;
+}
+
+void
+lq_compute_set_default(struct lq_compute *c)
+{
+    default_compute = c;
+}
+
+struct lq_compute *
+lq_compute_get_default(void)
+{
+    return default_compute;
+}
+
+/* ---- Errors and the connection ------------------------------------------ */
+
+static enum lq_code
+virt_code(const virError *e)
+{
+    if (!e) {
+        return LQ_INTERNAL;
+    }
+    if (e->domain == VIR_FROM_RPC || e->domain == VIR_FROM_REMOTE) {
+        return LQ_UNAVAILABLE;
+    }
+    switch (e->code) {
+    case VIR_ERR_NO_DOMAIN:
+    case VIR_ERR_NO_DOMAIN_METADATA:
+        return LQ_NOT_FOUND;
+    case VIR_ERR_OPERATION_INVALID:
+        return LQ_FAILED_PRECONDITION;
+    case VIR_ERR_NO_CONNECT:
+    case VIR_ERR_INVALID_CONN:
+        return LQ_UNAVAILABLE;
+    case VIR_ERR_OPERATION_TIMEOUT:
+        return LQ_DEADLINE_EXCEEDED;
+    case VIR_ERR_NO_SUPPORT:
+        return LQ_UNIMPLEMENTED;
+    default:
+        return LQ_INTERNAL;
+    }
+}
+
+/* An lq_error from libvirt's last error in this thread: "WHAT: message". */
+static struct lq_error *
+virt_error(const char *what, const char *id)
+{
+    const virError *e = virGetLastError();
+    enum lq_code code = virt_code(e);
+    const char *msg = e && e->message ? e->message : "unknown libvirt error";
+    if (code == LQ_INTERNAL || code == LQ_UNAVAILABLE) {
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 5);
+        VLOG_WARN_RL(&rl, "%s %s: %s", what, id ? id : "", msg);
+    }
+    return id ? lq_error_new(code, "%s %s: %s", what, id, msg)
+              : lq_error_new(code, "%s: %s", what, msg);
+}
+
+static int
+virt_last_code(void)
+{
+    const virError *e = virGetLastError();
+    return e ? e->code : VIR_ERR_OK;
+}
+
+/* A new reference to the connection, (re)opened if needed.  The caller
+ * drops it with virConnectClose(). */
+static struct lq_error *
+get_conn(struct lq_compute *c, virConnectPtr *connp)
+{
+    struct lq_error *error = NULL;
+
+    ovs_mutex_lock(&c->mutex);
+    if (c->conn && virConnectIsAlive(c->conn) != 1) {
+        VLOG_INFO("libvirt connection to %s lost; reconnecting", c->uri);
+        virConnectClose(c->conn);
+        c->conn = NULL;
+    }
+    if (!c->conn) {
+        c->conn = virConnectOpen(c->uri);
+        if (!c->conn) {
+            const virError *e = virGetLastError();
+            error = lq_error_new(LQ_UNAVAILABLE, "cannot connect to libvirt "
+                                 "at %s: %s", c->uri,
+                                 e && e->message ? e->message : "unknown");
+        } else {
+            VLOG_INFO("connected to libvirt at %s", c->uri);
+        }
+    }
+    if (c->conn) {
+        virConnectRef(c->conn);
+        *connp = c->conn;
+    }
+    ovs_mutex_unlock(&c->mutex);
+    return error;
+}
+
+/* Our metadata of 'dom', or not_found if the domain is not ours. */
+static struct lq_error *
+get_metadata(virDomainPtr dom, const char *id, struct lq_vm_metadata *m)
+{
+    memset(m, 0, sizeof *m);
+    char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+                                     LQ_COMPUTE_XMLNS, 0);
+    if (!xml) {
+        if (virt_last_code() == VIR_ERR_NO_DOMAIN_METADATA) {
+            return lq_error_new(LQ_NOT_FOUND, "vmId: no VM %s", id);
+        }
+        return virt_error("reading the metadata of VM", id);
+    }
+    struct lq_error *error = lq_vm_metadata_parse(xml, m);
+    free(xml);
+    return error;
+}
+
+/* The domain of our VM 'id'.  The caller frees it with virDomainFree(). */
+static struct lq_error *
+lookup_vm(virConnectPtr conn, const char *id, virDomainPtr *domp)
+{
+    *domp = virDomainLookupByUUIDString(conn, id);
+    if (!*domp) {
+        return virt_last_code() == VIR_ERR_NO_DOMAIN
+               ? lq_error_new(LQ_NOT_FOUND, "vmId: no VM %s", id)
+               : virt_error("looking up VM", id);
+    }
+    struct lq_vm_metadata m;
+    struct lq_error *error = get_metadata(*domp, id, &m);
+    lq_vm_metadata_clear(&m);
+    if (error) {
+        virDomainFree(*domp);
+        *domp = NULL;
+    }
+    return error;
+}
+
+/* ---- Status ------------------------------------------------------------- */
+
+const char *
+lq_vm_state_name(enum lq_vm_state s)
+{
+    switch (s) {
+    case LQ_VM_RUNNING: return "RUNNING";
+    case LQ_VM_STOPPED: return "STOPPED";
+    case LQ_VM_PAUSED: return "PAUSED";
+    case LQ_VM_SHUTTING_DOWN: return "SHUTTING_DOWN";
+    case LQ_VM_CRASHED: return "CRASHED";
+    case LQ_VM_SUSPENDED: return "SUSPENDED";
+    case LQ_VM_UNKNOWN: default: return "UNKNOWN";
+    }
+}
+
+static enum lq_vm_state
+state_from_virt(int state)
+{
+    switch (state) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+        return LQ_VM_RUNNING;
+    case VIR_DOMAIN_PAUSED: return LQ_VM_PAUSED;
+    case VIR_DOMAIN_SHUTDOWN: return LQ_VM_SHUTTING_DOWN;
+    case VIR_DOMAIN_SHUTOFF: return LQ_VM_STOPPED;
+    case VIR_DOMAIN_CRASHED: return LQ_VM_CRASHED;
+    case VIR_DOMAIN_PMSUSPENDED: return LQ_VM_SUSPENDED;
+    default: return LQ_VM_UNKNOWN;
+    }
+}
+
+static struct lq_error *
+get_state(virDomainPtr dom, const char *id, int *statep)
+{
+    int reason;
+    return virDomainGetState(dom, statep, &reason, 0) < 0
+           ? virt_error("reading the state of VM", id) : NULL;
+}
+
+void
+lq_vm_status_clear(struct lq_vm_status *s)
+{
+    if (s) {
+        free(s->name);
+        for (size_t i = 0; i < s->n_labels; i++) {
+            free(s->labels[i].key);
+            free(s->labels[i].value);
+        }
+        free(s->labels);
+        memset(s, 0, sizeof *s);
+    }
+}
+
+void
+lq_vm_status_free_array(struct lq_vm_status *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        lq_vm_status_clear(&a[i]);
+    }
+    free(a);
+}
+
+/* Fills 's' from 'dom'; not_found if the domain is not ours. */
+static struct lq_error *
+status_from_domain(virDomainPtr dom, struct lq_vm_status *s)
+{
+    char id[VIR_UUID_STRING_BUFLEN];
+    int state;
+
+    memset(s, 0, sizeof *s);
+    if (virDomainGetUUIDString(dom, id) < 0) {
+        return virt_error("reading a domain UUID", NULL);
+    }
+    struct lq_vm_metadata m;
+    struct lq_error *error = get_metadata(dom, id, &m);
+    if (!error) {
+        error = get_state(dom, id, &state);
+    }
+    if (!error) {
+        ovs_strlcpy(s->id, id, sizeof s->id);
+        s->name = xstrdup(virDomainGetName(dom));
+        s->state = state_from_virt(state);
+        s->labels = m.labels;
+        s->n_labels = m.n_labels;
+        m.labels = NULL;
+        m.n_labels = 0;
+    }
+    lq_vm_metadata_clear(&m);
+    return error;
+}
+
+struct lq_error *
+lq_compute_get_vm(struct lq_compute *c, const char *id,
+                  struct lq_vm_status *s)
+{
+    virConnectPtr conn;
+    virDomainPtr dom;
+
+    memset(s, 0, sizeof *s);
+    struct lq_error *error = get_conn(c, &conn);
+    if (error) {
+        return error;
+    }
+    error = lookup_vm(conn, id, &dom);
+    if (!error) {
+        error = status_from_domain(dom, s);
+        virDomainFree(dom);
+    }
+    virConnectClose(conn);
+    return error;
+}
+
+static int
+compare_status(const void *a_, const void *b_)
+{
+    const struct lq_vm_status *a = a_, *b = b_;
+    return strcmp(a->id, b->id);
+}
+
+struct lq_error *
+lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
+                    size_t *np)
+{
+    virConnectPtr conn;
+    virDomainPtr *doms = NULL;
+
+    *vmsp = NULL;
+    *np = 0;
+    struct lq_error *error = get_conn(c, &conn);
+    if (error) {
+        return error;
+    }
+    int n = virConnectListAllDomains(conn, &doms, 0);
+    if (n < 0) {
+        error = virt_error("listing domains", NULL);
+    }
+    struct lq_vm_status *vms = n > 0 ? xcalloc(n, sizeof *vms) : NULL;
+    size_t n_vms = 0;
+    for (int i = 0; i < n; i++) {
+        struct lq_error *e = status_from_domain(doms[i], &vms[n_vms]);
+        if (!e) {
+            n_vms++;
+        } else if (e->code != LQ_NOT_FOUND) {
+            /* A domain that vanished meanwhile is simply not listed. */
+            if (!error) {
+                error = e;
+                e = NULL;
+            }
+        }
+        lq_error_free(e);
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    virConnectClose(conn);
+    if (error) {
+        lq_vm_status_free_array(vms, n_vms);
+        return error;
+    }
+    if (n_vms) {
+        qsort(vms, n_vms, sizeof *vms, compare_status);
+    }
+    *vmsp = vms;
+    *np = n_vms;
+    return NULL;
+}
+
+/* ---- Create ------------------------------------------------------------- */
+
+static struct lq_error *
+create_locked(virConnectPtr conn, const struct lq_vm_spec *spec,
+              struct lq_vm_status *status)
+{
+    struct lq_error *error;
+    virDomainPtr dom = virDomainLookupByUUIDString(conn, spec->id);
+
+    if (dom) {
+        /* Idempotent by id: the same spec returns the VM. */
+        struct lq_vm_metadata m;
+        char fp[41];
+        error = get_metadata(dom, spec->id, &m);
+        if (error && error->code == LQ_NOT_FOUND) {
+            lq_error_free(error);
+            error = lq_error_new(LQ_ALREADY_EXISTS, "id: domain %s exists "
+                                 "and is not managed by limiquantix",
+                                 spec->id);
+        }
+        if (!error) {
+            lq_vm_spec_fingerprint(spec, fp);
+            if (strcmp(fp, m.fingerprint)) {
+                error = lq_error_new(LQ_ALREADY_EXISTS, "id: VM %s exists "
+                                     "with another spec", spec->id);
+            }
+        }
+        lq_vm_metadata_clear(&m);
+        if (!error && status) {
+            error = status_from_domain(dom, status);
+        }
+        virDomainFree(dom);
+        return error;
+    } else if (virt_last_code() != VIR_ERR_NO_DOMAIN) {
+        return virt_error("looking up VM", spec->id);
+    }
+
+    /* More vCPUs than the host has threads: refused up front (QEMU would
+     * only fail at start). */
+    virNodeInfo node;
+    uint64_t vcpus = (uint64_t) spec->cpu_sockets * spec->cpu_cores
+                     * spec->cpu_threads;
+    if (virNodeGetInfo(conn, &node) < 0) {
+        return virt_error("reading the host's CPUs", NULL);
+    }
+    if (vcpus > node.cpus) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.cpuCores: %"PRIu64" "
+                            "vCPUs (sockets x cores x threads) is more than "
+                            "the %u CPUs of this host", vcpus, node.cpus);
+    }
+
+    dom = virDomainLookupByName(conn, spec->name);
+    if (dom) {
+        char other[VIR_UUID_STRING_BUFLEN] = "";
+        virDomainGetUUIDString(dom, other);
+        virDomainFree(dom);
+        return lq_error_new(LQ_ALREADY_EXISTS, "name: \"%s\" is used by VM "
+                            "%s", spec->name, other);
+    }
+
+    char *xml = lq_domain_xml(spec);
+    if (!xml) {
+        return lq_error_new(LQ_INTERNAL, "cannot build the domain XML of VM "
+                            "%s", spec->id);
+    }
+    dom = virDomainDefineXMLFlags(conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+    if (!dom && virt_last_code() == VIR_ERR_INVALID_ARG) {
+        dom = virDomainDefineXML(conn, xml);    /* Drivers without VALIDATE. */
+    }
+    free(xml);
+    if (!dom) {
+        return virt_error("defining VM", spec->id);
+    }
+    VLOG_INFO("defined VM %s (%s)", spec->id, spec->name);
+    error = status ? status_from_domain(dom, status) : NULL;
+    virDomainFree(dom);
+    return error;
+}
+
+struct lq_error *
+lq_compute_create_vm(struct lq_compute *c, const struct lq_vm_spec *spec,
+                     struct lq_vm_status *status)
+{
+    virConnectPtr conn;
+
+    if (status) {
+        memset(status, 0, sizeof *status);
+    }
+    struct lq_error *error = lq_vm_spec_validate(spec, true);
+    if (!error) {
+        error = get_conn(c, &conn);
+    }
+    if (error) {
+        return error;
+    }
+    ovs_mutex_lock(&c->create_mutex);
+    error = create_locked(conn, spec, status);
+    ovs_mutex_unlock(&c->create_mutex);
+    virConnectClose(conn);
+    return error;
+}
+
+/* ---- Lifecycle ---------------------------------------------------------- */
+
+/* Runs 'op' on the domain of our VM 'id' with a connection held. */
+static struct lq_error *
+with_vm(struct lq_compute *c, const char *id,
+        struct lq_error *(*op)(virDomainPtr, const char *id, void *aux),
+        void *aux)
+{
+    virConnectPtr conn;
+    virDomainPtr dom;
+    struct lq_error *error = get_conn(c, &conn);
+    if (error) {
+        return error;
+    }
+    error = lookup_vm(conn, id, &dom);
+    if (!error) {
+        error = op(dom, id, aux);
+        virDomainFree(dom);
+    }
+    virConnectClose(conn);
+    return error;
+}
+
+static struct lq_error *
+start_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
+{
+    int active = virDomainIsActive(dom);
+    if (active < 0) {
+        return virt_error("starting VM", id);
+    }
+    if (active) {
+        return NULL;            /* Already running (or paused). */
+    }
+    if (virDomainCreate(dom) < 0) {
+        return virt_error("starting VM", id);
+    }
+    VLOG_INFO("started VM %s", id);
+    return NULL;
+}
+
+struct lq_error *
+lq_compute_start_vm(struct lq_compute *c, const char *id)
+{
+    return with_vm(c, id, start_op, NULL);
+}
+
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static struct lq_error *
+stop_op(virDomainPtr dom, const char *id, void *timeout_)
+{
+    unsigned int timeout_s = *(unsigned int *) timeout_;
+    int state;
+    struct lq_error *error = get_state(dom, id, &state);
+    if (error || state == VIR_DOMAIN_SHUTOFF) {
+        return error;
+    }
+    if (state == VIR_DOMAIN_PAUSED) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is paused: "
+                            "a paused guest cannot act on an ACPI shutdown "
+                            "(ResumeVM or ForceStopVM)", id);
+    }
+    if (virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0) {
+        if (virt_last_code() != VIR_ERR_INVALID_ARG
+            || virDomainShutdown(dom) < 0) {
+            return virt_error("shutting down VM", id);
+        }
+    }
+    VLOG_INFO("ACPI shutdown of VM %s requested (timeout %u s)", id,
+              timeout_s);
+
+    long long deadline = now_ms() + timeout_s * 1000LL;
+    for (;;) {
+        if ((error = get_state(dom, id, &state))) {
+            return error;
+        }
+        if (state == VIR_DOMAIN_SHUTOFF) {
+            VLOG_INFO("VM %s powered off", id);
+            return NULL;
+        }
+        if (now_ms() >= deadline) {
+            return lq_error_new(LQ_DEADLINE_EXCEEDED, "VM %s did not power "
+                                "off within %u s of the ACPI shutdown "
+                                "request; it is still %s (ForceStopVM stops "
+                                "it)", id, timeout_s,
+                                lq_vm_state_name(state_from_virt(state)));
+        }
+        xnanosleep(100 * 1000 * 1000);
+    }
+}
+
+struct lq_error *
+lq_compute_stop_vm(struct lq_compute *c, const char *id,
+                   unsigned int timeout_s)
+{
+    return with_vm(c, id, stop_op, &timeout_s);
+}
+
+static struct lq_error *
+force_stop_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
+{
+    int active = virDomainIsActive(dom);
+    if (active < 0 || (active && virDomainDestroy(dom) < 0)) {
+        /* Stopped meanwhile: the goal is reached. */
+        return virt_last_code() == VIR_ERR_OPERATION_INVALID
+               ? NULL : virt_error("force-stopping VM", id);
+    }
+    if (active) {
+        VLOG_INFO("force-stopped VM %s", id);
+    }
+    return NULL;
+}
+
+struct lq_error *
+lq_compute_force_stop_vm(struct lq_compute *c, const char *id)
+{
+    return with_vm(c, id, force_stop_op, NULL);
+}
+
+/* Drivers differ in how they refuse an operation on a stopped domain (the
+ * test driver says "internal error"): check first. */
+static struct lq_error *
+require_active(virDomainPtr dom, const char *id, const char *what,
+               int *statep)
+{
+    struct lq_error *error = get_state(dom, id, statep);
+    if (!error && (*statep == VIR_DOMAIN_SHUTOFF
+                   || *statep == VIR_DOMAIN_CRASHED)) {
+        error = lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is not "
+                             "running; cannot %s it", id, what);
+    }
+    return error;
+}
+
+static struct lq_error *
+reboot_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
+{
+    int state;
+    struct lq_error *error = require_active(dom, id, "reboot", &state);
+    if (error) {
+        return error;
+    }
+    if (virDomainReboot(dom, VIR_DOMAIN_REBOOT_ACPI_POWER_BTN) < 0) {
+        if (virt_last_code() != VIR_ERR_INVALID_ARG
+            || virDomainReboot(dom, 0) < 0) {
+            return virt_error("rebooting VM", id);
+        }
+    }
+    return NULL;
+}
+
+struct lq_error *
+lq_compute_reboot_vm(struct lq_compute *c, const char *id)
+{
+    return with_vm(c, id, reboot_op, NULL);
+}
+
+static struct lq_error *
+pause_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
+{
+    int state;
+    struct lq_error *error = require_active(dom, id, "pause", &state);
+    if (error || state == VIR_DOMAIN_PAUSED) {
+        return error;
+    }
+    return virDomainSuspend(dom) < 0 ? virt_error("pausing VM", id) : NULL;
+}
+
+struct lq_error *
+lq_compute_pause_vm(struct lq_compute *c, const char *id)
+{
+    return with_vm(c, id, pause_op, NULL);
+}
+
+static struct lq_error *
+resume_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
+{
+    int state;
+    struct lq_error *error = require_active(dom, id, "resume", &state);
+    if (error || state == VIR_DOMAIN_RUNNING) {
+        return error;
+    }
+    return virDomainResume(dom) < 0 ? virt_error("resuming VM", id) : NULL;
+}
+
+struct lq_error *
+lq_compute_resume_vm(struct lq_compute *c, const char *id)
+{
+    return with_vm(c, id, resume_op, NULL);
+}
+
+static struct lq_error *
+delete_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
+{
+    int active = virDomainIsActive(dom);
+    if (active < 0) {
+        return virt_error("deleting VM", id);
+    }
+    if (active) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is running;"
+                            " stop it before deleting it", id);
+    }
+    /* The domain, its NVRAM, managed-save image and snapshot metadata; the
+     * disks stay (they belong to the volumes). */
+    unsigned int flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                         | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                         | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
+                         | VIR_DOMAIN_UNDEFINE_NVRAM;
+    if (virDomainUndefineFlags(dom, flags) < 0) {
+        /* A driver without NVRAM/checkpoints (test:///) has none to keep. */
+        if (virt_last_code() != VIR_ERR_INVALID_ARG
+            || virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                                      | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+               < 0) {
+            return virt_error("deleting VM", id);
+        }
+    }
+    VLOG_INFO("deleted VM %s", id);
+    return NULL;
+}
+
+struct lq_error *
+lq_compute_delete_vm(struct lq_compute *c, const char *id)
+{
+    struct lq_error *error = with_vm(c, id, delete_op, NULL);
+    if (error && error->code == LQ_NOT_FOUND) {
+        lq_error_free(error);   /* Deleting what does not exist succeeds. */
+        error = NULL;
+    }
+    return error;
+}

@@ -1,0 +1,174 @@
+/* limiquantix/compute.h: VMs on libvirt as a C API.
+ *
+ * A `struct lq_compute` is one libvirt connection (hypervisor.libvirt_uri)
+ * opened lazily on the first call and reopened after libvirtd went away, so
+ * the daemon starts while libvirtd is down and recovers when it returns.
+ * The RPC layer (NodeDaemonService/CreateVM ...) is a thin wrapper over
+ * these calls.
+ *
+ * Identity: our VM id is the libvirt domain UUID; labels and a fingerprint
+ * of the spec live in the domain's <metadata> under our own namespace
+ * (LQ_COMPUTE_XMLNS), so every call works from libvirt alone: nothing is
+ * kept on the node, and domains without our metadata are not ours (ListVMs
+ * skips them, the other calls answer not_found).
+ *
+ * Idempotency: creating a VM that exists with the same spec returns it;
+ * with another spec it is LQ_ALREADY_EXISTS.  Deleting a VM that does not
+ * exist succeeds.  Starting a running VM and force-stopping a stopped one
+ * succeed.
+ *
+ * Threads: every function may be called from any thread concurrently (a
+ * libvirt connection is thread-safe; a mutex guards only opening it).  All
+ * calls block on libvirtd: the daemon runs them on its worker pool.
+ * The process must ignore SIGPIPE (the daemon does): libvirt writes to
+ * the socket of a libvirtd that may have died.
+ * Ownership: returned objects are new and freed by the caller with the
+ * matching *_free(); errors follow limiquantix/error.h. */
+#ifndef LIMIQUANTIX_COMPUTE_H
+#define LIMIQUANTIX_COMPUTE_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "limiquantix/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LQ_COMPUTE_XMLNS "https://limiquantix.io/xmlns/node/vm/1"
+
+struct lq_compute;
+
+/* ---- Specs (typed values; the domain XML is built from these only) ---- */
+
+enum lq_disk_bus { LQ_DISK_BUS_VIRTIO, LQ_DISK_BUS_SATA, LQ_DISK_BUS_SCSI };
+enum lq_disk_cache {
+    LQ_DISK_CACHE_NONE,         /* Default. */
+    LQ_DISK_CACHE_WRITEBACK,
+    LQ_DISK_CACHE_WRITETHROUGH,
+    LQ_DISK_CACHE_DIRECTSYNC,
+    LQ_DISK_CACHE_UNSAFE,
+};
+
+struct lq_disk_spec {
+    char *id;                   /* Caller's disk id (kept as <serial>). */
+    char *path;                 /* Plain path: a file or a block device. */
+    enum lq_disk_bus bus;
+    enum lq_disk_cache cache;
+    bool readonly;
+};
+
+struct lq_label {
+    char *key;
+    char *value;
+};
+
+struct lq_vm_spec {
+    char id[37];                /* Domain UUID, lower-case. */
+    char *name;                 /* Domain name. */
+    uint32_t cpu_sockets, cpu_cores, cpu_threads;   /* Each >= 1. */
+    uint64_t memory_mib;
+    char *kernel_path;          /* Direct kernel boot; NULL: boot from disk. */
+    char *initrd_path;          /* NULL: none. */
+    char *kernel_cmdline;       /* NULL: none. */
+    char *serial_log_path;      /* Serial port 0 logged here; NULL: none. */
+    struct lq_disk_spec *disks;
+    size_t n_disks;
+    struct lq_label *labels;    /* Sorted by key, unique. */
+    size_t n_labels;
+};
+
+/* An empty spec with the defaults (1 socket, 1 core, 1 thread). */
+void lq_vm_spec_init(struct lq_vm_spec *);
+void lq_vm_spec_clear(struct lq_vm_spec *);
+/* Adds a label (copies); keeps them sorted; false if the key exists. */
+bool lq_vm_spec_add_label(struct lq_vm_spec *, const char *key,
+                          const char *value);
+
+/* Checks every field; the error is invalid_argument and names the field
+ * ("spec.memoryMib: ...").  Touches nothing on the host except stat()ing
+ * the kernel, initrd and disk paths when 'check_paths'. */
+struct lq_error *lq_vm_spec_validate(const struct lq_vm_spec *,
+                                     bool check_paths);
+
+/* The domain XML for a valid spec, built with libxml2's xmlTextWriter.
+ * Caller frees.  Exposed for unit tests. */
+char *lq_domain_xml(const struct lq_vm_spec *);
+/* The fingerprint kept in <metadata>: SHA-1 (hex) of everything in the
+ * spec, so "same spec" survives libvirt's reformatting of the XML. */
+void lq_vm_spec_fingerprint(const struct lq_vm_spec *, char hex[41]);
+
+/* What we keep in <metadata>, parsed back from the element libvirt
+ * returns for our namespace.  Exposed for unit tests. */
+struct lq_vm_metadata {
+    char fingerprint[41];       /* "" if absent. */
+    struct lq_label *labels;
+    size_t n_labels;
+};
+struct lq_error *lq_vm_metadata_parse(const char *xml,
+                                      struct lq_vm_metadata *);
+void lq_vm_metadata_clear(struct lq_vm_metadata *);
+
+/* ---- The service ------------------------------------------------------- */
+
+/* Does not connect. */
+struct lq_error *lq_compute_create(const char *libvirt_uri,
+                                   struct lq_compute **);
+void lq_compute_destroy(struct lq_compute *);
+const char *lq_compute_uri(const struct lq_compute *);
+
+/* The handle the compute RPC handlers use (the node has no slot for it). */
+void lq_compute_set_default(struct lq_compute *);
+struct lq_compute *lq_compute_get_default(void);
+
+enum lq_vm_state {
+    LQ_VM_UNKNOWN,
+    LQ_VM_RUNNING,
+    LQ_VM_STOPPED,
+    LQ_VM_PAUSED,
+    LQ_VM_SHUTTING_DOWN,
+    LQ_VM_CRASHED,
+    LQ_VM_SUSPENDED,            /* Guest power management (S3/S4). */
+};
+const char *lq_vm_state_name(enum lq_vm_state);   /* "RUNNING" ... */
+
+struct lq_vm_status {
+    char id[37];
+    char *name;
+    enum lq_vm_state state;
+    struct lq_label *labels;
+    size_t n_labels;
+};
+void lq_vm_status_clear(struct lq_vm_status *);
+void lq_vm_status_free_array(struct lq_vm_status *, size_t n);
+
+/* Defines the domain (does not start it).  Validates first: nothing is
+ * defined for an invalid spec.  'status' (optional) gets the result. */
+struct lq_error *lq_compute_create_vm(struct lq_compute *,
+                                      const struct lq_vm_spec *,
+                                      struct lq_vm_status *status);
+struct lq_error *lq_compute_start_vm(struct lq_compute *, const char *id);
+/* ACPI shutdown, then waits up to 'timeout_s' seconds for the guest to
+ * power off; deadline_exceeded if it did not (the VM keeps running). */
+struct lq_error *lq_compute_stop_vm(struct lq_compute *, const char *id,
+                                    unsigned int timeout_s);
+struct lq_error *lq_compute_force_stop_vm(struct lq_compute *,
+                                          const char *id);
+struct lq_error *lq_compute_reboot_vm(struct lq_compute *, const char *id);
+struct lq_error *lq_compute_pause_vm(struct lq_compute *, const char *id);
+struct lq_error *lq_compute_resume_vm(struct lq_compute *, const char *id);
+/* Refused (failed_precondition) unless stopped.  Removes the domain, its
+ * NVRAM and managed-save image; never its disks. */
+struct lq_error *lq_compute_delete_vm(struct lq_compute *, const char *id);
+struct lq_error *lq_compute_get_vm(struct lq_compute *, const char *id,
+                                   struct lq_vm_status *);
+/* Our VMs (domains with our metadata), sorted by id. */
+struct lq_error *lq_compute_list_vms(struct lq_compute *,
+                                     struct lq_vm_status **, size_t *n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* limiquantix/compute.h */

@@ -1,0 +1,463 @@
+#include <config.h>
+/* rpc_compute.c: NodeDaemonService's VM methods (CreateVM, StartVM, StopVM,
+ * ForceStopVM, RebootVM, PauseVM, ResumeVM, DeleteVM, GetVMStatus,
+ * ListVMs), thin wrappers over limiquantix/compute.h.
+ *
+ * Design decisions:
+ * - JSON follows proto/limiquantix/node/v1/compute.proto (proto3 mapping);
+ *   every type or value error is invalid_argument naming the field, and is
+ *   found before libvirt is asked anything.
+ * - Every method is blocking (libvirt calls wait on libvirtd): they run on
+ *   the worker pool.  The compute handle is the one lq_compute_create()
+ *   made and the daemon registered with lq_compute_set_default(); without
+ *   one the methods answer "unavailable".
+ * - Fields of the issue that are not implemented yet (disks by volumeId,
+ *   NICs) answer "unimplemented" rather than being ignored, so a caller is
+ *   never told a VM has a disk or a port it does not have. */
+#include "rpc_compute.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonx.h"
+#include "limiquantix/compute.h"
+#include "openvswitch/shash.h"
+#include "rpc.h"
+#include "util.h"
+#include "uuid.h"
+
+#define NODE_SERVICE "limiquantix.node.v1.NodeDaemonService"
+#define DEFAULT_STOP_TIMEOUT_S 60
+#define MAX_STOP_TIMEOUT_S 3600
+
+/* Qualifies the field an error from jsonx names: "cpuCores: ..." becomes
+ * "spec.cpuCores: ...", so every message starts with the full field. */
+static struct lq_error *
+in_object(struct lq_error *error, const char *format, ...)
+    OVS_PRINTF_FORMAT(2, 3);
+
+static struct lq_error *
+in_object(struct lq_error *error, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    char *prefix = xvasprintf(format, args);
+    va_end(args);
+    char *message = xasprintf("%s.%s", prefix, error->message);
+    free(error->message);
+    error->message = message;
+    free(prefix);
+    return error;
+}
+
+static struct lq_error *
+get_compute(struct lq_compute **cp)
+{
+    *cp = lq_compute_get_default();
+    return *cp ? NULL : lq_error_new(LQ_UNAVAILABLE, "compute is not "
+                                     "configured on this node");
+}
+
+/* A UUID field, normalized to lower case into 'out'. */
+static struct lq_error *
+get_uuid(const struct json *obj, const char *field, bool required,
+         char out[37])
+{
+    const char *s = NULL;
+    struct lq_error *error = lq_json_get_string(obj, field, &s);
+    if (error) {
+        return error;
+    }
+    if (!s || !*s) {
+        if (required) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "%s: required", field);
+        }
+        out[0] = '\0';
+        return NULL;
+    }
+    struct uuid u;
+    if (strlen(s) != 36 || !uuid_from_string(&u, s)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: expected a UUID", field);
+    }
+    snprintf(out, 37, UUID_FMT, UUID_ARGS(&u));
+    return NULL;
+}
+
+/* An optional string; "" means unset (proto3).  Copies into '*out'. */
+static struct lq_error *
+get_opt_string(const struct json *obj, const char *field, char **out)
+{
+    const char *s = NULL;
+    struct lq_error *error = lq_json_get_string(obj, field, &s);
+    if (!error && s && *s) {
+        *out = xstrdup(s);
+    }
+    return error;
+}
+
+static struct lq_error *
+get_u32_min1(const struct json *obj, const char *field, const char *name,
+             uint32_t *out)
+{
+    struct lq_error *error = lq_json_get_uint32(obj, field, out);
+    if (error) {
+        return in_object(error, "spec");
+    }
+    if (!lq_json_field(obj, field)) {
+        *out = 1;
+    } else if (!*out) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.%s: must be at least "
+                            "1", name);
+    }
+    return NULL;
+}
+
+static bool
+parse_enum(const char *s, const char *const names[], size_t n, int *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!strcasecmp(s, names[i])) {
+            *out = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static struct lq_error *
+parse_disk(const struct json *j, size_t i, struct lq_disk_spec *d)
+{
+    static const char *const buses[] = { "virtio", "sata", "scsi" };
+    static const char *const caches[] = { "none", "writeback", "writethrough",
+                                          "directsync", "unsafe" };
+    struct lq_error *error;
+    const char *s;
+
+    if (j->type != JSON_OBJECT) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu]: expected "
+                            "an object", i);
+    }
+    if ((error = get_opt_string(j, "id", &d->id))
+        || (error = get_opt_string(j, "path", &d->path))
+        || (error = lq_json_get_bool(j, "readonly", &d->readonly))) {
+        return in_object(error, "spec.disks[%zu]", i);
+    }
+    s = NULL;
+    if ((error = lq_json_get_string(j, "volumeId", &s))) {
+        return in_object(error, "spec.disks[%zu]", i);
+    }
+    if (s && *s) {
+        return lq_error_new(LQ_UNIMPLEMENTED, "spec.disks[%zu].volumeId: "
+                            "disks from VolumeService are not supported yet;"
+                            " give a path", i);
+    }
+    int v = LQ_DISK_BUS_VIRTIO;
+    s = NULL;
+    if ((error = lq_json_get_string(j, "bus", &s))) {
+        return in_object(error, "spec.disks[%zu]", i);
+    }
+    if (s && *s && !parse_enum(s, buses, ARRAY_SIZE(buses), &v)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu].bus: "
+                            "expected virtio, sata or scsi", i);
+    }
+    d->bus = v;
+    v = LQ_DISK_CACHE_NONE;
+    s = NULL;
+    if ((error = lq_json_get_string(j, "cache", &s))) {
+        return in_object(error, "spec.disks[%zu]", i);
+    }
+    if (s && *s && !parse_enum(s, caches, ARRAY_SIZE(caches), &v)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu].cache: "
+                            "expected none, writeback, writethrough, "
+                            "directsync or unsafe", i);
+    }
+    d->cache = v;
+    return NULL;
+}
+
+static struct lq_error *
+parse_spec(const struct json *spec, struct lq_vm_spec *s)
+{
+    struct lq_error *error;
+    int64_t memory = 0;
+
+    if ((error = get_u32_min1(spec, "cpuSockets", "cpuSockets",
+                              &s->cpu_sockets))
+        || (error = get_u32_min1(spec, "cpuCores", "cpuCores", &s->cpu_cores))
+        || (error = get_u32_min1(spec, "cpuThreads", "cpuThreads",
+                                 &s->cpu_threads))) {
+        return error;
+    }
+    if ((error = lq_json_get_int64(spec, "memoryMib", &memory))) {
+        return in_object(error, "spec");
+    }
+    if (memory <= 0) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.memoryMib: required, "
+                            "a positive number of MiB");
+    }
+    s->memory_mib = memory;
+    if ((error = get_opt_string(spec, "kernelPath", &s->kernel_path))
+        || (error = get_opt_string(spec, "initrdPath", &s->initrd_path))
+        || (error = get_opt_string(spec, "kernelCmdline", &s->kernel_cmdline))
+        || (error = get_opt_string(spec, "serialLogPath",
+                                   &s->serial_log_path))) {
+        return in_object(error, "spec");
+    }
+
+    const struct json *nics = lq_json_field(spec, "nics");
+    if (nics && (nics->type != JSON_ARRAY || json_array(nics)->n)) {
+        return lq_error_new(LQ_UNIMPLEMENTED, "spec.nics: NICs are not "
+                            "supported yet");
+    }
+    const struct json *disks = lq_json_field(spec, "disks");
+    if (disks) {
+        if (disks->type != JSON_ARRAY) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks: expected "
+                                "an array");
+        }
+        const struct json_array *a = json_array(disks);
+        s->disks = xcalloc(a->n ? a->n : 1, sizeof *s->disks);
+        for (size_t i = 0; i < a->n; i++) {
+            s->n_disks++;
+            if ((error = parse_disk(a->elems[i], i, &s->disks[i]))) {
+                return error;
+            }
+        }
+    }
+    return NULL;
+}
+
+static struct lq_error *
+parse_labels(const struct json *labels, struct lq_vm_spec *s)
+{
+    if (!labels) {
+        return NULL;
+    }
+    if (labels->type != JSON_OBJECT) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "labels: expected an object "
+                            "of strings");
+    }
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, json_object(labels)) {
+        const struct json *v = node->data;
+        if (v->type != JSON_STRING) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "labels.%s: expected a "
+                                "string", node->name);
+        }
+        lq_vm_spec_add_label(s, node->name, v->string);
+    }
+    return NULL;
+}
+
+/* Parses a CreateVM request into 's' (the caller clears it). */
+struct lq_error *
+lq_rpc_compute_parse_create(const struct json *req, struct lq_vm_spec *s)
+{
+    struct lq_error *error = get_uuid(req, "id", false, s->id);
+    if (error) {
+        return error;
+    }
+    if (!s->id[0]) {
+        struct uuid u;
+        uuid_generate(&u);
+        snprintf(s->id, sizeof s->id, UUID_FMT, UUID_ARGS(&u));
+    }
+    if ((error = get_opt_string(req, "name", &s->name))) {
+        return error;
+    }
+    const struct json *spec = lq_json_field(req, "spec");
+    if (!spec || spec->type != JSON_OBJECT) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec: %s",
+                            spec ? "expected an object" : "required");
+    }
+    if ((error = parse_spec(spec, s))) {
+        return error;
+    }
+    return parse_labels(lq_json_field(req, "labels"), s);
+}
+
+struct json *
+lq_vm_status_to_json(const struct lq_vm_status *st)
+{
+    struct json *j = json_object_create();
+    lq_json_put_string(j, "vmId", st->id);
+    lq_json_put_string(j, "name", st->name ? st->name : "");
+    lq_json_put_string(j, "state", lq_vm_state_name(st->state));
+    struct json *labels = json_object_create();
+    for (size_t i = 0; i < st->n_labels; i++) {
+        json_object_put_string(labels, st->labels[i].key,
+                               st->labels[i].value);
+    }
+    json_object_put(j, "labels", labels);
+    return j;
+}
+
+static struct lq_error *
+status_reply(struct lq_compute *c, const char *id, struct json **responsep)
+{
+    struct lq_vm_status st;
+    struct lq_error *error = lq_compute_get_vm(c, id, &st);
+    if (!error) {
+        *responsep = lq_vm_status_to_json(&st);
+    }
+    lq_vm_status_clear(&st);
+    return error;
+}
+
+static struct lq_error *
+create_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
+          struct json **responsep)
+{
+    struct lq_compute *c;
+    struct lq_vm_spec spec;
+    struct lq_vm_status st;
+
+    lq_vm_spec_init(&spec);
+    struct lq_error *error = get_compute(&c);
+    if (!error) {
+        error = lq_rpc_compute_parse_create(req, &spec);
+    }
+    if (!error) {
+        error = lq_compute_create_vm(c, &spec, &st);
+        if (!error) {
+            *responsep = lq_vm_status_to_json(&st);
+        }
+        lq_vm_status_clear(&st);
+    }
+    lq_vm_spec_clear(&spec);
+    return error;
+}
+
+/* The common shape {vmId} -> op -> {vmId, name, state, labels}. */
+static struct lq_error *
+vm_op(const struct json *req, struct json **responsep,
+      struct lq_error *(*op)(struct lq_compute *, const char *))
+{
+    struct lq_compute *c;
+    char id[37];
+    struct lq_error *error = get_compute(&c);
+    if (!error) {
+        error = get_uuid(req, "vmId", true, id);
+    }
+    if (!error) {
+        error = op(c, id);
+    }
+    if (!error) {
+        error = status_reply(c, id, responsep);
+    }
+    return error;
+}
+
+#define VM_OP_HANDLER(NAME, FUNC)                                       \
+    static struct lq_error *                                            \
+    NAME(struct lq_node *node OVS_UNUSED, const struct json *req,       \
+         struct json **responsep)                                       \
+    {                                                                   \
+        return vm_op(req, responsep, FUNC);                             \
+    }
+
+VM_OP_HANDLER(start_vm, lq_compute_start_vm)
+VM_OP_HANDLER(force_stop_vm, lq_compute_force_stop_vm)
+VM_OP_HANDLER(reboot_vm, lq_compute_reboot_vm)
+VM_OP_HANDLER(pause_vm, lq_compute_pause_vm)
+VM_OP_HANDLER(resume_vm, lq_compute_resume_vm)
+
+static struct lq_error *
+no_op(struct lq_compute *c OVS_UNUSED, const char *id OVS_UNUSED)
+{
+    return NULL;
+}
+VM_OP_HANDLER(get_vm_status, no_op)
+
+static struct lq_error *
+stop_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
+        struct json **responsep)
+{
+    struct lq_compute *c;
+    char id[37];
+    uint32_t timeout = 0;
+    struct lq_error *error = get_compute(&c);
+    if (!error) {
+        error = get_uuid(req, "vmId", true, id);
+    }
+    if (!error) {
+        error = lq_json_get_uint32(req, "timeoutSeconds", &timeout);
+    }
+    if (!error && timeout > MAX_STOP_TIMEOUT_S) {
+        error = lq_error_new(LQ_INVALID_ARGUMENT, "timeoutSeconds: at most "
+                             "%d", MAX_STOP_TIMEOUT_S);
+    }
+    if (!error) {
+        error = lq_compute_stop_vm(c, id, timeout ? timeout
+                                   : DEFAULT_STOP_TIMEOUT_S);
+    }
+    if (!error) {
+        error = status_reply(c, id, responsep);
+    }
+    return error;
+}
+
+static struct lq_error *
+delete_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
+          struct json **responsep)
+{
+    struct lq_compute *c;
+    char id[37];
+    struct lq_error *error = get_compute(&c);
+    if (!error) {
+        error = get_uuid(req, "vmId", true, id);
+    }
+    if (!error) {
+        error = lq_compute_delete_vm(c, id);
+    }
+    if (!error) {
+        *responsep = json_object_create();
+    }
+    return error;
+}
+
+static struct lq_error *
+list_vms(struct lq_node *node OVS_UNUSED, const struct json *req OVS_UNUSED,
+         struct json **responsep)
+{
+    struct lq_compute *c;
+    struct lq_vm_status *vms;
+    size_t n;
+    struct lq_error *error = get_compute(&c);
+    if (!error) {
+        error = lq_compute_list_vms(c, &vms, &n);
+    }
+    if (!error) {
+        struct json *a = json_array_create_empty();
+        for (size_t i = 0; i < n; i++) {
+            json_array_add(a, lq_vm_status_to_json(&vms[i]));
+        }
+        lq_vm_status_free_array(vms, n);
+        struct json *r = json_object_create();
+        json_object_put(r, "vms", a);
+        *responsep = r;
+    }
+    return error;
+}
+
+static const struct lq_rpc_method compute_methods[] = {
+    { NODE_SERVICE, "CreateVM", create_vm, true },
+    { NODE_SERVICE, "StartVM", start_vm, true },
+    { NODE_SERVICE, "StopVM", stop_vm, true },
+    { NODE_SERVICE, "ForceStopVM", force_stop_vm, true },
+    { NODE_SERVICE, "RebootVM", reboot_vm, true },
+    { NODE_SERVICE, "PauseVM", pause_vm, true },
+    { NODE_SERVICE, "ResumeVM", resume_vm, true },
+    { NODE_SERVICE, "DeleteVM", delete_vm, true },
+    { NODE_SERVICE, "GetVMStatus", get_vm_status, true },
+    { NODE_SERVICE, "ListVMs", list_vms, true },
+};
+
+void
+lq_rpc_compute_register(struct lq_rpc_registry *r)
+{
+    lq_rpc_register(r, compute_methods, ARRAY_SIZE(compute_methods));
+}

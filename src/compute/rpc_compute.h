@@ -1,0 +1,25 @@
+/* rpc_compute.h: NodeDaemonService's VM methods (CreateVM ... ListVMs).
+ *
+ * The handlers are thin wrappers over limiquantix/compute.h; they use the
+ * handle given to lq_compute_set_default() and answer "unavailable" while
+ * there is none.  Every method is blocking (runs on the worker pool). */
+#ifndef LQ_RPC_COMPUTE_H
+#define LQ_RPC_COMPUTE_H 1
+
+#include "limiquantix/error.h"
+
+struct lq_rpc_registry;
+struct json;
+struct lq_vm_spec;
+struct lq_vm_status;
+
+void lq_rpc_compute_register(struct lq_rpc_registry *);
+
+/* Exposed for tests: a CreateVM request into a spec (initialized by the
+ * caller with lq_vm_spec_init(), cleared by the caller), and a status as
+ * JSON. */
+struct lq_error *lq_rpc_compute_parse_create(const struct json *request,
+                                             struct lq_vm_spec *);
+struct json *lq_vm_status_to_json(const struct lq_vm_status *);
+
+#endif

@@ -1,0 +1,158 @@
+"""computetest: helpers for the compute tests.
+
+- ComputeDaemon: limiquantix-node without --sandbox (no private OVS/OVN),
+  with hypervisor.libvirt_uri set in its node.yaml.
+- LibvirtSandbox: tests/libvirt/libvirtd-sandbox, a private libvirtd in a
+  temporary directory, stopped by pid.
+- build_initramfs(): a tiny busybox initramfs written in pure Python (cpio
+  "newc"), whose /init prints markers on the serial console and powers off
+  on the ACPI power button, read from its evdev device (unless the kernel command line says
+  lq.ignore_acpi); with lq.poweroff_after=N it powers itself off N seconds
+  after boot.
+"""
+import glob
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "api"))
+import lqtest  # noqa: E402
+
+SANDBOX = os.path.join(HERE, "..", "libvirt", "libvirtd-sandbox")
+BUSYBOX = "/bin/busybox"
+
+INIT = r"""#!/bin/busybox sh
+B=/bin/busybox
+$B mkdir -p /proc /sys /dev
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+$B mount -t devtmpfs dev /dev
+echo "LQ-GUEST-BOOTED uptime=$($B cut -d' ' -f1 /proc/uptime)"
+if $B grep -q lq.ignore_acpi /proc/cmdline; then
+    echo "LQ-GUEST-IGNORING-ACPI"
+else
+    $B insmod /lib/button.ko
+    $B insmod /lib/evdev.ko
+    PB=
+    for e in /sys/class/input/event*; do
+        [ "$($B cat $e/device/name)" = "Power Button" ] && PB=/dev/input/${e##*/}
+    done
+    # Any event from the power button (the ACPI shutdown request) powers off.
+    ( $B dd if=$PB of=/dev/null bs=24 count=1 2>/dev/null
+      echo "LQ-GUEST-POWER-BUTTON"
+      $B poweroff -f ) &
+    echo "LQ-GUEST-ACPI-READY $PB"
+fi
+for arg in $($B cat /proc/cmdline); do
+    case $arg in lq.poweroff_after=*)
+        $B sleep ${arg#*=}
+        echo "LQ-GUEST-POWERING-OFF"
+        $B poweroff -f ;;
+    esac
+done
+while :; do $B sleep 3600; done
+"""
+
+
+
+def kernel():
+    """Debian's kernel (linux-image-amd64) and its module directory."""
+    found = sorted(glob.glob("/boot/vmlinuz-*"))
+    if not found:
+        return None, None
+    k = found[-1]
+    version = os.path.basename(k)[len("vmlinuz-"):]
+    return k, "/lib/modules/" + version
+
+
+def missing_prerequisites():
+    """Why a real-guest test cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "needs root"
+    for prog in ("libvirtd", "virsh", "qemu-system-x86_64", "unshare"):
+        if not shutil.which(prog):
+            return "%s not installed" % prog
+    k, mods = kernel()
+    if not k or not os.path.isdir(mods or ""):
+        return "no /boot/vmlinuz-* with modules (linux-image-amd64)"
+    if not os.path.exists(BUSYBOX):
+        return "no %s (busybox-static)" % BUSYBOX
+    return None
+
+
+def _cpio_entry(out, ino, name, mode, data=b"", target=None):
+    if target is not None:
+        data = target.encode()
+    name_b = name.encode() + b"\0"
+    hdr = "070701" + "".join("%08X" % v for v in (
+        ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name_b), 0))
+    out.write(hdr.encode() + name_b)
+    out.write(b"\0" * ((4 - (110 + len(name_b)) % 4) % 4))
+    out.write(data)
+    out.write(b"\0" * ((4 - len(data) % 4) % 4))
+
+
+def build_initramfs(path):
+    """Writes an uncompressed newc initramfs to 'path'."""
+    _, mods = kernel()
+
+    def read(p):
+        with open(p, "rb") as f:
+            return f.read()
+
+    files = [
+        ("bin", stat.S_IFDIR | 0o755, b""),
+        ("etc", stat.S_IFDIR | 0o755, b""),
+        ("lib", stat.S_IFDIR | 0o755, b""),
+        ("bin/busybox", stat.S_IFREG | 0o755, read(BUSYBOX)),
+        ("init", stat.S_IFREG | 0o755, INIT.encode()),
+        ("lib/button.ko", stat.S_IFREG | 0o644,
+         read(mods + "/kernel/drivers/acpi/button.ko")),
+        ("lib/evdev.ko", stat.S_IFREG | 0o644,
+         read(mods + "/kernel/drivers/input/evdev.ko")),
+    ]
+    with open(path, "wb") as out:
+        for ino, (name, mode, data) in enumerate(files, 1):
+            _cpio_entry(out, ino, name, mode, data)
+        _cpio_entry(out, len(files) + 1, "bin/sh", stat.S_IFLNK | 0o777,
+                    target="busybox")
+        _cpio_entry(out, 0, "TRAILER!!!", 0)
+
+
+class LibvirtSandbox:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="lq-libvirtd-")
+        self.uri = None
+
+    def start(self):
+        r = subprocess.run([SANDBOX, "start", self.dir], capture_output=True,
+                           text=True, timeout=90)
+        if r.returncode:
+            raise RuntimeError("libvirtd-sandbox: " + r.stderr)
+        self.uri = r.stdout.strip()
+        return self
+
+    def stop(self):
+        subprocess.run([SANDBOX, "stop", self.dir], timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def virsh(self, *args):
+        return subprocess.run(["virsh", "-c", self.uri] + list(args),
+                              capture_output=True, text=True, timeout=60)
+
+
+class ComputeDaemon(lqtest.Daemon):
+    """limiquantix-node without --sandbox: hypervisor.libvirt_uri from the
+    node.yaml, a Unix socket and a loopback port in a private directory."""
+
+    def __init__(self, uri):
+        super().__init__(config="hypervisor:\n  libvirt_uri: \"%s\"\n" % uri)
+        self.socket = os.path.join(self.dir, "node.sock")
+        self.args = [lqtest.NODE, "-c", self.config_path,
+                     "--unix-socket", self.socket,
+                     "--listen", "127.0.0.1:%d" % self.port,
+                     "--metrics-port", "0"]

@@ -1,0 +1,427 @@
+#include <config.h>
+/* test_compute_unit.c: the compute subsystem without libvirtd.
+ *
+ * The domain XML builder (required elements, escaping: hostile names,
+ * paths and labels come back byte for byte when the XML is parsed and add
+ * no element), spec validation (each error names its field), the
+ * fingerprint, our <metadata> parsed back, and the CreateVM request
+ * parser. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+
+#include "limiquantix/compute.h"
+#include "openvswitch/json.h"
+#include "rpc_compute.h"
+#include "util.h"
+
+#define ID "6f1c9a52-0000-4000-8000-000000000001"
+
+static void
+base_spec(struct lq_vm_spec *s)
+{
+    lq_vm_spec_init(s);
+    ovs_strlcpy(s->id, ID, sizeof s->id);
+    s->name = xstrdup("vm1");
+    s->memory_mib = 256;
+}
+
+/* The text of the one node 'xpath' selects in 'xml' (caller frees), or
+ * NULL if it selects none or several. */
+static char *
+xpath_text(const char *xml, const char *xpath)
+{
+    xmlDocPtr doc = xmlReadMemory(xml, strlen(xml), "t.xml", NULL,
+                                  XML_PARSE_NONET);
+    assert_non_null(doc);
+    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+    xmlXPathRegisterNs(ctx, (const xmlChar *) "lq",
+                       (const xmlChar *) LQ_COMPUTE_XMLNS);
+    xmlXPathObjectPtr r = xmlXPathEvalExpression((const xmlChar *) xpath,
+                                                 ctx);
+    char *text = NULL;
+    if (r && r->nodesetval && r->nodesetval->nodeNr == 1) {
+        xmlChar *t = xmlNodeGetContent(r->nodesetval->nodeTab[0]);
+        text = xstrdup((const char *) t);
+        xmlFree(t);
+    }
+    xmlXPathFreeObject(r);
+    xmlXPathFreeContext(ctx);
+    xmlFreeDoc(doc);
+    return text;
+}
+
+static int
+xpath_count(const char *xml, const char *xpath)
+{
+    xmlDocPtr doc = xmlReadMemory(xml, strlen(xml), "t.xml", NULL,
+                                  XML_PARSE_NONET);
+    assert_non_null(doc);
+    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+    xmlXPathObjectPtr r = xmlXPathEvalExpression((const xmlChar *) xpath,
+                                                 ctx);
+    int n = r && r->nodesetval ? r->nodesetval->nodeNr : 0;
+    xmlXPathFreeObject(r);
+    xmlXPathFreeContext(ctx);
+    xmlFreeDoc(doc);
+    return n;
+}
+
+static void
+assert_xpath(const char *xml, const char *xpath, const char *expected)
+{
+    char *text = xpath_text(xml, xpath);
+    if (!text || strcmp(text, expected)) {
+        fail_msg("%s: expected \"%s\", got \"%s\" in\n%s", xpath, expected,
+                 text ? text : "(none)", xml);
+    }
+    free(text);
+}
+
+static void
+test_xml_required_elements(void **state OVS_UNUSED)
+{
+    struct lq_vm_spec s;
+    base_spec(&s);
+    s.cpu_sockets = 2;
+    s.cpu_cores = 3;
+    s.kernel_path = xstrdup("/boot/vmlinuz");
+    s.initrd_path = xstrdup("/boot/initrd");
+    s.kernel_cmdline = xstrdup("console=ttyS0");
+    s.serial_log_path = xstrdup("/var/log/vm1.log");
+
+    char *xml = lq_domain_xml(&s);
+    assert_non_null(xml);
+    assert_xpath(xml, "/domain/@type", "qemu");
+    assert_xpath(xml, "/domain/name", "vm1");
+    assert_xpath(xml, "/domain/uuid", ID);
+    assert_xpath(xml, "/domain/memory", "256");
+    assert_xpath(xml, "/domain/memory/@unit", "MiB");
+    assert_xpath(xml, "/domain/vcpu", "6");
+    assert_xpath(xml, "/domain/cpu/topology/@sockets", "2");
+    assert_xpath(xml, "/domain/cpu/topology/@cores", "3");
+    assert_xpath(xml, "/domain/os/type/@machine", "pc");
+    assert_xpath(xml, "/domain/os/kernel", "/boot/vmlinuz");
+    assert_xpath(xml, "/domain/os/initrd", "/boot/initrd");
+    assert_xpath(xml, "/domain/os/cmdline", "console=ttyS0");
+    assert_int_equal(xpath_count(xml, "/domain/os/boot"), 0);
+    assert_int_equal(xpath_count(xml, "/domain/features/acpi"), 1);
+    assert_xpath(xml, "/domain/devices/serial[@type='file']/source/@path",
+                 "/var/log/vm1.log");
+    assert_xpath(xml, "/domain/on_poweroff", "destroy");
+    free(xml);
+    lq_vm_spec_clear(&s);
+}
+
+static void
+test_xml_disks(void **state OVS_UNUSED)
+{
+    struct lq_vm_spec s;
+    base_spec(&s);
+    s.n_disks = 3;
+    s.disks = xcalloc(3, sizeof *s.disks);
+    s.disks[0] = (struct lq_disk_spec) { xstrdup("root"),
+                                         xstrdup("/nonexistent/root.img") };
+    s.disks[1] = (struct lq_disk_spec) { xstrdup("data"),
+                                         xstrdup("/nonexistent/data.img"),
+                                         .cache = LQ_DISK_CACHE_WRITEBACK,
+                                         .readonly = true };
+    s.disks[2] = (struct lq_disk_spec) { xstrdup("sata0"),
+                                         xstrdup("/nonexistent/s.img"),
+                                         .bus = LQ_DISK_BUS_SATA };
+    char *xml = lq_domain_xml(&s);
+    assert_non_null(xml);
+    assert_int_equal(xpath_count(xml, "/domain/devices/disk"), 3);
+    assert_xpath(xml, "/domain/devices/disk[1]/source/@file",
+                 "/nonexistent/root.img");
+    assert_xpath(xml, "/domain/devices/disk[1]/target/@dev", "vda");
+    assert_xpath(xml, "/domain/devices/disk[1]/target/@bus", "virtio");
+    assert_xpath(xml, "/domain/devices/disk[1]/driver/@cache", "none");
+    assert_xpath(xml, "/domain/devices/disk[1]/serial", "root");
+    assert_int_equal(xpath_count(xml, "/domain/devices/disk[1]/readonly"), 0);
+    assert_xpath(xml, "/domain/devices/disk[2]/target/@dev", "vdb");
+    assert_xpath(xml, "/domain/devices/disk[2]/driver/@cache", "writeback");
+    assert_int_equal(xpath_count(xml, "/domain/devices/disk[2]/readonly"), 1);
+    assert_xpath(xml, "/domain/devices/disk[3]/target/@dev", "sda");
+    assert_xpath(xml, "/domain/devices/disk[3]/target/@bus", "sata");
+    assert_int_equal(xpath_count(xml, "/domain/os/boot[@dev='hd']"), 1);
+    free(xml);
+    lq_vm_spec_clear(&s);
+}
+
+static void
+test_xml_escaping(void **state OVS_UNUSED)
+{
+    static const char *const hostile[] = {
+        "a'\"<b>&",
+        "</name><devices><disk/></devices><name>",
+        "]]><!-- x -->&amp;",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(hostile); i++) {
+        struct lq_vm_spec s;
+        base_spec(&s);
+        free(s.name);
+        s.name = xstrdup(hostile[i]);
+        s.kernel_path = xstrdup("/k'\"<&>");
+        s.kernel_cmdline = xstrdup(hostile[i]);
+        lq_vm_spec_add_label(&s, hostile[i], hostile[i]);
+        /* The first name is valid; the others ('/') validation refuses,
+         * but the builder escapes them all the same. */
+        if (i == 0) {
+            assert_null(lq_vm_spec_validate(&s, false));
+        }
+
+        char *xml = lq_domain_xml(&s);
+        assert_non_null(xml);
+        assert_xpath(xml, "/domain/name", hostile[i]);
+        assert_xpath(xml, "/domain/os/kernel", "/k'\"<&>");
+        assert_xpath(xml, "/domain/os/cmdline", hostile[i]);
+        assert_xpath(xml, "/domain/metadata/lq:vm/lq:label/@key", hostile[i]);
+        assert_xpath(xml, "/domain/metadata/lq:vm/lq:label", hostile[i]);
+        /* Nothing was injected. */
+        assert_int_equal(xpath_count(xml, "//disk"), 0);
+        assert_int_equal(xpath_count(xml, "/domain/name"), 1);
+        assert_int_equal(xpath_count(xml, "//comment()"), 0);
+        free(xml);
+        lq_vm_spec_clear(&s);
+    }
+}
+
+static void
+expect_invalid(const struct lq_vm_spec *s, const char *field)
+{
+    struct lq_error *e = lq_vm_spec_validate(s, false);
+    assert_non_null(e);
+    assert_int_equal(e->code, LQ_INVALID_ARGUMENT);
+    if (strncmp(e->message, field, strlen(field))) {
+        fail_msg("expected an error on %s, got \"%s\"", field, e->message);
+    }
+    lq_error_free(e);
+}
+
+static void
+test_validation(void **state OVS_UNUSED)
+{
+    struct lq_vm_spec s;
+
+    base_spec(&s);
+    assert_null(lq_vm_spec_validate(&s, false));
+    s.memory_mib = 0;
+    expect_invalid(&s, "spec.memoryMib");
+    s.memory_mib = 256;
+    s.cpu_cores = 0;
+    expect_invalid(&s, "spec.cpuCores");
+    s.cpu_cores = 16;
+    s.cpu_sockets = 16;
+    expect_invalid(&s, "spec.cpuCores");
+    s.cpu_sockets = 1;
+    strcpy(s.id, "nope");
+    expect_invalid(&s, "id");
+    ovs_strlcpy(s.id, ID, sizeof s.id);
+    free(s.name);
+    s.name = xstrdup("a/b");
+    expect_invalid(&s, "name");
+    free(s.name);
+    s.name = xstrdup("tab\there");
+    expect_invalid(&s, "name");
+    free(s.name);
+    s.name = NULL;
+    expect_invalid(&s, "name");
+    s.name = xstrdup("ok");
+    s.initrd_path = xstrdup("/initrd");
+    expect_invalid(&s, "spec.initrdPath");
+    s.kernel_path = xstrdup("relative/kernel");
+    expect_invalid(&s, "spec.kernelPath");
+    free(s.kernel_path);
+    s.kernel_path = xstrdup("/nonexistent/kernel");
+    assert_null(lq_vm_spec_validate(&s, false));
+    struct lq_error *e = lq_vm_spec_validate(&s, true);
+    assert_non_null(e);
+    assert_string_equal(e->message, "spec.kernelPath: \"/nonexistent/"
+                        "kernel\": No such file or directory");
+    lq_error_free(e);
+
+    s.n_disks = 2;
+    s.disks = xcalloc(2, sizeof *s.disks);
+    s.disks[0] = (struct lq_disk_spec) { xstrdup("d"), xstrdup("/a") };
+    s.disks[1] = (struct lq_disk_spec) { xstrdup("d"), xstrdup("/b") };
+    expect_invalid(&s, "spec.disks[1].id");
+    free(s.disks[1].id);
+    s.disks[1].id = xstrdup("e");
+    free(s.disks[1].path);
+    s.disks[1].path = NULL;
+    expect_invalid(&s, "spec.disks[1].path");
+    s.disks[1].path = xstrdup("/b");
+    assert_null(lq_vm_spec_validate(&s, false));
+    lq_vm_spec_add_label(&s, "", "x");
+    expect_invalid(&s, "labels");
+    lq_vm_spec_clear(&s);
+}
+
+static void
+test_fingerprint_and_metadata(void **state OVS_UNUSED)
+{
+    struct lq_vm_spec a, b;
+    char fa[41], fb[41];
+
+    base_spec(&a);
+    base_spec(&b);
+    lq_vm_spec_add_label(&a, "x", "1");
+    lq_vm_spec_add_label(&a, "a", "2");
+    assert_false(lq_vm_spec_add_label(&a, "a", "3"));
+    lq_vm_spec_add_label(&b, "a", "2");
+    lq_vm_spec_add_label(&b, "x", "1");
+    lq_vm_spec_fingerprint(&a, fa);
+    lq_vm_spec_fingerprint(&b, fb);
+    assert_string_equal(fa, fb);        /* Label order does not matter. */
+    b.memory_mib++;
+    lq_vm_spec_fingerprint(&b, fb);
+    assert_string_not_equal(fa, fb);
+
+    /* Our element as it is in the domain XML (with its namespace)... */
+    char *xml = lq_domain_xml(&a);
+    char *start = strstr(xml, "<lq:vm");
+    char *end = strstr(xml, "</lq:vm>");
+    assert_non_null(start);
+    assert_non_null(end);
+    end[strlen("</lq:vm>")] = '\0';
+    struct lq_vm_metadata m;
+    assert_null(lq_vm_metadata_parse(start, &m));
+    assert_string_equal(m.fingerprint, fa);
+    assert_int_equal(m.n_labels, 2);
+    assert_string_equal(m.labels[0].key, "a");
+    assert_string_equal(m.labels[1].value, "1");
+    lq_vm_metadata_clear(&m);
+    free(xml);
+
+    /* ...and as virDomainGetMetadata() returns it (no namespace). */
+    assert_null(lq_vm_metadata_parse(
+        "<vm><fingerprint>abc</fingerprint><label key='k&amp;'>v&lt;</label>"
+        "</vm>", &m));
+    assert_string_equal(m.fingerprint, "abc");
+    assert_int_equal(m.n_labels, 1);
+    assert_string_equal(m.labels[0].key, "k&");
+    assert_string_equal(m.labels[0].value, "v<");
+    lq_vm_metadata_clear(&m);
+
+    struct lq_error *e = lq_vm_metadata_parse("<other/>", &m);
+    assert_non_null(e);
+    lq_error_free(e);
+    e = lq_vm_metadata_parse("not xml", &m);
+    assert_non_null(e);
+    lq_error_free(e);
+
+    lq_vm_spec_clear(&a);
+    lq_vm_spec_clear(&b);
+}
+
+static struct lq_error *
+parse(const char *text, struct lq_vm_spec *s)
+{
+    struct json *j = json_from_string(text);
+    assert_int_equal(j->type, JSON_OBJECT);
+    lq_vm_spec_init(s);
+    struct lq_error *e = lq_rpc_compute_parse_create(j, s);
+    json_destroy(j);
+    return e;
+}
+
+static void
+expect_parse_error(const char *text, enum lq_code code, const char *prefix)
+{
+    struct lq_vm_spec s;
+    struct lq_error *e = parse(text, &s);
+    assert_non_null(e);
+    assert_int_equal(e->code, code);
+    if (strncmp(e->message, prefix, strlen(prefix))) {
+        fail_msg("%s: expected \"%s...\", got \"%s\"", text, prefix,
+                 e->message);
+    }
+    lq_error_free(e);
+    lq_vm_spec_clear(&s);
+}
+
+static void
+test_parse_create(void **state OVS_UNUSED)
+{
+    struct lq_vm_spec s;
+    assert_null(parse(
+        "{\"id\": \"6F1C9A52-0000-4000-8000-000000000001\", \"name\": \"n\","
+        " \"spec\": {\"cpuCores\": 2, \"memory_mib\": \"512\","
+        " \"kernelPath\": \"/k\", \"kernelCmdline\": \"\","
+        " \"disks\": [{\"id\": \"d0\", \"path\": \"/d\", \"bus\": \"SATA\","
+        " \"readonly\": true}], \"nics\": []},"
+        " \"labels\": {\"b\": \"2\", \"a\": \"1\"}}", &s));
+    assert_string_equal(s.id, ID);
+    assert_int_equal(s.cpu_cores, 2);
+    assert_int_equal(s.cpu_sockets, 1);
+    assert_int_equal(s.memory_mib, 512);
+    assert_string_equal(s.kernel_path, "/k");
+    assert_null(s.kernel_cmdline);      /* "" is unset. */
+    assert_int_equal(s.n_disks, 1);
+    assert_int_equal(s.disks[0].bus, LQ_DISK_BUS_SATA);
+    assert_true(s.disks[0].readonly);
+    assert_int_equal(s.n_labels, 2);
+    assert_string_equal(s.labels[0].key, "a");
+    lq_vm_spec_clear(&s);
+
+    /* No id: one is generated. */
+    assert_null(parse("{\"name\": \"n\", \"spec\": {\"memoryMib\": 64}}",
+                      &s));
+    assert_int_equal(strlen(s.id), 36);
+    lq_vm_spec_clear(&s);
+
+    expect_parse_error("{\"name\": \"n\"}", LQ_INVALID_ARGUMENT, "spec");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 0}}", LQ_INVALID_ARGUMENT,
+                       "spec.memoryMib");
+    expect_parse_error("{\"spec\": {\"memoryMib\": -5}}", LQ_INVALID_ARGUMENT,
+                       "spec.memoryMib");
+    expect_parse_error("{\"id\": \"x\", \"spec\": {}}", LQ_INVALID_ARGUMENT,
+                       "id");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"cpuCores\": 0}}",
+                       LQ_INVALID_ARGUMENT, "spec.cpuCores");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"cpuCores\": \"x\"}}",
+                       LQ_INVALID_ARGUMENT, "spec.cpuCores: ");
+    expect_parse_error("{\"spec\": {\"memoryMib\": true}}",
+                       LQ_INVALID_ARGUMENT, "spec.memoryMib: ");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"disks\": "
+                       "[{\"id\": 5}]}}", LQ_INVALID_ARGUMENT,
+                       "spec.disks[0].id: ");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"disks\": {}}}",
+                       LQ_INVALID_ARGUMENT, "spec.disks");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"disks\": "
+                       "[{\"id\": \"d\", \"path\": \"/p\", "
+                       "\"cache\": \"x\"}]}}",
+                       LQ_INVALID_ARGUMENT, "spec.disks[0].cache");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"disks\": "
+                       "[{\"id\": \"d\", \"volumeId\": \"v\"}]}}",
+                       LQ_UNIMPLEMENTED, "spec.disks[0].volumeId");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"nics\": [{}]}}",
+                       LQ_UNIMPLEMENTED, "spec.nics");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1}, \"labels\": "
+                       "{\"a\": 1}}", LQ_INVALID_ARGUMENT, "labels.a");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_xml_required_elements),
+        cmocka_unit_test(test_xml_disks),
+        cmocka_unit_test(test_xml_escaping),
+        cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_fingerprint_and_metadata),
+        cmocka_unit_test(test_parse_create),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    xmlCleanupParser();
+    return rc;
+}

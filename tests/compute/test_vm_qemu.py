@@ -1,0 +1,221 @@
+"""Real guests: QEMU (TCG) under a private libvirtd, driven through the real
+daemon's NodeDaemonService VM methods.
+
+Three guests boot Debian's kernel directly with a busybox initramfs built
+here; their first serial port is logged to a file and the assertions are on
+what the guest kernel and /init print there.  One powers off on the ACPI
+power button (StopVM succeeds); the other ignores it (StopVM times out,
+the VM keeps running, ForceStopVM stops it); the third powers itself
+off and shows STOPPED.  Afterwards the domains are
+gone from libvirt itself (`virsh list --all`).
+"""
+import os
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import computetest  # noqa: E402
+
+WHY_NOT = computetest.missing_prerequisites()
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for " + what)
+
+
+@unittest.skipIf(WHY_NOT, WHY_NOT)
+class QemuGuestTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="lq-compute-")
+        cls.initrd = os.path.join(cls.tmp, "initrd.cpio")
+        computetest.build_initramfs(cls.initrd)
+        cls.kernel, _ = computetest.kernel()
+        cls.libvirt = computetest.LibvirtSandbox().start()
+        cls.daemon = computetest.ComputeDaemon(cls.libvirt.uri).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.daemon.stop()
+        cls.libvirt.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        assert rc == 0, "daemon exit status %d:\n%s" % (
+            rc, cls.daemon.read_log())
+
+    def call(self, method, request):
+        return self.daemon.call(method, request)
+
+    def ok(self, method, request):
+        status, body = self.call(method, request)
+        self.assertEqual(status, 200, "%s: %s" % (method, body))
+        return body
+
+    def create(self, name, cmdline_extra=""):
+        vm_id = str(uuid.uuid4())
+        log = os.path.join(self.tmp, name + ".serial.log")
+        request = {
+            "id": vm_id, "name": name,
+            "spec": {"cpuCores": 1, "memoryMib": 256,
+                     "kernelPath": self.kernel, "initrdPath": self.initrd,
+                     "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline_extra,
+                     "serialLogPath": log},
+            "labels": {"test": "qemu", "role": name},
+        }
+        body = self.ok("CreateVM", request)
+        self.assertEqual(body["vmId"], vm_id)
+        self.assertEqual(body["state"], "STOPPED")
+        self.assertEqual(body["labels"], {"test": "qemu", "role": name})
+        return vm_id, log, request
+
+    @staticmethod
+    def serial(log):
+        try:
+            with open(log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def cleanup(self, vm):
+        self.call("ForceStopVM", {"vmId": vm})
+        self.call("DeleteVM", {"vmId": vm})
+
+    def test_guest_lifecycle(self):
+        t0 = time.time()
+        good, good_log, good_req = self.create("lq-acpi")
+        self.addCleanup(self.cleanup, good)
+        deaf, deaf_log, _ = self.create("lq-deaf", "lq.ignore_acpi")
+        self.addCleanup(self.cleanup, deaf)
+        selfoff, selfoff_log, _ = self.create("lq-selfoff",
+                                              "lq.poweroff_after=1")
+        self.addCleanup(self.cleanup, selfoff)
+
+        # Idempotent by id; another spec under the same id is refused.
+        self.assertEqual(self.ok("CreateVM", good_req)["vmId"], good)
+        other = dict(good_req, spec=dict(good_req["spec"], memoryMib=300))
+        status, body = self.call("CreateVM", other)
+        self.assertEqual(body["code"], "already_exists", body)
+
+        for vm in (good, deaf, selfoff):
+            self.assertEqual(self.ok("StartVM", {"vmId": vm})["state"],
+                             "RUNNING")
+        self.assertEqual(self.ok("StartVM", {"vmId": good})["state"],
+                         "RUNNING")      # Starting a running VM: no-op.
+
+        wait_for(lambda: "LQ-GUEST-ACPI-READY" in self.serial(good_log), 60,
+                 "guest 1 to boot:\n" + self.serial(good_log)[-2000:])
+        wait_for(lambda: "LQ-GUEST-IGNORING-ACPI" in self.serial(deaf_log),
+                 60, "guest 2 to boot:\n" + self.serial(deaf_log)[-2000:])
+        boot = time.time() - t0
+        serial = self.serial(good_log)
+        self.assertIn("Linux version", serial)        # The guest kernel...
+        self.assertIn("LQ-GUEST-BOOTED", serial)      # ...and our /init.
+
+        listed = self.ok("ListVMs", {})["vms"]
+        self.assertTrue({good, deaf} <= {v["vmId"] for v in listed})
+
+        # A guest that powers itself off is STOPPED (on_poweroff destroy).
+        wait_for(lambda: self.ok("GetVMStatus", {"vmId": selfoff})["state"]
+                 == "STOPPED", 60, "guest 3 to power off:\n"
+                 + self.serial(selfoff_log)[-2000:])
+        self.assertIn("LQ-GUEST-POWERING-OFF", self.serial(selfoff_log))
+
+        # Pause and resume.
+        self.assertEqual(self.ok("PauseVM", {"vmId": good})["state"],
+                         "PAUSED")
+        status, body = self.call("StopVM", {"vmId": good})
+        self.assertEqual(body["code"], "failed_precondition", body)
+        self.assertEqual(self.ok("ResumeVM", {"vmId": good})["state"],
+                         "RUNNING")
+
+        # ACPI shutdown: the guest runs its power-button action.
+        body = self.ok("StopVM", {"vmId": good, "timeoutSeconds": 30})
+        self.assertEqual(body["state"], "STOPPED")
+        self.assertIn("LQ-GUEST-POWER-BUTTON", self.serial(good_log))
+
+        # A guest that ignores ACPI: timeout error, never a silent force.
+        t = time.time()
+        status, body = self.call("StopVM", {"vmId": deaf,
+                                            "timeoutSeconds": 2})
+        self.assertEqual(body["code"], "deadline_exceeded", body)
+        self.assertGreaterEqual(time.time() - t, 2)
+        self.assertEqual(self.ok("GetVMStatus", {"vmId": deaf})["state"],
+                         "RUNNING")
+
+        # DeleteVM is refused while running.
+        status, body = self.call("DeleteVM", {"vmId": deaf})
+        self.assertEqual(body["code"], "failed_precondition", body)
+        self.assertEqual(self.ok("ForceStopVM", {"vmId": deaf})["state"],
+                         "STOPPED")
+        self.assertEqual(self.ok("ForceStopVM", {"vmId": deaf})["state"],
+                         "STOPPED")
+
+        for vm in (good, deaf, selfoff):
+            self.assertEqual(self.ok("DeleteVM", {"vmId": vm}), {})
+            status, body = self.call("GetVMStatus", {"vmId": vm})
+            self.assertEqual(body["code"], "not_found", body)
+        self.assertEqual(self.ok("DeleteVM", {"vmId": good}), {})
+        r = self.libvirt.virsh("list", "--all", "--uuid")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(good, r.stdout)
+        self.assertNotIn(deaf, r.stdout)
+        self.assertNotIn(selfoff, r.stdout)
+        self.assertNotIn(good, str(self.ok("ListVMs", {})))
+        print("three guests booted to their markers in %.1f s" % boot)
+
+    def test_name_is_escaped_not_injected(self):
+        vm_id = str(uuid.uuid4())
+        name = "a'\"<b>&"
+        body = self.ok("CreateVM", {"id": vm_id, "name": name,
+                                    "spec": {"memoryMib": 64,
+                                             "kernelPath": self.kernel},
+                                    "labels": {"k<&>": "v'\"</lq:vm>"}})
+        self.addCleanup(self.cleanup, vm_id)
+        self.assertEqual(body["name"], name)
+        self.assertEqual(body["labels"], {"k<&>": "v'\"</lq:vm>"})
+        r = self.libvirt.virsh("domname", vm_id)
+        self.assertEqual(r.stdout.strip(), name)
+        r = self.libvirt.virsh("dumpxml", vm_id)
+        self.assertNotIn("<b>", r.stdout)
+        self.assertEqual(self.ok("DeleteVM", {"vmId": vm_id}), {})
+
+    def test_invalid_specs_define_nothing(self):
+        base = {"name": "lq-bad", "spec": {"memoryMib": 64,
+                                           "kernelPath": self.kernel}}
+        cases = [
+            ({"spec": {"memoryMib": 0}}, "spec.memoryMib"),
+            ({"spec": {"memoryMib": 64, "kernelPath": "/nonexistent/k"}},
+             "spec.kernelPath"),
+            ({"spec": {"memoryMib": 64, "cpuCores": 1000}}, "spec.cpuCores"),
+            ({"name": "a/b"}, "name"),
+            ({"id": "not-a-uuid"}, "id"),
+            ({"spec": {"memoryMib": 64, "disks": [{"id": "d0"}]}},
+             "spec.disks[0].path"),
+            ({"spec": {"memoryMib": 64,
+                       "disks": [{"id": "d0", "path": "/dev/null",
+                                  "bus": "floppy"}]}},
+             "spec.disks[0].bus"),
+        ]
+        for change, field in cases:
+            request = dict(base, **change)
+            status, body = self.call("CreateVM", request)
+            self.assertEqual(body.get("code"), "invalid_argument",
+                             (request, body))
+            self.assertTrue(body["message"].startswith(field),
+                            (field, body))
+        r = self.libvirt.virsh("list", "--all", "--name")
+        self.assertNotIn("lq-bad", r.stdout.split())
+        self.assertNotIn("lq-bad", [v["name"] for v in
+                                    self.ok("ListVMs", {})["vms"]])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,134 @@
+"""Fast lifecycle rules on libvirt's test:///default driver (in-process in
+the daemon: no libvirtd, no QEMU), through the real daemon's RPCs.
+
+test:///default starts with one running domain, "test", which is not ours:
+it must stay invisible and untouched.
+"""
+import os
+import sys
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import computetest  # noqa: E402
+
+TEST_DOMAIN_UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
+KERNEL = sys.executable          # Any existing file: the driver never boots.
+
+
+class TestDriverTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = computetest.ComputeDaemon("test:///default").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.daemon.stop()
+        assert rc == 0, "daemon exit status %d:\n%s" % (
+            rc, cls.daemon.read_log())
+
+    def call(self, method, request):
+        return self.daemon.call(method, request)
+
+    def ok(self, method, request):
+        status, body = self.call(method, request)
+        self.assertEqual(status, 200, "%s: %s" % (method, body))
+        return body
+
+    def error(self, method, request, code):
+        status, body = self.call(method, request)
+        self.assertEqual(body.get("code"), code, (method, request, body))
+        return body["message"]
+
+    def spec(self, **kw):
+        s = {"cpuCores": 2, "memoryMib": 128, "kernelPath": KERNEL}
+        s.update(kw)
+        return s
+
+    def test_lifecycle(self):
+        vm = str(uuid.uuid4())
+        req = {"id": vm, "name": "tvm-" + vm[:8], "spec": self.spec(),
+               "labels": {"team": "a"}}
+        body = self.ok("CreateVM", req)
+        self.assertEqual(body, {"vmId": vm, "name": req["name"],
+                                "state": "STOPPED", "labels": {"team": "a"}})
+        self.assertEqual(self.ok("CreateVM", req)["vmId"], vm)
+        self.error("CreateVM", dict(req, labels={"team": "b"}),
+                   "already_exists")
+        self.error("CreateVM", dict(req, spec=self.spec(cpuCores=4)),
+                   "already_exists")
+
+        def state(method, **extra):
+            return self.ok(method, dict({"vmId": vm}, **extra))["state"]
+
+        self.error("PauseVM", {"vmId": vm}, "failed_precondition")
+        self.assertEqual(state("StartVM"), "RUNNING")
+        self.assertEqual(state("StartVM"), "RUNNING")
+        self.assertEqual(state("PauseVM"), "PAUSED")
+        self.assertEqual(state("PauseVM"), "PAUSED")
+        self.assertEqual(state("ResumeVM"), "RUNNING")
+        self.assertEqual(state("RebootVM"), "RUNNING")
+        self.error("DeleteVM", {"vmId": vm}, "failed_precondition")
+        self.assertEqual(state("StopVM", timeoutSeconds=5), "STOPPED")
+        self.assertEqual(state("StopVM"), "STOPPED")
+        self.assertEqual(state("StartVM"), "RUNNING")
+        self.assertEqual(state("ForceStopVM"), "STOPPED")
+        self.assertEqual(state("GetVMStatus"), "STOPPED")
+        self.assertIn(vm, [v["vmId"] for v in self.ok("ListVMs", {})["vms"]])
+        self.assertEqual(self.ok("DeleteVM", {"vmId": vm}), {})
+        self.assertEqual(self.ok("DeleteVM", {"vmId": vm}), {})
+        self.error("GetVMStatus", {"vmId": vm}, "not_found")
+        self.error("StartVM", {"vmId": vm}, "not_found")
+
+    def test_foreign_domain_is_invisible(self):
+        self.assertNotIn("test", [v["name"] for v in
+                                  self.ok("ListVMs", {})["vms"]])
+        self.error("GetVMStatus", {"vmId": TEST_DOMAIN_UUID}, "not_found")
+        self.error("ForceStopVM", {"vmId": TEST_DOMAIN_UUID}, "not_found")
+        msg = self.error("CreateVM", {"id": TEST_DOMAIN_UUID, "name": "x",
+                                      "spec": self.spec()}, "already_exists")
+        self.assertIn("not managed", msg)
+        msg = self.error("CreateVM", {"id": str(uuid.uuid4()), "name": "test",
+                                      "spec": self.spec()}, "already_exists")
+        self.assertTrue(msg.startswith("name"), msg)
+        # DeleteVM of a domain that is not ours succeeds without touching it.
+        self.assertEqual(self.ok("DeleteVM", {"vmId": TEST_DOMAIN_UUID}), {})
+
+    def test_bad_requests(self):
+        self.error("GetVMStatus", {}, "invalid_argument")
+        self.error("GetVMStatus", {"vmId": "nope"}, "invalid_argument")
+        self.error("GetVMStatus", {"vmId": 5}, "invalid_argument")
+        self.error("StopVM", {"vmId": str(uuid.uuid4()),
+                              "timeoutSeconds": 999999}, "invalid_argument")
+        self.error("GetVMStatus", {"vmId": str(uuid.uuid4())}, "not_found")
+        before = self.ok("ListVMs", {})
+        for spec in (self.spec(memoryMib=0), self.spec(cpuThreads=0),
+                     self.spec(kernelPath="/nonexistent"),
+                     self.spec(serialLogPath="relative.log")):
+            self.error("CreateVM", {"name": "bad", "spec": spec},
+                       "invalid_argument")
+        # 200 vCPUs pass the static limit (255) but not the test driver's
+        # host (16 CPUs).
+        msg = self.error("CreateVM", {"name": "big",
+                                      "spec": self.spec(cpuCores=200)},
+                         "invalid_argument")
+        self.assertTrue(msg.startswith("spec.cpuCores"), msg)
+        self.assertIn("CPUs of this host", msg)
+        self.assertEqual(self.ok("ListVMs", {}), before)
+
+
+class UnavailableTest(unittest.TestCase):
+    def test_libvirtd_down(self):
+        d = computetest.ComputeDaemon(
+            "qemu:///system?socket=/nonexistent/libvirt-sock").start()
+        try:
+            status, body = d.call("ListVMs", {})
+            self.assertEqual(body["code"], "unavailable", body)
+            status, body = d.call("HealthCheck", {})
+            self.assertEqual(status, 200)
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
