@@ -11,8 +11,10 @@
  * script sees the very message and exit status ovn-nbctl would give.
  *
  * Where we differ, on purpose: the transaction is never committed (a
- * command that would write, or a --wait that would bump nb_cfg, is refused
- * before we connect, under the name "lqctl nb"), there is no daemon mode
+ * command that would write, or "sync" with a --wait that would bump nb_cfg,
+ * is refused before we connect, under the name "lqctl nb"; --wait with the
+ * other commands is accepted and, as in ovn-nbctl, waits for nothing, since
+ * nothing changes), there is no daemon mode
  * (OVN_NB_DAEMON is ignored), and a database without its NB_Global row is
  * not "initialised" the way ovn-nbctl silently does. */
 #include <config.h>
@@ -35,6 +37,7 @@
 #include "openvswitch/vlog.h"
 #include "ovsdb-data.h"
 #include "ovsdb-idl.h"
+#include "process.h"
 #include "stream-ssl.h"
 #include "table.h"
 #include "util.h"
@@ -179,7 +182,7 @@ Output, errors and exit status are those of ovn-nbctl 23.03 for:\n\
   [--route-table=TABLE] lr-route-list ROUTER          lr-policy-list ROUTER\n\
   lr-nat-list ROUTER        lb-list [LB]              ls-lb-list SWITCH\n\
   lr-lb-list ROUTER         dhcp-options-list\n\
-  dhcp-options-get-options UUID                       static-mac-binding-list\n\
+  dhcp-options-get-options UUID                     static-mac-binding-list\n\
   ha-chassis-group-list     get-connection            get-ssl\n\
   sync                      comment [ARG]...\n\
   [--columns=COLS] list TABLE [RECORD]...\n\
@@ -191,7 +194,7 @@ Commands that change the database are refused.\n\
 Options:\n\
   --db=DATABASE             connect to DATABASE (default: $OVN_NB_DB, or\n\
                             %s)\n\
-  -f, --format=FORMAT       table, list, csv, json or html (generic commands)\n\
+  -f, --format=FORMAT       table, list, csv, json, html (generic commands)\n\
   -d, --data=FORMAT         string, bare or json cell format\n\
   --no-headings, --bare, --pretty, --max-column-width=N, --oneline\n\
   -t, --timeout=SECS        give up after SECS seconds\n\
@@ -199,7 +202,8 @@ Options:\n\
   --no-leader-only, --no-shuffle-remotes, -v[SPEC], --log-file[=FILE]\n\
 Errors read \"ovn-nbctl: ...\" as ovn-nbctl's do; lqctl nb's own refusals\n\
 read \"lqctl nb: ...\".  OVN_NBCTL_OPTIONS is honoured, OVN_NB_DAEMON is\n\
-not (there is no daemon mode).\n", "lqctl nb", "unix:$OVN_RUNDIR/ovnnb_db.sock");
+not (there is no daemon mode).\n",
+           "lqctl nb", "unix:$OVN_RUNDIR/ovnnb_db.sock");
 }
 
 static const char *
@@ -235,7 +239,7 @@ apply_options(const struct ovs_cmdl_parsed_option *po, size_t n,
 {
     for (size_t i = 0; i < n; i++) {
         const char *arg = po[i].arg;
-        char *refusal = nbctl_check_option(po[i].o->name, arg);
+        char *refusal = nbctl_check_option(po[i].o->name);
         if (refusal) {
             nbctl_refuse(refusal);
         }
@@ -258,7 +262,7 @@ apply_options(const struct ovs_cmdl_parsed_option *po, size_t n,
             break;
         case OPT_PRINT_WAIT_TIME:
         case OPT_DRY_RUN:
-            /* Nothing to wait for, nothing committed anyway. */
+            /* Read-only transactions never wait and are never committed. */
             break;
         case 't':
             if (!str_to_uint(arg, 10, &cfg->timeout) || !cfg->timeout) {
@@ -535,6 +539,14 @@ nbctl_main(int argc, char *argv[])
     apply_options(parsed, n_parsed, &cfg, &local_options);
     free(parsed);
 
+    /* Created before the commands are parsed, as ovn-nbctl does, so that
+     * even the debug log reads the same. */
+    the_idl = ovsdb_idl_create_unconnected(&nbrec_idl_class, false);
+    ovsdb_idl_set_shuffle_remotes(the_idl, cfg.shuffle_remotes);
+    ovsdb_idl_set_db_change_aware(the_idl, false);
+    ovsdb_idl_set_remote(the_idl, cfg.db, false);
+    ovsdb_idl_set_leader_only(the_idl, cfg.leader_only);
+
     struct ctl_command *commands;
     size_t n_commands;
     error = ctl_parse_commands(argc - optind, args + optind, &local_options,
@@ -542,19 +554,16 @@ nbctl_main(int argc, char *argv[])
     if (error) {
         ctl_fatal("%s", error);
     }
-    char *refusal = nbctl_check_commands(commands, n_commands);
-    if (!refusal) {
-        refusal = nbctl_check_option("wait", cfg.wait);
-    }
+    char *refusal = nbctl_check_commands(commands, n_commands, cfg.wait);
     if (refusal) {
         nbctl_refuse(refusal);
     }
+    free(args[0]);
+    args[0] = xstrdup(program_name);
+    char *called_as = process_escape_args(args);
+    VLOG_DBG("Called as %s", called_as);
+    free(called_as);
 
-    the_idl = ovsdb_idl_create_unconnected(&nbrec_idl_class, false);
-    ovsdb_idl_set_shuffle_remotes(the_idl, cfg.shuffle_remotes);
-    ovsdb_idl_set_db_change_aware(the_idl, false);
-    ovsdb_idl_set_remote(the_idl, cfg.db, false);
-    ovsdb_idl_set_leader_only(the_idl, cfg.leader_only);
     ctl_timeout_setup(cfg.timeout);
 
     error = run_prerequisites(commands, n_commands, the_idl);

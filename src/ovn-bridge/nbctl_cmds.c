@@ -775,8 +775,8 @@ pre_acl_list(struct ctl_context *ctx)
     ADD_COLUMN(ctx, nbrec_acl_col_label);
 }
 
-static void
-put_acl(struct ds *out, const struct nbrec_acl *acl)
+void
+nbctl_put_acl(struct ds *out, const struct nbrec_acl *acl)
 {
     ds_put_format(out, "%10s %5"PRId64" (%s) %s", acl->direction,
                   acl->priority, acl->match, acl->action);
@@ -817,7 +817,7 @@ cmd_acl_list(struct ctl_context *ctx)
     const struct nbrec_acl **acls = copy_rows(pg ? pg->acls : ls->acls, n);
     qsort(acls, n, sizeof *acls, compare_acls);
     for (size_t i = 0; i < n; i++) {
-        put_acl(&ctx->output, acls[i]);
+        nbctl_put_acl(&ctx->output, acls[i]);
     }
     free(acls);
 }

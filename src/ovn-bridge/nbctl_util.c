@@ -70,12 +70,20 @@ nbctl_command_support(const struct ctl_command_syntax *syntax)
 }
 
 char *
-nbctl_check_commands(const struct ctl_command *commands, size_t n)
+nbctl_check_commands(const struct ctl_command *commands, size_t n,
+                     const char *wait)
 {
+    bool waits = wait && strcmp(wait, "none");
+
     for (size_t i = 0; i < n; i++) {
         const char *name = commands[i].syntax->name;
         switch (nbctl_command_support(commands[i].syntax)) {
         case NBCTL_RUNS:
+            if (waits && !strcmp(name, "sync")) {
+                return xasprintf("\"sync\" with --wait=%s would change the "
+                                 "database (NB_Global nb_cfg), and lqctl nb "
+                                 "is read-only", wait);
+            }
             break;
         case NBCTL_WRITES:
             return xasprintf("\"%s\" would change the database, and lqctl nb "
@@ -91,17 +99,13 @@ nbctl_check_commands(const struct ctl_command *commands, size_t n)
 }
 
 char *
-nbctl_check_option(const char *name, const char *arg)
+nbctl_check_option(const char *name)
 {
     static const char *const daemon_options[] = {
         "detach", "no-self-confinement", "no-chdir", "pidfile",
         "overwrite-pidfile", "monitor", "user", "unixctl",
     };
 
-    if (!strcmp(name, "wait") && arg && strcmp(arg, "none")) {
-        return xasprintf("--wait=%s would change the database (nb_cfg), and "
-                         "lqctl nb is read-only", arg);
-    }
     for (size_t i = 0; i < ARRAY_SIZE(daemon_options); i++) {
         if (!strcmp(name, daemon_options[i])) {
             return xasprintf("--%s: lqctl nb has no daemon mode; it always "

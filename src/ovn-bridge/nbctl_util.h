@@ -35,12 +35,16 @@ enum nbctl_support {
 enum nbctl_support nbctl_command_support(const struct ctl_command_syntax *);
 
 /* Returns NULL if every one of the 'n' parsed commands may run, otherwise
- * the message that refuses the first one that may not. */
-char *nbctl_check_commands(const struct ctl_command *, size_t n);
+ * the message that refuses the first one that may not.  'wait' is the
+ * effective --wait argument (NULL or "none" for no waiting): ovn-nbctl
+ * only waits, and bumps NB_Global's nb_cfg to do so, for a transaction
+ * that changes something, which among read-only commands means "sync". */
+char *nbctl_check_commands(const struct ctl_command *, size_t n,
+                           const char *wait);
 
-/* Returns NULL if the global option 'name' (without "--") with argument
- * 'arg' (may be NULL) is acceptable for a read-only client, otherwise the
- * message that refuses it. */
-char *nbctl_check_option(const char *name, const char *arg);
+/* Returns NULL if the global option 'name' (without "--") is acceptable to
+ * lqctl nb, otherwise the message that refuses it (the daemon-mode
+ * options: there is no daemon mode). */
+char *nbctl_check_option(const char *name);
 
 #endif /* nbctl_util.h */

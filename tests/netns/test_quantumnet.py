@@ -438,6 +438,25 @@ class LifecycleTest(Base):
             self.assertIn(field, r["message"], (method, body, r))
         self.assertEqual(before, node.nb_dump())
 
+    def test_lqctl_views_of_our_rows(self):
+        net = self.network(["10.65.0.0/24"], name="views")
+        sg = self.sg([{"direction": "ingress", "protocol": "tcp",
+                       "portRangeMin": 22}], name="ssh")
+        p = self.port(net, securityGroupIds=[sg["id"]])
+        r = node.lqctl("net", "show", net["id"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("subnet 10.65.0.0/24, gateway 10.65.0.1", r.stdout)
+        self.assertIn(p["fixedIps"][0]["ipAddress"], r.stdout)
+        self.assertIn("security groups: ssh (%s)" % sg["id"], r.stdout)
+        r = node.lqctl("sg", "explain", p["id"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("allows in IPv4 tcp port 22 from anywhere", r.stdout)
+        self.assertIn("tcp.dst == 22) allow-related", r.stdout)
+        # lqctl nb reads the same database ovn-nbctl does, same output.
+        pg = "pg_" + sg["id"].replace("-", "_")
+        self.assertEqual(node.lqctl("nb", "acl-list", pg).stdout,
+                         node.nbctl("acl-list", pg))
+
     def test_delete_sg_in_use_refused(self):
         net = self.network(["10.64.0.0/24"])
         sg = self.sg()

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "http_client.h"
 #include "jsonx.h"
+#include "lqctl_nb.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
 #include "util.h"
@@ -36,7 +37,11 @@ usage(FILE *out)
 "         --from-snapshot SNAP] | delete ID [--force] | resize ID SIZE\n"
 "         [--allow-shrink] | flatten ID | snapshot {list|create|delete|\n"
 "         rollback} VOLUME [...]\n"
-"  call SERVICE/METHOD [JSON]  any RPC, raw JSON in and out\n\n"
+"  call SERVICE/METHOD [JSON]  any RPC, raw JSON in and out\n"
+"  nb [OPTIONS] COMMAND...  ovn-nbctl's read-only commands, same output\n"
+"                           (database: --db= or $OVN_NB_DB; nb --help)\n"
+"  net show [NETWORK]       networks, subnets and ports, from OVN NB\n"
+"  sg explain PORT          effective security group rules of a port\n\n"
 "Options:\n"
 "  -s, --socket PATH        daemon Unix socket (default $LQ_SOCKET or\n"
 "                           " DEFAULT_SOCKET ")\n"
@@ -226,6 +231,12 @@ main(int argc, char *argv[])
         case OPT_SANDBOX:
             free(cli.socket);
             cli.socket = xasprintf("%s/node.sock", optarg);
+            if (!getenv("OVN_NB_DB")) {
+                /* lqctl nb/net/sg read the sandbox's Northbound DB. */
+                char *db = xasprintf("unix:%s/ovn/nb.sock", optarg);
+                setenv("OVN_NB_DB", db, 1);
+                free(db);
+            }
             break;
         case OPT_SERVER: cli.server = optarg; break;
         case OPT_CERT: cli.http.cert_path = optarg; break;
@@ -268,6 +279,12 @@ main(int argc, char *argv[])
         rc = cmd_volume(&cli, argc - 1, argv + 1);
     } else if (!strcmp(argv[0], "call")) {
         rc = cmd_call(&cli, argc - 1, argv + 1);
+    } else if (!strcmp(argv[0], "nb")) {
+        rc = cmd_nb(argc, argv);
+    } else if (!strcmp(argv[0], "net")) {
+        rc = cmd_net(argc, argv);
+    } else if (!strcmp(argv[0], "sg")) {
+        rc = cmd_sg(argc, argv);
     } else {
         fprintf(stderr, "lqctl: unknown command \"%s\" (try lqctl --help)\n",
                 argv[0]);
