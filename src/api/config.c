@@ -18,7 +18,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "openvswitch/dynamic-string.h"
+#include "fileutil.h"
 #include "util.h"
 
 enum cfg_type {
@@ -634,28 +634,17 @@ struct lq_error *
 lq_config_load(const char *path, struct lq_config **configp)
 {
     *configp = NULL;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return lq_error_new(LQ_NOT_FOUND, "%s: cannot open config file: %s",
-                            path, strerror(errno));
+    char *text;
+    size_t len;
+    int err = lq_read_file(path, &text, &len);
+    if (err) {
+        return lq_error_new(err == EIO ? LQ_INTERNAL : LQ_NOT_FOUND,
+                            "%s: cannot %s config file: %s", path,
+                            err == EIO ? "read" : "open", strerror(err));
     }
 
-    struct ds text = DS_EMPTY_INITIALIZER;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        ds_put_buffer(&text, buf, n);
-    }
-    bool read_error = ferror(f);
-    fclose(f);
-    if (read_error) {
-        ds_destroy(&text);
-        return lq_error_new(LQ_INTERNAL, "%s: read error", path);
-    }
-
-    struct lq_error *error = lq_config_parse(path, text.string ? text.string
-                                             : "", text.length, configp);
-    ds_destroy(&text);
+    struct lq_error *error = lq_config_parse(path, text, len, configp);
+    free(text);
     return error;
 }
 

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileutil.h"
 #include "jsonx.h"
 #include "metrics.h"
 #include "openvswitch/dynamic-string.h"
@@ -478,19 +479,11 @@ bad:
 static struct lq_error *
 read_pem(const char *field, const char *path, char **pem)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    int err = lq_read_file(path, pem, NULL);
+    if (err) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s: cannot open \"%s\": %s",
-                            field, path, strerror(errno));
+                            field, path, strerror(err));
     }
-    struct ds s = DS_EMPTY_INITIALIZER;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        ds_put_buffer(&s, buf, n);
-    }
-    fclose(f);
-    *pem = ds_steal_cstr(&s);
     if (!strstr(*pem, "-----BEGIN")) {
         free(*pem);
         *pem = NULL;

@@ -5,6 +5,7 @@
 #include <config.h>
 #include "limiquantix/node.h"
 #include "node-private.h"
+#include "fileutil.h"
 
 #include <errno.h>
 #include <libvirt/libvirt.h>
@@ -231,7 +232,6 @@ lq_node_get_usage(struct lq_node *node, struct lq_node_usage *usage)
 {
     unsigned long long busy, total;
     struct lq_memory_info mem;
-    char buf[8192];
     FILE *f;
 
     memset(usage, 0, sizeof *usage);
@@ -247,13 +247,12 @@ lq_node_get_usage(struct lq_node *node, struct lq_node_usage *usage)
     node->prev_total = total;
     ovs_mutex_unlock(&node->mutex);
 
-    f = fopen("/proc/meminfo", "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f) {
-        fclose(f);
+    char *meminfo;
+    if (lq_read_file("/proc/meminfo", &meminfo, NULL)) {
+        return lq_error_new(LQ_INTERNAL, "cannot read /proc/meminfo");
     }
-    buf[n] = '\0';
-    struct lq_error *error = lq_meminfo_parse(buf, &mem);
+    struct lq_error *error = lq_meminfo_parse(meminfo, &mem);
+    free(meminfo);
     if (error) {
         return error;
     }

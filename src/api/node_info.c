@@ -7,6 +7,7 @@
 #include <config.h>
 #include "limiquantix/node.h"
 #include "node-private.h"
+#include "fileutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,22 +29,12 @@
 #include "sset.h"
 #include "util.h"
 
-/* Reads a whole (small) file into a string; NULL on error. */
+/* The file's text, or NULL if it cannot be read. */
 static char *
 read_file(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return NULL;
-    }
-    struct ds s = DS_EMPTY_INITIALIZER;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        ds_put_buffer(&s, buf, n);
-    }
-    fclose(f);
-    return ds_steal_cstr(&s);
+    char *text;
+    return lq_read_file(path, &text, NULL) ? NULL : text;
 }
 
 static char *

@@ -1,0 +1,12 @@
+/* fileutil.h: reading small whole files (configs, PEM files, procfs). */
+#ifndef LQ_FILEUTIL_H
+#define LQ_FILEUTIL_H 1
+
+#include <stddef.h>
+
+/* Reads all of 'path' into a new NUL-terminated string ('*lenp', if
+ * nonnull, gets its length).  Returns 0 or an errno value; on error
+ * '*textp' is NULL. */
+int lq_read_file(const char *path, char **textp, size_t *lenp);
+
+#endif
