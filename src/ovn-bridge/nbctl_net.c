@@ -9,6 +9,7 @@
  * the database differs from it. */
 #include <config.h>
 #include "nbctl_net.h"
+#include "nbctl_view.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,8 +79,8 @@ parse_view_args(int argc, char *argv[], const char *usage, bool arg_needed,
 
 /* A full replica of the database at 'remote' (NULL: the default), or NULL
  * after printing why not. */
-static struct ovsdb_idl *
-view_connect(const char *prog, const char *remote, unsigned int timeout)
+struct ovsdb_idl *
+nbctl_view_connect(const char *prog, const char *remote, unsigned int timeout)
 {
     char *def = NULL;
     if (!remote) {
@@ -131,8 +132,8 @@ json_str(const struct json *obj, const char *field)
 
 /* "name (id)" of security group 'id', or just the id if we do not know
  * the group. */
-static void
-put_sg_label(struct ds *s, struct ovsdb_idl *idl, const char *id)
+void
+nbctl_put_sg_label(struct ds *s, struct ovsdb_idl *idl, const char *id)
 {
     const struct nbrec_port_group *pg = lq_nb_find_sg(idl, id);
     const char *name = pg ? smap_get_def(&pg->external_ids, EXT_NAME, "")
@@ -224,7 +225,7 @@ put_port(struct ds *s, struct ovsdb_idl *idl,
             if (i) {
                 ds_put_cstr(s, ", ");
             }
-            put_sg_label(s, idl, json_string(json_array(sgs)->elems[i]));
+            nbctl_put_sg_label(s, idl, json_string(json_array(sgs)->elems[i]));
         }
         ds_put_char(s, '\n');
     }
@@ -313,14 +314,17 @@ nbctl_net_main(int argc, char *argv[])
     static const char usage[] = "lqctl net show [--db=REMOTE] [NETWORK]";
     struct view_args va;
 
+    if (argc >= 2 && !strcmp(argv[1], "trace")) {
+        return nbctl_net_trace_main(argc, argv);
+    }
     if (argc < 2 || strcmp(argv[1], "show")) {
-        fprintf(stderr, "usage: %s\n", usage);
+        fprintf(stderr, "usage: %s\n       %s\n", usage, NBCTL_TRACE_USAGE);
         return 2;
     }
     if (!parse_view_args(argc, argv, usage, false, &va)) {
         return 2;
     }
-    struct ovsdb_idl *idl = view_connect("net", va.db, va.timeout);
+    struct ovsdb_idl *idl = nbctl_view_connect("net", va.db, va.timeout);
     if (!idl) {
         return 1;
     }
@@ -365,8 +369,8 @@ nbctl_net_main(int argc, char *argv[])
 /* sg explain */
 
 /* The rule in words: "in: IPv4 tcp port 22 from 10.0.0.0/8". */
-static void
-put_rule_words(struct ds *s, struct ovsdb_idl *idl,
+void
+nbctl_put_rule_words(struct ds *s, struct ovsdb_idl *idl,
                const struct lq_sg_rule *r)
 {
     bool in = r->direction == LQ_INGRESS;
@@ -404,10 +408,26 @@ put_rule_words(struct ds *s, struct ovsdb_idl *idl,
         ds_put_cstr(s, buf);
     } else if (r->remote_group_id[0]) {
         ds_put_cstr(s, "members of ");
-        put_sg_label(s, idl, r->remote_group_id);
+        nbctl_put_sg_label(s, idl, r->remote_group_id);
     } else {
         ds_put_cstr(s, "anywhere");
     }
+}
+
+struct lq_error *
+nbctl_acl_rule(const struct nbrec_acl *acl, struct lq_sg_rule *rule)
+{
+    const char *text = smap_get(&acl->external_ids, EXT_RULE);
+    if (!text) {
+        return lq_error_new(LQ_NOT_FOUND, "the ACL carries no rule");
+    }
+    struct json *j = NULL;
+    struct lq_error *e = lq_json_parse_object(text, strlen(text), &j);
+    if (!e) {
+        e = lq_sg_rule_from_json(j, "rule", rule);
+    }
+    json_destroy(j);
+    return e;
 }
 
 /* The ACLs of 'pg' that carry rule 'rule_id' (the rule itself is stored
@@ -448,7 +468,7 @@ explain_group(struct ds *s, struct ovsdb_idl *idl,
 
     lq_sg_port_group_name(sg_id, pg_name);
     ds_put_cstr(s, "\nsecurity group ");
-    put_sg_label(s, idl, sg_id);
+    nbctl_put_sg_label(s, idl, sg_id);
     if (!pg) {
         ds_put_format(s, "\n    ! port group %s is missing: the group "
                       "allows nothing\n", pg_name);
@@ -483,14 +503,8 @@ explain_group(struct ds *s, struct ovsdb_idl *idl,
                 acl = pg->acls[k];
             }
         }
-        const char *text = smap_get(&acl->external_ids, EXT_RULE);
-        struct json *j = NULL;
         struct lq_sg_rule rule;
-        struct lq_error *e = lq_json_parse_object(text, strlen(text), &j);
-        if (!e) {
-            e = lq_sg_rule_from_json(j, "rule", &rule);
-        }
-        json_destroy(j);
+        struct lq_error *e = nbctl_acl_rule(acl, &rule);
         if (e) {
             ds_put_format(s, "    rule %s: stored rule unreadable (%s)\n",
                           ids[i], e->message);
@@ -500,7 +514,7 @@ explain_group(struct ds *s, struct ovsdb_idl *idl,
 
         struct ds words = DS_EMPTY_INITIALIZER;
         struct ds match = DS_EMPTY_INITIALIZER;
-        put_rule_words(&words, idl, &rule);
+        nbctl_put_rule_words(&words, idl, &rule);
         ds_put_format(s, "    rule %s: allows %s", ids[i], ds_cstr(&words));
         if (rule.description && rule.description[0]) {
             ds_put_format(s, " (\"%s\")", rule.description);
@@ -523,8 +537,8 @@ explain_group(struct ds *s, struct ovsdb_idl *idl,
 }
 
 /* The port given by id (its logical port name) or by its name. */
-static const struct nbrec_logical_switch_port *
-find_port(struct ovsdb_idl *idl, const char *want, char **error)
+const struct nbrec_logical_switch_port *
+nbctl_find_port(struct ovsdb_idl *idl, const char *want, char **error)
 {
     const struct nbrec_logical_switch_port *lsp, *found = NULL;
 
@@ -693,13 +707,13 @@ nbctl_sg_main(int argc, char *argv[])
     if (!parse_view_args(argc, argv, usage, true, &va)) {
         return 2;
     }
-    struct ovsdb_idl *idl = view_connect("sg", va.db, va.timeout);
+    struct ovsdb_idl *idl = nbctl_view_connect("sg", va.db, va.timeout);
     if (!idl) {
         return 1;
     }
 
     char *error;
-    const struct nbrec_logical_switch_port *lsp = find_port(idl, va.arg,
+    const struct nbrec_logical_switch_port *lsp = nbctl_find_port(idl, va.arg,
                                                             &error);
     int status = 0;
     if (lsp) {

@@ -457,6 +457,84 @@ class LifecycleTest(Base):
         self.assertEqual(node.lqctl("nb", "acl-list", pg).stdout,
                          node.nbctl("acl-list", pg))
 
+    def trace(self, *args):
+        r = node.lqctl("net", "trace", *args)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def test_trace_agrees_with_packets(self):
+        """lqctl net trace (ovn-trace on the real SB) names the rule that
+        lets a packet through and the default drop that stops another,
+        and says the same as real traffic between the two ports."""
+        net = self.network(["10.66.0.0/24"], name="tr")
+        sg = self.sg([{"direction": "ingress", "protocol": "tcp",
+                       "portRangeMin": 80, "portRangeMax": 80,
+                       "id": "00000000-0000-4000-8000-000000000080"},
+                      {"direction": "egress",
+                       "id": "00000000-0000-4000-8000-0000000000e0"}],
+                     name="web")
+        a = self.vm(net, name="tra", securityGroupIds=[sg["id"]])
+        b = self.vm(net, name="trb", securityGroupIds=[sg["id"]])
+        b.listen("tcp", 80)
+        b.listen("tcp", 22)
+        self.assertTrue(a.connect("tcp", b.ip4(), 80))
+        self.assertFalse(a.connect("tcp", b.ip4(), 22, timeout=1))
+
+        out = self.trace("--from", "tra", "--to", "trb", "tcp/80")
+        self.assertIn("packet: tcp %s -> %s port 80" % (a.ip4(), b.ip4()),
+                      out)
+        self.assertIn("leaving tra: allowed by security group web (%s) rule "
+                      "00000000-0000-4000-8000-0000000000e0: out IPv4 any "
+                      "protocol to anywhere" % sg["id"], out)
+        self.assertIn("entering trb: allowed by security group web (%s) rule "
+                      "00000000-0000-4000-8000-000000000080: in IPv4 tcp port "
+                      "80 from anywhere" % sg["id"], out)
+        self.assertIn("tcp.dst == 80) allow-related", out)
+        self.assertTrue(out.endswith("verdict: allowed, delivered to trb\n"),
+                        out)
+
+        # By id and by address; the receiver's default drop decides.
+        out = self.trace("--from", a.port["id"], "--to", b.ip4(), "tcp/22")
+        self.assertIn("entering trb: dropped by the default drop: no rule of "
+                      "the security groups of trb allows it", out)
+        self.assertIn("ACL to-lport 1001 (outport == @lq_pg_drop && ip) drop",
+                      out)
+        self.assertTrue(out.endswith("verdict: dropped\n"), out)
+        self.assertFalse(a.ping(b.ip4()))
+        self.assertIn("verdict: dropped",
+                      self.trace("--from", "tra", "--to", "trb", "icmp"))
+
+        # Without the egress rule the sender's own default drop decides.
+        node.api(SG + "RemoveRule", {
+            "securityGroupId": sg["id"],
+            "ruleId": "00000000-0000-4000-8000-0000000000e0"})
+        # ovn-trace reads the Southbound DB, which ovn-northd updates a
+        # moment after the Northbound change.
+        deadline = time.time() + 10
+        while True:
+            out = self.trace("--from", "tra", "--to", "trb", "tcp/80")
+            if "verdict: dropped" in out or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertIn("leaving tra: dropped by the default drop", out)
+        self.assertNotIn("entering trb", out)
+        self.assertFalse(a.connect("tcp", b.ip4(), 80, timeout=1))
+
+        # Bad input: clear errors, exit 1 or 2.
+        for args, code, msg in (
+                (("--from", "tra", "--to", "trb", "tcp"), 1,
+                 "PROTO: tcp needs a destination port"),
+                (("--from", "tra", "--to", "nosuch", "tcp/1"), 1,
+                 "nosuch: no such port"),
+                (("--from", "tra", "--to", "trb", "--ip6", "udp/1"), 1,
+                 "--to trb: the port has no IPv6 address"),
+                (("--from", "tra", "--to", "trb", "tcp/99999"), 1,
+                 "PROTO: expected a port 1-65535"),
+                (("--from", "tra", "tcp/1"), 2, "--from, --to and PROTO")):
+            r = node.lqctl("net", "trace", *args)
+            self.assertEqual(r.returncode, code, (args, r.stderr))
+            self.assertIn(msg, r.stderr, args)
+
     def test_delete_sg_in_use_refused(self):
         net = self.network(["10.64.0.0/24"])
         sg = self.sg()

@@ -41,6 +41,8 @@ usage(FILE *out)
 "  nb [OPTIONS] COMMAND...  ovn-nbctl's read-only commands, same output\n"
 "                           (database: --db= or $OVN_NB_DB; nb --help)\n"
 "  net show [NETWORK]       networks, subnets and ports, from OVN NB\n"
+"  net trace --from PORT --to PORT|IP PROTO[/PORT]\n"
+"                           ovn-trace a packet; which rule allows or drops it\n"
 "  sg explain PORT          effective security group rules of a port\n\n"
 "Options:\n"
 "  -s, --socket PATH        daemon Unix socket (default $LQ_SOCKET or\n"
@@ -235,6 +237,12 @@ main(int argc, char *argv[])
                 /* lqctl nb/net/sg read the sandbox's Northbound DB. */
                 char *db = xasprintf("unix:%s/ovn/nb.sock", optarg);
                 setenv("OVN_NB_DB", db, 1);
+                free(db);
+            }
+            if (!getenv("OVN_SB_DB")) {
+                /* lqctl net trace runs ovn-trace on its Southbound DB. */
+                char *db = xasprintf("unix:%s/ovn/sb.sock", optarg);
+                setenv("OVN_SB_DB", db, 1);
                 free(db);
             }
             break;
