@@ -20,6 +20,7 @@
  *   requests racing cannot redefine each other's domain. */
 #include "limiquantix/compute.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,13 @@
 
 #include "openvswitch/thread.h"
 #include "openvswitch/vlog.h"
+#include "resolve.h"
 #include "util.h"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+#include <sys/random.h>
 
 VLOG_DEFINE_THIS_MODULE(compute);
 
@@ -39,6 +46,7 @@ struct lq_compute {
     struct ovs_mutex mutex;     /* Guards 'conn'. */
     virConnectPtr conn;         /* NULL until first use or after a failure. */
     struct ovs_mutex create_mutex;
+    struct lq_compute_backends backends;
 };
 
 static struct lq_compute *default_compute;
@@ -80,8 +88,19 @@ lq_compute_destroy(struct lq_compute *c)
     }
     ovs_mutex_destroy(&c->mutex);
     ovs_mutex_destroy(&c->create_mutex);
+    free(c->backends.bridge);
     free(c->uri);
     free(c);
+}
+
+void
+lq_compute_set_backends(struct lq_compute *c, struct lq_storage *storage,
+                        struct lq_network *network, const char *bridge)
+{
+    c->backends.storage = storage;
+    c->backends.network = network;
+    free(c->backends.bridge);
+    c->backends.bridge = nullable_xstrdup(bridge);
 }
 
 const char *
@@ -390,11 +409,134 @@ lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
     return NULL;
 }
 
+/* ---- Attachments -------------------------------------------------------- */
+
+/* 8 characters for the VNC password (the protocol's limit). */
+static void
+random_password(char out[9])
+{
+    static const char chars[] = "abcdefghijkmnpqrstuvwxyz"
+                                "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    uint8_t r[8];
+    if (getrandom(r, sizeof r, 0) != sizeof r) {
+        ovs_fatal(errno, "getrandom");
+    }
+    for (int i = 0; i < 8; i++) {
+        out[i] = chars[r[i] % (sizeof chars - 1)];
+    }
+    out[8] = '\0';
+}
+
+/* Which of our VMs other than 'self' use volume 'volume_id' (read-write
+ * if 'rw_only') or port 'port_id' (either may be NULL): the first one's id
+ * into 'user', or "" if none. */
+static struct lq_error *
+find_user(virConnectPtr conn, const char *self, const char *volume_id,
+          bool rw_only, const char *port_id, char user[37])
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(conn, &doms, 0);
+    user[0] = '\0';
+    if (n < 0) {
+        return virt_error("listing VMs", NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        char id[VIR_UUID_STRING_BUFLEN];
+        struct lq_vm_metadata m;
+        if (!user[0] && virDomainGetUUIDString(doms[i], id) == 0
+            && strcmp(id, self)) {
+            struct lq_error *e = get_metadata(doms[i], id, &m);
+            if (!e) {
+                for (size_t k = 0; volume_id && k < m.n_disks; k++) {
+                    if (!strcmp(m.disks[k].ref, volume_id)
+                        && (!rw_only || !m.disks[k].readonly)) {
+                        ovs_strlcpy(user, id, 37);
+                    }
+                }
+                for (size_t k = 0; port_id && k < m.n_nics; k++) {
+                    if (!strcmp(m.nics[k].ref, port_id)) {
+                        ovs_strlcpy(user, id, 37);
+                    }
+                }
+            }
+            lq_error_free(e);
+            lq_vm_metadata_clear(&m);
+        }
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    return NULL;
+}
+
+/* A volume disk's source and secret; refused if another VM has the volume
+ * and either of them writes to it. */
+static struct lq_error *
+check_disk(virConnectPtr conn, struct lq_compute *c, const char *vm_id,
+           struct lq_disk_spec *d, const char *field)
+{
+    if (!d->volume_id) {
+        return NULL;
+    }
+    char user[37];
+    struct lq_error *e = find_user(conn, vm_id, d->volume_id, d->readonly,
+                                   NULL, user);
+    if (!e && user[0]) {
+        e = lq_error_new(LQ_FAILED_PRECONDITION, "%s.volumeId: volume %s is "
+                         "attached to VM %s%s", field, d->volume_id, user,
+                         d->readonly ? " read-write" : "");
+    }
+    return e ? e : lq_resolve_disk(&c->backends, conn, d, field);
+}
+
+static struct lq_error *
+check_nic(virConnectPtr conn, struct lq_compute *c, const char *vm_id,
+          struct lq_nic_spec *n, const char *field)
+{
+    char user[37];
+    struct lq_error *e = find_user(conn, vm_id, NULL, false, n->port_id, user);
+    if (!e && user[0]) {
+        e = lq_error_new(LQ_FAILED_PRECONDITION, "%s.portId: port %s is used "
+                         "by VM %s", field, n->port_id, user);
+    }
+    return e ? e : lq_resolve_nic(&c->backends, n, vm_id, field);
+}
+
+static struct lq_error *
+check_attachments(virConnectPtr conn, struct lq_compute *c,
+                  struct lq_vm_spec *spec)
+{
+    struct lq_error *e = NULL;
+    for (size_t i = 0; !e && i < spec->n_disks; i++) {
+        char *field = xasprintf("spec.disks[%zu]", i);
+        e = check_disk(conn, c, spec->id, &spec->disks[i], field);
+        free(field);
+    }
+    for (size_t i = 0; !e && i < spec->n_nics; i++) {
+        char *field = xasprintf("spec.nics[%zu]", i);
+        e = check_nic(conn, c, spec->id, &spec->nics[i], field);
+        free(field);
+    }
+    return e;
+}
+
+/* Binds the ports of a running VM's NICs (BindPort waits for OVN). */
+static struct lq_error *
+bind_ports(struct lq_compute *c, virDomainPtr dom, const char *id)
+{
+    struct lq_vm_metadata m;
+    struct lq_error *e = get_metadata(dom, id, &m);
+    for (size_t i = 0; !e && i < m.n_nics; i++) {
+        e = lq_port_bind(&c->backends, m.nics[i].ref, id);
+    }
+    lq_vm_metadata_clear(&m);
+    return e;
+}
+
 /* ---- Create ------------------------------------------------------------- */
 
 static struct lq_error *
-create_locked(virConnectPtr conn, const struct lq_vm_spec *spec,
-              struct lq_vm_status *status)
+create_locked(struct lq_compute *c, virConnectPtr conn,
+              struct lq_vm_spec *spec, struct lq_vm_status *status)
 {
     struct lq_error *error;
     virDomainPtr dom = virDomainLookupByUUIDString(conn, spec->id);
@@ -450,7 +592,13 @@ create_locked(virConnectPtr conn, const struct lq_vm_spec *spec,
                             "%s", spec->name, other);
     }
 
-    char *xml = lq_domain_xml(spec);
+    error = check_attachments(conn, c, spec);
+    if (error) {
+        return error;
+    }
+    char password[9];
+    random_password(password);
+    char *xml = lq_domain_xml(spec, password);
     if (!xml) {
         return lq_error_new(LQ_INTERNAL, "cannot build the domain XML of VM "
                             "%s", spec->id);
@@ -470,7 +618,7 @@ create_locked(virConnectPtr conn, const struct lq_vm_spec *spec,
 }
 
 struct lq_error *
-lq_compute_create_vm(struct lq_compute *c, const struct lq_vm_spec *spec,
+lq_compute_create_vm(struct lq_compute *c, struct lq_vm_spec *spec,
                      struct lq_vm_status *status)
 {
     virConnectPtr conn;
@@ -486,7 +634,7 @@ lq_compute_create_vm(struct lq_compute *c, const struct lq_vm_spec *spec,
         return error;
     }
     ovs_mutex_lock(&c->create_mutex);
-    error = create_locked(conn, spec, status);
+    error = create_locked(c, conn, spec, status);
     ovs_mutex_unlock(&c->create_mutex);
     virConnectClose(conn);
     return error;
@@ -516,26 +664,27 @@ with_vm(struct lq_compute *c, const char *id,
 }
 
 static struct lq_error *
-start_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
+start_op(virDomainPtr dom, const char *id, void *c_)
 {
+    struct lq_compute *c = c_;
     int active = virDomainIsActive(dom);
     if (active < 0) {
         return virt_error("starting VM", id);
     }
-    if (active) {
-        return NULL;            /* Already running (or paused). */
+    if (!active) {
+        if (virDomainCreate(dom) < 0) {
+            return virt_error("starting VM", id);
+        }
+        VLOG_INFO("started VM %s", id);
     }
-    if (virDomainCreate(dom) < 0) {
-        return virt_error("starting VM", id);
-    }
-    VLOG_INFO("started VM %s", id);
-    return NULL;
+    /* Also when it was running: a retried StartVM finishes the binding. */
+    return bind_ports(c, dom, id);
 }
 
 struct lq_error *
 lq_compute_start_vm(struct lq_compute *c, const char *id)
 {
-    return with_vm(c, id, start_op, NULL);
+    return with_vm(c, id, start_op, c);
 }
 
 static long long
@@ -690,8 +839,9 @@ lq_compute_resume_vm(struct lq_compute *c, const char *id)
 }
 
 static struct lq_error *
-delete_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
+delete_op(virDomainPtr dom, const char *id, void *c_)
 {
+    struct lq_compute *c = c_;
     int active = virDomainIsActive(dom);
     if (active < 0) {
         return virt_error("deleting VM", id);
@@ -699,6 +849,11 @@ delete_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
     if (active) {
         return lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is running;"
                             " stop it before deleting it", id);
+    }
+    struct lq_vm_metadata m;
+    struct lq_error *error = get_metadata(dom, id, &m);
+    if (error) {
+        return error;
     }
     /* The domain, its NVRAM, managed-save image and snapshot metadata; the
      * disks stay (they belong to the volumes). */
@@ -712,20 +867,444 @@ delete_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
             || virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
                                       | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
                < 0) {
+            lq_vm_metadata_clear(&m);
             return virt_error("deleting VM", id);
         }
     }
     VLOG_INFO("deleted VM %s", id);
+    for (size_t i = 0; i < m.n_nics; i++) {
+        struct lq_error *e = lq_port_unbind(&c->backends, m.nics[i].ref);
+        if (e) {
+            VLOG_WARN("VM %s deleted, but %s", id, e->message);
+            lq_error_free(e);
+        }
+    }
+    lq_vm_metadata_clear(&m);
     return NULL;
 }
 
 struct lq_error *
 lq_compute_delete_vm(struct lq_compute *c, const char *id)
 {
-    struct lq_error *error = with_vm(c, id, delete_op, NULL);
+    struct lq_error *error = with_vm(c, id, delete_op, c);
     if (error && error->code == LQ_NOT_FOUND) {
         lq_error_free(error);   /* Deleting what does not exist succeeds. */
         error = NULL;
     }
     return error;
+}
+
+/* ---- Hot-plug ----------------------------------------------------------- */
+
+/* The values of 'xpath' (attributes) in 'xml'.  Caller frees the array
+ * and its strings. */
+static char **
+xml_values(const char *xml, const char *xpath, size_t *np)
+{
+    char **values = NULL;
+    *np = 0;
+    xmlDocPtr doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR
+                                  | XML_PARSE_NOWARNING);
+    xmlXPathContextPtr ctx = doc ? xmlXPathNewContext(doc) : NULL;
+    xmlXPathObjectPtr r = ctx ? xmlXPathEvalExpression(
+        (const xmlChar *) xpath, ctx) : NULL;
+    if (r && r->nodesetval) {
+        values = xcalloc(r->nodesetval->nodeNr + 1, sizeof *values);
+        for (int i = 0; i < r->nodesetval->nodeNr; i++) {
+            xmlChar *v = xmlNodeGetContent(r->nodesetval->nodeTab[i]);
+            values[(*np)++] = xstrdup(v ? (const char *) v : "");
+            xmlFree(v);
+        }
+    }
+    xmlXPathFreeObject(r);
+    xmlXPathFreeContext(ctx);
+    xmlFreeDoc(doc);
+    return values;
+}
+
+static void
+free_values(char **values, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(values[i]);
+    }
+    free(values);
+}
+
+/* The first free target ("vdb") for a new disk on 'bus', looking at both
+ * the live and the persistent definition. */
+static struct lq_error *
+free_target(virDomainPtr dom, const char *id, enum lq_disk_bus bus,
+            char dev[8])
+{
+    const char *prefix = bus == LQ_DISK_BUS_VIRTIO ? "vd" : "sd";
+    bool used[26] = { false };
+    for (int pass = 0; pass < 2; pass++) {
+        char *xml = virDomainGetXMLDesc(dom, pass ? VIR_DOMAIN_XML_INACTIVE
+                                                  : 0);
+        if (!xml) {
+            return virt_error("reading the definition of VM", id);
+        }
+        size_t n;
+        char **devs = xml_values(xml, "/domain/devices/disk/target/@dev", &n);
+        for (size_t i = 0; i < n; i++) {
+            if (!strncmp(devs[i], prefix, 2) && strlen(devs[i]) == 3
+                && devs[i][2] >= 'a' && devs[i][2] <= 'z') {
+                used[devs[i][2] - 'a'] = true;
+            }
+        }
+        free_values(devs, n);
+        free(xml);
+    }
+    for (int i = 0; i < 26; i++) {
+        if (!used[i]) {
+            snprintf(dev, 8, "%s%c", prefix, 'a' + i);
+            return NULL;
+        }
+    }
+    return lq_error_new(LQ_RESOURCE_EXHAUSTED, "VM %s has no free %s disk "
+                        "slot", id, prefix);
+}
+
+/* Live and persistent if the VM runs, else persistent only. */
+static struct lq_error *
+device_flags(virDomainPtr dom, const char *id, unsigned int *flagsp)
+{
+    int active = virDomainIsActive(dom);
+    if (active < 0) {
+        return virt_error("reading the state of VM", id);
+    }
+    *flagsp = VIR_DOMAIN_AFFECT_CONFIG | (active ? VIR_DOMAIN_AFFECT_LIVE : 0);
+    return NULL;
+}
+
+static struct lq_error *
+save_metadata(virDomainPtr dom, const char *id,
+              const struct lq_vm_metadata *m, unsigned int flags)
+{
+    char *xml = lq_vm_metadata_xml(m);
+    int rc = xml ? virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml,
+                                        "lq", LQ_COMPUTE_XMLNS, flags) : -1;
+    free(xml);
+    return rc < 0 ? virt_error("updating the metadata of VM", id) : NULL;
+}
+
+/* Waits (live detach is a request the guest must honour) until no device
+ * in the live definition has 'alias'. */
+static struct lq_error *
+wait_device_gone(virDomainPtr dom, const char *id, const char *alias)
+{
+    char *xpath = xasprintf("/domain/devices/*/alias[@name='%s']/@name",
+                            alias);
+    long long deadline = now_ms() + 20000;
+    struct lq_error *e = NULL;
+    for (;;) {
+        char *xml = virDomainGetXMLDesc(dom, 0);
+        if (!xml) {
+            e = virt_error("reading the definition of VM", id);
+            break;
+        }
+        size_t n;
+        char **found = xml_values(xml, xpath, &n);
+        free_values(found, n);
+        free(xml);
+        if (!n || virDomainIsActive(dom) != 1) {
+            break;
+        }
+        if (now_ms() > deadline) {
+            e = lq_error_new(LQ_DEADLINE_EXCEEDED, "VM %s: the guest did not "
+                             "release device %s in 20 s (it is gone from the "
+                             "persistent definition)", id, alias);
+            break;
+        }
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    free(xpath);
+    return e;
+}
+
+struct attach_aux {
+    struct lq_compute *c;
+    struct lq_disk_spec *disk;
+    struct lq_nic_spec *nic;
+    const char *device_id;      /* Detach. */
+};
+
+static struct lq_error *
+attach_disk_op(virDomainPtr dom, const char *id, void *aux_)
+{
+    struct attach_aux *aux = aux_;
+    struct lq_disk_spec *d = aux->disk;
+    struct lq_vm_metadata m;
+    unsigned int flags = 0;
+    char dev[8];
+    char *xml = NULL;
+
+    struct lq_error *e = get_metadata(dom, id, &m);
+    if (e) {
+        return e;
+    }
+    for (size_t i = 0; i < m.n_disks; i++) {
+        if (!strcmp(m.disks[i].id, d->id)) {
+            /* Idempotent: the same disk again is a no-op. */
+            bool same = d->volume_id && !strcmp(m.disks[i].ref, d->volume_id);
+            lq_vm_metadata_clear(&m);
+            return same ? NULL
+                   : lq_error_new(LQ_ALREADY_EXISTS, "disk.id: VM %s already "
+                                  "has a disk %s", id, d->id);
+        }
+    }
+    if ((e = device_flags(dom, id, &flags))
+        || (e = check_disk(virDomainGetConnect(dom), aux->c, id, d, "disk"))
+        || (e = free_target(dom, id, d->bus, dev))) {
+        goto out;
+    }
+    xml = lq_disk_xml(d, dev);
+    if (!xml || virDomainAttachDeviceFlags(dom, xml, flags) < 0) {
+        e = virt_error("attaching a disk to VM", id);
+        goto out;
+    }
+    lq_vm_metadata_add(&m.disks, &m.n_disks, d->id, d->volume_id,
+                       d->readonly);
+    e = save_metadata(dom, id, &m, flags);
+    if (!e) {
+        VLOG_INFO("attached disk %s (%s) to VM %s as %s", d->id,
+                  d->volume_id ? d->volume_id : d->path, id, dev);
+    }
+out:
+    free(xml);
+    lq_vm_metadata_clear(&m);
+    return e;
+}
+
+struct lq_error *
+lq_compute_attach_disk(struct lq_compute *c, const char *id,
+                       struct lq_disk_spec *d)
+{
+    struct lq_error *e = lq_disk_spec_validate(d, "disk", true);
+    if (e) {
+        return e;
+    }
+    struct attach_aux aux = { .c = c, .disk = d };
+    ovs_mutex_lock(&c->create_mutex);   /* Serializes the in-use checks. */
+    e = with_vm(c, id, attach_disk_op, &aux);
+    ovs_mutex_unlock(&c->create_mutex);
+    return e;
+}
+
+/* Detaches the device with our alias PREFIX-ID; removes it from 'list'. */
+static struct lq_error *
+detach_device(virDomainPtr dom, const char *id, const char *prefix,
+              const char *device_id, struct lq_vm_metadata *m, bool disk)
+{
+    unsigned int flags = 0;
+    struct lq_error *e = device_flags(dom, id, &flags);
+    if (e) {
+        return e;
+    }
+    char *alias = xasprintf("%s-%s", prefix, device_id);
+    if (virDomainDetachDeviceAlias(dom, alias, flags) < 0) {
+        e = virt_error("detaching a device from VM", id);
+    } else if (flags & VIR_DOMAIN_AFFECT_LIVE) {
+        e = wait_device_gone(dom, id, alias);
+    }
+    free(alias);
+    if (!e) {
+        lq_vm_metadata_remove(disk ? &m->disks : &m->nics,
+                              disk ? &m->n_disks : &m->n_nics, device_id);
+        e = save_metadata(dom, id, m, flags);
+    }
+    return e;
+}
+
+static const struct lq_vm_attachment *
+find_attachment(const struct lq_vm_attachment *a, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(a[i].id, id)) {
+            return &a[i];
+        }
+    }
+    return NULL;
+}
+
+static struct lq_error *
+detach_disk_op(virDomainPtr dom, const char *id, void *aux_)
+{
+    struct attach_aux *aux = aux_;
+    struct lq_vm_metadata m;
+    struct lq_error *e = get_metadata(dom, id, &m);
+    if (!e && !find_attachment(m.disks, m.n_disks, aux->device_id)) {
+        e = lq_error_new(LQ_NOT_FOUND, "diskId: VM %s has no disk %s", id,
+                         aux->device_id);
+    }
+    if (!e) {
+        e = detach_device(dom, id, "ua-lqd", aux->device_id, &m, true);
+    }
+    if (!e) {
+        VLOG_INFO("detached disk %s from VM %s", aux->device_id, id);
+    }
+    lq_vm_metadata_clear(&m);
+    return e;
+}
+
+struct lq_error *
+lq_compute_detach_disk(struct lq_compute *c, const char *id,
+                       const char *disk_id)
+{
+    struct attach_aux aux = { .c = c, .device_id = disk_id };
+    return with_vm(c, id, detach_disk_op, &aux);
+}
+
+static struct lq_error *
+attach_nic_op(virDomainPtr dom, const char *id, void *aux_)
+{
+    struct attach_aux *aux = aux_;
+    struct lq_nic_spec *n = aux->nic;
+    struct lq_vm_metadata m;
+    unsigned int flags = 0;
+    char *xml = NULL;
+
+    struct lq_error *e = get_metadata(dom, id, &m);
+    if (e) {
+        return e;
+    }
+    const struct lq_vm_attachment *a = find_attachment(m.nics, m.n_nics,
+                                                       n->id);
+    if (a) {
+        bool same = !strcmp(a->ref, n->port_id);
+        lq_vm_metadata_clear(&m);
+        if (!same) {
+            return lq_error_new(LQ_ALREADY_EXISTS, "nic.id: VM %s already "
+                                "has a NIC %s", id, n->id);
+        }
+        return virDomainIsActive(dom) == 1
+               ? lq_port_bind(&aux->c->backends, n->port_id, id) : NULL;
+    }
+    if ((e = device_flags(dom, id, &flags))
+        || (e = check_nic(virDomainGetConnect(dom), aux->c, id, n, "nic"))) {
+        goto out;
+    }
+    virDomainInfo info;
+    unsigned int vcpus = virDomainGetInfo(dom, &info) == 0 ? info.nrVirtCpu
+                                                           : 1;
+    xml = lq_nic_xml(n, vcpus);
+    if (!xml || virDomainAttachDeviceFlags(dom, xml, flags) < 0) {
+        e = virt_error("attaching a NIC to VM", id);
+        goto out;
+    }
+    lq_vm_metadata_add(&m.nics, &m.n_nics, n->id, n->port_id, false);
+    e = save_metadata(dom, id, &m, flags);
+    if (!e && (flags & VIR_DOMAIN_AFFECT_LIVE)) {
+        e = lq_port_bind(&aux->c->backends, n->port_id, id);
+    }
+    if (!e) {
+        VLOG_INFO("attached NIC %s (port %s) to VM %s", n->id, n->port_id,
+                  id);
+    }
+out:
+    free(xml);
+    lq_vm_metadata_clear(&m);
+    return e;
+}
+
+struct lq_error *
+lq_compute_attach_nic(struct lq_compute *c, const char *id,
+                      struct lq_nic_spec *n)
+{
+    struct lq_error *e = lq_nic_spec_validate(n, "nic");
+    if (e) {
+        return e;
+    }
+    struct attach_aux aux = { .c = c, .nic = n };
+    ovs_mutex_lock(&c->create_mutex);
+    e = with_vm(c, id, attach_nic_op, &aux);
+    ovs_mutex_unlock(&c->create_mutex);
+    return e;
+}
+
+static struct lq_error *
+detach_nic_op(virDomainPtr dom, const char *id, void *aux_)
+{
+    struct attach_aux *aux = aux_;
+    struct lq_vm_metadata m;
+    char *port = NULL;
+    struct lq_error *e = get_metadata(dom, id, &m);
+    const struct lq_vm_attachment *a = e ? NULL
+        : find_attachment(m.nics, m.n_nics, aux->device_id);
+    if (!e && !a) {
+        e = lq_error_new(LQ_NOT_FOUND, "nicId: VM %s has no NIC %s", id,
+                         aux->device_id);
+    }
+    if (!e) {
+        port = xstrdup(a->ref);
+        e = detach_device(dom, id, "ua-lqn", aux->device_id, &m, false);
+    }
+    if (!e) {
+        e = lq_port_unbind(&aux->c->backends, port);
+    }
+    if (!e) {
+        VLOG_INFO("detached NIC %s (port %s) from VM %s", aux->device_id,
+                  port, id);
+    }
+    free(port);
+    lq_vm_metadata_clear(&m);
+    return e;
+}
+
+struct lq_error *
+lq_compute_detach_nic(struct lq_compute *c, const char *id,
+                      const char *nic_id)
+{
+    struct attach_aux aux = { .c = c, .device_id = nic_id };
+    return with_vm(c, id, detach_nic_op, &aux);
+}
+
+/* ---- Console ------------------------------------------------------------ */
+
+static struct lq_error *
+console_op(virDomainPtr dom, const char *id, void *aux)
+{
+    struct lq_vm_console *con = aux;
+    if (virDomainIsActive(dom) != 1) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is not "
+                            "running: it has no console", id);
+    }
+    /* SECURE: the password is part of what GetConsole answers. */
+    char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE);
+    if (!xml) {
+        return virt_error("reading the console of VM", id);
+    }
+    size_t np, nl, npw;
+    char **port = xml_values(xml, "/domain/devices/graphics[@type='vnc']"
+                             "/@port", &np);
+    char **listen = xml_values(xml, "/domain/devices/graphics[@type='vnc']"
+                               "/@listen", &nl);
+    char **pw = xml_values(xml, "/domain/devices/graphics[@type='vnc']"
+                           "/@passwd", &npw);
+    struct lq_error *e = NULL;
+    if (!np || atoi(port[0]) <= 0) {
+        e = lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s has no VNC "
+                         "console", id);
+    } else {
+        memset(con, 0, sizeof *con);
+        ovs_strlcpy(con->type, "vnc", sizeof con->type);
+        ovs_strlcpy(con->host, nl ? listen[0] : "127.0.0.1", sizeof con->host);
+        con->port = atoi(port[0]);
+        ovs_strlcpy(con->password, npw ? pw[0] : "", sizeof con->password);
+    }
+    free_values(port, np);
+    free_values(listen, nl);
+    free_values(pw, npw);
+    free(xml);
+    return e;
+}
+
+struct lq_error *
+lq_compute_get_console(struct lq_compute *c, const char *id,
+                       struct lq_vm_console *con)
+{
+    return with_vm(c, id, console_op, con);
 }

@@ -39,6 +39,7 @@
 #define MIN_MEMORY_MIB 16
 #define MAX_MEMORY_MIB (4u << 20)       /* 4 TiB */
 #define MAX_DISKS 26
+#define MAX_NICS 16
 #define MAX_LABELS 64
 #define MAX_LABEL_KEY_LEN 128
 #define MAX_LABEL_VALUE_LEN 1024
@@ -72,12 +73,46 @@ lq_vm_spec_clear(struct lq_vm_spec *s)
     free(s->kernel_cmdline);
     free(s->serial_log_path);
     for (size_t i = 0; i < s->n_disks; i++) {
-        free(s->disks[i].id);
-        free(s->disks[i].path);
+        lq_disk_spec_clear(&s->disks[i]);
     }
     free(s->disks);
+    for (size_t i = 0; i < s->n_nics; i++) {
+        lq_nic_spec_clear(&s->nics[i]);
+    }
+    free(s->nics);
     labels_free(s->labels, s->n_labels);
     lq_vm_spec_init(s);
+}
+
+void
+lq_disk_spec_clear(struct lq_disk_spec *d)
+{
+    free(d->id);
+    free(d->path);
+    free(d->volume_id);
+    lq_disk_source_free(d->source);
+    memset(d, 0, sizeof *d);
+}
+
+void
+lq_nic_spec_clear(struct lq_nic_spec *n)
+{
+    free(n->id);
+    free(n->bridge);
+    memset(n, 0, sizeof *n);
+}
+
+void
+lq_nic_tap_name(const char *port_id, char name[16])
+{
+    size_t k = 0;
+    memcpy(name, "lq", 2);
+    for (const char *p = port_id; *p && k < 12; p++) {
+        if (*p != '-') {
+            name[2 + k++] = *p;
+        }
+    }
+    name[2 + k] = '\0';
 }
 
 static bool
@@ -172,6 +207,45 @@ is_disk_id(const char *s)
     return true;
 }
 
+struct lq_error *
+lq_disk_spec_validate(const struct lq_disk_spec *d, const char *field,
+                      bool check_paths)
+{
+    if (!d->id || !is_disk_id(d->id)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.id: expected 1-64 of "
+                            "[A-Za-z0-9_.-], starting with a letter or digit",
+                            field);
+    }
+    if (!d->path == !d->volume_id) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: give either path or "
+                            "volumeId", field);
+    }
+    if (d->volume_id) {
+        return is_uuid(d->volume_id) || is_disk_id(d->volume_id) ? NULL
+               : lq_error_new(LQ_INVALID_ARGUMENT, "%s.volumeId: not a "
+                              "volume id", field);
+    }
+    char *f = xasprintf("%s.path", field);
+    struct lq_error *e = check_path(f, d->path, check_paths);
+    free(f);
+    return e;
+}
+
+struct lq_error *
+lq_nic_spec_validate(const struct lq_nic_spec *n, const char *field)
+{
+    if (!n->id || !is_disk_id(n->id)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.id: expected 1-64 of "
+                            "[A-Za-z0-9_.-], starting with a letter or digit",
+                            field);
+    }
+    if (!is_uuid(n->port_id)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.portId: expected a "
+                            "port id (UUID)", field);
+    }
+    return NULL;
+}
+
 static struct lq_error *
 validate_disks(const struct lq_vm_spec *s, bool check_paths)
 {
@@ -181,26 +255,53 @@ validate_disks(const struct lq_vm_spec *s, bool check_paths)
     }
     for (size_t i = 0; i < s->n_disks; i++) {
         const struct lq_disk_spec *d = &s->disks[i];
-        if (!d->id || !is_disk_id(d->id)) {
-            return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu].id: "
-                                "expected 1-64 of [A-Za-z0-9_.-], starting "
-                                "with a letter or digit", i);
+        char *field = xasprintf("spec.disks[%zu]", i);
+        struct lq_error *e = lq_disk_spec_validate(d, field, check_paths);
+        free(field);
+        if (e) {
+            return e;
         }
         for (size_t j = 0; j < i; j++) {
             if (!strcmp(s->disks[j].id, d->id)) {
                 return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu].id:"
                                     " \"%s\" is used twice", i, d->id);
             }
+            if (d->volume_id && s->disks[j].volume_id
+                && !strcmp(s->disks[j].volume_id, d->volume_id)) {
+                return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu]."
+                                    "volumeId: volume %s is used twice", i,
+                                    d->volume_id);
+            }
         }
-        if (!d->path) {
-            return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu].path: "
-                                "required", i);
-        }
-        char *field = xasprintf("spec.disks[%zu].path", i);
-        struct lq_error *e = check_path(field, d->path, check_paths);
+    }
+    return NULL;
+}
+
+static struct lq_error *
+validate_nics(const struct lq_vm_spec *s)
+{
+    if (s->n_nics > MAX_NICS) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.nics: at most %d NICs",
+                            MAX_NICS);
+    }
+    for (size_t i = 0; i < s->n_nics; i++) {
+        const struct lq_nic_spec *n = &s->nics[i];
+        char *field = xasprintf("spec.nics[%zu]", i);
+        struct lq_error *e = lq_nic_spec_validate(n, field);
         free(field);
         if (e) {
             return e;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(s->nics[j].id, n->id)
+                || !strcmp(s->nics[j].port_id, n->port_id)) {
+                return lq_error_new(LQ_INVALID_ARGUMENT, "spec.nics[%zu]: "
+                                    "%s \"%s\" is used twice", i,
+                                    strcmp(s->nics[j].id, n->id) ? "portId"
+                                    : "id",
+                                    strcmp(s->nics[j].id, n->id) ? n->port_id
+                                    : n->id);
+            }
         }
     }
     return NULL;
@@ -287,7 +388,8 @@ lq_vm_spec_validate(const struct lq_vm_spec *s, bool check_paths)
                            false))) {
         return e;
     }
-    if ((e = validate_disks(s, check_paths))) {
+    if ((e = validate_disks(s, check_paths))
+        || (e = validate_nics(s))) {
         return e;
     }
     return validate_labels(s->labels, s->n_labels);
@@ -324,8 +426,14 @@ lq_vm_spec_fingerprint(const struct lq_vm_spec *s, char hex[41])
         const struct lq_disk_spec *d = &s->disks[i];
         fp_str(&ds, "disk", d->id);
         fp_str(&ds, "path", d->path);
+        fp_str(&ds, "volume", d->volume_id);
         ds_put_format(&ds, "bus:%d;cache:%d;ro:%d;", d->bus, d->cache,
                       d->readonly);
+    }
+    for (size_t i = 0; i < s->n_nics; i++) {
+        fp_str(&ds, "nic", s->nics[i].id);
+        fp_str(&ds, "port", s->nics[i].port_id);
+        ds_put_format(&ds, "model:%d;", s->nics[i].model);
     }
     for (size_t i = 0; i < s->n_labels; i++) {
         fp_str(&ds, "key", s->labels[i].key);
@@ -384,27 +492,103 @@ w_empty(struct writer *w, const char *name, const char *attr,
     w_end(w);
 }
 
+/* Our <lq:vm> element. */
 static void
-write_metadata(struct writer *w, const struct lq_vm_spec *s)
+write_vm_element(struct writer *w, const struct lq_vm_metadata *m)
 {
-    char fp[41];
-    lq_vm_spec_fingerprint(s, fp);
-
-    w_start(w, "metadata");
     w->failed |= xmlTextWriterStartElementNS(w->w, X("lq"), X("vm"),
                                              X(LQ_COMPUTE_XMLNS)) < 0;
     w->failed |= xmlTextWriterWriteElementNS(w->w, X("lq"), X("fingerprint"),
-                                             NULL, X(fp)) < 0;
-    for (size_t i = 0; i < s->n_labels; i++) {
+                                             NULL, X(m->fingerprint)) < 0;
+    for (size_t i = 0; i < m->n_labels; i++) {
         w->failed |= xmlTextWriterStartElementNS(w->w, X("lq"), X("label"),
                                                  NULL) < 0;
-        w_attr(w, "key", s->labels[i].key);
+        w_attr(w, "key", m->labels[i].key);
         w->failed |= xmlTextWriterWriteString(w->w,
-                                              X(s->labels[i].value)) < 0;
+                                              X(m->labels[i].value)) < 0;
+        w_end(w);
+    }
+    for (size_t i = 0; i < m->n_disks; i++) {
+        w->failed |= xmlTextWriterStartElementNS(w->w, X("lq"), X("disk"),
+                                                 NULL) < 0;
+        w_attr(w, "id", m->disks[i].id);
+        w_attr(w, "volume", m->disks[i].ref);
+        w_attr(w, "readonly", m->disks[i].readonly ? "yes" : "no");
+        w_end(w);
+    }
+    for (size_t i = 0; i < m->n_nics; i++) {
+        w->failed |= xmlTextWriterStartElementNS(w->w, X("lq"), X("nic"),
+                                                 NULL) < 0;
+        w_attr(w, "id", m->nics[i].id);
+        w_attr(w, "port", m->nics[i].ref);
         w_end(w);
     }
     w_end(w);                   /* lq:vm */
-    w_end(w);                   /* metadata */
+}
+
+void
+lq_vm_metadata_add(struct lq_vm_attachment **ap, size_t *np, const char *id,
+                   const char *ref, bool readonly)
+{
+    *ap = xrealloc(*ap, (*np + 1) * sizeof **ap);
+    (*ap)[(*np)++] = (struct lq_vm_attachment) {
+        xstrdup(id), xstrdup(ref ? ref : ""), readonly };
+}
+
+bool
+lq_vm_metadata_remove(struct lq_vm_attachment **ap, size_t *np,
+                      const char *id)
+{
+    for (size_t i = 0; i < *np; i++) {
+        if (!strcmp((*ap)[i].id, id)) {
+            free((*ap)[i].id);
+            free((*ap)[i].ref);
+            memmove(&(*ap)[i], &(*ap)[i + 1], (*np - i - 1) * sizeof **ap);
+            (*np)--;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* What the metadata of a new VM holds. */
+static void
+metadata_from_spec(const struct lq_vm_spec *s, struct lq_vm_metadata *m)
+{
+    memset(m, 0, sizeof *m);
+    lq_vm_spec_fingerprint(s, m->fingerprint);
+    m->labels = CONST_CAST(struct lq_label *, s->labels);
+    m->n_labels = s->n_labels;
+    for (size_t i = 0; i < s->n_disks; i++) {
+        lq_vm_metadata_add(&m->disks, &m->n_disks, s->disks[i].id,
+                           s->disks[i].volume_id, s->disks[i].readonly);
+    }
+    for (size_t i = 0; i < s->n_nics; i++) {
+        lq_vm_metadata_add(&m->nics, &m->n_nics, s->nics[i].id,
+                           s->nics[i].port_id, false);
+    }
+}
+
+static void
+attachments_free(struct lq_vm_attachment *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].id);
+        free(a[i].ref);
+    }
+    free(a);
+}
+
+static void
+write_metadata(struct writer *w, const struct lq_vm_spec *s)
+{
+    struct lq_vm_metadata m;
+    metadata_from_spec(s, &m);
+    w_start(w, "metadata");
+    write_vm_element(w, &m);
+    w_end(w);
+    attachments_free(m.disks, m.n_disks);
+    attachments_free(m.nics, m.n_nics);
 }
 
 static void
@@ -444,53 +628,204 @@ cache_name(enum lq_disk_cache c)
 }
 
 static void
+write_disk_source(struct writer *w, const struct lq_disk_spec *d,
+                  const char *type)
+{
+    const struct lq_disk_source *src = d->source;
+    if (!src) {
+        w_empty(w, "source", !strcmp(type, "block") ? "dev" : "file",
+                d->path);
+    } else if (!strcmp(type, "network")) {
+        w_start(w, "source");
+        w_attr(w, "protocol", src->protocol);
+        w_attr(w, "name", src->name);
+        for (size_t i = 0; i < src->n_hosts; i++) {
+            w_start(w, "host");
+            /* libvirt wants a bare IPv6 address, without brackets. */
+            const char *h = src->hosts[i].name;
+            size_t len = strlen(h);
+            char *bare = (h[0] == '[' && len > 2 && h[len - 1] == ']')
+                         ? xmemdup0(h + 1, len - 2) : xstrdup(h);
+            w_attr(w, "name", bare);
+            free(bare);
+            if (src->hosts[i].port && src->hosts[i].port[0]) {
+                w_attr(w, "port", src->hosts[i].port);
+            }
+            w_end(w);
+        }
+        if (src->config_file && !strcmp(src->protocol, "rbd")) {
+            w_empty(w, "config", "file", src->config_file);
+        }
+        w_end(w);
+        if (src->auth_username && d->secret_uuid[0]) {
+            w_start(w, "auth");
+            w_attr(w, "username", src->auth_username);
+            w_start(w, "secret");
+            w_attr(w, "type", src->secret_type);
+            w_attr(w, "uuid", d->secret_uuid);
+            w_end(w);
+            w_end(w);
+        }
+    } else {
+        w_empty(w, "source", !strcmp(type, "block") ? "dev" : "file",
+                src->path);
+    }
+}
+
+/* One <disk>; 'dev' is its target ("vda"). */
+static void
+write_disk(struct writer *w, const struct lq_disk_spec *d, const char *dev)
+{
+    const char *type, *format = "raw";
+    if (d->source) {
+        type = d->source->type;
+        format = d->source->format ? d->source->format : "raw";
+    } else {
+        struct stat st;
+        type = !stat(d->path, &st) && S_ISBLK(st.st_mode) ? "block" : "file";
+    }
+
+    w_start(w, "disk");
+    w_attr(w, "type", type);
+    w_attr(w, "device", "disk");
+    w_start(w, "driver");
+    w_attr(w, "name", "qemu");
+    w_attr(w, "type", format);
+    w_attr(w, "cache", cache_name(d->cache));
+    w_end(w);
+    write_disk_source(w, d, type);
+    w_start(w, "target");
+    w_attr(w, "dev", dev);
+    w_attr(w, "bus", d->bus == LQ_DISK_BUS_VIRTIO ? "virtio"
+           : d->bus == LQ_DISK_BUS_SATA ? "sata" : "scsi");
+    w_end(w);
+    w_text_element(w, "serial", d->id);
+    if (d->readonly) {
+        w_empty(w, "readonly", NULL, NULL);
+    }
+    /* A user alias, so hot-unplug can name the device. */
+    char *alias = xasprintf("ua-lqd-%s", d->id);
+    w_empty(w, "alias", "name", alias);
+    free(alias);
+    w_end(w);
+}
+
+static void
 write_disks(struct writer *w, const struct lq_vm_spec *s)
 {
     int n_virtio = 0, n_sd = 0;
 
     for (size_t i = 0; i < s->n_disks; i++) {
         const struct lq_disk_spec *d = &s->disks[i];
-        struct stat st;
-        bool block = !stat(d->path, &st) && S_ISBLK(st.st_mode);
         bool virtio = d->bus == LQ_DISK_BUS_VIRTIO;
         char dev[8];
 
         snprintf(dev, sizeof dev, "%s%c", virtio ? "vd" : "sd",
                  'a' + (virtio ? n_virtio++ : n_sd++));
-        w_start(w, "disk");
-        w_attr(w, "type", block ? "block" : "file");
-        w_attr(w, "device", "disk");
-        w_start(w, "driver");
-        w_attr(w, "name", "qemu");
-        w_attr(w, "type", "raw");
-        w_attr(w, "cache", cache_name(d->cache));
-        w_end(w);
-        w_empty(w, "source", block ? "dev" : "file", d->path);
-        w_start(w, "target");
-        w_attr(w, "dev", dev);
-        w_attr(w, "bus", virtio ? "virtio"
-               : d->bus == LQ_DISK_BUS_SATA ? "sata" : "scsi");
-        w_end(w);
-        w_text_element(w, "serial", d->id);
-        if (d->readonly) {
-            w_empty(w, "readonly", NULL, NULL);
-        }
-        w_end(w);
+        write_disk(w, d, dev);
     }
 }
 
-char *
-lq_domain_xml(const struct lq_vm_spec *s)
+static void
+write_nic(struct writer *w, const struct lq_nic_spec *n, unsigned int queues)
+{
+    char tap[16], num[16];
+    lq_nic_tap_name(n->port_id, tap);
+
+    w_start(w, "interface");
+    w_attr(w, "type", "bridge");
+    w_empty(w, "mac", "address", n->mac);
+    w_empty(w, "source", "bridge", n->bridge ? n->bridge : "br-int");
+    w_start(w, "virtualport");
+    w_attr(w, "type", "openvswitch");
+    w_empty(w, "parameters", "interfaceid", n->port_id);
+    w_end(w);
+    w_empty(w, "target", "dev", tap);
+    w_empty(w, "model", "type", n->model == LQ_NIC_E1000 ? "e1000"
+            : "virtio");
+    if (n->model == LQ_NIC_VIRTIO && queues > 1) {
+        snprintf(num, sizeof num, "%u", queues);
+        w_empty(w, "driver", "queues", num);
+    }
+    char *alias = xasprintf("ua-lqn-%s", n->id);
+    w_empty(w, "alias", "name", alias);
+    free(alias);
+    w_end(w);
+}
+
+/* A writer into memory, and the string it wrote (NULL on failure). */
+static xmlBufferPtr
+writer_open(struct writer *w)
 {
     xmlBufferPtr buf = xmlBufferCreate();
-    struct writer w = { .w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL };
+    w->w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
+    w->failed = false;
+    if (w->w) {
+        xmlTextWriterSetIndent(w->w, 1);
+        xmlTextWriterSetIndentString(w->w, X("  "));
+    }
+    return buf;
+}
+
+static char *
+writer_close(struct writer *w, xmlBufferPtr buf)
+{
     char *xml = NULL;
+    if (w->w) {
+        w->failed |= xmlTextWriterEndDocument(w->w) < 0;
+        xmlFreeTextWriter(w->w);    /* Flushes into 'buf'. */
+        if (!w->failed) {
+            xml = xstrdup((const char *) xmlBufferContent(buf));
+        }
+    }
+    if (buf) {
+        xmlBufferFree(buf);
+    }
+    return xml;
+}
+
+char *
+lq_disk_xml(const struct lq_disk_spec *d, const char *dev)
+{
+    struct writer w;
+    xmlBufferPtr buf = writer_open(&w);
+    if (w.w) {
+        write_disk(&w, d, dev);
+    }
+    return writer_close(&w, buf);
+}
+
+char *
+lq_nic_xml(const struct lq_nic_spec *n, unsigned int queues)
+{
+    struct writer w;
+    xmlBufferPtr buf = writer_open(&w);
+    if (w.w) {
+        write_nic(&w, n, queues);
+    }
+    return writer_close(&w, buf);
+}
+
+char *
+lq_vm_metadata_xml(const struct lq_vm_metadata *m)
+{
+    struct writer w;
+    xmlBufferPtr buf = writer_open(&w);
+    if (w.w) {
+        write_vm_element(&w, m);
+    }
+    return writer_close(&w, buf);
+}
+
+char *
+lq_domain_xml(const struct lq_vm_spec *s, const char *vnc_password)
+{
+    struct writer w;
+    xmlBufferPtr buf = writer_open(&w);
 
     if (!w.w) {
-        goto out;
+        return writer_close(&w, buf);
     }
-    xmlTextWriterSetIndent(w.w, 1);
-    xmlTextWriterSetIndentString(w.w, X("  "));
 
     w_start(&w, "domain");
     w_attr(&w, "type", "qemu");
@@ -529,6 +864,22 @@ lq_domain_xml(const struct lq_vm_spec *s)
 
     w_start(&w, "devices");
     write_disks(&w, s);
+    uint32_t vcpus = s->cpu_sockets * s->cpu_cores * s->cpu_threads;
+    for (size_t i = 0; i < s->n_nics; i++) {
+        write_nic(&w, &s->nics[i], vcpus);
+    }
+    if (vnc_password) {
+        w_start(&w, "graphics");
+        w_attr(&w, "type", "vnc");
+        w_attr(&w, "autoport", "yes");
+        w_attr(&w, "listen", "127.0.0.1");
+        w_attr(&w, "passwd", vnc_password);
+        w_start(&w, "listen");
+        w_attr(&w, "type", "address");
+        w_attr(&w, "address", "127.0.0.1");
+        w_end(&w);
+        w_end(&w);
+    }
     if (s->serial_log_path) {
         w_start(&w, "serial");
         w_attr(&w, "type", "file");
@@ -539,16 +890,7 @@ lq_domain_xml(const struct lq_vm_spec *s)
     w_empty(&w, "memballoon", "model", "none");
     w_end(&w);                  /* devices */
     w_end(&w);                  /* domain */
-    w.failed |= xmlTextWriterEndDocument(w.w) < 0;
-    xmlFreeTextWriter(w.w);     /* Flushes into 'buf'. */
-    if (!w.failed) {
-        xml = xstrdup((const char *) xmlBufferContent(buf));
-    }
-out:
-    if (buf) {
-        xmlBufferFree(buf);
-    }
-    return xml;
+    return writer_close(&w, buf);
 }
 
 /* ---- Metadata ----------------------------------------------------------- */
@@ -558,6 +900,8 @@ lq_vm_metadata_clear(struct lq_vm_metadata *m)
 {
     if (m) {
         labels_free(m->labels, m->n_labels);
+        attachments_free(m->disks, m->n_disks);
+        attachments_free(m->nics, m->n_nics);
         memset(m, 0, sizeof *m);
     }
 }
@@ -600,6 +944,20 @@ lq_vm_metadata_parse(const char *xml, struct lq_vm_metadata *m)
             }
             xmlFree(k);
             xmlFree(v);
+        } else if (is_ours(n, "disk") || is_ours(n, "nic")) {
+            bool disk = is_ours(n, "disk");
+            xmlChar *id = xmlGetProp(n, X("id"));
+            xmlChar *ref = xmlGetProp(n, X(disk ? "volume" : "port"));
+            xmlChar *ro = xmlGetProp(n, X("readonly"));
+            if (id) {
+                lq_vm_metadata_add(disk ? &m->disks : &m->nics,
+                                   disk ? &m->n_disks : &m->n_nics,
+                                   (const char *) id, (const char *) ref,
+                                   ro && !strcmp((const char *) ro, "yes"));
+            }
+            xmlFree(id);
+            xmlFree(ref);
+            xmlFree(ro);
         }
     }
     xmlFreeDoc(doc);

@@ -145,14 +145,8 @@ parse_disk(const struct json *j, size_t i, struct lq_disk_spec *d)
         || (error = lq_json_get_bool(j, "readonly", &d->readonly))) {
         return in_object(error, "spec.disks[%zu]", i);
     }
-    s = NULL;
-    if ((error = lq_json_get_string(j, "volumeId", &s))) {
+    if ((error = get_opt_string(j, "volumeId", &d->volume_id))) {
         return in_object(error, "spec.disks[%zu]", i);
-    }
-    if (s && *s) {
-        return lq_error_new(LQ_UNIMPLEMENTED, "spec.disks[%zu].volumeId: "
-                            "disks from VolumeService are not supported yet;"
-                            " give a path", i);
     }
     int v = LQ_DISK_BUS_VIRTIO;
     s = NULL;
@@ -175,6 +169,32 @@ parse_disk(const struct json *j, size_t i, struct lq_disk_spec *d)
                             "directsync or unsafe", i);
     }
     d->cache = v;
+    return NULL;
+}
+
+static struct lq_error *
+parse_nic(const struct json *j, const char *field, struct lq_nic_spec *n)
+{
+    static const char *const models[] = { "virtio", "e1000" };
+    const char *model = NULL;
+    struct lq_error *error;
+
+    if (!j || j->type != JSON_OBJECT) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: expected an object",
+                            field);
+    }
+    if ((error = get_opt_string(j, "id", &n->id))
+        || (error = get_uuid(j, "portId", true, n->port_id))
+        || (error = lq_json_get_string(j, "model", &model))) {
+        return in_object(error, "%s", field);
+    }
+    int v = LQ_NIC_VIRTIO;
+    if (model && *model && !parse_enum(model, models, ARRAY_SIZE(models),
+                                       &v)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.model: expected virtio "
+                            "or e1000", field);
+    }
+    n->model = v;
     return NULL;
 }
 
@@ -208,9 +228,22 @@ parse_spec(const struct json *spec, struct lq_vm_spec *s)
     }
 
     const struct json *nics = lq_json_field(spec, "nics");
-    if (nics && (nics->type != JSON_ARRAY || json_array(nics)->n)) {
-        return lq_error_new(LQ_UNIMPLEMENTED, "spec.nics: NICs are not "
-                            "supported yet");
+    if (nics) {
+        if (nics->type != JSON_ARRAY) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "spec.nics: expected "
+                                "an array");
+        }
+        const struct json_array *a = json_array(nics);
+        s->nics = xcalloc(a->n ? a->n : 1, sizeof *s->nics);
+        for (size_t i = 0; i < a->n; i++) {
+            s->n_nics++;
+            char *field = xasprintf("spec.nics[%zu]", i);
+            error = parse_nic(a->elems[i], field, &s->nics[i]);
+            free(field);
+            if (error) {
+                return error;
+            }
+        }
     }
     const struct json *disks = lq_json_field(spec, "disks");
     if (disks) {
@@ -443,7 +476,140 @@ list_vms(struct lq_node *node OVS_UNUSED, const struct json *req OVS_UNUSED,
     return error;
 }
 
+/* AttachDisk {vmId, disk: {...}} and AttachNIC {vmId, nic: {...}}. */
+static struct lq_error *
+attach_disk(struct lq_node *node OVS_UNUSED, const struct json *req,
+            struct json **responsep)
+{
+    struct lq_compute *c;
+    char id[37];
+    struct lq_disk_spec d;
+    memset(&d, 0, sizeof d);
+    struct lq_error *error = get_compute(&c);
+    if (!error) {
+        error = get_uuid(req, "vmId", true, id);
+    }
+    if (!error) {
+        const struct json *disk = lq_json_field(req, "disk");
+        error = disk ? parse_disk(disk, 0, &d)
+                     : lq_error_new(LQ_INVALID_ARGUMENT, "disk: required");
+        if (error && !strncmp(error->message, "spec.disks[0]", 13)) {
+            /* The same parser as CreateVM: name the field as sent here. */
+            char *msg = xasprintf("disk%s", error->message + 13);
+            free(error->message);
+            error->message = msg;
+        }
+    }
+    if (!error) {
+        error = lq_compute_attach_disk(c, id, &d);
+    }
+    if (!error) {
+        error = status_reply(c, id, responsep);
+    }
+    lq_disk_spec_clear(&d);
+    return error;
+}
+
+static struct lq_error *
+attach_nic(struct lq_node *node OVS_UNUSED, const struct json *req,
+           struct json **responsep)
+{
+    struct lq_compute *c;
+    char id[37];
+    struct lq_nic_spec n;
+    memset(&n, 0, sizeof n);
+    struct lq_error *error = get_compute(&c);
+    if (!error) {
+        error = get_uuid(req, "vmId", true, id);
+    }
+    if (!error) {
+        error = parse_nic(lq_json_field(req, "nic"), "nic", &n);
+    }
+    if (!error) {
+        error = lq_compute_attach_nic(c, id, &n);
+    }
+    if (!error) {
+        error = status_reply(c, id, responsep);
+    }
+    lq_nic_spec_clear(&n);
+    return error;
+}
+
+/* DetachDisk {vmId, diskId} and DetachNIC {vmId, nicId}. */
+static struct lq_error *
+detach(const struct json *req, struct json **responsep, const char *field,
+       struct lq_error *(*op)(struct lq_compute *, const char *,
+                              const char *))
+{
+    struct lq_compute *c;
+    char id[37];
+    char *device = NULL;
+    struct lq_error *error = get_compute(&c);
+    if (!error) {
+        error = get_uuid(req, "vmId", true, id);
+    }
+    if (!error) {
+        error = get_opt_string(req, field, &device);
+    }
+    if (!error && !device) {
+        error = lq_error_new(LQ_INVALID_ARGUMENT, "%s: required", field);
+    }
+    if (!error) {
+        error = op(c, id, device);
+    }
+    if (!error) {
+        error = status_reply(c, id, responsep);
+    }
+    free(device);
+    return error;
+}
+
+static struct lq_error *
+detach_disk(struct lq_node *node OVS_UNUSED, const struct json *req,
+            struct json **responsep)
+{
+    return detach(req, responsep, "diskId", lq_compute_detach_disk);
+}
+
+static struct lq_error *
+detach_nic(struct lq_node *node OVS_UNUSED, const struct json *req,
+           struct json **responsep)
+{
+    return detach(req, responsep, "nicId", lq_compute_detach_nic);
+}
+
+static struct lq_error *
+get_console(struct lq_node *node OVS_UNUSED, const struct json *req,
+            struct json **responsep)
+{
+    struct lq_compute *c;
+    char id[37];
+    struct lq_vm_console con;
+    struct lq_error *error = get_compute(&c);
+    if (!error) {
+        error = get_uuid(req, "vmId", true, id);
+    }
+    if (!error) {
+        error = lq_compute_get_console(c, id, &con);
+    }
+    if (!error) {
+        struct json *r = json_object_create();
+        lq_json_put_string(r, "vmId", id);
+        lq_json_put_string(r, "type", con.type);
+        lq_json_put_string(r, "host", con.host);
+        json_object_put(r, "port", json_integer_create(con.port));
+        lq_json_put_string(r, "password", con.password);
+        *responsep = r;
+    }
+    return error;
+}
+
 static const struct lq_rpc_method compute_methods[] = {
+    { NODE_SERVICE, "AttachDisk", attach_disk, true },
+    { NODE_SERVICE, "DetachDisk", detach_disk, true },
+    { NODE_SERVICE, "AttachNIC", attach_nic, true },
+    { NODE_SERVICE, "DetachNIC", detach_nic, true },
+    { NODE_SERVICE, "GetConsole", get_console, true },
     { NODE_SERVICE, "CreateVM", create_vm, true },
     { NODE_SERVICE, "StartVM", start_vm, true },
     { NODE_SERVICE, "StopVM", stop_vm, true },

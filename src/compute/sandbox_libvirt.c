@@ -33,7 +33,7 @@ script_path(void)
 }
 
 struct lq_error *
-lq_sandbox_libvirt_start(const char *sandbox_dir,
+lq_sandbox_libvirt_start(const char *sandbox_dir, const char *ovs_rundir,
                          struct lq_sandbox_libvirt **sp)
 {
     struct lq_sandbox_libvirt *s = xzalloc(sizeof *s);
@@ -44,9 +44,14 @@ lq_sandbox_libvirt_start(const char *sandbox_dir,
     const char *stop[] = { s->script, "stop", s->dir, NULL };
     lq_error_free(lq_exec(stop, NULL, 60000, NULL));
 
+    /* libvirtd plugs OVS virtualports with ovs-vsctl, which finds the
+     * database through OVS_RUNDIR: the sandbox's, not the system's. */
+    char *rundir = ovs_rundir ? xasprintf("OVS_RUNDIR=%s", ovs_rundir) : NULL;
+    const char *env[] = { rundir, NULL };
     const char *start[] = { s->script, "start", s->dir, NULL };
     struct lq_exec_result r;
-    struct lq_error *e = lq_exec(start, NULL, 120000, &r);
+    struct lq_error *e = lq_exec(start, env, 120000, &r);
+    free(rundir);
     if (!e) {
         size_t n = strcspn(r.out, "\n");
         if (strncmp(r.out, "qemu:///", 8)) {

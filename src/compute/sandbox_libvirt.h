@@ -13,8 +13,11 @@
 
 struct lq_sandbox_libvirt;
 
-/* Stops a previous run's libvirtd under the same directory first. */
+/* Stops a previous run's libvirtd under the same directory first.
+ * 'ovs_rundir' (may be NULL) is the OVS_RUNDIR libvirtd gets, so the
+ * virtualports of VM NICs go to the sandbox's Open vSwitch. */
 struct lq_error *lq_sandbox_libvirt_start(const char *sandbox_dir,
+                                          const char *ovs_rundir,
                                           struct lq_sandbox_libvirt **);
 /* "qemu:///system?socket=DIR/libvirt/sock/libvirt-sock". */
 const char *lq_sandbox_libvirt_uri(const struct lq_sandbox_libvirt *);

@@ -3,6 +3,7 @@
 #include <config.h>
 #include "engine.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,9 @@
 #include "openvswitch/list.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
+#include "ovs-thread.h"
 #include "ovsdb-idl.h"
+#include "seq.h"
 #include "timeval.h"
 #include "util.h"
 
@@ -36,6 +39,13 @@ struct lq_network {
     struct ovs_list waiting;        /* Committed, waiting for ready(). */
     unsigned int retry_seqno;       /* Rebuild after TRY_AGAIN once the
                                      * replica moved past this. */
+
+    /* Operations from other threads (lq_network_execute_threaded()). */
+    struct ovs_mutex inbox_mutex;
+    pthread_cond_t inbox_cond;      /* Signalled when one of them ends. */
+    struct ovs_list inbox OVS_GUARDED;
+    struct seq *inbox_seq;          /* Wakes the loop. */
+    uint64_t inbox_seqno;
 };
 
 static struct lq_net_ctx
@@ -100,9 +110,16 @@ lq_network_create(const struct lq_network_options *o,
     }
     ovs_list_init(&net->queue);
     ovs_list_init(&net->waiting);
+    ovs_mutex_init(&net->inbox_mutex);
+    xpthread_cond_init(&net->inbox_cond, NULL);
+    ovs_list_init(&net->inbox);
+    net->inbox_seq = seq_create();
+    net->inbox_seqno = seq_read(net->inbox_seq);
     *netp = net;
     return NULL;
 }
+
+static void take_inbox(struct lq_network *);
 
 /* ovsdb_idl_txn_destroy() does not accept NULL. */
 static void
@@ -131,6 +148,7 @@ lq_network_destroy(struct lq_network *net)
     if (!net) {
         return;
     }
+    take_inbox(net);
     struct op *op;
     LIST_FOR_EACH_POP (op, node, &net->queue) {
         op_finish(op, lq_error_new(LQ_UNAVAILABLE, "shutting down"));
@@ -153,6 +171,9 @@ lq_network_destroy(struct lq_network *net)
     free(CONST_CAST(char *, o->datapath_type));
     free(CONST_CAST(char *, o->encap_type));
     free(CONST_CAST(char *, o->encap_ip));
+    seq_destroy(net->inbox_seq);
+    xpthread_cond_destroy(&net->inbox_cond);
+    ovs_mutex_destroy(&net->inbox_mutex);
     free(net);
 }
 
@@ -319,6 +340,7 @@ seqno_sum(const struct lq_network *net)
 void
 lq_network_run(struct lq_network *net)
 {
+    take_inbox(net);
     ovsdb_idl_run(net->nb);
     if (net->ovs) {
         ovsdb_idl_run(net->ovs);
@@ -352,6 +374,7 @@ lq_network_run(struct lq_network *net)
 void
 lq_network_wait(struct lq_network *net)
 {
+    seq_wait(net->inbox_seq, net->inbox_seqno);
     ovsdb_idl_wait(net->nb);
     if (net->ovs) {
         ovsdb_idl_wait(net->ovs);
@@ -439,4 +462,102 @@ lq_network_execute(struct lq_network *net, const struct lq_net_op_class *c,
         }
     }
     return aux.error;
+}
+
+/* lq_network_execute_threaded(): an operation handed over from another
+ * thread.  'sync' comes first so the sync_* wrappers work on it. */
+struct xcall {
+    struct sync_aux sync;
+    struct ovs_list node;           /* In net->inbox until submitted. */
+    struct lq_network *net;
+    struct lq_net_op_class wrapper;
+    long long timeout_ms;
+    bool abandoned;                 /* The caller gave up: free on finish. */
+};
+
+static void
+xcall_finish(struct lq_error *error, void *aux)
+{
+    struct xcall *x = aux;
+    struct lq_network *net = x->net;
+
+    ovs_mutex_lock(&net->inbox_mutex);
+    bool abandoned = x->abandoned;
+    x->sync.error = error;
+    x->sync.done = true;
+    xpthread_cond_broadcast(&net->inbox_cond);
+    ovs_mutex_unlock(&net->inbox_mutex);
+    if (abandoned) {
+        lq_error_free(error);
+        free(x);
+    }
+}
+
+/* On the loop: queue what other threads handed over. */
+static void
+take_inbox(struct lq_network *net)
+{
+    struct ovs_list taken;
+
+    net->inbox_seqno = seq_read(net->inbox_seq);
+    ovs_mutex_lock(&net->inbox_mutex);
+    ovs_list_move(&taken, &net->inbox);
+    ovs_list_init(&net->inbox);
+    ovs_mutex_unlock(&net->inbox_mutex);
+
+    struct xcall *x;
+    LIST_FOR_EACH_POP (x, node, &taken) {
+        lq_network_submit(net, &x->wrapper, x, x->timeout_ms);
+    }
+}
+
+struct lq_error *
+lq_network_execute_threaded(struct lq_network *net,
+                            const struct lq_net_op_class *c, void *inner_aux,
+                            long long timeout_ms)
+{
+    struct xcall *x = xzalloc(sizeof *x);
+    x->sync.inner = c;
+    x->sync.inner_aux = inner_aux;
+    x->net = net;
+    x->wrapper = (struct lq_net_op_class) {
+        c->name, c->needs_ovs, sync_build, c->ready ? sync_ready : NULL,
+        xcall_finish,
+    };
+    x->timeout_ms = timeout_ms;
+
+    ovs_mutex_lock(&net->inbox_mutex);
+    ovs_list_push_back(&net->inbox, &x->node);
+    ovs_mutex_unlock(&net->inbox_mutex);
+    seq_change(net->inbox_seq);
+
+    /* The operation has its own deadline; this one only guards against a
+     * loop that stopped running (shutdown). */
+    struct timespec deadline;
+    long long until = time_wall_msec() + timeout_ms + 10000;
+    deadline.tv_sec = until / 1000;
+    deadline.tv_nsec = (until % 1000) * 1000000;
+    struct lq_error *error;
+    ovs_mutex_lock(&net->inbox_mutex);
+    while (!x->sync.done) {
+        if (pthread_cond_timedwait(&net->inbox_cond, &net->inbox_mutex.lock,
+                                   &deadline) == ETIMEDOUT) {
+            break;
+        }
+    }
+    if (x->sync.done) {
+        error = x->sync.error;
+    } else {
+        /* Still queued or running: whoever finishes it frees it.  The
+         * inner aux belongs to the caller, who frees it after we return:
+         * only safe because the op can no longer run its build() once the
+         * loop has stopped, which is the only way to get here. */
+        x->abandoned = true;
+        x = NULL;
+        error = lq_error_new(LQ_UNAVAILABLE, "%s: the network engine did not "
+                             "answer", c->name);
+    }
+    ovs_mutex_unlock(&net->inbox_mutex);
+    free(x);
+    return error;
 }

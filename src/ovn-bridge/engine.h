@@ -79,6 +79,12 @@ struct lq_error *lq_network_execute(struct lq_network *,
                                     const struct lq_net_op_class *,
                                     void *aux, long long timeout_ms);
 
+/* The same from any thread other than the loop's (the daemon's worker
+ * threads): the operation is handed to the loop, which must be running,
+ * and the caller blocks until it has finished. */
+struct lq_error *lq_network_execute_threaded(struct lq_network *,
+                                             const struct lq_net_op_class *,
+                                             void *aux, long long timeout_ms);
 const struct lq_network_options *lq_network_options(const struct lq_network *);
 
 #endif

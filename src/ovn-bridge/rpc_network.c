@@ -188,9 +188,10 @@ find_method(const char *name)
     return NULL;
 }
 
-struct lq_error *
-lq_network_call(struct lq_network *net, const char *method,
-                const struct json *request, struct json **responsep)
+static struct lq_error *
+network_call(struct lq_network *net, const char *method,
+             const struct json *request, struct json **responsep,
+             bool threaded)
 {
     const struct net_method *m = find_method(method);
     *responsep = NULL;
@@ -201,7 +202,8 @@ lq_network_call(struct lq_network *net, const char *method,
     struct lq_net_call *c = xzalloc(sizeof *c);
     struct lq_error *e = m->parse(request, c);
     if (!e) {
-        e = lq_network_execute(net, m->class, c, m->timeout_ms);
+        e = (threaded ? lq_network_execute_threaded : lq_network_execute)(
+            net, m->class, c, m->timeout_ms);
     }
     if (!e) {
         *responsep = c->response ? c->response : json_object_create();
@@ -209,6 +211,20 @@ lq_network_call(struct lq_network *net, const char *method,
     }
     lq_net_call_destroy(c);
     return e;
+}
+
+struct lq_error *
+lq_network_call(struct lq_network *net, const char *method,
+                const struct json *request, struct json **responsep)
+{
+    return network_call(net, method, request, responsep, false);
+}
+
+struct lq_error *
+lq_network_call_threaded(struct lq_network *net, const char *method,
+                         const struct json *request, struct json **responsep)
+{
+    return network_call(net, method, request, responsep, true);
 }
 
 /* RPC: the method name is the last part of the path. */

@@ -98,7 +98,7 @@ test_xml_required_elements(void **state OVS_UNUSED)
     s.kernel_cmdline = xstrdup("console=ttyS0");
     s.serial_log_path = xstrdup("/var/log/vm1.log");
 
-    char *xml = lq_domain_xml(&s);
+    char *xml = lq_domain_xml(&s, NULL);
     assert_non_null(xml);
     assert_xpath(xml, "/domain/@type", "qemu");
     assert_xpath(xml, "/domain/name", "vm1");
@@ -137,7 +137,7 @@ test_xml_disks(void **state OVS_UNUSED)
     s.disks[2] = (struct lq_disk_spec) { xstrdup("sata0"),
                                          xstrdup("/nonexistent/s.img"),
                                          .bus = LQ_DISK_BUS_SATA };
-    char *xml = lq_domain_xml(&s);
+    char *xml = lq_domain_xml(&s, NULL);
     assert_non_null(xml);
     assert_int_equal(xpath_count(xml, "/domain/devices/disk"), 3);
     assert_xpath(xml, "/domain/devices/disk[1]/source/@file",
@@ -179,7 +179,7 @@ test_xml_escaping(void **state OVS_UNUSED)
             assert_null(lq_vm_spec_validate(&s, false));
         }
 
-        char *xml = lq_domain_xml(&s);
+        char *xml = lq_domain_xml(&s, NULL);
         assert_non_null(xml);
         assert_xpath(xml, "/domain/name", hostile[i]);
         assert_xpath(xml, "/domain/os/kernel", "/k'\"<&>");
@@ -258,11 +258,137 @@ test_validation(void **state OVS_UNUSED)
     s.disks[1].id = xstrdup("e");
     free(s.disks[1].path);
     s.disks[1].path = NULL;
-    expect_invalid(&s, "spec.disks[1].path");
+    expect_invalid(&s, "spec.disks[1]: give either path or volumeId");
     s.disks[1].path = xstrdup("/b");
+    s.disks[1].volume_id = xstrdup("v1");
+    expect_invalid(&s, "spec.disks[1]: give either path or volumeId");
+    free(s.disks[1].path);
+    s.disks[1].path = NULL;
+    s.disks[0].volume_id = xstrdup("v1");
+    free(s.disks[0].path);
+    s.disks[0].path = NULL;
+    expect_invalid(&s, "spec.disks[1].volumeId: volume v1 is used twice");
+    free(s.disks[1].volume_id);
+    s.disks[1].volume_id = NULL;
+    s.disks[1].path = xstrdup("/b");
+
+    s.n_nics = 2;
+    s.nics = xcalloc(2, sizeof *s.nics);
+    s.nics[0].id = xstrdup("n0");
+    strcpy(s.nics[0].port_id, "nope");
+    expect_invalid(&s, "spec.nics[0].portId");
+    strcpy(s.nics[0].port_id, ID);
+    s.nics[1].id = xstrdup("n1");
+    strcpy(s.nics[1].port_id, ID);
+    expect_invalid(&s, "spec.nics[1]: portId");
+    s.nics[1].port_id[35] = '9';
     assert_null(lq_vm_spec_validate(&s, false));
     lq_vm_spec_add_label(&s, "", "x");
     expect_invalid(&s, "labels");
+    lq_vm_spec_clear(&s);
+}
+
+/* A volume disk (RBD network source with a cephx secret) and a NIC on a
+ * port, as the domain gets them; and the metadata naming both. */
+static void
+test_xml_volume_disk_and_nic(void **state OVS_UNUSED)
+{
+    struct lq_vm_spec s;
+    base_spec(&s);
+    s.n_disks = 1;
+    s.disks = xcalloc(1, sizeof *s.disks);
+    struct lq_disk_spec *d = &s.disks[0];
+    d->id = xstrdup("root");
+    d->volume_id = xstrdup("v-1");
+    d->source = xzalloc(sizeof *d->source);
+    d->source->type = xstrdup("network");
+    d->source->protocol = xstrdup("rbd");
+    d->source->name = xstrdup("rbd/lq-v-1");
+    d->source->format = xstrdup("raw");
+    d->source->n_hosts = 2;
+    d->source->hosts = xcalloc(2, sizeof *d->source->hosts);
+    d->source->hosts[0] = (struct lq_disk_host) {
+        xstrdup("127.0.0.1"), xstrdup("3300"), xstrdup("v2") };
+    d->source->hosts[1] = (struct lq_disk_host) {
+        xstrdup("[::1]"), xstrdup(""), xstrdup("") };
+    d->source->auth_username = xstrdup("admin");
+    d->source->secret_type = xstrdup("ceph");
+    strcpy(d->secret_uuid, "11111111-2222-4333-8444-555555555555");
+    s.n_nics = 1;
+    s.nics = xcalloc(1, sizeof *s.nics);
+    s.nics[0].id = xstrdup("eth0");
+    strcpy(s.nics[0].port_id, "8f4caea0-71d4-40df-8680-001d79842b7b");
+    strcpy(s.nics[0].mac, "0a:00:00:00:00:01");
+    s.nics[0].bridge = xstrdup("br-int");
+    s.cpu_cores = 2;
+    assert_null(lq_vm_spec_validate(&s, false));
+
+    char *xml = lq_domain_xml(&s, "pw345678");
+    assert_int_equal(xpath_count(xml, "/domain/devices/disk[@type='network']"
+                                 "/source[@protocol='rbd'][@name="
+                                 "'rbd/lq-v-1']"), 1);
+    assert_int_equal(xpath_count(xml, "//disk/source/host[@name='127.0.0.1']"
+                                 "[@port='3300']"), 1);
+    /* libvirt wants IPv6 hosts without brackets. */
+    assert_int_equal(xpath_count(xml, "//disk/source/host[@name='::1']"), 1);
+    assert_int_equal(xpath_count(xml, "//disk/auth[@username='admin']/secret"
+                                 "[@type='ceph'][@uuid='11111111-2222-4333-"
+                                 "8444-555555555555']"), 1);
+    assert_int_equal(xpath_count(xml, "//disk/alias[@name='ua-lqd-root']"),
+                     1);
+    assert_int_equal(xpath_count(xml, "/domain/devices/interface"
+                                 "[@type='bridge']/virtualport[@type="
+                                 "'openvswitch']/parameters[@interfaceid="
+                                 "'8f4caea0-71d4-40df-8680-001d79842b7b']"),
+                     1);
+    assert_int_equal(xpath_count(xml, "//interface/target[@dev="
+                                 "'lq8f4caea071d4']"), 1);
+    assert_int_equal(xpath_count(xml, "//interface/mac[@address="
+                                 "'0a:00:00:00:00:01']"), 1);
+    /* Multiqueue = vCPUs. */
+    assert_int_equal(xpath_count(xml, "//interface/driver[@queues='2']"), 1);
+    assert_int_equal(xpath_count(xml, "//graphics[@type='vnc'][@listen="
+                                 "'127.0.0.1'][@passwd='pw345678']"), 1);
+    free(xml);
+
+    /* The metadata names the volume and the port, and parses back. */
+    xml = lq_domain_xml(&s, NULL);
+    assert_int_equal(xpath_count(xml, "//graphics"), 0);
+    const char *start = strstr(xml, "<lq:vm");
+    const char *end = strstr(xml, "</lq:vm>");
+    assert_non_null(start);
+    char *meta = xmemdup0(start, end + strlen("</lq:vm>") - start);
+    struct lq_vm_metadata m;
+    assert_null(lq_vm_metadata_parse(meta, &m));
+    assert_int_equal(m.n_disks, 1);
+    assert_string_equal(m.disks[0].id, "root");
+    assert_string_equal(m.disks[0].ref, "v-1");
+    assert_false(m.disks[0].readonly);
+    assert_int_equal(m.n_nics, 1);
+    assert_string_equal(m.nics[0].ref, "8f4caea0-71d4-40df-8680-001d79842b7b");
+    /* Rewritten for hot-plug: the same content comes back. */
+    assert_true(lq_vm_metadata_remove(&m.disks, &m.n_disks, "root"));
+    lq_vm_metadata_add(&m.disks, &m.n_disks, "data", "v-2", true);
+    char *again = lq_vm_metadata_xml(&m);
+    struct lq_vm_metadata m2;
+    assert_null(lq_vm_metadata_parse(again, &m2));
+    assert_string_equal(m2.fingerprint, m.fingerprint);
+    assert_int_equal(m2.n_disks, 1);
+    assert_string_equal(m2.disks[0].ref, "v-2");
+    assert_true(m2.disks[0].readonly);
+    lq_vm_metadata_clear(&m);
+    lq_vm_metadata_clear(&m2);
+    free(again);
+    free(meta);
+    free(xml);
+
+    /* One device for hot-plug. */
+    xml = lq_disk_xml(d, "vdc");
+    assert_int_equal(xpath_count(xml, "/disk/target[@dev='vdc']"), 1);
+    free(xml);
+    xml = lq_nic_xml(&s.nics[0], 1);
+    assert_int_equal(xpath_count(xml, "/interface/driver"), 0);
+    free(xml);
     lq_vm_spec_clear(&s);
 }
 
@@ -287,7 +413,7 @@ test_fingerprint_and_metadata(void **state OVS_UNUSED)
     assert_string_not_equal(fa, fb);
 
     /* Our element as it is in the domain XML (with its namespace)... */
-    char *xml = lq_domain_xml(&a);
+    char *xml = lq_domain_xml(&a, NULL);
     char *start = strstr(xml, "<lq:vm");
     char *end = strstr(xml, "</lq:vm>");
     assert_non_null(start);
@@ -401,11 +527,11 @@ test_parse_create(void **state OVS_UNUSED)
                        "[{\"id\": \"d\", \"path\": \"/p\", "
                        "\"cache\": \"x\"}]}}",
                        LQ_INVALID_ARGUMENT, "spec.disks[0].cache");
-    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"disks\": "
-                       "[{\"id\": \"d\", \"volumeId\": \"v\"}]}}",
-                       LQ_UNIMPLEMENTED, "spec.disks[0].volumeId");
     expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"nics\": [{}]}}",
-                       LQ_UNIMPLEMENTED, "spec.nics");
+                       LQ_INVALID_ARGUMENT, "spec.nics[0].portId");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"nics\": [{\"portId\":"
+                       " \"" ID "\", \"model\": \"rtl\"}]}}",
+                       LQ_INVALID_ARGUMENT, "spec.nics[0].model");
     expect_parse_error("{\"spec\": {\"memoryMib\": 1}, \"labels\": "
                        "{\"a\": 1}}", LQ_INVALID_ARGUMENT, "labels.a");
 }
@@ -418,6 +544,7 @@ main(void)
         cmocka_unit_test(test_xml_disks),
         cmocka_unit_test(test_xml_escaping),
         cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_xml_volume_disk_and_nic),
         cmocka_unit_test(test_fingerprint_and_metadata),
         cmocka_unit_test(test_parse_create),
     };

@@ -33,7 +33,7 @@ test_sandbox_and_reconnect(void **state OVS_UNUSED)
     assert_non_null(mkdtemp(dir));
 
     struct lq_sandbox_libvirt *sb;
-    struct lq_error *e = lq_sandbox_libvirt_start(dir, &sb);
+    struct lq_error *e = lq_sandbox_libvirt_start(dir, NULL, &sb);
     if (e) {
         fail_msg("%s", e->message);
     }
@@ -64,7 +64,7 @@ test_sandbox_and_reconnect(void **state OVS_UNUSED)
     lq_error_free(e);
 
     /* ...and comes back: the same handle reconnects, the VM is there. */
-    e = lq_sandbox_libvirt_start(dir, &sb);
+    e = lq_sandbox_libvirt_start(dir, NULL, &sb);
     if (e) {
         fail_msg("%s", e->message);
     }

@@ -31,6 +31,7 @@
 #include "nb.h"
 #include "sandbox.h"
 #include "sandbox_ceph.h"
+#include "sandbox_libvirt.h"
 #include "rpc.h"
 #include "rpc_storage.h"
 #include "rpc_compute.h"
@@ -47,6 +48,7 @@ struct options {
     const char *node_id;
     const char *sandbox_dir;
     bool sandbox_ceph;
+    bool sandbox_libvirt;
     const char *unix_socket;
     int metrics_port;           /* -1: from config. */
 };
@@ -77,6 +79,8 @@ usage(FILE *out)
 "                           127.0.0.1 and DIR/node.sock, private OVS/OVN\n"
 "      --sandbox-ceph       with --sandbox: also a throw-away Ceph and an\n"
 "                           rbd pool \"sandbox-ceph\"\n"
+"      --sandbox-libvirt    with --sandbox: also a private libvirtd for VMs\n"
+"                           (their NICs on the sandbox's OVS)\n"
 "  -V, --version            print the version and exit\n"
 "  -h, --help               print this help and exit\n");
 }
@@ -85,7 +89,8 @@ static int
 parse_options(int argc, char *argv[], struct options *o)
 {
     enum { OPT_LISTEN = 256, OPT_CONTROL_PLANE, OPT_NODE_ID, OPT_SANDBOX,
-           OPT_UNIX_SOCKET, OPT_METRICS_PORT, OPT_SANDBOX_CEPH };
+           OPT_UNIX_SOCKET, OPT_METRICS_PORT, OPT_SANDBOX_CEPH,
+           OPT_SANDBOX_LIBVIRT };
     static const struct option long_options[] = {
         { "config", required_argument, NULL, 'c' },
         { "log-level", required_argument, NULL, 'l' },
@@ -96,6 +101,7 @@ parse_options(int argc, char *argv[], struct options *o)
         { "node-id", required_argument, NULL, OPT_NODE_ID },
         { "sandbox", required_argument, NULL, OPT_SANDBOX },
         { "sandbox-ceph", no_argument, NULL, OPT_SANDBOX_CEPH },
+        { "sandbox-libvirt", no_argument, NULL, OPT_SANDBOX_LIBVIRT },
         { "version", no_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -113,6 +119,7 @@ parse_options(int argc, char *argv[], struct options *o)
         case OPT_NODE_ID: o->node_id = optarg; break;
         case OPT_SANDBOX: o->sandbox_dir = optarg; break;
         case OPT_SANDBOX_CEPH: o->sandbox_ceph = true; break;
+        case OPT_SANDBOX_LIBVIRT: o->sandbox_libvirt = true; break;
         case OPT_UNIX_SOCKET: o->unix_socket = optarg; break;
         case OPT_METRICS_PORT: {
             char *end;
@@ -136,8 +143,9 @@ parse_options(int argc, char *argv[], struct options *o)
             return 2;
         }
     }
-    if (o->sandbox_ceph && !o->sandbox_dir) {
-        fprintf(stderr, "limiquantix-node: --sandbox-ceph needs --sandbox\n");
+    if ((o->sandbox_ceph || o->sandbox_libvirt) && !o->sandbox_dir) {
+        fprintf(stderr, "limiquantix-node: --sandbox-%s needs --sandbox\n",
+                o->sandbox_ceph ? "ceph" : "libvirt");
         return 2;
     }
     if (optind < argc) {
@@ -396,16 +404,24 @@ main(int argc, char *argv[])
         error = lq_storage_create(config, &storage);
         lq_node_set_storage(node, storage);
     }
-    struct lq_compute *compute = NULL;
-    if (!error) {
-        /* Never contacts libvirtd: connects on the first VM call. */
-        error = lq_compute_create(config->hypervisor.libvirt_uri, &compute);
-        lq_compute_set_default(compute);
-    }
     struct lq_sandbox *sandbox = NULL;
     struct lq_network *net = NULL;
     if (!error) {
         error = network_start(&o, config, node, pool, &sandbox, &net);
+    }
+    struct lq_sandbox_libvirt *libvirtd = NULL;
+    if (!error && o.sandbox_libvirt) {
+        error = lq_sandbox_libvirt_start(o.sandbox_dir, sandbox->ovs_dir,
+                                         &libvirtd);
+    }
+    struct lq_compute *compute = NULL;
+    if (!error) {
+        /* Never contacts libvirtd: connects on the first VM call. */
+        error = lq_compute_create(libvirtd ? lq_sandbox_libvirt_uri(libvirtd)
+                                  : config->hypervisor.libvirt_uri, &compute);
+        lq_compute_set_default(compute);
+        lq_compute_set_backends(compute, storage, net,
+                                config->network.integration_bridge);
     }
     if (!error) {
         struct lq_registration *reg = lq_registration_create(
@@ -424,9 +440,11 @@ main(int argc, char *argv[])
     }
     lq_network_destroy(net);            /* Answers its pending RPCs... */
     lq_http_server_destroy(http);       /* ...before the listeners go. */
+    lq_compute_destroy(compute);
+    /* Its guests, by pid, while their OVS ports can still be removed. */
+    lq_sandbox_libvirt_stop(libvirtd);
     lq_sandbox_stop(sandbox);
     lq_storage_destroy(storage);        /* After the worker pool. */
-    lq_compute_destroy(compute);
     lq_sandbox_ceph_stop(ceph);
 
     lq_error_free(error);

@@ -27,6 +27,14 @@ struct lq_error *lq_network_call(struct lq_network *, const char *method,
                                  const struct json *request,
                                  struct json **responsep);
 
+/* The same from a thread other than the one running the network's loop
+ * (the daemon's worker threads, e.g. the compute handlers binding a VM's
+ * ports): the operation runs on the loop; this blocks until it is done. */
+struct lq_error *lq_network_call_threaded(struct lq_network *,
+                                          const char *method,
+                                          const struct json *request,
+                                          struct json **responsep);
+
 #ifdef __cplusplus
 }
 #endif

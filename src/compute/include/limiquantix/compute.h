@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "limiquantix/error.h"
+#include "limiquantix/storage.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,10 +55,32 @@ enum lq_disk_cache {
 struct lq_disk_spec {
     char *id;                   /* Caller's disk id (kept as <serial>). */
     char *path;                 /* Plain path: a file or a block device. */
+    char *volume_id;            /* Or a VolumeService volume. */
     enum lq_disk_bus bus;
     enum lq_disk_cache cache;
     bool readonly;
+
+    /* Set by lq_compute from the volume (NULL for a path). */
+    struct lq_disk_source *source;
+    char secret_uuid[37];       /* libvirt secret for source's auth. */
 };
+
+enum lq_nic_model { LQ_NIC_VIRTIO, LQ_NIC_E1000 };
+
+/* A NIC on a QuantumNet port: an OVS virtualport on the integration bridge
+ * with interfaceid = the port, the port's MAC. */
+struct lq_nic_spec {
+    char *id;                   /* Caller's NIC id. */
+    char port_id[37];
+    enum lq_nic_model model;
+
+    /* Set by lq_compute from the port. */
+    char mac[18];
+    char *bridge;               /* Integration bridge. */
+};
+/* The host device of a NIC: "lq" + the first 12 hex digits of the port id
+ * (IFNAMSIZ allows 15). */
+void lq_nic_tap_name(const char *port_id, char name[16]);
 
 struct lq_label {
     char *key;
@@ -75,6 +98,8 @@ struct lq_vm_spec {
     char *serial_log_path;      /* Serial port 0 logged here; NULL: none. */
     struct lq_disk_spec *disks;
     size_t n_disks;
+    struct lq_nic_spec *nics;
+    size_t n_nics;
     struct lq_label *labels;    /* Sorted by key, unique. */
     size_t n_labels;
 };
@@ -93,19 +118,44 @@ struct lq_error *lq_vm_spec_validate(const struct lq_vm_spec *,
                                      bool check_paths);
 
 /* The domain XML for a valid spec, built with libxml2's xmlTextWriter.
- * Caller frees.  Exposed for unit tests. */
-char *lq_domain_xml(const struct lq_vm_spec *);
+ * Caller frees.  Exposed for unit tests.  'vnc_password' (8 characters,
+ * may be NULL: no console) is put on a VNC console on 127.0.0.1. */
+char *lq_domain_xml(const struct lq_vm_spec *, const char *vnc_password);
+/* One <disk> or <interface> element, for hot-plug.  'dev' is the target
+ * device ("vdb").  Caller frees. */
+char *lq_disk_xml(const struct lq_disk_spec *, const char *dev);
+char *lq_nic_xml(const struct lq_nic_spec *, unsigned int queues);
+void lq_disk_spec_clear(struct lq_disk_spec *);
+void lq_nic_spec_clear(struct lq_nic_spec *);
+/* Checks one disk / NIC as spec.disks[i] / spec.nics[i] would be. */
+struct lq_error *lq_disk_spec_validate(const struct lq_disk_spec *,
+                                       const char *field, bool check_paths);
+struct lq_error *lq_nic_spec_validate(const struct lq_nic_spec *,
+                                      const char *field);
 /* The fingerprint kept in <metadata>: SHA-1 (hex) of everything in the
  * spec, so "same spec" survives libvirt's reformatting of the XML. */
 void lq_vm_spec_fingerprint(const struct lq_vm_spec *, char hex[41]);
 
 /* What we keep in <metadata>, parsed back from the element libvirt
  * returns for our namespace.  Exposed for unit tests. */
+struct lq_vm_attachment {
+    char *id;                   /* Disk or NIC id. */
+    char *ref;                  /* Volume id ("" for a path) or port id. */
+    bool readonly;              /* Disks. */
+};
 struct lq_vm_metadata {
     char fingerprint[41];       /* "" if absent. */
     struct lq_label *labels;
     size_t n_labels;
+    struct lq_vm_attachment *disks, *nics;
+    size_t n_disks, n_nics;
 };
+/* Our <lq:vm> element for 'm' (hot-plug rewrites it).  Caller frees. */
+char *lq_vm_metadata_xml(const struct lq_vm_metadata *);
+void lq_vm_metadata_add(struct lq_vm_attachment **, size_t *n,
+                        const char *id, const char *ref, bool readonly);
+bool lq_vm_metadata_remove(struct lq_vm_attachment **, size_t *n,
+                           const char *id);
 struct lq_error *lq_vm_metadata_parse(const char *xml,
                                       struct lq_vm_metadata *);
 void lq_vm_metadata_clear(struct lq_vm_metadata *);
@@ -144,9 +194,12 @@ void lq_vm_status_clear(struct lq_vm_status *);
 void lq_vm_status_free_array(struct lq_vm_status *, size_t n);
 
 /* Defines the domain (does not start it).  Validates first: nothing is
- * defined for an invalid spec.  'status' (optional) gets the result. */
+ * defined for an invalid spec, an unknown volume or port, a volume another
+ * VM writes to (or that this one would write while others have it) or a
+ * port another VM uses.  Fills the disks' sources and the NICs' MACs in
+ * 'spec'.  'status' (optional) gets the result. */
 struct lq_error *lq_compute_create_vm(struct lq_compute *,
-                                      const struct lq_vm_spec *,
+                                      struct lq_vm_spec *,
                                       struct lq_vm_status *status);
 struct lq_error *lq_compute_start_vm(struct lq_compute *, const char *id);
 /* ACPI shutdown, then waits up to 'timeout_s' seconds for the guest to
@@ -166,6 +219,40 @@ struct lq_error *lq_compute_get_vm(struct lq_compute *, const char *id,
 /* Our VMs (domains with our metadata), sorted by id. */
 struct lq_error *lq_compute_list_vms(struct lq_compute *,
                                      struct lq_vm_status **, size_t *n);
+
+/* Where VM disks and NICs come from: volumes are resolved through
+ * 'storage' (their libvirt disk source; cephx keys become libvirt
+ * secrets), ports through 'network' (lq_network_call_threaded(): the
+ * network loop must be running), plugged into 'bridge'.  Without them,
+ * volumeId disks and NICs are refused with failed_precondition. */
+struct lq_network;
+void lq_compute_set_backends(struct lq_compute *, struct lq_storage *,
+                             struct lq_network *, const char *bridge);
+
+/* Hot-plug.  Live if the VM runs, and always in its persistent config.
+ * The disk is checked as in CreateVM (a volume attached read-write to
+ * another VM is failed_precondition). */
+struct lq_error *lq_compute_attach_disk(struct lq_compute *, const char *id,
+                                        struct lq_disk_spec *);
+struct lq_error *lq_compute_detach_disk(struct lq_compute *, const char *id,
+                                        const char *disk_id);
+/* Binds the port (waits until OVN has installed it when the VM runs).
+ * StartVM binds the ports of every NIC the same way. */
+struct lq_error *lq_compute_attach_nic(struct lq_compute *, const char *id,
+                                       struct lq_nic_spec *);
+/* Unplugs the NIC and unbinds its port. */
+struct lq_error *lq_compute_detach_nic(struct lq_compute *, const char *id,
+                                       const char *nic_id);
+
+struct lq_vm_console {
+    char type[8];               /* "vnc" */
+    char host[64];
+    int port;
+    char password[9];
+};
+/* The console of a running VM (failed_precondition if stopped). */
+struct lq_error *lq_compute_get_console(struct lq_compute *, const char *id,
+                                        struct lq_vm_console *);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,273 @@
+#include <config.h>
+/* resolve.c: volume disks, port NICs and cephx secrets for VMs (see
+ * resolve.h).
+ *
+ * Design decisions:
+ * - The cephx key is read from the pool's keyring file only here, decoded
+ *   and handed to libvirt with virSecretSetValue(); it is never logged or
+ *   put in an error.  The secret is private (libvirt will not give the
+ *   value back) and persistent, and its usage name is derived from the
+ *   cluster config and user, so every VM of one pool shares one secret
+ *   and a restarted daemon finds it again.  Its value is set on every use,
+ *   so a rotated key takes effect for the next attach.
+ * - Ports are read and bound through lq_network_call_threaded(): the
+ *   compute calls run on worker threads, the network engine on the loop. */
+#include "resolve.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/gnutls.h>
+#include <libvirt/virterror.h>
+
+#include "fileutil.h"
+#include "jsonx.h"
+#include "limiquantix/network.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/json.h"
+#include "sha1.h"
+#include "util.h"
+
+/* ---- cephx keys --------------------------------------------------------- */
+
+static char *
+trim(char *s)
+{
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) {
+        s[--n] = '\0';
+    }
+    return s;
+}
+
+struct lq_error *
+lq_ceph_keyring_key(const char *path, const char *user, char **keyp)
+{
+    char *text;
+    *keyp = NULL;
+    int err = lq_read_file(path, &text, NULL);
+    if (err) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "cannot read the keyring "
+                            "%s: %s", path, ovs_strerror(err));
+    }
+    char *section = xasprintf("[client.%s]", user);
+    bool in_section = false;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && !*keyp;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *l = trim(line);
+        if (l[0] == '[') {
+            in_section = !strcmp(l, section);
+        } else if (in_section && !strncmp(l, "key", 3)) {
+            char *eq = strchr(l, '=');
+            bool is_key = eq != NULL;       /* Not "keyring = ...". */
+            for (const char *p = l + 3; is_key && p < eq; p++) {
+                is_key = *p == ' ' || *p == '\t';
+            }
+            if (is_key) {
+                char *v = trim(eq + 1);
+                if (*v) {
+                    *keyp = xstrdup(v);
+                }
+            }
+        }
+    }
+    free(section);
+    free(text);
+    /* Never say anything about the key itself. */
+    return *keyp ? NULL
+           : lq_error_new(LQ_FAILED_PRECONDITION, "the keyring %s has no key "
+                          "for client.%s", path, user);
+}
+
+/* The libvirt secret holding the key the disk source's keyring has for its
+ * user; its UUID into 'uuid'. */
+static struct lq_error *
+ensure_ceph_secret(virConnectPtr conn, const struct lq_disk_source *src,
+                   char uuid[37])
+{
+    if (!src->keyring) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "the pool names no "
+                            "ceph_keyring: VMs need the key as a libvirt "
+                            "secret");
+    }
+    char *b64;
+    struct lq_error *e = lq_ceph_keyring_key(src->keyring,
+                                             src->auth_username, &b64);
+    if (e) {
+        return e;
+    }
+    gnutls_datum_t in = { (unsigned char *) b64, strlen(b64) }, raw;
+    int rc = gnutls_base64_decode2(&in, &raw);
+    free(b64);
+    if (rc < 0) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "the key for client.%s in "
+                            "%s is not base64", src->auth_username,
+                            src->keyring);
+    }
+
+    /* One secret per (cluster config, keyring, user). */
+    struct ds id = DS_EMPTY_INITIALIZER;
+    ds_put_format(&id, "%s\n%s\n%s", src->config_file ? src->config_file : "",
+                  src->keyring, src->auth_username);
+    uint8_t digest[SHA1_DIGEST_SIZE];
+    char hex[SHA1_HEX_DIGEST_LEN + 1];
+    sha1_bytes(id.string, id.length, digest);
+    sha1_to_hex(digest, hex);
+    ds_destroy(&id);
+    char *usage = xasprintf("limiquantix ceph client.%s %.16s",
+                            src->auth_username, hex);
+
+    virSecretPtr sec = virSecretLookupByUsage(conn, VIR_SECRET_USAGE_TYPE_CEPH,
+                                              usage);
+    if (!sec) {
+        /* Built by hand: the only variable part is our own hex digest and
+         * a user name that the config loader restricts. */
+        struct ds xml = DS_EMPTY_INITIALIZER;
+        ds_put_format(&xml, "<secret ephemeral='no' private='yes'><usage "
+                      "type='ceph'><name>%s</name></usage></secret>", usage);
+        sec = virSecretDefineXML(conn, ds_cstr(&xml), 0);
+        ds_destroy(&xml);
+    }
+    if (sec && virSecretSetValue(sec, raw.data, raw.size, 0) == 0
+        && virSecretGetUUIDString(sec, uuid) == 0) {
+        e = NULL;
+    } else {
+        const virError *ve = virGetLastError();
+        e = lq_error_new(LQ_INTERNAL, "cannot store the cephx key of "
+                         "client.%s as a libvirt secret: %s",
+                         src->auth_username,
+                         ve && ve->message ? ve->message : "unknown error");
+    }
+    if (sec) {
+        virSecretFree(sec);
+    }
+    memset(raw.data, 0, raw.size);
+    gnutls_free(raw.data);
+    free(usage);
+    return e;
+}
+
+/* ---- Disks -------------------------------------------------------------- */
+
+struct lq_error *
+lq_resolve_disk(const struct lq_compute_backends *b, virConnectPtr conn,
+                struct lq_disk_spec *d, const char *field)
+{
+    if (!d->volume_id) {
+        return NULL;
+    }
+    if (!b->storage) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "%s.volumeId: this node "
+                            "has no storage pools", field);
+    }
+    lq_disk_source_free(d->source);
+    d->source = NULL;
+    d->secret_uuid[0] = '\0';
+    struct lq_error *e = lq_volume_disk_source(b->storage, d->volume_id,
+                                               &d->source);
+    if (e) {
+        if (e->code == LQ_NOT_FOUND) {
+            lq_error_free(e);
+            return lq_error_new(LQ_INVALID_ARGUMENT, "%s.volumeId: no volume "
+                                "%s", field, d->volume_id);
+        }
+        return lq_error_prefix(e, "%s.volumeId", field);
+    }
+    if (d->source->secret_type && !strcmp(d->source->secret_type, "ceph")) {
+        e = ensure_ceph_secret(conn, d->source, d->secret_uuid);
+        if (e) {
+            return lq_error_prefix(e, "%s.volumeId", field);
+        }
+    }
+    return NULL;
+}
+
+/* ---- Ports -------------------------------------------------------------- */
+
+static const char *
+json_str(const struct json *obj, const char *field)
+{
+    const struct json *v = lq_json_field(obj, field);
+    return v && v->type == JSON_STRING ? json_string(v) : "";
+}
+
+struct lq_error *
+lq_resolve_nic(const struct lq_compute_backends *b, struct lq_nic_spec *n,
+               const char *vm_id, const char *field)
+{
+    if (!b->network) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "%s.portId: this node "
+                            "runs no network service", field);
+    }
+    struct json *req = json_object_create();
+    json_object_put_string(req, "id", n->port_id);
+    struct json *port = NULL;
+    struct lq_error *e = lq_network_call_threaded(b->network, "GetPort", req,
+                                                  &port);
+    json_destroy(req);
+    if (e) {
+        if (e->code == LQ_NOT_FOUND) {
+            lq_error_free(e);
+            return lq_error_new(LQ_INVALID_ARGUMENT, "%s.portId: no port %s",
+                                field, n->port_id);
+        }
+        return lq_error_prefix(e, "%s.portId", field);
+    }
+    const char *bound_vm = json_str(port, "vmId");
+    if (bound_vm[0] && strcmp(bound_vm, vm_id)) {
+        e = lq_error_new(LQ_FAILED_PRECONDITION, "%s.portId: port %s is "
+                         "bound to VM %s", field, n->port_id, bound_vm);
+    } else if (!json_str(port, "macAddress")[0]) {
+        e = lq_error_new(LQ_FAILED_PRECONDITION, "%s.portId: port %s has no "
+                         "MAC address", field, n->port_id);
+    } else {
+        ovs_strlcpy(n->mac, json_str(port, "macAddress"), sizeof n->mac);
+        free(n->bridge);
+        n->bridge = xstrdup(b->bridge ? b->bridge : "br-int");
+    }
+    json_destroy(port);
+    return e;
+}
+
+struct lq_error *
+lq_port_bind(const struct lq_compute_backends *b, const char *port_id,
+             const char *vm_id)
+{
+    char tap[16];
+    lq_nic_tap_name(port_id, tap);
+    struct json *req = json_object_create();
+    json_object_put_string(req, "portId", port_id);
+    json_object_put_string(req, "deviceName", tap);
+    json_object_put_string(req, "vmId", vm_id);
+    struct json *resp = NULL;
+    struct lq_error *e = lq_network_call_threaded(b->network, "BindPort", req,
+                                                  &resp);
+    json_destroy(req);
+    json_destroy(resp);
+    return e ? lq_error_prefix(e, "binding port %s", port_id) : NULL;
+}
+
+struct lq_error *
+lq_port_unbind(const struct lq_compute_backends *b, const char *port_id)
+{
+    if (!b->network) {
+        return NULL;
+    }
+    struct json *req = json_object_create();
+    json_object_put_string(req, "portId", port_id);
+    struct json *resp = NULL;
+    struct lq_error *e = lq_network_call_threaded(b->network, "UnbindPort",
+                                                  req, &resp);
+    json_destroy(req);
+    json_destroy(resp);
+    if (e && e->code == LQ_NOT_FOUND) {
+        lq_error_free(e);       /* The port is gone: nothing to unbind. */
+        e = NULL;
+    }
+    return e;
+}
