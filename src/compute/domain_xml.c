@@ -492,38 +492,49 @@ w_empty(struct writer *w, const char *name, const char *attr,
     w_end(w);
 }
 
-/* Our <lq:vm> element. */
+/* Our <lq:vm> element.  Without 'ns' the elements carry no namespace:
+ * virDomainSetMetadata() puts its own on the root and refuses one that is
+ * already there. */
 static void
-write_vm_element(struct writer *w, const struct lq_vm_metadata *m)
+w_lq_start(struct writer *w, bool ns, const char *name)
 {
-    w->failed |= xmlTextWriterStartElementNS(w->w, X("lq"), X("vm"),
-                                             X(LQ_COMPUTE_XMLNS)) < 0;
-    w->failed |= xmlTextWriterWriteElementNS(w->w, X("lq"), X("fingerprint"),
-                                             NULL, X(m->fingerprint)) < 0;
+    if (ns) {
+        w->failed |= xmlTextWriterStartElementNS(
+            w->w, X("lq"), X(name), !strcmp(name, "vm")
+            ? X(LQ_COMPUTE_XMLNS) : NULL) < 0;
+    } else {
+        w_start(w, name);
+    }
+}
+
+static void
+write_vm_element(struct writer *w, const struct lq_vm_metadata *m, bool ns)
+{
+    w_lq_start(w, ns, "vm");
+    w_lq_start(w, ns, "fingerprint");
+    w->failed |= xmlTextWriterWriteString(w->w, X(m->fingerprint)) < 0;
+    w_end(w);
     for (size_t i = 0; i < m->n_labels; i++) {
-        w->failed |= xmlTextWriterStartElementNS(w->w, X("lq"), X("label"),
-                                                 NULL) < 0;
+        w_lq_start(w, ns, "label");
         w_attr(w, "key", m->labels[i].key);
         w->failed |= xmlTextWriterWriteString(w->w,
                                               X(m->labels[i].value)) < 0;
         w_end(w);
     }
     for (size_t i = 0; i < m->n_disks; i++) {
-        w->failed |= xmlTextWriterStartElementNS(w->w, X("lq"), X("disk"),
-                                                 NULL) < 0;
+        w_lq_start(w, ns, "disk");
         w_attr(w, "id", m->disks[i].id);
         w_attr(w, "volume", m->disks[i].ref);
         w_attr(w, "readonly", m->disks[i].readonly ? "yes" : "no");
         w_end(w);
     }
     for (size_t i = 0; i < m->n_nics; i++) {
-        w->failed |= xmlTextWriterStartElementNS(w->w, X("lq"), X("nic"),
-                                                 NULL) < 0;
+        w_lq_start(w, ns, "nic");
         w_attr(w, "id", m->nics[i].id);
         w_attr(w, "port", m->nics[i].ref);
         w_end(w);
     }
-    w_end(w);                   /* lq:vm */
+    w_end(w);                   /* vm */
 }
 
 void
@@ -585,7 +596,7 @@ write_metadata(struct writer *w, const struct lq_vm_spec *s)
     struct lq_vm_metadata m;
     metadata_from_spec(s, &m);
     w_start(w, "metadata");
-    write_vm_element(w, &m);
+    write_vm_element(w, &m, true);
     w_end(w);
     attachments_free(m.disks, m.n_disks);
     attachments_free(m.nics, m.n_nics);
@@ -743,9 +754,29 @@ write_nic(struct writer *w, const struct lq_nic_spec *n, unsigned int queues)
     w_empty(w, "target", "dev", tap);
     w_empty(w, "model", "type", n->model == LQ_NIC_E1000 ? "e1000"
             : "virtio");
-    if (n->model == LQ_NIC_VIRTIO && queues > 1) {
-        snprintf(num, sizeof num, "%u", queues);
-        w_empty(w, "driver", "queues", num);
+    if (n->model == LQ_NIC_VIRTIO && (queues > 1 || n->no_offloads)) {
+        w_start(w, "driver");
+        if (queues > 1) {
+            snprintf(num, sizeof num, "%u", queues);
+            w_attr(w, "queues", num);
+        }
+        if (n->no_offloads) {
+            static const char *const host[] = {
+                "csum", "gso", "tso4", "tso6", "ecn", "ufo", NULL };
+            static const char *const guest[] = {
+                "csum", "tso4", "tso6", "ecn", "ufo", NULL };
+            w_start(w, "host");
+            for (const char *const *f = host; *f; f++) {
+                w_attr(w, *f, "off");
+            }
+            w_end(w);
+            w_start(w, "guest");
+            for (const char *const *f = guest; *f; f++) {
+                w_attr(w, *f, "off");
+            }
+            w_end(w);
+        }
+        w_end(w);
     }
     char *alias = xasprintf("ua-lqn-%s", n->id);
     w_empty(w, "alias", "name", alias);
@@ -812,7 +843,7 @@ lq_vm_metadata_xml(const struct lq_vm_metadata *m)
     struct writer w;
     xmlBufferPtr buf = writer_open(&w);
     if (w.w) {
-        write_vm_element(&w, m);
+        write_vm_element(&w, m, false);
     }
     return writer_close(&w, buf);
 }

@@ -22,6 +22,7 @@
 #include <libvirt/virterror.h>
 
 #include "fileutil.h"
+#include "engine.h"
 #include "jsonx.h"
 #include "limiquantix/network.h"
 #include "openvswitch/dynamic-string.h"
@@ -229,6 +230,8 @@ lq_resolve_nic(const struct lq_compute_backends *b, struct lq_nic_spec *n,
         ovs_strlcpy(n->mac, json_str(port, "macAddress"), sizeof n->mac);
         free(n->bridge);
         n->bridge = xstrdup(b->bridge ? b->bridge : "br-int");
+        const char *dp = lq_network_options(b->network)->datapath_type;
+        n->no_offloads = dp && !strcmp(dp, "netdev");
     }
     json_destroy(port);
     return e;

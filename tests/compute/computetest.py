@@ -96,8 +96,75 @@ def _cpio_entry(out, ino, name, mode, data=b"", target=None):
     out.write(b"\0" * ((4 - len(data) % 4) % 4))
 
 
-def build_initramfs(path):
-    """Writes an uncompressed newc initramfs to 'path'."""
+# A guest with virtio NICs and disks (test_vm_attach.py): DHCP on eth0
+# from OVN, TCP listeners on 80 and 22 answering "ok-PORT", probes of the
+# peer given by lq.peer=IP (ping, then each port), and a watcher for the
+# first hot-plugged virtio disk: lq.disk=write writes "LQ-PATTERN-<lq.pattern>"
+# to it, lq.disk=read prints what it holds.
+INIT_NET = r"""#!/bin/busybox sh
+B=/bin/busybox
+$B mkdir -p /proc /sys /dev /tmp
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+$B mount -t devtmpfs dev /dev
+echo "LQ-GUEST-BOOTED"
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev \
+         virtio_pci failover net_failover virtio_net virtio_blk; do
+    $B insmod /lib/$m.ko
+done
+arg() { for a in $($B cat /proc/cmdline); do
+    case $a in $1=*) echo ${a#*=};; esac; done; }
+MODE=$(arg lq.disk)
+if [ -n "$MODE" ]; then
+    ( while [ ! -b /dev/vda ]; do $B sleep 0.2; done
+      if [ "$MODE" = write ]; then
+          echo "LQ-PATTERN-$(arg lq.pattern)" | $B dd of=/dev/vda conv=fsync 2>/dev/null
+          echo "LQ-GUEST-DISK-WRITTEN"
+      else
+          echo "LQ-GUEST-DISK-READ $($B head -c 64 /dev/vda | $B head -n 1)"
+      fi ) &
+fi
+$B ip link set lo up
+$B ip link set eth0 up
+$B udhcpc -i eth0 -s /bin/dhcp-script -q -f -n -t 30 -T 1 || echo "LQ-GUEST-DHCP-FAILED"
+for p in 80 22; do
+    ( while :; do $B nc -l -p $p -e /bin/ok-$p; done ) &
+done
+P=$(arg lq.peer)
+if [ -n "$P" ]; then
+    n=0
+    until $B ping -c 1 -W 1 $P >/dev/null 2>&1 || [ $n -ge 120 ]; do
+        n=$((n + 1)); $B sleep 0.5
+    done
+    if $B ping -c 1 -W 2 $P >/dev/null 2>&1; then echo "LQ-GUEST-PING-OK"
+    else echo "LQ-GUEST-PING-FAIL"; fi
+    echo "LQ-GUEST-TCP80 [$(echo | $B nc -w 3 $P 80 2>/dev/null)]"
+    echo "LQ-GUEST-TCP22 [$(echo | $B nc -w 3 $P 22 2>/dev/null)]"
+fi
+while :; do $B sleep 3600; done
+"""
+
+DHCP_SCRIPT = r"""#!/bin/busybox sh
+if [ "$1" = bound ]; then
+    /bin/busybox ip addr add $ip/$mask dev $interface
+    echo "LQ-GUEST-DHCP $ip/$mask router=$router dns=$dns"
+fi
+"""
+
+NET_MODULES = ["kernel/drivers/virtio/virtio.ko",
+               "kernel/drivers/virtio/virtio_ring.ko",
+               "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
+               "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
+               "kernel/drivers/virtio/virtio_pci.ko",
+               "kernel/net/core/failover.ko",
+               "kernel/drivers/net/net_failover.ko",
+               "kernel/drivers/net/virtio_net.ko",
+               "kernel/drivers/block/virtio_blk.ko"]
+
+
+def build_initramfs(path, net=False):
+    """Writes an uncompressed newc initramfs to 'path': the ACPI test
+    guest, or with net=True the virtio NIC/disk guest (INIT_NET)."""
     _, mods = kernel()
 
     def read(p):
@@ -109,12 +176,21 @@ def build_initramfs(path):
         ("etc", stat.S_IFDIR | 0o755, b""),
         ("lib", stat.S_IFDIR | 0o755, b""),
         ("bin/busybox", stat.S_IFREG | 0o755, read(BUSYBOX)),
-        ("init", stat.S_IFREG | 0o755, INIT.encode()),
+        ("init", stat.S_IFREG | 0o755, (INIT_NET if net else INIT).encode()),
         ("lib/button.ko", stat.S_IFREG | 0o644,
          read(mods + "/kernel/drivers/acpi/button.ko")),
         ("lib/evdev.ko", stat.S_IFREG | 0o644,
          read(mods + "/kernel/drivers/input/evdev.ko")),
     ]
+    if net:
+        for m in NET_MODULES:
+            files.append(("lib/" + os.path.basename(m),
+                          stat.S_IFREG | 0o644, read(mods + "/" + m)))
+        files.append(("bin/dhcp-script", stat.S_IFREG | 0o755,
+                      DHCP_SCRIPT.encode()))
+        for p in (80, 22):
+            files.append(("bin/ok-%d" % p, stat.S_IFREG | 0o755,
+                          ("#!/bin/busybox sh\necho ok-%d\n" % p).encode()))
     with open(path, "wb") as out:
         for ino, (name, mode, data) in enumerate(files, 1):
             _cpio_entry(out, ino, name, mode, data)

@@ -389,6 +389,14 @@ test_xml_volume_disk_and_nic(void **state OVS_UNUSED)
     xml = lq_nic_xml(&s.nics[0], 1);
     assert_int_equal(xpath_count(xml, "/interface/driver"), 0);
     free(xml);
+    /* On OVS's userspace datapath the offloads are off. */
+    s.nics[0].no_offloads = true;
+    xml = lq_nic_xml(&s.nics[0], 1);
+    assert_int_equal(xpath_count(xml, "/interface/driver/host[@csum='off']"
+                                 "[@tso4='off']"), 1);
+    assert_int_equal(xpath_count(xml, "/interface/driver/guest[@csum='off']"),
+                     1);
+    free(xml);
     lq_vm_spec_clear(&s);
 }
 

@@ -77,6 +77,11 @@ struct lq_nic_spec {
     /* Set by lq_compute from the port. */
     char mac[18];
     char *bridge;               /* Integration bridge. */
+    /* Checksum and segmentation offloads off: OVS's userspace datapath
+     * (datapath_type netdev without DPDK) reads the tap without the
+     * virtio-net header, so a checksum left to the NIC would never be
+     * filled in and TCP/UDP would be dropped while ICMP works. */
+    bool no_offloads;
 };
 /* The host device of a NIC: "lq" + the first 12 hex digits of the port id
  * (IFNAMSIZ allows 15). */

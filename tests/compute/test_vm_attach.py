@@ -1,0 +1,249 @@
+"""VMs with QuantumNet ports and Ceph volumes: one daemon in embedded mode
+(--sandbox --sandbox-ceph --sandbox-libvirt: private OVS/OVN, Ceph and
+libvirtd), two QEMU/TCG guests booting Debian's kernel with a busybox
+initramfs (computetest.INIT_NET).  What is asserted is what the guests
+print on their serial consoles, the bytes in the RBD image, and the rows
+in the OVN and Open vSwitch databases.
+
+- Each guest's NIC is a port: it gets its address from OVN's DHCP, pings
+  the other, reaches TCP 80 and not TCP 22 (the security group).
+- An RBD volume hot-plugged into guest A is written by A, refused for B
+  while A has it read-write, detached, read back from Ceph, then
+  hot-plugged into B, which reads the same pattern.
+- NIC hot-plug binds and unbinds a third port; GetConsole answers a VNC
+  server on localhost; bad references define nothing.
+"""
+import glob
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "netns"))
+import computetest  # noqa: E402
+from netlib import NET, PORT, SG, Node, new_id  # noqa: E402
+
+VM = "limiquantix.node.v1.NodeDaemonService/"
+VOL = "limiquantix.storage.v1.VolumeService/"
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for " + what)
+
+
+@unittest.skipIf(computetest.missing_prerequisites(),
+                 computetest.missing_prerequisites())
+class VmAttachTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="lq-vm-attach-")
+        cls.kernel, _ = computetest.kernel()
+        cls.initrd = os.path.join(cls.tmp, "initrd")
+        computetest.build_initramfs(cls.initrd, net=True)
+        cls.node = Node(args=["--sandbox-ceph", "--sandbox-libvirt"])
+        cls.node.start(wait=False)
+        cls.node.wait_ready(timeout=120)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.node.stop()
+        assert rc == 0, cls.node.read_log()[-3000:]
+
+    def ok(self, method, body):
+        return self.node.api(method, body)
+
+    def refused(self, method, body, code, fragment):
+        status, r = self.node.api_status(method, body)
+        self.assertEqual(r.get("code"), code, (method, body, r))
+        self.assertIn(fragment, r["message"])
+
+    def serial(self, path):
+        try:
+            with open(path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def wait_serial(self, path, marker, timeout=120):
+        wait_for(lambda: marker in self.serial(path), timeout,
+                 "%s in %s:\n%s" % (marker, path, self.serial(path)[-3000:]))
+
+    def create_vm(self, name, port, cmdline):
+        log = os.path.join(self.tmp, name + ".log")
+        vm_id = str(uuid.uuid4())
+        self.ok(VM + "CreateVM", {
+            "id": vm_id, "name": name,
+            "spec": {"cpuCores": 1, "memoryMib": 256,
+                     "kernelPath": self.kernel, "initrdPath": self.initrd,
+                     "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline,
+                     "serialLogPath": log,
+                     "nics": [{"id": "eth0", "portId": port["id"]}]}})
+        self.addCleanup(self.delete_vm, vm_id)
+        return vm_id, log
+
+    def delete_vm(self, vm_id):
+        self.node.api_status(VM + "ForceStopVM", {"vmId": vm_id})
+        self.node.api_status(VM + "DeleteVM", {"vmId": vm_id})
+
+    def rbd_read(self, volume_id, length):
+        """Bytes of the volume, read from Ceph itself (rbd export)."""
+        ceph = os.path.join(self.node.sandbox, "ceph")
+        conf = glob.glob(os.path.join(ceph, "*.conf"))[0]
+        keyring = glob.glob(os.path.join(ceph, "*keyring*"))[0]
+        r = subprocess.run(["rbd", "-c", conf, "--keyring", keyring,
+                            "export", "rbd/lq-" + volume_id, "-"],
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout[:length]
+
+    def ovs_iface(self, name):
+        r = subprocess.run(
+            ["ovs-vsctl", "--db=unix:%s/ovs/db.sock" % self.node.sandbox,
+             "--bare", "--columns=external_ids", "find", "Interface",
+             "name=%s" % name], capture_output=True, text=True, timeout=10)
+        return r.stdout.strip()
+
+    def test_guests_on_ports_and_a_volume_between_them(self):
+        t0 = time.time()
+        net = self.ok(NET + "CreateNetwork", {
+            "id": new_id(), "name": "vmnet",
+            "subnets": [{"cidr": "10.77.0.0/24"}]})
+        self.addCleanup(self.node.api_status, NET + "DeleteNetwork",
+                        {"id": net["id"]})
+        sg = self.ok(SG + "CreateSecurityGroup", {
+            "id": new_id(), "name": "web", "rules": [
+                {"id": new_id(), "direction": "ingress", "protocol": "icmp"},
+                {"id": new_id(), "direction": "ingress", "protocol": "tcp",
+                 "portRangeMin": 80, "portRangeMax": 80},
+                {"id": new_id(), "direction": "egress"}]})
+        self.addCleanup(self.node.api_status, SG + "DeleteSecurityGroup",
+                        {"id": sg["id"]})
+        ports = []
+        for name in ("pa", "pb", "pc"):
+            p = self.ok(PORT + "CreatePort", {
+                "id": new_id(), "networkId": net["id"], "name": name,
+                "securityGroupIds": [sg["id"]]})
+            self.addCleanup(self.node.api_status, PORT + "DeletePort",
+                            {"id": p["id"]})
+            ports.append(p)
+        pa, pb, pc = ports
+        ip_b = pb["fixedIps"][0]["ipAddress"]
+
+        vol = self.ok(VOL + "CreateVolume", {
+            "id": "vm-data", "poolId": "sandbox-ceph", "name": "data",
+            "sizeBytes": str(16 << 20)})
+        self.addCleanup(self.node.api_status, VOL + "DeleteVolume",
+                        {"id": vol["id"]})
+        pattern = uuid.uuid4().hex[:12]
+
+        a, log_a = self.create_vm("lq-a", pa, "lq.peer=%s lq.disk=write "
+                                  "lq.pattern=%s" % (ip_b, pattern))
+        b, log_b = self.create_vm("lq-b", pb, "lq.disk=read")
+
+        # Bad references define nothing.
+        self.refused(VM + "CreateVM", {
+            "name": "lq-bad", "spec": {"memoryMib": 64, "nics": [
+                {"id": "n", "portId": str(uuid.uuid4())}]}},
+            "invalid_argument", "spec.nics[0].portId: no port")
+        self.refused(VM + "CreateVM", {
+            "name": "lq-bad", "spec": {"memoryMib": 64, "nics": [
+                {"id": "n", "portId": pa["id"]}]}},
+            "failed_precondition", "spec.nics[0].portId: port %s is used "
+            "by VM %s" % (pa["id"], a))
+        self.assertNotIn("lq-bad", [v["name"] for v in
+                                    self.ok(VM + "ListVMs", {})["vms"]])
+
+        for vm in (a, b):
+            self.assertEqual(self.ok(VM + "StartVM", {"vmId": vm})["state"],
+                             "RUNNING")
+        # StartVM returned after OVN installed the ports: they are up and
+        # bound to their VMs, plugged by libvirt with our port id.
+        for port, vm in ((pa, a), (pb, b)):
+            got = self.ok(PORT + "GetPort", {"id": port["id"]})
+            self.assertEqual((got["status"], got["vmId"]), ("UP", vm))
+            tap = "lq" + port["id"].replace("-", "")[:12]
+            self.assertEqual(got["deviceName"], tap)
+            self.assertIn("iface-id=%s" % port["id"], self.ovs_iface(tap))
+            self.assertIn("attached-mac=%s" % port["macAddress"],
+                          self.ovs_iface(tap))
+
+        # The guests' view: DHCP from OVN, ping, TCP 80 yes, TCP 22 no.
+        self.wait_serial(log_a, "LQ-GUEST-DHCP %s/24"
+                         % pa["fixedIps"][0]["ipAddress"])
+        self.wait_serial(log_b, "LQ-GUEST-DHCP %s/24" % ip_b)
+        self.wait_serial(log_a, "LQ-GUEST-TCP22", timeout=150)
+        serial = self.serial(log_a)
+        self.assertIn("LQ-GUEST-PING-OK", serial)
+        self.assertIn("LQ-GUEST-TCP80 [ok-80]", serial)
+        self.assertIn("LQ-GUEST-TCP22 []", serial)
+        boot = time.time() - t0
+
+        # Console: a VNC server on localhost with a password.
+        con = self.ok(VM + "GetConsole", {"vmId": a})
+        self.assertEqual((con["type"], con["host"]), ("vnc", "127.0.0.1"))
+        self.assertEqual(len(con["password"]), 8)
+        with socket.create_connection(("127.0.0.1", con["port"]), 5) as s:
+            self.assertTrue(s.recv(12).startswith(b"RFB "))
+
+        # The volume: hot-plugged into A, which writes the pattern...
+        t = time.time()
+        self.ok(VM + "AttachDisk", {"vmId": a, "disk": {
+            "id": "data", "volumeId": vol["id"]}})
+        self.wait_serial(log_a, "LQ-GUEST-DISK-WRITTEN", timeout=60)
+        attach_to_write = time.time() - t
+        # ...refused for B while A writes to it...
+        self.refused(VM + "AttachDisk", {"vmId": b, "disk": {
+            "id": "data", "volumeId": vol["id"]}}, "failed_precondition",
+            "disk.volumeId: volume vm-data is attached to VM %s" % a)
+        self.refused(VM + "AttachDisk", {"vmId": b, "disk": {
+            "id": "data", "volumeId": "nosuch"}}, "invalid_argument",
+            "disk.volumeId: no volume nosuch")
+        # ...detached, and the bytes are in Ceph...
+        self.ok(VM + "DetachDisk", {"vmId": a, "diskId": "data"})
+        self.assertEqual(self.rbd_read(vol["id"], 24),
+                         ("LQ-PATTERN-%s\n" % pattern).encode())
+        # ...and B reads them.
+        self.ok(VM + "AttachDisk", {"vmId": b, "disk": {
+            "id": "data", "volumeId": vol["id"], "readonly": True}})
+        self.wait_serial(log_b, "LQ-GUEST-DISK-READ LQ-PATTERN-%s" % pattern,
+                         timeout=60)
+        self.refused(VM + "DetachDisk", {"vmId": a, "diskId": "data"},
+                     "not_found", "diskId: VM %s has no disk data" % a)
+
+        # NIC hot-plug: the third port is bound to B, then unbound.
+        self.ok(VM + "AttachNIC", {"vmId": b, "nic": {
+            "id": "eth1", "portId": pc["id"]}})
+        got = self.ok(PORT + "GetPort", {"id": pc["id"]})
+        self.assertEqual((got["status"], got["vmId"]), ("UP", b))
+        self.ok(VM + "DetachNIC", {"vmId": b, "nicId": "eth1"})
+        got = self.ok(PORT + "GetPort", {"id": pc["id"]})
+        self.assertEqual(got["vmId"], "")
+        tap_c = "lq" + pc["id"].replace("-", "")[:12]
+        self.assertEqual(self.ovs_iface(tap_c), "")
+
+        # Deleting a VM unbinds its port, never deletes its volume.
+        self.ok(VM + "ForceStopVM", {"vmId": b})
+        self.ok(VM + "DeleteVM", {"vmId": b})
+        self.assertEqual(self.ok(PORT + "GetPort", {"id": pb["id"]})["vmId"],
+                         "")
+        self.assertEqual(self.ok(VOL + "GetVolume", {"id": vol["id"]})["id"],
+                         vol["id"])
+        print("two guests on ports: boot to DHCP, ping and TCP in %.1f s; "
+              "AttachDisk to the guest's write in %.1f s"
+              % (boot, attach_to_write))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
