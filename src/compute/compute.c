@@ -31,23 +31,14 @@
 
 #include "openvswitch/thread.h"
 #include "openvswitch/vlog.h"
+#include "compute_impl.h"
 #include "resolve.h"
 #include "util.h"
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-#include <libxml/xpath.h>
 #include <sys/random.h>
 
 VLOG_DEFINE_THIS_MODULE(compute);
 
-struct lq_compute {
-    char *uri;
-    struct ovs_mutex mutex;     /* Guards 'conn'. */
-    virConnectPtr conn;         /* NULL until first use or after a failure. */
-    struct ovs_mutex create_mutex;
-    struct lq_compute_backends backends;
-};
 
 static struct lq_compute *default_compute;
 
@@ -151,8 +142,8 @@ virt_code(const virError *e)
 }
 
 /* An lq_error from libvirt's last error in this thread: "WHAT: message". */
-static struct lq_error *
-virt_error(const char *what, const char *id)
+struct lq_error *
+compute_virt_error(const char *what, const char *id)
 {
     const virError *e = virGetLastError();
     enum lq_code code = virt_code(e);
@@ -205,8 +196,8 @@ get_conn(struct lq_compute *c, virConnectPtr *connp)
 }
 
 /* Our metadata of 'dom', or not_found if the domain is not ours. */
-static struct lq_error *
-get_metadata(virDomainPtr dom, const char *id, struct lq_vm_metadata *m)
+struct lq_error *
+compute_get_metadata(virDomainPtr dom, const char *id, struct lq_vm_metadata *m)
 {
     memset(m, 0, sizeof *m);
     char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
@@ -215,7 +206,7 @@ get_metadata(virDomainPtr dom, const char *id, struct lq_vm_metadata *m)
         if (virt_last_code() == VIR_ERR_NO_DOMAIN_METADATA) {
             return lq_error_new(LQ_NOT_FOUND, "vmId: no VM %s", id);
         }
-        return virt_error("reading the metadata of VM", id);
+        return compute_virt_error("reading the metadata of VM", id);
     }
     struct lq_error *error = lq_vm_metadata_parse(xml, m);
     free(xml);
@@ -230,10 +221,10 @@ lookup_vm(virConnectPtr conn, const char *id, virDomainPtr *domp)
     if (!*domp) {
         return virt_last_code() == VIR_ERR_NO_DOMAIN
                ? lq_error_new(LQ_NOT_FOUND, "vmId: no VM %s", id)
-               : virt_error("looking up VM", id);
+               : compute_virt_error("looking up VM", id);
     }
     struct lq_vm_metadata m;
-    struct lq_error *error = get_metadata(*domp, id, &m);
+    struct lq_error *error = compute_get_metadata(*domp, id, &m);
     lq_vm_metadata_clear(&m);
     if (error) {
         virDomainFree(*domp);
@@ -279,7 +270,7 @@ get_state(virDomainPtr dom, const char *id, int *statep)
 {
     int reason;
     return virDomainGetState(dom, statep, &reason, 0) < 0
-           ? virt_error("reading the state of VM", id) : NULL;
+           ? compute_virt_error("reading the state of VM", id) : NULL;
 }
 
 void
@@ -314,10 +305,10 @@ status_from_domain(virDomainPtr dom, struct lq_vm_status *s)
 
     memset(s, 0, sizeof *s);
     if (virDomainGetUUIDString(dom, id) < 0) {
-        return virt_error("reading a domain UUID", NULL);
+        return compute_virt_error("reading a domain UUID", NULL);
     }
     struct lq_vm_metadata m;
-    struct lq_error *error = get_metadata(dom, id, &m);
+    struct lq_error *error = compute_get_metadata(dom, id, &m);
     if (!error) {
         error = get_state(dom, id, &state);
     }
@@ -377,7 +368,7 @@ lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
     }
     int n = virConnectListAllDomains(conn, &doms, 0);
     if (n < 0) {
-        error = virt_error("listing domains", NULL);
+        error = compute_virt_error("listing domains", NULL);
     }
     struct lq_vm_status *vms = n > 0 ? xcalloc(n, sizeof *vms) : NULL;
     size_t n_vms = 0;
@@ -438,14 +429,14 @@ find_user(virConnectPtr conn, const char *self, const char *volume_id,
     int n = virConnectListAllDomains(conn, &doms, 0);
     user[0] = '\0';
     if (n < 0) {
-        return virt_error("listing VMs", NULL);
+        return compute_virt_error("listing VMs", NULL);
     }
     for (int i = 0; i < n; i++) {
         char id[VIR_UUID_STRING_BUFLEN];
         struct lq_vm_metadata m;
         if (!user[0] && virDomainGetUUIDString(doms[i], id) == 0
             && strcmp(id, self)) {
-            struct lq_error *e = get_metadata(doms[i], id, &m);
+            struct lq_error *e = compute_get_metadata(doms[i], id, &m);
             if (!e) {
                 for (size_t k = 0; volume_id && k < m.n_disks; k++) {
                     if (!strcmp(m.disks[k].ref, volume_id)
@@ -470,8 +461,8 @@ find_user(virConnectPtr conn, const char *self, const char *volume_id,
 
 /* A volume disk's source and secret; refused if another VM has the volume
  * and either of them writes to it. */
-static struct lq_error *
-check_disk(virConnectPtr conn, struct lq_compute *c, const char *vm_id,
+struct lq_error *
+compute_check_disk(virConnectPtr conn, struct lq_compute *c, const char *vm_id,
            struct lq_disk_spec *d, const char *field)
 {
     if (!d->volume_id) {
@@ -488,8 +479,8 @@ check_disk(virConnectPtr conn, struct lq_compute *c, const char *vm_id,
     return e ? e : lq_resolve_disk(&c->backends, conn, d, field);
 }
 
-static struct lq_error *
-check_nic(virConnectPtr conn, struct lq_compute *c, const char *vm_id,
+struct lq_error *
+compute_check_nic(virConnectPtr conn, struct lq_compute *c, const char *vm_id,
           struct lq_nic_spec *n, const char *field)
 {
     char user[37];
@@ -508,12 +499,12 @@ check_attachments(virConnectPtr conn, struct lq_compute *c,
     struct lq_error *e = NULL;
     for (size_t i = 0; !e && i < spec->n_disks; i++) {
         char *field = xasprintf("spec.disks[%zu]", i);
-        e = check_disk(conn, c, spec->id, &spec->disks[i], field);
+        e = compute_check_disk(conn, c, spec->id, &spec->disks[i], field);
         free(field);
     }
     for (size_t i = 0; !e && i < spec->n_nics; i++) {
         char *field = xasprintf("spec.nics[%zu]", i);
-        e = check_nic(conn, c, spec->id, &spec->nics[i], field);
+        e = compute_check_nic(conn, c, spec->id, &spec->nics[i], field);
         free(field);
     }
     return e;
@@ -524,7 +515,7 @@ static struct lq_error *
 bind_ports(struct lq_compute *c, virDomainPtr dom, const char *id)
 {
     struct lq_vm_metadata m;
-    struct lq_error *e = get_metadata(dom, id, &m);
+    struct lq_error *e = compute_get_metadata(dom, id, &m);
     for (size_t i = 0; !e && i < m.n_nics; i++) {
         e = lq_port_bind(&c->backends, m.nics[i].ref, id);
     }
@@ -545,7 +536,7 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
         /* Idempotent by id: the same spec returns the VM. */
         struct lq_vm_metadata m;
         char fp[41];
-        error = get_metadata(dom, spec->id, &m);
+        error = compute_get_metadata(dom, spec->id, &m);
         if (error && error->code == LQ_NOT_FOUND) {
             lq_error_free(error);
             error = lq_error_new(LQ_ALREADY_EXISTS, "id: domain %s exists "
@@ -566,7 +557,7 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
         virDomainFree(dom);
         return error;
     } else if (virt_last_code() != VIR_ERR_NO_DOMAIN) {
-        return virt_error("looking up VM", spec->id);
+        return compute_virt_error("looking up VM", spec->id);
     }
 
     /* More vCPUs than the host has threads: refused up front (QEMU would
@@ -575,7 +566,7 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
     uint64_t vcpus = (uint64_t) spec->cpu_sockets * spec->cpu_cores
                      * spec->cpu_threads;
     if (virNodeGetInfo(conn, &node) < 0) {
-        return virt_error("reading the host's CPUs", NULL);
+        return compute_virt_error("reading the host's CPUs", NULL);
     }
     if (vcpus > node.cpus) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "spec.cpuCores: %"PRIu64" "
@@ -609,7 +600,7 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
     }
     free(xml);
     if (!dom) {
-        return virt_error("defining VM", spec->id);
+        return compute_virt_error("defining VM", spec->id);
     }
     VLOG_INFO("defined VM %s (%s)", spec->id, spec->name);
     error = status ? status_from_domain(dom, status) : NULL;
@@ -643,8 +634,8 @@ lq_compute_create_vm(struct lq_compute *c, struct lq_vm_spec *spec,
 /* ---- Lifecycle ---------------------------------------------------------- */
 
 /* Runs 'op' on the domain of our VM 'id' with a connection held. */
-static struct lq_error *
-with_vm(struct lq_compute *c, const char *id,
+struct lq_error *
+compute_with_vm(struct lq_compute *c, const char *id,
         struct lq_error *(*op)(virDomainPtr, const char *id, void *aux),
         void *aux)
 {
@@ -669,11 +660,11 @@ start_op(virDomainPtr dom, const char *id, void *c_)
     struct lq_compute *c = c_;
     int active = virDomainIsActive(dom);
     if (active < 0) {
-        return virt_error("starting VM", id);
+        return compute_virt_error("starting VM", id);
     }
     if (!active) {
         if (virDomainCreate(dom) < 0) {
-            return virt_error("starting VM", id);
+            return compute_virt_error("starting VM", id);
         }
         VLOG_INFO("started VM %s", id);
     }
@@ -684,11 +675,11 @@ start_op(virDomainPtr dom, const char *id, void *c_)
 struct lq_error *
 lq_compute_start_vm(struct lq_compute *c, const char *id)
 {
-    return with_vm(c, id, start_op, c);
+    return compute_with_vm(c, id, start_op, c);
 }
 
-static long long
-now_ms(void)
+long long
+compute_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -712,13 +703,13 @@ stop_op(virDomainPtr dom, const char *id, void *timeout_)
     if (virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0) {
         if (virt_last_code() != VIR_ERR_INVALID_ARG
             || virDomainShutdown(dom) < 0) {
-            return virt_error("shutting down VM", id);
+            return compute_virt_error("shutting down VM", id);
         }
     }
     VLOG_INFO("ACPI shutdown of VM %s requested (timeout %u s)", id,
               timeout_s);
 
-    long long deadline = now_ms() + timeout_s * 1000LL;
+    long long deadline = compute_now_ms() + timeout_s * 1000LL;
     for (;;) {
         if ((error = get_state(dom, id, &state))) {
             return error;
@@ -727,7 +718,7 @@ stop_op(virDomainPtr dom, const char *id, void *timeout_)
             VLOG_INFO("VM %s powered off", id);
             return NULL;
         }
-        if (now_ms() >= deadline) {
+        if (compute_now_ms() >= deadline) {
             return lq_error_new(LQ_DEADLINE_EXCEEDED, "VM %s did not power "
                                 "off within %u s of the ACPI shutdown "
                                 "request; it is still %s (ForceStopVM stops "
@@ -742,7 +733,7 @@ struct lq_error *
 lq_compute_stop_vm(struct lq_compute *c, const char *id,
                    unsigned int timeout_s)
 {
-    return with_vm(c, id, stop_op, &timeout_s);
+    return compute_with_vm(c, id, stop_op, &timeout_s);
 }
 
 static struct lq_error *
@@ -752,7 +743,7 @@ force_stop_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
     if (active < 0 || (active && virDomainDestroy(dom) < 0)) {
         /* Stopped meanwhile: the goal is reached. */
         return virt_last_code() == VIR_ERR_OPERATION_INVALID
-               ? NULL : virt_error("force-stopping VM", id);
+               ? NULL : compute_virt_error("force-stopping VM", id);
     }
     if (active) {
         VLOG_INFO("force-stopped VM %s", id);
@@ -763,7 +754,7 @@ force_stop_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
 struct lq_error *
 lq_compute_force_stop_vm(struct lq_compute *c, const char *id)
 {
-    return with_vm(c, id, force_stop_op, NULL);
+    return compute_with_vm(c, id, force_stop_op, NULL);
 }
 
 /* Drivers differ in how they refuse an operation on a stopped domain (the
@@ -792,7 +783,7 @@ reboot_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
     if (virDomainReboot(dom, VIR_DOMAIN_REBOOT_ACPI_POWER_BTN) < 0) {
         if (virt_last_code() != VIR_ERR_INVALID_ARG
             || virDomainReboot(dom, 0) < 0) {
-            return virt_error("rebooting VM", id);
+            return compute_virt_error("rebooting VM", id);
         }
     }
     return NULL;
@@ -801,7 +792,7 @@ reboot_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
 struct lq_error *
 lq_compute_reboot_vm(struct lq_compute *c, const char *id)
 {
-    return with_vm(c, id, reboot_op, NULL);
+    return compute_with_vm(c, id, reboot_op, NULL);
 }
 
 static struct lq_error *
@@ -812,13 +803,13 @@ pause_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
     if (error || state == VIR_DOMAIN_PAUSED) {
         return error;
     }
-    return virDomainSuspend(dom) < 0 ? virt_error("pausing VM", id) : NULL;
+    return virDomainSuspend(dom) < 0 ? compute_virt_error("pausing VM", id) : NULL;
 }
 
 struct lq_error *
 lq_compute_pause_vm(struct lq_compute *c, const char *id)
 {
-    return with_vm(c, id, pause_op, NULL);
+    return compute_with_vm(c, id, pause_op, NULL);
 }
 
 static struct lq_error *
@@ -829,13 +820,13 @@ resume_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
     if (error || state == VIR_DOMAIN_RUNNING) {
         return error;
     }
-    return virDomainResume(dom) < 0 ? virt_error("resuming VM", id) : NULL;
+    return virDomainResume(dom) < 0 ? compute_virt_error("resuming VM", id) : NULL;
 }
 
 struct lq_error *
 lq_compute_resume_vm(struct lq_compute *c, const char *id)
 {
-    return with_vm(c, id, resume_op, NULL);
+    return compute_with_vm(c, id, resume_op, NULL);
 }
 
 static struct lq_error *
@@ -844,14 +835,14 @@ delete_op(virDomainPtr dom, const char *id, void *c_)
     struct lq_compute *c = c_;
     int active = virDomainIsActive(dom);
     if (active < 0) {
-        return virt_error("deleting VM", id);
+        return compute_virt_error("deleting VM", id);
     }
     if (active) {
         return lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is running;"
                             " stop it before deleting it", id);
     }
     struct lq_vm_metadata m;
-    struct lq_error *error = get_metadata(dom, id, &m);
+    struct lq_error *error = compute_get_metadata(dom, id, &m);
     if (error) {
         return error;
     }
@@ -868,7 +859,7 @@ delete_op(virDomainPtr dom, const char *id, void *c_)
                                       | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
                < 0) {
             lq_vm_metadata_clear(&m);
-            return virt_error("deleting VM", id);
+            return compute_virt_error("deleting VM", id);
         }
     }
     VLOG_INFO("deleted VM %s", id);
@@ -886,7 +877,7 @@ delete_op(virDomainPtr dom, const char *id, void *c_)
 struct lq_error *
 lq_compute_delete_vm(struct lq_compute *c, const char *id)
 {
-    struct lq_error *error = with_vm(c, id, delete_op, c);
+    struct lq_error *error = compute_with_vm(c, id, delete_op, c);
     if (error && error->code == LQ_NOT_FOUND) {
         lq_error_free(error);   /* Deleting what does not exist succeeds. */
         error = NULL;
@@ -894,417 +885,3 @@ lq_compute_delete_vm(struct lq_compute *c, const char *id)
     return error;
 }
 
-/* ---- Hot-plug ----------------------------------------------------------- */
-
-/* The values of 'xpath' (attributes) in 'xml'.  Caller frees the array
- * and its strings. */
-static char **
-xml_values(const char *xml, const char *xpath, size_t *np)
-{
-    char **values = NULL;
-    *np = 0;
-    xmlDocPtr doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR
-                                  | XML_PARSE_NOWARNING);
-    xmlXPathContextPtr ctx = doc ? xmlXPathNewContext(doc) : NULL;
-    xmlXPathObjectPtr r = ctx ? xmlXPathEvalExpression(
-        (const xmlChar *) xpath, ctx) : NULL;
-    if (r && r->nodesetval) {
-        values = xcalloc(r->nodesetval->nodeNr + 1, sizeof *values);
-        for (int i = 0; i < r->nodesetval->nodeNr; i++) {
-            xmlChar *v = xmlNodeGetContent(r->nodesetval->nodeTab[i]);
-            values[(*np)++] = xstrdup(v ? (const char *) v : "");
-            xmlFree(v);
-        }
-    }
-    xmlXPathFreeObject(r);
-    xmlXPathFreeContext(ctx);
-    xmlFreeDoc(doc);
-    return values;
-}
-
-static void
-free_values(char **values, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(values[i]);
-    }
-    free(values);
-}
-
-/* The first free target ("vdb") for a new disk on 'bus', looking at both
- * the live and the persistent definition. */
-static struct lq_error *
-free_target(virDomainPtr dom, const char *id, enum lq_disk_bus bus,
-            char dev[8])
-{
-    const char *prefix = bus == LQ_DISK_BUS_VIRTIO ? "vd" : "sd";
-    bool used[26] = { false };
-    for (int pass = 0; pass < 2; pass++) {
-        char *xml = virDomainGetXMLDesc(dom, pass ? VIR_DOMAIN_XML_INACTIVE
-                                                  : 0);
-        if (!xml) {
-            return virt_error("reading the definition of VM", id);
-        }
-        size_t n;
-        char **devs = xml_values(xml, "/domain/devices/disk/target/@dev", &n);
-        for (size_t i = 0; i < n; i++) {
-            if (!strncmp(devs[i], prefix, 2) && strlen(devs[i]) == 3
-                && devs[i][2] >= 'a' && devs[i][2] <= 'z') {
-                used[devs[i][2] - 'a'] = true;
-            }
-        }
-        free_values(devs, n);
-        free(xml);
-    }
-    for (int i = 0; i < 26; i++) {
-        if (!used[i]) {
-            snprintf(dev, 8, "%s%c", prefix, 'a' + i);
-            return NULL;
-        }
-    }
-    return lq_error_new(LQ_RESOURCE_EXHAUSTED, "VM %s has no free %s disk "
-                        "slot", id, prefix);
-}
-
-/* Live and persistent if the VM runs, else persistent only. */
-static struct lq_error *
-device_flags(virDomainPtr dom, const char *id, unsigned int *flagsp)
-{
-    int active = virDomainIsActive(dom);
-    if (active < 0) {
-        return virt_error("reading the state of VM", id);
-    }
-    *flagsp = VIR_DOMAIN_AFFECT_CONFIG | (active ? VIR_DOMAIN_AFFECT_LIVE : 0);
-    return NULL;
-}
-
-static struct lq_error *
-save_metadata(virDomainPtr dom, const char *id,
-              const struct lq_vm_metadata *m, unsigned int flags)
-{
-    char *xml = lq_vm_metadata_xml(m);
-    int rc = xml ? virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml,
-                                        "lq", LQ_COMPUTE_XMLNS, flags) : -1;
-    free(xml);
-    return rc < 0 ? virt_error("updating the metadata of VM", id) : NULL;
-}
-
-/* Waits (live detach is a request the guest must honour) until no device
- * in the live definition has 'alias'. */
-static struct lq_error *
-wait_device_gone(virDomainPtr dom, const char *id, const char *alias)
-{
-    char *xpath = xasprintf("/domain/devices/*/alias[@name='%s']/@name",
-                            alias);
-    long long deadline = now_ms() + 20000;
-    struct lq_error *e = NULL;
-    for (;;) {
-        char *xml = virDomainGetXMLDesc(dom, 0);
-        if (!xml) {
-            e = virt_error("reading the definition of VM", id);
-            break;
-        }
-        size_t n;
-        char **found = xml_values(xml, xpath, &n);
-        free_values(found, n);
-        free(xml);
-        if (!n || virDomainIsActive(dom) != 1) {
-            break;
-        }
-        if (now_ms() > deadline) {
-            e = lq_error_new(LQ_DEADLINE_EXCEEDED, "VM %s: the guest did not "
-                             "release device %s in 20 s (it is gone from the "
-                             "persistent definition)", id, alias);
-            break;
-        }
-        struct timespec ts = { 0, 100 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
-    }
-    free(xpath);
-    return e;
-}
-
-struct attach_aux {
-    struct lq_compute *c;
-    struct lq_disk_spec *disk;
-    struct lq_nic_spec *nic;
-    const char *device_id;      /* Detach. */
-};
-
-static struct lq_error *
-attach_disk_op(virDomainPtr dom, const char *id, void *aux_)
-{
-    struct attach_aux *aux = aux_;
-    struct lq_disk_spec *d = aux->disk;
-    struct lq_vm_metadata m;
-    unsigned int flags = 0;
-    char dev[8];
-    char *xml = NULL;
-
-    struct lq_error *e = get_metadata(dom, id, &m);
-    if (e) {
-        return e;
-    }
-    for (size_t i = 0; i < m.n_disks; i++) {
-        if (!strcmp(m.disks[i].id, d->id)) {
-            /* Idempotent: the same disk again is a no-op. */
-            bool same = d->volume_id && !strcmp(m.disks[i].ref, d->volume_id);
-            lq_vm_metadata_clear(&m);
-            return same ? NULL
-                   : lq_error_new(LQ_ALREADY_EXISTS, "disk.id: VM %s already "
-                                  "has a disk %s", id, d->id);
-        }
-    }
-    if ((e = device_flags(dom, id, &flags))
-        || (e = check_disk(virDomainGetConnect(dom), aux->c, id, d, "disk"))
-        || (e = free_target(dom, id, d->bus, dev))) {
-        goto out;
-    }
-    xml = lq_disk_xml(d, dev);
-    if (!xml || virDomainAttachDeviceFlags(dom, xml, flags) < 0) {
-        e = virt_error("attaching a disk to VM", id);
-        goto out;
-    }
-    lq_vm_metadata_add(&m.disks, &m.n_disks, d->id, d->volume_id,
-                       d->readonly);
-    e = save_metadata(dom, id, &m, flags);
-    if (!e) {
-        VLOG_INFO("attached disk %s (%s) to VM %s as %s", d->id,
-                  d->volume_id ? d->volume_id : d->path, id, dev);
-    }
-out:
-    free(xml);
-    lq_vm_metadata_clear(&m);
-    return e;
-}
-
-struct lq_error *
-lq_compute_attach_disk(struct lq_compute *c, const char *id,
-                       struct lq_disk_spec *d)
-{
-    struct lq_error *e = lq_disk_spec_validate(d, "disk", true);
-    if (e) {
-        return e;
-    }
-    struct attach_aux aux = { .c = c, .disk = d };
-    ovs_mutex_lock(&c->create_mutex);   /* Serializes the in-use checks. */
-    e = with_vm(c, id, attach_disk_op, &aux);
-    ovs_mutex_unlock(&c->create_mutex);
-    return e;
-}
-
-/* Detaches the device with our alias PREFIX-ID; removes it from 'list'. */
-static struct lq_error *
-detach_device(virDomainPtr dom, const char *id, const char *prefix,
-              const char *device_id, struct lq_vm_metadata *m, bool disk)
-{
-    unsigned int flags = 0;
-    struct lq_error *e = device_flags(dom, id, &flags);
-    if (e) {
-        return e;
-    }
-    char *alias = xasprintf("%s-%s", prefix, device_id);
-    if (virDomainDetachDeviceAlias(dom, alias, flags) < 0) {
-        e = virt_error("detaching a device from VM", id);
-    } else if (flags & VIR_DOMAIN_AFFECT_LIVE) {
-        e = wait_device_gone(dom, id, alias);
-    }
-    free(alias);
-    if (!e) {
-        lq_vm_metadata_remove(disk ? &m->disks : &m->nics,
-                              disk ? &m->n_disks : &m->n_nics, device_id);
-        e = save_metadata(dom, id, m, flags);
-    }
-    return e;
-}
-
-static const struct lq_vm_attachment *
-find_attachment(const struct lq_vm_attachment *a, size_t n, const char *id)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!strcmp(a[i].id, id)) {
-            return &a[i];
-        }
-    }
-    return NULL;
-}
-
-static struct lq_error *
-detach_disk_op(virDomainPtr dom, const char *id, void *aux_)
-{
-    struct attach_aux *aux = aux_;
-    struct lq_vm_metadata m;
-    struct lq_error *e = get_metadata(dom, id, &m);
-    if (!e && !find_attachment(m.disks, m.n_disks, aux->device_id)) {
-        e = lq_error_new(LQ_NOT_FOUND, "diskId: VM %s has no disk %s", id,
-                         aux->device_id);
-    }
-    if (!e) {
-        e = detach_device(dom, id, "ua-lqd", aux->device_id, &m, true);
-    }
-    if (!e) {
-        VLOG_INFO("detached disk %s from VM %s", aux->device_id, id);
-    }
-    lq_vm_metadata_clear(&m);
-    return e;
-}
-
-struct lq_error *
-lq_compute_detach_disk(struct lq_compute *c, const char *id,
-                       const char *disk_id)
-{
-    struct attach_aux aux = { .c = c, .device_id = disk_id };
-    return with_vm(c, id, detach_disk_op, &aux);
-}
-
-static struct lq_error *
-attach_nic_op(virDomainPtr dom, const char *id, void *aux_)
-{
-    struct attach_aux *aux = aux_;
-    struct lq_nic_spec *n = aux->nic;
-    struct lq_vm_metadata m;
-    unsigned int flags = 0;
-    char *xml = NULL;
-
-    struct lq_error *e = get_metadata(dom, id, &m);
-    if (e) {
-        return e;
-    }
-    const struct lq_vm_attachment *a = find_attachment(m.nics, m.n_nics,
-                                                       n->id);
-    if (a) {
-        bool same = !strcmp(a->ref, n->port_id);
-        lq_vm_metadata_clear(&m);
-        if (!same) {
-            return lq_error_new(LQ_ALREADY_EXISTS, "nic.id: VM %s already "
-                                "has a NIC %s", id, n->id);
-        }
-        return virDomainIsActive(dom) == 1
-               ? lq_port_bind(&aux->c->backends, n->port_id, id) : NULL;
-    }
-    if ((e = device_flags(dom, id, &flags))
-        || (e = check_nic(virDomainGetConnect(dom), aux->c, id, n, "nic"))) {
-        goto out;
-    }
-    virDomainInfo info;
-    unsigned int vcpus = virDomainGetInfo(dom, &info) == 0 ? info.nrVirtCpu
-                                                           : 1;
-    xml = lq_nic_xml(n, vcpus);
-    if (!xml || virDomainAttachDeviceFlags(dom, xml, flags) < 0) {
-        e = virt_error("attaching a NIC to VM", id);
-        goto out;
-    }
-    lq_vm_metadata_add(&m.nics, &m.n_nics, n->id, n->port_id, false);
-    e = save_metadata(dom, id, &m, flags);
-    if (!e && (flags & VIR_DOMAIN_AFFECT_LIVE)) {
-        e = lq_port_bind(&aux->c->backends, n->port_id, id);
-    }
-    if (!e) {
-        VLOG_INFO("attached NIC %s (port %s) to VM %s", n->id, n->port_id,
-                  id);
-    }
-out:
-    free(xml);
-    lq_vm_metadata_clear(&m);
-    return e;
-}
-
-struct lq_error *
-lq_compute_attach_nic(struct lq_compute *c, const char *id,
-                      struct lq_nic_spec *n)
-{
-    struct lq_error *e = lq_nic_spec_validate(n, "nic");
-    if (e) {
-        return e;
-    }
-    struct attach_aux aux = { .c = c, .nic = n };
-    ovs_mutex_lock(&c->create_mutex);
-    e = with_vm(c, id, attach_nic_op, &aux);
-    ovs_mutex_unlock(&c->create_mutex);
-    return e;
-}
-
-static struct lq_error *
-detach_nic_op(virDomainPtr dom, const char *id, void *aux_)
-{
-    struct attach_aux *aux = aux_;
-    struct lq_vm_metadata m;
-    char *port = NULL;
-    struct lq_error *e = get_metadata(dom, id, &m);
-    const struct lq_vm_attachment *a = e ? NULL
-        : find_attachment(m.nics, m.n_nics, aux->device_id);
-    if (!e && !a) {
-        e = lq_error_new(LQ_NOT_FOUND, "nicId: VM %s has no NIC %s", id,
-                         aux->device_id);
-    }
-    if (!e) {
-        port = xstrdup(a->ref);
-        e = detach_device(dom, id, "ua-lqn", aux->device_id, &m, false);
-    }
-    if (!e) {
-        e = lq_port_unbind(&aux->c->backends, port);
-    }
-    if (!e) {
-        VLOG_INFO("detached NIC %s (port %s) from VM %s", aux->device_id,
-                  port, id);
-    }
-    free(port);
-    lq_vm_metadata_clear(&m);
-    return e;
-}
-
-struct lq_error *
-lq_compute_detach_nic(struct lq_compute *c, const char *id,
-                      const char *nic_id)
-{
-    struct attach_aux aux = { .c = c, .device_id = nic_id };
-    return with_vm(c, id, detach_nic_op, &aux);
-}
-
-/* ---- Console ------------------------------------------------------------ */
-
-static struct lq_error *
-console_op(virDomainPtr dom, const char *id, void *aux)
-{
-    struct lq_vm_console *con = aux;
-    if (virDomainIsActive(dom) != 1) {
-        return lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is not "
-                            "running: it has no console", id);
-    }
-    /* SECURE: the password is part of what GetConsole answers. */
-    char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE);
-    if (!xml) {
-        return virt_error("reading the console of VM", id);
-    }
-    size_t np, nl, npw;
-    char **port = xml_values(xml, "/domain/devices/graphics[@type='vnc']"
-                             "/@port", &np);
-    char **listen = xml_values(xml, "/domain/devices/graphics[@type='vnc']"
-                               "/@listen", &nl);
-    char **pw = xml_values(xml, "/domain/devices/graphics[@type='vnc']"
-                           "/@passwd", &npw);
-    struct lq_error *e = NULL;
-    if (!np || atoi(port[0]) <= 0) {
-        e = lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s has no VNC "
-                         "console", id);
-    } else {
-        memset(con, 0, sizeof *con);
-        ovs_strlcpy(con->type, "vnc", sizeof con->type);
-        ovs_strlcpy(con->host, nl ? listen[0] : "127.0.0.1", sizeof con->host);
-        con->port = atoi(port[0]);
-        ovs_strlcpy(con->password, npw ? pw[0] : "", sizeof con->password);
-    }
-    free_values(port, np);
-    free_values(listen, nl);
-    free_values(pw, npw);
-    free(xml);
-    return e;
-}
-
-struct lq_error *
-lq_compute_get_console(struct lq_compute *c, const char *id,
-                       struct lq_vm_console *con)
-{
-    return with_vm(c, id, console_op, con);
-}

@@ -492,6 +492,16 @@ w_empty(struct writer *w, const char *name, const char *attr,
     w_end(w);
 }
 
+static void
+attachments_free(struct lq_vm_attachment *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].id);
+        free(a[i].ref);
+    }
+    free(a);
+}
+
 /* Our <lq:vm> element.  Without 'ns' the elements carry no namespace:
  * virDomainSetMetadata() puts its own on the root and refuses one that is
  * already there. */
@@ -534,7 +544,59 @@ write_vm_element(struct writer *w, const struct lq_vm_metadata *m, bool ns)
         w_attr(w, "port", m->nics[i].ref);
         w_end(w);
     }
+    for (size_t i = 0; i < m->n_snapshots; i++) {
+        const struct lq_vm_snapshot *sn = &m->snapshots[i];
+        char created[32];
+        snprintf(created, sizeof created, "%"PRId64, sn->created);
+        w_lq_start(w, ns, "snapshot");
+        w_attr(w, "id", sn->id);
+        w_attr(w, "name", sn->name ? sn->name : "");
+        w_attr(w, "description", sn->description ? sn->description : "");
+        w_attr(w, "created", created);
+        for (size_t k = 0; k < sn->n_disks; k++) {
+            w_lq_start(w, ns, "disk");
+            w_attr(w, "id", sn->disks[k].id);
+            w_attr(w, "volume", sn->disks[k].ref);
+            w_end(w);
+        }
+        w_end(w);
+    }
     w_end(w);                   /* vm */
+}
+
+void
+lq_vm_snapshot_clear(struct lq_vm_snapshot *sn)
+{
+    if (sn) {
+        free(sn->name);
+        free(sn->description);
+        attachments_free(sn->disks, sn->n_disks);
+        memset(sn, 0, sizeof *sn);
+    }
+}
+
+void
+lq_vm_snapshot_free_array(struct lq_vm_snapshot *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        lq_vm_snapshot_clear(&a[i]);
+    }
+    free(a);
+}
+
+void
+lq_vm_snapshot_volume_id(const char *snap_id, const char *volume_id,
+                         char out[36])
+{
+    struct ds ds = DS_EMPTY_INITIALIZER;
+    uint8_t digest[SHA1_DIGEST_SIZE];
+    char hex[SHA1_HEX_DIGEST_LEN + 1];
+
+    ds_put_format(&ds, "%s/%s", snap_id, volume_id);
+    sha1_bytes(ds.string, ds.length, digest);
+    sha1_to_hex(digest, hex);
+    snprintf(out, 36, "vm-%.32s", hex);
+    ds_destroy(&ds);
 }
 
 void
@@ -578,16 +640,6 @@ metadata_from_spec(const struct lq_vm_spec *s, struct lq_vm_metadata *m)
         lq_vm_metadata_add(&m->nics, &m->n_nics, s->nics[i].id,
                            s->nics[i].port_id, false);
     }
-}
-
-static void
-attachments_free(struct lq_vm_attachment *a, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(a[i].id);
-        free(a[i].ref);
-    }
-    free(a);
 }
 
 static void
@@ -933,6 +985,7 @@ lq_vm_metadata_clear(struct lq_vm_metadata *m)
         labels_free(m->labels, m->n_labels);
         attachments_free(m->disks, m->n_disks);
         attachments_free(m->nics, m->n_nics);
+        lq_vm_snapshot_free_array(m->snapshots, m->n_snapshots);
         memset(m, 0, sizeof *m);
     }
 }
@@ -946,6 +999,41 @@ is_ours(const xmlNode *n, const char *name)
            && (!n->ns || (n->ns->href && !strcmp((const char *) n->ns->href,
                                                  LQ_COMPUTE_XMLNS)))
            && !strcmp((const char *) n->name, name);
+}
+
+static char *
+prop(xmlNodePtr n, const char *name)
+{
+    xmlChar *v = xmlGetProp(n, X(name));
+    char *s = xstrdup(v ? (const char *) v : "");
+    xmlFree(v);
+    return s;
+}
+
+static void
+parse_snapshot(xmlNodePtr n, struct lq_vm_metadata *m)
+{
+    struct lq_vm_snapshot sn;
+    memset(&sn, 0, sizeof sn);
+    char *id = prop(n, "id");
+    char *created = prop(n, "created");
+    ovs_strlcpy(sn.id, id, sizeof sn.id);
+    sn.name = prop(n, "name");
+    sn.description = prop(n, "description");
+    sn.created = strtoll(created, NULL, 10);
+    free(id);
+    free(created);
+    for (xmlNodePtr d = n->children; d; d = d->next) {
+        if (is_ours(d, "disk")) {
+            char *did = prop(d, "id"), *vol = prop(d, "volume");
+            lq_vm_metadata_add(&sn.disks, &sn.n_disks, did, vol, false);
+            free(did);
+            free(vol);
+        }
+    }
+    m->snapshots = xrealloc(m->snapshots,
+                            (m->n_snapshots + 1) * sizeof *m->snapshots);
+    m->snapshots[m->n_snapshots++] = sn;
 }
 
 struct lq_error *
@@ -989,6 +1077,8 @@ lq_vm_metadata_parse(const char *xml, struct lq_vm_metadata *m)
             xmlFree(id);
             xmlFree(ref);
             xmlFree(ro);
+        } else if (is_ours(n, "snapshot")) {
+            parse_snapshot(n, m);
         }
     }
     xmlFreeDoc(doc);

@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jsonx.h"
 #include "limiquantix/compute.h"
@@ -604,7 +605,143 @@ get_console(struct lq_node *node OVS_UNUSED, const struct json *req,
     return error;
 }
 
+static struct json *
+snapshot_to_json(const char *vm_id, const struct lq_vm_snapshot *sn)
+{
+    struct json *j = json_object_create();
+    lq_json_put_string(j, "snapshotId", sn->id);
+    lq_json_put_string(j, "vmId", vm_id);
+    lq_json_put_string(j, "name", sn->name ? sn->name : "");
+    lq_json_put_string(j, "description",
+                       sn->description ? sn->description : "");
+    char when[32];
+    time_t t = sn->created;
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    lq_json_put_string(j, "createdAt", when);
+    struct json *disks = json_array_create_empty();
+    for (size_t i = 0; i < sn->n_disks; i++) {
+        struct json *d = json_object_create();
+        lq_json_put_string(d, "diskId", sn->disks[i].id);
+        lq_json_put_string(d, "volumeId", sn->disks[i].ref);
+        json_array_add(disks, d);
+    }
+    json_object_put(j, "disks", disks);
+    return j;
+}
+
+/* CreateSnapshot {vmId, snapshotId?, name, description}. */
+static struct lq_error *
+create_snapshot(struct lq_node *node OVS_UNUSED, const struct json *req,
+                struct json **responsep)
+{
+    struct lq_compute *c;
+    char id[37];
+    char *snap_id = NULL, *name = NULL, *description = NULL;
+    struct lq_vm_snapshot sn;
+    memset(&sn, 0, sizeof sn);
+    struct lq_error *error = get_compute(&c);
+    if (!error) {
+        error = get_uuid(req, "vmId", true, id);
+    }
+    if (!error && !(error = get_opt_string(req, "snapshotId", &snap_id))
+        && !(error = get_opt_string(req, "name", &name))) {
+        error = get_opt_string(req, "description", &description);
+    }
+    if (!error) {
+        error = lq_compute_create_snapshot(c, id, snap_id, name, description,
+                                           &sn);
+    }
+    if (!error) {
+        *responsep = snapshot_to_json(id, &sn);
+    }
+    lq_vm_snapshot_clear(&sn);
+    free(snap_id);
+    free(name);
+    free(description);
+    return error;
+}
+
+/* {vmId, snapshotId} for RevertSnapshot and DeleteSnapshot. */
+static struct lq_error *
+snapshot_request(const struct json *req, struct lq_compute **c, char id[37],
+                 char snap_id[37])
+{
+    struct lq_error *error = get_compute(c);
+    if (!error) {
+        error = get_uuid(req, "vmId", true, id);
+    }
+    if (!error) {
+        error = get_uuid(req, "snapshotId", true, snap_id);
+    }
+    return error;
+}
+
+static struct lq_error *
+revert_snapshot(struct lq_node *node OVS_UNUSED, const struct json *req,
+                struct json **responsep)
+{
+    struct lq_compute *c;
+    char id[37], snap_id[37];
+    struct lq_error *error = snapshot_request(req, &c, id, snap_id);
+    if (!error) {
+        error = lq_compute_revert_snapshot(c, id, snap_id);
+    }
+    if (!error) {
+        error = status_reply(c, id, responsep);
+    }
+    return error;
+}
+
+static struct lq_error *
+delete_snapshot(struct lq_node *node OVS_UNUSED, const struct json *req,
+                struct json **responsep)
+{
+    struct lq_compute *c;
+    char id[37], snap_id[37];
+    struct lq_error *error = snapshot_request(req, &c, id, snap_id);
+    if (!error) {
+        error = lq_compute_delete_snapshot(c, id, snap_id);
+    }
+    if (!error) {
+        *responsep = json_object_create();
+    }
+    return error;
+}
+
+static struct lq_error *
+list_snapshots(struct lq_node *node OVS_UNUSED, const struct json *req,
+               struct json **responsep)
+{
+    struct lq_compute *c;
+    char id[37];
+    struct lq_vm_snapshot *list = NULL;
+    size_t n = 0;
+    struct lq_error *error = get_compute(&c);
+    if (!error) {
+        error = get_uuid(req, "vmId", true, id);
+    }
+    if (!error) {
+        error = lq_compute_list_snapshots(c, id, &list, &n);
+    }
+    if (!error) {
+        struct json *a = json_array_create_empty();
+        for (size_t i = 0; i < n; i++) {
+            json_array_add(a, snapshot_to_json(id, &list[i]));
+        }
+        struct json *r = json_object_create();
+        json_object_put(r, "snapshots", a);
+        *responsep = r;
+    }
+    lq_vm_snapshot_free_array(list, n);
+    return error;
+}
+
 static const struct lq_rpc_method compute_methods[] = {
+    { NODE_SERVICE, "CreateSnapshot", create_snapshot, true },
+    { NODE_SERVICE, "RevertSnapshot", revert_snapshot, true },
+    { NODE_SERVICE, "DeleteSnapshot", delete_snapshot, true },
+    { NODE_SERVICE, "ListSnapshots", list_snapshots, true },
     { NODE_SERVICE, "AttachDisk", attach_disk, true },
     { NODE_SERVICE, "DetachDisk", detach_disk, true },
     { NODE_SERVICE, "AttachNIC", attach_nic, true },

@@ -99,9 +99,7 @@ class VmAttachTest(unittest.TestCase):
 
     def rbd_read(self, volume_id, length):
         """Bytes of the volume, read from Ceph itself (rbd export)."""
-        ceph = os.path.join(self.node.sandbox, "ceph")
-        conf = glob.glob(os.path.join(ceph, "*.conf"))[0]
-        keyring = glob.glob(os.path.join(ceph, "*keyring*"))[0]
+        conf, keyring = self.ceph_paths()
         r = subprocess.run(["rbd", "-c", conf, "--keyring", keyring,
                             "export", "rbd/lq-" + volume_id, "-"],
                            capture_output=True, timeout=60)
@@ -243,6 +241,90 @@ class VmAttachTest(unittest.TestCase):
         print("two guests on ports: boot to DHCP, ping and TCP in %.1f s; "
               "AttachDisk to the guest's write in %.1f s"
               % (boot, attach_to_write))
+
+
+    def ceph_paths(self):
+        ceph = os.path.join(self.node.sandbox, "ceph")
+        return (glob.glob(os.path.join(ceph, "*.conf"))[0],
+                glob.glob(os.path.join(ceph, "*keyring*"))[0])
+
+    def rbd_overwrite(self, volume_id, length):
+        """Overwrites the start of the volume with "Z"s from the host
+        (qemu-io through QEMU's rbd driver)."""
+        conf, keyring = self.ceph_paths()
+        r = subprocess.run(
+            ["qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 %d" % length,
+             "rbd:rbd/lq-%s:conf=%s:keyring=%s" % (volume_id, conf,
+                                                   keyring)],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_snapshot_and_revert(self):
+        """A VM snapshot is a snapshot of each volume, taken with the VM
+        paused; revert (VM stopped) brings back the bytes."""
+        vol = self.ok(VOL + "CreateVolume", {
+            "id": "vm-snap", "poolId": "sandbox-ceph", "name": "snap",
+            "sizeBytes": str(16 << 20)})
+        self.addCleanup(self.node.api_status, VOL + "DeleteVolume",
+                        {"id": vol["id"]})
+        log = os.path.join(self.tmp, "lq-c.log")
+        c = str(uuid.uuid4())
+        self.ok(VM + "CreateVM", {
+            "id": c, "name": "lq-c",
+            "spec": {"memoryMib": 256, "kernelPath": self.kernel,
+                     "initrdPath": self.initrd,
+                     "kernelCmdline": "console=ttyS0 panic=-1 lq.disk=write "
+                                      "lq.pattern=one",
+                     "serialLogPath": log,
+                     "disks": [{"id": "data", "volumeId": vol["id"]}]}})
+        self.addCleanup(self.delete_vm, c)
+        self.ok(VM + "StartVM", {"vmId": c})
+        self.wait_serial(log, "LQ-GUEST-DISK-WRITTEN")
+
+        snap = self.ok(VM + "CreateSnapshot", {"vmId": c, "name": "s1"})
+        self.assertEqual([d["volumeId"] for d in snap["disks"]], [vol["id"]])
+        self.assertEqual(self.ok(VM + "GetVMStatus", {"vmId": c})["state"],
+                         "RUNNING")      # Paused only for the snapshot.
+        # The same request again returns it; another name is refused.
+        again = self.ok(VM + "CreateSnapshot", {
+            "vmId": c, "snapshotId": snap["snapshotId"], "name": "s1"})
+        self.assertEqual(again["createdAt"], snap["createdAt"])
+        self.refused(VM + "CreateSnapshot", {
+            "vmId": c, "snapshotId": snap["snapshotId"], "name": "x"},
+            "already_exists", "snapshotId")
+        self.refused(VM + "RevertSnapshot", {
+            "vmId": c, "snapshotId": snap["snapshotId"]},
+            "failed_precondition", "stop it before reverting")
+
+        self.ok(VM + "ForceStopVM", {"vmId": c})
+        self.rbd_overwrite(vol["id"], 512)
+        self.assertEqual(self.rbd_read(vol["id"], 15), b"Z" * 15)
+        self.ok(VM + "RevertSnapshot", {"vmId": c,
+                                        "snapshotId": snap["snapshotId"]})
+        self.assertEqual(self.rbd_read(vol["id"], 15), b"LQ-PATTERN-one\n")
+
+        listed = self.ok(VM + "ListSnapshots", {"vmId": c})["snapshots"]
+        self.assertEqual([s["snapshotId"] for s in listed],
+                         [snap["snapshotId"]])
+        self.assertEqual(len(self.ok(VOL + "ListSnapshots", {
+            "volumeId": vol["id"]}).get("snapshots", [])), 1)
+        self.ok(VM + "DeleteSnapshot", {"vmId": c,
+                                        "snapshotId": snap["snapshotId"]})
+        self.assertEqual(self.ok(VM + "ListSnapshots", {"vmId": c})
+                         .get("snapshots", []), [])
+        self.assertEqual(self.ok(VOL + "ListSnapshots", {
+            "volumeId": vol["id"]}).get("snapshots", []), [])
+        self.refused(VM + "RevertSnapshot", {
+            "vmId": c, "snapshotId": snap["snapshotId"]}, "not_found",
+            "snapshotId: VM %s has no snapshot" % c)
+
+        # A VM with a plain-path disk cannot be snapshotted.
+        d = str(uuid.uuid4())
+        self.ok(VM + "CreateVM", {"id": d, "name": "lq-d", "spec": {
+            "memoryMib": 64, "disks": [{"id": "p", "path": "/dev/null"}]}})
+        self.addCleanup(self.delete_vm, d)
+        self.refused(VM + "CreateSnapshot", {"vmId": d, "name": "s"},
+                     "failed_precondition", "disk p of VM %s is a path" % d)
 
 
 if __name__ == "__main__":

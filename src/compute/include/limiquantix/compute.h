@@ -148,12 +148,31 @@ struct lq_vm_attachment {
     char *ref;                  /* Volume id ("" for a path) or port id. */
     bool readonly;              /* Disks. */
 };
+/* A VM snapshot: one storage snapshot of each of its volume disks, taken
+ * together (the VM paused meanwhile if it runs). */
+struct lq_vm_snapshot {
+    char id[37];
+    char *name;
+    char *description;
+    int64_t created;            /* Unix seconds. */
+    struct lq_vm_attachment *disks;   /* id: disk id; ref: volume id. */
+    size_t n_disks;
+};
+void lq_vm_snapshot_clear(struct lq_vm_snapshot *);
+void lq_vm_snapshot_free_array(struct lq_vm_snapshot *, size_t n);
+/* The storage snapshot id of volume 'volume_id' in VM snapshot 'snap_id':
+ * "vm-" + 32 hex digits of SHA-1(snap_id "/" volume_id). */
+void lq_vm_snapshot_volume_id(const char *snap_id, const char *volume_id,
+                              char out[36]);
+
 struct lq_vm_metadata {
     char fingerprint[41];       /* "" if absent. */
     struct lq_label *labels;
     size_t n_labels;
     struct lq_vm_attachment *disks, *nics;
     size_t n_disks, n_nics;
+    struct lq_vm_snapshot *snapshots;   /* Oldest first. */
+    size_t n_snapshots;
 };
 /* Our <lq:vm> element for 'm' (hot-plug rewrites it).  Caller frees. */
 char *lq_vm_metadata_xml(const struct lq_vm_metadata *);
@@ -248,6 +267,28 @@ struct lq_error *lq_compute_attach_nic(struct lq_compute *, const char *id,
 /* Unplugs the NIC and unbinds its port. */
 struct lq_error *lq_compute_detach_nic(struct lq_compute *, const char *id,
                                        const char *nic_id);
+
+/* Snapshots of a VM's volume disks (every disk must be a volume).
+ * Create: 'snap_id' "" makes a new id; the same id and name again return
+ * it.  Revert: the VM must be stopped; each volume is rolled back.
+ * Delete: removes the storage snapshots, then the record.  Returned
+ * objects are the caller's (lq_vm_snapshot_clear / _free_array). */
+struct lq_error *lq_compute_create_snapshot(struct lq_compute *,
+                                            const char *vm_id,
+                                            const char *snap_id,
+                                            const char *name,
+                                            const char *description,
+                                            struct lq_vm_snapshot *);
+struct lq_error *lq_compute_revert_snapshot(struct lq_compute *,
+                                            const char *vm_id,
+                                            const char *snap_id);
+struct lq_error *lq_compute_delete_snapshot(struct lq_compute *,
+                                            const char *vm_id,
+                                            const char *snap_id);
+struct lq_error *lq_compute_list_snapshots(struct lq_compute *,
+                                           const char *vm_id,
+                                           struct lq_vm_snapshot **,
+                                           size_t *n);
 
 struct lq_vm_console {
     char type[8];               /* "vnc" */

@@ -1,0 +1,48 @@
+/* compute_impl.h: what the parts of src/compute share (compute.c: the
+ * connection, create and lifecycle; devices.c: hot-plug and the console;
+ * snapshot.c: VM snapshots).  Internal. */
+#ifndef LQ_COMPUTE_IMPL_H
+#define LQ_COMPUTE_IMPL_H 1
+
+#include <libvirt/libvirt.h>
+#include "limiquantix/compute.h"
+#include "openvswitch/thread.h"
+#include "resolve.h"
+
+struct lq_compute {
+    char *uri;
+    struct ovs_mutex mutex;     /* Guards 'conn'. */
+    virConnectPtr conn;         /* NULL until first use or after a failure. */
+    struct ovs_mutex create_mutex;
+    struct lq_compute_backends backends;
+};
+
+/* An error for the libvirt call that just failed ("WHAT ID: message"). */
+struct lq_error *compute_virt_error(const char *what, const char *id);
+/* Our metadata of 'dom'; not_found if the domain is not ours. */
+struct lq_error *compute_get_metadata(virDomainPtr, const char *id,
+                                      struct lq_vm_metadata *);
+/* Runs 'op' on the domain of our VM 'id' with a connection held. */
+struct lq_error *compute_with_vm(
+    struct lq_compute *, const char *id,
+    struct lq_error *(*op)(virDomainPtr, const char *id, void *aux),
+    void *aux);
+long long compute_now_ms(void);
+/* A disk / NIC about to be added to VM 'vm_id': refused if another VM
+ * holds the volume (and one of them writes) or the port; then resolved
+ * (resolve.h). */
+struct lq_error *compute_check_disk(virConnectPtr, struct lq_compute *,
+                                    const char *vm_id, struct lq_disk_spec *,
+                                    const char *field);
+struct lq_error *compute_check_nic(virConnectPtr, struct lq_compute *,
+                                   const char *vm_id, struct lq_nic_spec *,
+                                   const char *field);
+/* Live and persistent if the VM runs, else persistent only. */
+struct lq_error *compute_device_flags(virDomainPtr, const char *id,
+                                      unsigned int *flagsp);
+/* Rewrites our metadata element. */
+struct lq_error *compute_save_metadata(virDomainPtr, const char *id,
+                                       const struct lq_vm_metadata *,
+                                       unsigned int flags);
+
+#endif
