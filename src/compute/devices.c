@@ -443,3 +443,148 @@ lq_compute_get_console(struct lq_compute *c, const char *id,
 {
     return compute_with_vm(c, id, console_op, con);
 }
+
+/* ---- Metrics ------------------------------------------------------------ */
+
+static unsigned long long
+param_ull(const virTypedParameter *params, int n, const char *name)
+{
+    /* Counts are "uint", counters "ullong": take either. */
+    unsigned long long v = 0;
+    unsigned int u = 0;
+    if (virTypedParamsGetULLong((virTypedParameterPtr) params, n, name, &v)
+        == 1) {
+        return v;
+    }
+    virTypedParamsGetUInt((virTypedParameterPtr) params, n, name, &u);
+    return u;
+}
+
+static const char *
+param_str(const virTypedParameter *params, int n, const char *name)
+{
+    const char *v = NULL;
+    virTypedParamsGetString((virTypedParameterPtr) params, n, name, &v);
+    return v ? v : "";
+}
+
+static struct lq_error *
+metrics_op(virDomainPtr dom, const char *id, void *aux)
+{
+    struct lq_vm_metrics *mt = aux;
+    struct lq_vm_metadata m;
+    struct lq_error *e = compute_get_metadata(dom, id, &m);
+    if (e) {
+        return e;
+    }
+    memset(mt, 0, sizeof *mt);
+    virDomainStatsRecordPtr *records = NULL;
+    virDomainPtr doms[] = { dom, NULL };
+    unsigned int stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL
+                         | VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU
+                         | VIR_DOMAIN_STATS_INTERFACE
+                         | VIR_DOMAIN_STATS_BLOCK;
+    if (virDomainListGetStats(doms, stats, &records, 0) < 1) {
+        lq_vm_metadata_clear(&m);
+        return compute_virt_error("reading the statistics of VM", id);
+    }
+    const virTypedParameter *p = records[0]->params;
+    int np = records[0]->nparams;
+    mt->cpu_time_ns = param_ull(p, np, "cpu.time");
+    mt->vcpus = param_ull(p, np, "vcpu.current");
+    mt->memory_kib = param_ull(p, np, "balloon.current");
+    mt->memory_rss_kib = param_ull(p, np, "balloon.rss");
+
+    /* Disks: libvirt names them by target; our id is the <serial>. */
+    char *xml = virDomainGetXMLDesc(dom, 0);
+    size_t n_dev = 0, n_serial = 0;
+    char **devs = xml ? xml_values(xml, "/domain/devices/disk/target/@dev",
+                                   &n_dev) : NULL;
+    char **serials = xml ? xml_values(xml, "/domain/devices/disk/serial",
+                                      &n_serial) : NULL;
+    free(xml);
+    unsigned long long count = param_ull(p, np, "block.count");
+    mt->disks = xcalloc(count + 1, sizeof *mt->disks);
+    for (unsigned long long i = 0; i < count; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "block.%llu.name", i);
+        const char *dev = param_str(p, np, key);
+        const char *disk_id = NULL;
+        for (size_t k = 0; k < n_dev && k < n_serial; k++) {
+            if (!strcmp(devs[k], dev)) {
+                disk_id = serials[k];
+            }
+        }
+        if (!disk_id) {
+            continue;
+        }
+        struct lq_vm_device_metrics *d = &mt->disks[mt->n_disks++];
+        d->id = xstrdup(disk_id);
+#define BLOCK(FIELD, NAME)                                              \
+        snprintf(key, sizeof key, "block.%llu." NAME, i);               \
+        d->FIELD = param_ull(p, np, key);
+        BLOCK(rx_bytes, "rd.bytes");
+        BLOCK(rx_ops, "rd.reqs");
+        BLOCK(tx_bytes, "wr.bytes");
+        BLOCK(tx_ops, "wr.reqs");
+#undef BLOCK
+    }
+    free_values(devs, n_dev);
+    free_values(serials, n_serial);
+
+    /* NICs: libvirt names them by tap, which is derived from the port. */
+    count = param_ull(p, np, "net.count");
+    mt->nics = xcalloc(count + 1, sizeof *mt->nics);
+    for (unsigned long long i = 0; i < count; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "net.%llu.name", i);
+        const char *tap = param_str(p, np, key);
+        const char *nic_id = NULL;
+        for (size_t k = 0; k < m.n_nics; k++) {
+            char name[16];
+            lq_nic_tap_name(m.nics[k].ref, name);
+            if (!strcmp(name, tap)) {
+                nic_id = m.nics[k].id;
+            }
+        }
+        if (!nic_id) {
+            continue;
+        }
+        struct lq_vm_device_metrics *d = &mt->nics[mt->n_nics++];
+        d->id = xstrdup(nic_id);
+#define NET(FIELD, NAME)                                                \
+        snprintf(key, sizeof key, "net.%llu." NAME, i);                 \
+        d->FIELD = param_ull(p, np, key);
+        NET(rx_bytes, "rx.bytes");
+        NET(rx_ops, "rx.pkts");
+        NET(tx_bytes, "tx.bytes");
+        NET(tx_ops, "tx.pkts");
+        NET(drops, "rx.drop");
+#undef NET
+    }
+    virDomainStatsRecordListFree(records);
+    lq_vm_metadata_clear(&m);
+    return NULL;
+}
+
+struct lq_error *
+lq_compute_get_metrics(struct lq_compute *c, const char *id,
+                       struct lq_vm_metrics *mt)
+{
+    memset(mt, 0, sizeof *mt);
+    return compute_with_vm(c, id, metrics_op, mt);
+}
+
+void
+lq_vm_metrics_clear(struct lq_vm_metrics *mt)
+{
+    for (size_t i = 0; i < mt->n_disks; i++) {
+        free(mt->disks[i].id);
+    }
+    for (size_t i = 0; i < mt->n_nics; i++) {
+        free(mt->nics[i].id);
+    }
+    free(mt->disks);
+    free(mt->nics);
+    memset(mt, 0, sizeof *mt);
+}

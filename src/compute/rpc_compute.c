@@ -737,7 +737,59 @@ list_snapshots(struct lq_node *node OVS_UNUSED, const struct json *req,
     return error;
 }
 
+static struct json *
+device_metrics_json(const struct lq_vm_device_metrics *d, size_t n, bool nic)
+{
+    struct json *a = json_array_create_empty();
+    for (size_t i = 0; i < n; i++) {
+        struct json *j = json_object_create();
+        lq_json_put_string(j, nic ? "nicId" : "diskId", d[i].id);
+        lq_json_put_uint64(j, nic ? "rxBytes" : "readBytes", d[i].rx_bytes);
+        lq_json_put_uint64(j, nic ? "rxPackets" : "readOps", d[i].rx_ops);
+        lq_json_put_uint64(j, nic ? "txBytes" : "writeBytes", d[i].tx_bytes);
+        lq_json_put_uint64(j, nic ? "txPackets" : "writeOps", d[i].tx_ops);
+        if (nic) {
+            lq_json_put_uint64(j, "rxDropped", d[i].drops);
+        }
+        json_array_add(a, j);
+    }
+    return a;
+}
+
+static struct lq_error *
+get_vm_metrics(struct lq_node *node OVS_UNUSED, const struct json *req,
+               struct json **responsep)
+{
+    struct lq_compute *c;
+    char id[37];
+    struct lq_vm_metrics mt;
+    memset(&mt, 0, sizeof mt);
+    struct lq_error *error = get_compute(&c);
+    if (!error) {
+        error = get_uuid(req, "vmId", true, id);
+    }
+    if (!error) {
+        error = lq_compute_get_metrics(c, id, &mt);
+    }
+    if (!error) {
+        struct json *r = json_object_create();
+        lq_json_put_string(r, "vmId", id);
+        lq_json_put_uint64(r, "cpuTimeNs", mt.cpu_time_ns);
+        lq_json_put_uint64(r, "vcpus", mt.vcpus);
+        lq_json_put_uint64(r, "memoryKib", mt.memory_kib);
+        lq_json_put_uint64(r, "memoryRssKib", mt.memory_rss_kib);
+        json_object_put(r, "disks", device_metrics_json(mt.disks, mt.n_disks,
+                                                        false));
+        json_object_put(r, "nics", device_metrics_json(mt.nics, mt.n_nics,
+                                                       true));
+        *responsep = r;
+    }
+    lq_vm_metrics_clear(&mt);
+    return error;
+}
+
 static const struct lq_rpc_method compute_methods[] = {
+    { NODE_SERVICE, "GetVMMetrics", get_vm_metrics, true },
     { NODE_SERVICE, "CreateSnapshot", create_snapshot, true },
     { NODE_SERVICE, "RevertSnapshot", revert_snapshot, true },
     { NODE_SERVICE, "DeleteSnapshot", delete_snapshot, true },

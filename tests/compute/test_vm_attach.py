@@ -208,6 +208,16 @@ class VmAttachTest(unittest.TestCase):
         self.refused(VM + "AttachDisk", {"vmId": b, "disk": {
             "id": "data", "volumeId": "nosuch"}}, "invalid_argument",
             "disk.volumeId: no volume nosuch")
+        # Metrics: per NIC and per disk, by our ids.
+        mt = self.ok(VM + "GetVMMetrics", {"vmId": a})
+        self.assertGreater(int(mt["cpuTimeNs"]), 0)
+        self.assertEqual(int(mt["vcpus"]), 1)
+        nic = mt["nics"][0]
+        self.assertEqual(nic["nicId"], "eth0")
+        self.assertGreater(int(nic["txPackets"]), 3)    # DHCP, ping, TCP
+        self.assertGreater(int(nic["rxPackets"]), 3)
+        disk = [d for d in mt["disks"] if d["diskId"] == "data"][0]
+        self.assertGreaterEqual(int(disk["writeBytes"]), 512)
         # ...detached, and the bytes are in Ceph...
         self.ok(VM + "DetachDisk", {"vmId": a, "diskId": "data"})
         self.assertEqual(self.rbd_read(vol["id"], 24),

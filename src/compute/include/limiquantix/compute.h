@@ -290,6 +290,25 @@ struct lq_error *lq_compute_list_snapshots(struct lq_compute *,
                                            struct lq_vm_snapshot **,
                                            size_t *n);
 
+/* Counters of a VM since it started (zero when stopped). */
+struct lq_vm_device_metrics {
+    char *id;                   /* Disk or NIC id. */
+    uint64_t rx_bytes, rx_ops;  /* Disks: read; NICs: received (packets). */
+    uint64_t tx_bytes, tx_ops;  /* Disks: written; NICs: sent. */
+    uint64_t drops;             /* NICs: received packets dropped. */
+};
+struct lq_vm_metrics {
+    uint64_t cpu_time_ns;
+    uint64_t vcpus;
+    uint64_t memory_kib;        /* Guest memory. */
+    uint64_t memory_rss_kib;    /* What the QEMU process uses. */
+    struct lq_vm_device_metrics *disks, *nics;
+    size_t n_disks, n_nics;
+};
+struct lq_error *lq_compute_get_metrics(struct lq_compute *, const char *id,
+                                        struct lq_vm_metrics *);
+void lq_vm_metrics_clear(struct lq_vm_metrics *);
+
 struct lq_vm_console {
     char type[8];               /* "vnc" */
     char host[64];
