@@ -61,6 +61,7 @@ lq_compute_create(const char *uri, struct lq_compute **cp)
     c->uri = xstrdup(uri && *uri ? uri : "qemu:///system");
     ovs_mutex_init(&c->mutex);
     ovs_mutex_init(&c->create_mutex);
+    compute_events_init(c);
     *cp = c;
     return NULL;
 }
@@ -75,8 +76,10 @@ lq_compute_destroy(struct lq_compute *c)
         default_compute = NULL;
     }
     if (c->conn) {
+        compute_events_disconnecting(c, c->conn);
         virConnectClose(c->conn);
     }
+    compute_events_destroy(c);
     ovs_mutex_destroy(&c->mutex);
     ovs_mutex_destroy(&c->create_mutex);
     free(c->backends.bridge);
@@ -165,14 +168,15 @@ virt_last_code(void)
 
 /* A new reference to the connection, (re)opened if needed.  The caller
  * drops it with virConnectClose(). */
-static struct lq_error *
-get_conn(struct lq_compute *c, virConnectPtr *connp)
+struct lq_error *
+compute_get_conn(struct lq_compute *c, virConnectPtr *connp)
 {
     struct lq_error *error = NULL;
 
     ovs_mutex_lock(&c->mutex);
     if (c->conn && virConnectIsAlive(c->conn) != 1) {
         VLOG_INFO("libvirt connection to %s lost; reconnecting", c->uri);
+        compute_events_disconnecting(c, c->conn);
         virConnectClose(c->conn);
         c->conn = NULL;
     }
@@ -185,6 +189,7 @@ get_conn(struct lq_compute *c, virConnectPtr *connp)
                                  e && e->message ? e->message : "unknown");
         } else {
             VLOG_INFO("connected to libvirt at %s", c->uri);
+            compute_events_connected(c, c->conn);
         }
     }
     if (c->conn) {
@@ -333,7 +338,7 @@ lq_compute_get_vm(struct lq_compute *c, const char *id,
     virDomainPtr dom;
 
     memset(s, 0, sizeof *s);
-    struct lq_error *error = get_conn(c, &conn);
+    struct lq_error *error = compute_get_conn(c, &conn);
     if (error) {
         return error;
     }
@@ -362,7 +367,7 @@ lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
 
     *vmsp = NULL;
     *np = 0;
-    struct lq_error *error = get_conn(c, &conn);
+    struct lq_error *error = compute_get_conn(c, &conn);
     if (error) {
         return error;
     }
@@ -619,7 +624,7 @@ lq_compute_create_vm(struct lq_compute *c, struct lq_vm_spec *spec,
     }
     struct lq_error *error = lq_vm_spec_validate(spec, true);
     if (!error) {
-        error = get_conn(c, &conn);
+        error = compute_get_conn(c, &conn);
     }
     if (error) {
         return error;
@@ -641,7 +646,7 @@ compute_with_vm(struct lq_compute *c, const char *id,
 {
     virConnectPtr conn;
     virDomainPtr dom;
-    struct lq_error *error = get_conn(c, &conn);
+    struct lq_error *error = compute_get_conn(c, &conn);
     if (error) {
         return error;
     }

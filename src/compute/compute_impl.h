@@ -8,6 +8,7 @@
 #include "limiquantix/compute.h"
 #include "openvswitch/thread.h"
 #include "resolve.h"
+#include "sset.h"
 
 struct lq_compute {
     char *uri;
@@ -15,7 +16,25 @@ struct lq_compute {
     virConnectPtr conn;         /* NULL until first use or after a failure. */
     struct ovs_mutex create_mutex;
     struct lq_compute_backends backends;
+
+    /* Lifecycle events (events.c). */
+    struct ovs_mutex ev_mutex;
+    pthread_cond_t ev_cond;
+    struct lq_vm_event *ev_ring;    /* ev_ring[seq % size]. */
+    uint64_t ev_next_seq;
+    struct sset ev_ours;            /* VMs we recorded events of. */
+    int ev_callback;                /* On 'conn'; -1 if none. */
 };
+
+/* A new reference to the connection, (re)opened if needed. */
+struct lq_error *compute_get_conn(struct lq_compute *, virConnectPtr *);
+
+/* events.c: set up with the compute object; told when a connection has
+ * been opened and before one is closed. */
+void compute_events_init(struct lq_compute *);
+void compute_events_destroy(struct lq_compute *);
+void compute_events_connected(struct lq_compute *, virConnectPtr);
+void compute_events_disconnecting(struct lq_compute *, virConnectPtr);
 
 /* An error for the libvirt call that just failed ("WHAT ID: message"). */
 struct lq_error *compute_virt_error(const char *what, const char *id);

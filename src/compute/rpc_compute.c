@@ -788,7 +788,71 @@ get_vm_metrics(struct lq_node *node OVS_UNUSED, const struct json *req,
     return error;
 }
 
+#define MAX_WATCH_TIMEOUT_S 300
+
+/* WatchEvents {sinceSeq, vmId?, timeoutSeconds} -> {events, lastSeq,
+ * truncated}: a long poll (see events.c). */
+static struct lq_error *
+watch_events(struct lq_node *node OVS_UNUSED, const struct json *req,
+             struct json **responsep)
+{
+    struct lq_compute *c;
+    char vm_id[37] = "";
+    uint64_t since = 0;
+    uint32_t timeout = 30;
+    struct lq_vm_event *events = NULL;
+    size_t n = 0;
+    uint64_t last = 0;
+    bool truncated = false;
+    struct lq_error *error = get_compute(&c);
+    if (!error) {
+        error = get_uuid(req, "vmId", false, vm_id);
+    }
+    int64_t since_signed = 0;
+    if (!error) {
+        error = lq_json_get_int64(req, "sinceSeq", &since_signed);
+    }
+    if (!error && since_signed < 0) {
+        error = lq_error_new(LQ_INVALID_ARGUMENT, "sinceSeq: must not be "
+                             "negative");
+    }
+    since = since_signed;
+    if (!error && lq_json_field(req, "timeoutSeconds")) {
+        error = lq_json_get_uint32(req, "timeoutSeconds", &timeout);
+    }
+    if (!error && timeout > MAX_WATCH_TIMEOUT_S) {
+        error = lq_error_new(LQ_INVALID_ARGUMENT, "timeoutSeconds: at most "
+                             "%d", MAX_WATCH_TIMEOUT_S);
+    }
+    if (!error) {
+        error = lq_compute_watch_events(c, since, vm_id[0] ? vm_id : NULL,
+                                        timeout * 1000, &events, &n, &last,
+                                        &truncated);
+    }
+    if (!error) {
+        struct json *a = json_array_create_empty();
+        for (size_t i = 0; i < n; i++) {
+            struct json *j = json_object_create();
+            lq_json_put_uint64(j, "seq", events[i].seq);
+            lq_json_put_string(j, "vmId", events[i].vm_id);
+            lq_json_put_string(j, "name", events[i].name);
+            lq_json_put_string(j, "event", events[i].event);
+            lq_json_put_string(j, "detail", events[i].detail);
+            lq_json_put_int64(j, "timeMs", events[i].time_ms);
+            json_array_add(a, j);
+        }
+        struct json *r = json_object_create();
+        json_object_put(r, "events", a);
+        lq_json_put_uint64(r, "lastSeq", last);
+        json_object_put(r, "truncated", json_boolean_create(truncated));
+        *responsep = r;
+    }
+    lq_vm_events_free(events, n);
+    return error;
+}
+
 static const struct lq_rpc_method compute_methods[] = {
+    { NODE_SERVICE, "WatchEvents", watch_events, true },
     { NODE_SERVICE, "GetVMMetrics", get_vm_metrics, true },
     { NODE_SERVICE, "CreateSnapshot", create_snapshot, true },
     { NODE_SERVICE, "RevertSnapshot", revert_snapshot, true },

@@ -104,6 +104,7 @@ class QemuGuestTest(unittest.TestCase):
         status, body = self.call("CreateVM", other)
         self.assertEqual(body["code"], "already_exists", body)
 
+        since = int(self.ok("WatchEvents", {"timeoutSeconds": 0})["lastSeq"])
         for vm in (good, deaf, selfoff):
             self.assertEqual(self.ok("StartVM", {"vmId": vm})["state"],
                              "RUNNING")
@@ -122,10 +123,24 @@ class QemuGuestTest(unittest.TestCase):
         listed = self.ok("ListVMs", {})["vms"]
         self.assertTrue({good, deaf} <= {v["vmId"] for v in listed})
 
-        # A guest that powers itself off is STOPPED (on_poweroff destroy).
-        wait_for(lambda: self.ok("GetVMStatus", {"vmId": selfoff})["state"]
-                 == "STOPPED", 60, "guest 3 to power off:\n"
-                 + self.serial(selfoff_log)[-2000:])
+        # A guest that powers itself off is STOPPED (on_poweroff destroy),
+        # and libvirt's event says so: no polling of the state.
+        seen = []
+        deadline = time.time() + 60
+        while ("STOPPED", "SHUTDOWN") not in seen and time.time() < deadline:
+            r = self.ok("WatchEvents", {"sinceSeq": str(since),
+                                        "vmId": selfoff,
+                                        "timeoutSeconds": 10})
+            seen += [(e["event"], e["detail"]) for e in r["events"]]
+            since = int(r["lastSeq"])
+        # QEMU reports RESUMED then STARTED on start, and the guest's own
+        # shutdown before the stop.
+        self.assertIn(("STARTED", ""), seen)
+        self.assertEqual(seen[-2:], [("SHUTDOWN", ""),
+                                     ("STOPPED", "SHUTDOWN")],
+                         (seen, self.serial(selfoff_log)[-2000:]))
+        self.assertEqual(self.ok("GetVMStatus", {"vmId": selfoff})["state"],
+                         "STOPPED")
         self.assertIn("LQ-GUEST-POWERING-OFF", self.serial(selfoff_log))
 
         # Pause and resume.

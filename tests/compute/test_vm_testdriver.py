@@ -45,6 +45,46 @@ class TestDriverTest(unittest.TestCase):
         s.update(kw)
         return s
 
+    def test_watch_events(self):
+        """Lifecycle events of our VMs, in order, through the long poll;
+        the driver's own domain is not reported."""
+        import time
+        last = int(self.ok("WatchEvents", {"timeoutSeconds": 0})["lastSeq"])
+        vm = str(uuid.uuid4())
+        self.ok("CreateVM", {"id": vm, "name": "ev-" + vm[:8],
+                             "spec": self.spec()})
+        self.ok("StartVM", {"vmId": vm})
+        self.ok("PauseVM", {"vmId": vm})
+        self.ok("ResumeVM", {"vmId": vm})
+        self.ok("ForceStopVM", {"vmId": vm})
+        self.ok("DeleteVM", {"vmId": vm})
+        seen = []
+        since = last
+        deadline = time.time() + 10
+        while ("DELETED", "") not in seen and time.time() < deadline:
+            r = self.ok("WatchEvents", {"sinceSeq": str(since),
+                                        "vmId": vm, "timeoutSeconds": 2})
+            self.assertFalse(r["truncated"])
+            for ev in r["events"]:
+                self.assertEqual(ev["vmId"], vm)
+                self.assertGreater(int(ev["seq"]), since)
+                seen.append((ev["event"], ev["detail"]))
+            since = int(r["lastSeq"])
+        self.assertEqual(seen, [("DEFINED", ""), ("STARTED", ""),
+                                ("PAUSED", ""), ("RESUMED", ""),
+                                ("STOPPED", "DESTROYED"), ("DELETED", "")])
+        # Nothing new: the poll waits for the timeout, then answers empty.
+        t = time.time()
+        r = self.ok("WatchEvents", {"sinceSeq": str(since),
+                                    "timeoutSeconds": 1})
+        self.assertEqual(r["events"], [])
+        self.assertGreaterEqual(time.time() - t, 0.9)
+        # A position from the future (a restarted daemon): resync.
+        r = self.ok("WatchEvents", {"sinceSeq": str(since + 1000)})
+        self.assertTrue(r["truncated"])
+        self.error("WatchEvents", {"timeoutSeconds": 301}, "invalid_argument")
+        self.error("WatchEvents", {"sinceSeq": "-1"}, "invalid_argument")
+
     def test_lifecycle(self):
         vm = str(uuid.uuid4())
         req = {"id": vm, "name": "tvm-" + vm[:8], "spec": self.spec(),

@@ -309,6 +309,31 @@ struct lq_error *lq_compute_get_metrics(struct lq_compute *, const char *id,
                                         struct lq_vm_metrics *);
 void lq_vm_metrics_clear(struct lq_vm_metrics *);
 
+/* A lifecycle event of one of our VMs, numbered in the order they came. */
+struct lq_vm_event {
+    uint64_t seq;
+    char vm_id[37];
+    char *name;
+    char event[16];             /* DEFINED, DELETED, STARTED, PAUSED,
+                                 * RESUMED, STOPPED, SHUTDOWN, SUSPENDED,
+                                 * CRASHED */
+    char detail[16];            /* STOPPED: SHUTDOWN, DESTROYED, CRASHED,
+                                 * MIGRATED, FAILED, ...; else "". */
+    int64_t time_ms;            /* Unix milliseconds. */
+};
+/* The events after 'since' (of 'vm_id' only, if nonnull), waiting up to
+ * 'timeout_ms' for one if there is none yet.  '*last_seqp' is where the
+ * next call continues.  '*truncatedp': events were missed ('since' fell out
+ * of the last 1024, or the numbering restarted with the daemon): resync
+ * with ListVMs. */
+struct lq_error *lq_compute_watch_events(struct lq_compute *, uint64_t since,
+                                         const char *vm_id,
+                                         unsigned int timeout_ms,
+                                         struct lq_vm_event **, size_t *n,
+                                         uint64_t *last_seqp,
+                                         bool *truncatedp);
+void lq_vm_events_free(struct lq_vm_event *, size_t n);
+
 struct lq_vm_console {
     char type[8];               /* "vnc" */
     char host[64];
