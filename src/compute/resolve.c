@@ -96,6 +96,13 @@ ensure_ceph_secret(virConnectPtr conn, const struct lq_disk_source *src,
                             "ceph_keyring: VMs need the key as a libvirt "
                             "secret");
     }
+    /* The user name goes into the secret's usage name (XML). */
+    const char *u = src->auth_username;
+    if (!*u || strspn(u, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                      "0123456789_.-") != strlen(u)) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "ceph_user: \"%s\" is not"
+                            " a plain cephx user name", u);
+    }
     char *b64;
     struct lq_error *e = lq_ceph_keyring_key(src->keyring,
                                              src->auth_username, &b64);
@@ -123,14 +130,21 @@ ensure_ceph_secret(virConnectPtr conn, const struct lq_disk_source *src,
     char *usage = xasprintf("limiquantix ceph client.%s %.16s",
                             src->auth_username, hex);
 
+    /* The UUID comes from the same digest, so every node defines the same
+     * secret and a domain XML naming it is valid on any of them (live
+     * migration carries the XML to the target). */
+    char sec_uuid[37];
+    snprintf(sec_uuid, sizeof sec_uuid, "%.8s-%.4s-%.4s-%.4s-%.12s", hex,
+             hex + 8, hex + 12, hex + 16, hex + 20);
     virSecretPtr sec = virSecretLookupByUsage(conn, VIR_SECRET_USAGE_TYPE_CEPH,
                                               usage);
     if (!sec) {
-        /* Built by hand: the only variable part is our own hex digest and
-         * a user name that the config loader restricts. */
+        /* Built by hand: the only variable parts are our own hex digest and
+         * the user name checked above. */
         struct ds xml = DS_EMPTY_INITIALIZER;
-        ds_put_format(&xml, "<secret ephemeral='no' private='yes'><usage "
-                      "type='ceph'><name>%s</name></usage></secret>", usage);
+        ds_put_format(&xml, "<secret ephemeral='no' private='yes'><uuid>%s"
+                      "</uuid><usage type='ceph'><name>%s</name></usage>"
+                      "</secret>", sec_uuid, usage);
         sec = virSecretDefineXML(conn, ds_cstr(&xml), 0);
         ds_destroy(&xml);
     }

@@ -851,7 +851,35 @@ watch_events(struct lq_node *node OVS_UNUSED, const struct json *req,
     return error;
 }
 
+/* MigrateVM {vmId, targetNodeUri, live} -> {} (the VM is gone from this
+ * node). */
+static struct lq_error *
+migrate_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
+           struct json **responsep)
+{
+    struct lq_compute *c;
+    char id[37];
+    char *target = NULL;
+    bool live = false;
+    struct lq_error *error = get_compute(&c);
+    if (!error) {
+        error = get_uuid(req, "vmId", true, id);
+    }
+    if (!error && !(error = get_opt_string(req, "targetNodeUri", &target))) {
+        error = lq_json_get_bool(req, "live", &live);
+    }
+    if (!error) {
+        error = lq_compute_migrate_vm(c, id, target, live);
+    }
+    if (!error) {
+        *responsep = json_object_create();
+    }
+    free(target);
+    return error;
+}
+
 static const struct lq_rpc_method compute_methods[] = {
+    { NODE_SERVICE, "MigrateVM", migrate_vm, true },
     { NODE_SERVICE, "WatchEvents", watch_events, true },
     { NODE_SERVICE, "GetVMMetrics", get_vm_metrics, true },
     { NODE_SERVICE, "CreateSnapshot", create_snapshot, true },

@@ -100,7 +100,8 @@ def _cpio_entry(out, ino, name, mode, data=b"", target=None):
 # from OVN, TCP listeners on 80 and 22 answering "ok-PORT", probes of the
 # peer given by lq.peer=IP (ping, then each port), and a watcher for the
 # first hot-plugged virtio disk: lq.disk=write writes "LQ-PATTERN-<lq.pattern>"
-# to it, lq.disk=read prints what it holds.
+# to it, lq.disk=read prints what it holds; lq.heartbeat prints its uptime
+# every second.
 INIT_NET = r"""#!/bin/busybox sh
 B=/bin/busybox
 $B mkdir -p /proc /sys /dev /tmp
@@ -140,6 +141,11 @@ if [ -n "$P" ]; then
     else echo "LQ-GUEST-PING-FAIL"; fi
     echo "LQ-GUEST-TCP80 [$(echo | $B nc -w 3 $P 80 2>/dev/null)]"
     echo "LQ-GUEST-TCP22 [$(echo | $B nc -w 3 $P 22 2>/dev/null)]"
+fi
+if $B grep -q lq.heartbeat /proc/cmdline; then
+    while :; do
+        echo "LQ-GUEST-ALIVE $($B cut -d' ' -f1 /proc/uptime)"; $B sleep 1
+    done
 fi
 while :; do $B sleep 3600; done
 """
@@ -204,9 +210,14 @@ class LibvirtSandbox:
         self.dir = tempfile.mkdtemp(prefix="lq-libvirtd-")
         self.uri = None
 
-    def start(self):
+    def start(self, tcp_port=None):
+        """With 'tcp_port', also on qemu+tcp://127.0.0.1:PORT (the URI
+        printed, and self.uri): a migration target."""
+        env = dict(os.environ)
+        if tcp_port:
+            env["LQ_LIBVIRTD_TCP_PORT"] = str(tcp_port)
         r = subprocess.run([SANDBOX, "start", self.dir], capture_output=True,
-                           text=True, timeout=90)
+                           text=True, timeout=90, env=env)
         if r.returncode:
             raise RuntimeError("libvirtd-sandbox: " + r.stderr)
         self.uri = r.stdout.strip()

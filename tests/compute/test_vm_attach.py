@@ -337,5 +337,67 @@ class VmAttachTest(unittest.TestCase):
                      "failed_precondition", "disk p of VM %s is a path" % d)
 
 
+    def test_live_migration(self):
+        """A running VM with an RBD disk moves to another libvirtd (peer to
+        peer): its definition, metadata and cephx secret go with it."""
+        target = computetest.LibvirtSandbox().start(
+            tcp_port=computetest.lqtest.free_port())
+        self.addCleanup(target.stop)
+        vol = self.ok(VOL + "CreateVolume", {
+            "id": "vm-mig", "poolId": "sandbox-ceph", "name": "mig",
+            "sizeBytes": str(16 << 20)})
+        self.addCleanup(self.node.api_status, VOL + "DeleteVolume",
+                        {"id": vol["id"]})
+        log = os.path.join(self.tmp, "lq-e.log")
+        e = str(uuid.uuid4())
+        self.ok(VM + "CreateVM", {
+            "id": e, "name": "lq-e",
+            "spec": {"memoryMib": 256, "kernelPath": self.kernel,
+                     "initrdPath": self.initrd,
+                     "kernelCmdline": "console=ttyS0 panic=-1 lq.disk=write "
+                                      "lq.pattern=mig lq.heartbeat",
+                     "serialLogPath": log,
+                     "disks": [{"id": "data", "volumeId": vol["id"]}]},
+            "labels": {"app": "mig"}})
+        self.addCleanup(self.delete_vm, e)
+        self.ok(VM + "StartVM", {"vmId": e})
+        self.wait_serial(log, "LQ-GUEST-DISK-WRITTEN")
+
+        # Refusals: a bad URI; a VM with a local disk.
+        self.refused(VM + "MigrateVM", {"vmId": e, "targetNodeUri": "x y"},
+                     "invalid_argument", "targetNodeUri")
+        f = str(uuid.uuid4())
+        self.ok(VM + "CreateVM", {"id": f, "name": "lq-f", "spec": {
+            "memoryMib": 64, "disks": [{"id": "p", "path": "/dev/null"}]}})
+        self.addCleanup(self.delete_vm, f)
+        self.refused(VM + "MigrateVM", {"vmId": f, "targetNodeUri":
+                                        target.uri}, "failed_precondition",
+                     "disk p of VM %s is a local path" % f)
+
+        self.wait_serial(log, "LQ-GUEST-ALIVE")
+        up_before = float(self.serial(log).rsplit("LQ-GUEST-ALIVE ", 1)[1]
+                          .split()[0])
+        t = time.time()
+        self.assertEqual(self.ok(VM + "MigrateVM", {
+            "vmId": e, "targetNodeUri": target.uri, "live": True}), {})
+        took = time.time() - t
+        self.refused(VM + "GetVMStatus", {"vmId": e}, "not_found", e)
+        r = target.virsh("domstate", e)
+        self.assertEqual(r.stdout.strip(), "running", r.stderr)
+        xml = target.virsh("dumpxml", e).stdout
+        self.assertIn("https://limiquantix.io/xmlns/node/vm/1", xml)
+        self.assertIn('volume="vm-mig"', xml.replace("'", '"'))
+        secret = xml.split("<secret type='ceph' uuid='")[1].split("'")[0]
+        self.assertIn(secret, target.virsh("secret-list").stdout)
+        # The same guest runs on there, not a rebooted one: the target's
+        # QEMU starts the console log afresh and the uptime goes on.
+        self.wait_serial(log, "LQ-GUEST-ALIVE", timeout=30)
+        uptime = float(self.serial(log).split("LQ-GUEST-ALIVE ")[1].split()[0])
+        self.assertGreater(uptime, up_before)
+        target.virsh("destroy", e)
+        print("live migration of a running guest with an RBD disk: %.1f s"
+              % took)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -334,6 +334,14 @@ struct lq_error *lq_compute_watch_events(struct lq_compute *, uint64_t since,
                                          bool *truncatedp);
 void lq_vm_events_free(struct lq_vm_event *, size_t n);
 
+/* Moves the VM to the libvirtd at 'target_uri' (peer-to-peer; its
+ * definition, our metadata included, goes with it).  Every disk must be a
+ * volume on shared storage (failed_precondition otherwise); the target
+ * gets the libvirt secrets its disks need.  A running VM moves live
+ * ('live') or paused; a stopped one moves its definition. */
+struct lq_error *lq_compute_migrate_vm(struct lq_compute *, const char *id,
+                                       const char *target_uri, bool live);
+
 struct lq_vm_console {
     char type[8];               /* "vnc" */
     char host[64];
