@@ -15,7 +15,7 @@ LQ_PACKAGES=(
     ceph-mon ceph-osd ceph-mgr ceph-common librbd-dev librados-dev
     python3-rados python3-rbd qemu-utils qemu-block-extra
     libxml2-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-    qemu-system-x86 linux-image-amd64
+    qemu-system-x86 linux-image-amd64 ovmf
 )
 
 lq_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

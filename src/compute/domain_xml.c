@@ -80,6 +80,11 @@ lq_vm_spec_clear(struct lq_vm_spec *s)
         lq_nic_spec_clear(&s->nics[i]);
     }
     free(s->nics);
+    for (size_t i = 0; i < s->n_cdroms; i++) {
+        free(s->cdroms[i].id);
+        free(s->cdroms[i].path);
+    }
+    free(s->cdroms);
     labels_free(s->labels, s->n_labels);
     lq_vm_spec_init(s);
 }
@@ -216,6 +221,11 @@ lq_disk_spec_validate(const struct lq_disk_spec *d, const char *field,
                             "[A-Za-z0-9_.-], starting with a letter or digit",
                             field);
     }
+    if (d->io == LQ_DISK_IO_NATIVE && d->cache != LQ_DISK_CACHE_NONE
+        && d->cache != LQ_DISK_CACHE_DIRECTSYNC) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.io: native needs cache "
+                            "none or directsync", field);
+    }
     if (!d->path == !d->volume_id) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s: give either path or "
                             "volumeId", field);
@@ -271,6 +281,38 @@ validate_disks(const struct lq_vm_spec *s, bool check_paths)
                 return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu]."
                                     "volumeId: volume %s is used twice", i,
                                     d->volume_id);
+            }
+        }
+    }
+    return NULL;
+}
+
+static struct lq_error *
+validate_cdroms(const struct lq_vm_spec *s, bool check_paths)
+{
+    if (s->n_cdroms > LQ_MAX_CDROMS) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.cdroms: at most %d",
+                            LQ_MAX_CDROMS);
+    }
+    for (size_t i = 0; i < s->n_cdroms; i++) {
+        const struct lq_cdrom_spec *cd = &s->cdroms[i];
+        if (!cd->id || !is_disk_id(cd->id)) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "spec.cdroms[%zu].id: "
+                                "expected 1-64 of [A-Za-z0-9_.-], starting "
+                                "with a letter or digit", i);
+        }
+        for (size_t j = 0; j < s->n_disks; j++) {
+            if (!strcmp(s->disks[j].id, cd->id)) {
+                return lq_error_new(LQ_INVALID_ARGUMENT, "spec.cdroms[%zu].id:"
+                                    " \"%s\" is also a disk", i, cd->id);
+            }
+        }
+        if (cd->path) {
+            char *field = xasprintf("spec.cdroms[%zu].path", i);
+            struct lq_error *e = check_path(field, cd->path, check_paths);
+            free(field);
+            if (e) {
+                return e;
             }
         }
     }
@@ -389,8 +431,21 @@ lq_vm_spec_validate(const struct lq_vm_spec *s, bool check_paths)
         return e;
     }
     if ((e = validate_disks(s, check_paths))
-        || (e = validate_nics(s))) {
+        || (e = validate_nics(s))
+        || (e = validate_cdroms(s, check_paths))) {
         return e;
+    }
+    if (s->kernel_path && s->n_boot) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.bootOrder: not with "
+                            "spec.kernelPath (direct kernel boot)");
+    }
+    for (size_t i = 0; i < s->n_boot; i++) {
+        for (size_t j = 0; j < i; j++) {
+            if (s->boot[i] == s->boot[j]) {
+                return lq_error_new(LQ_INVALID_ARGUMENT, "spec.bootOrder[%zu]:"
+                                    " listed twice", i);
+            }
+        }
     }
     return validate_labels(s->labels, s->n_labels);
 }
@@ -427,13 +482,23 @@ lq_vm_spec_fingerprint(const struct lq_vm_spec *s, char hex[41])
         fp_str(&ds, "disk", d->id);
         fp_str(&ds, "path", d->path);
         fp_str(&ds, "volume", d->volume_id);
-        ds_put_format(&ds, "bus:%d;cache:%d;ro:%d;", d->bus, d->cache,
-                      d->readonly);
+        ds_put_format(&ds, "bus:%d;cache:%d;ro:%d;io:%d;discard:%d;"
+                      "iops:%"PRIu64";bps:%"PRIu64";", d->bus, d->cache,
+                      d->readonly, d->io, d->discard, d->iops_limit,
+                      d->throughput_bytes);
     }
     for (size_t i = 0; i < s->n_nics; i++) {
         fp_str(&ds, "nic", s->nics[i].id);
         fp_str(&ds, "port", s->nics[i].port_id);
         ds_put_format(&ds, "model:%d;", s->nics[i].model);
+    }
+    for (size_t i = 0; i < s->n_cdroms; i++) {
+        fp_str(&ds, "cdrom", s->cdroms[i].id);
+        fp_str(&ds, "iso", s->cdroms[i].path);
+    }
+    ds_put_format(&ds, "fw:%d;boot:", s->firmware);
+    for (size_t i = 0; i < s->n_boot; i++) {
+        ds_put_format(&ds, "%d,", s->boot[i]);
     }
     for (size_t i = 0; i < s->n_labels; i++) {
         fp_str(&ds, "key", s->labels[i].key);
@@ -658,6 +723,10 @@ static void
 write_os(struct writer *w, const struct lq_vm_spec *s)
 {
     w_start(w, "os");
+    if (s->firmware == LQ_FIRMWARE_UEFI) {
+        /* libvirt picks OVMF from the firmware descriptors QEMU ships. */
+        w_attr(w, "firmware", "efi");
+    }
     w_start(w, "type");
     w_attr(w, "arch", "x86_64");
     w_attr(w, "machine", "pc");
@@ -671,8 +740,13 @@ write_os(struct writer *w, const struct lq_vm_spec *s)
         if (s->kernel_cmdline) {
             w_text_element(w, "cmdline", s->kernel_cmdline);
         }
-    } else {
+    } else if (!s->n_boot) {
         w_empty(w, "boot", "dev", "hd");
+    } else {
+        static const char *const devs[] = { "hd", "cdrom", "network" };
+        for (size_t i = 0; i < s->n_boot; i++) {
+            w_empty(w, "boot", "dev", devs[s->boot[i]]);
+        }
     }
     w_end(w);
 }
@@ -755,6 +829,13 @@ write_disk(struct writer *w, const struct lq_disk_spec *d, const char *dev)
     w_attr(w, "name", "qemu");
     w_attr(w, "type", format);
     w_attr(w, "cache", cache_name(d->cache));
+    if (d->io != LQ_DISK_IO_DEFAULT) {
+        w_attr(w, "io", d->io == LQ_DISK_IO_NATIVE ? "native"
+               : d->io == LQ_DISK_IO_URING ? "io_uring" : "threads");
+    }
+    if (d->discard) {
+        w_attr(w, "discard", "unmap");
+    }
     w_end(w);
     write_disk_source(w, d, type);
     w_start(w, "target");
@@ -762,6 +843,19 @@ write_disk(struct writer *w, const struct lq_disk_spec *d, const char *dev)
     w_attr(w, "bus", d->bus == LQ_DISK_BUS_VIRTIO ? "virtio"
            : d->bus == LQ_DISK_BUS_SATA ? "sata" : "scsi");
     w_end(w);
+    if (d->iops_limit || d->throughput_bytes) {
+        char num[32];
+        w_start(w, "iotune");
+        if (d->throughput_bytes) {
+            snprintf(num, sizeof num, "%"PRIu64, d->throughput_bytes);
+            w_text_element(w, "total_bytes_sec", num);
+        }
+        if (d->iops_limit) {
+            snprintf(num, sizeof num, "%"PRIu64, d->iops_limit);
+            w_text_element(w, "total_iops_sec", num);
+        }
+        w_end(w);
+    }
     w_text_element(w, "serial", d->id);
     if (d->readonly) {
         w_empty(w, "readonly", NULL, NULL);
@@ -771,6 +865,35 @@ write_disk(struct writer *w, const struct lq_disk_spec *d, const char *dev)
     w_empty(w, "alias", "name", alias);
     free(alias);
     w_end(w);
+}
+
+static void
+write_cdroms(struct writer *w, const struct lq_vm_spec *s)
+{
+    for (size_t i = 0; i < s->n_cdroms; i++) {
+        const struct lq_cdrom_spec *cd = &s->cdroms[i];
+        char dev[8];
+        snprintf(dev, sizeof dev, "hd%c", (int) ('c' + i));
+        w_start(w, "disk");
+        w_attr(w, "type", "file");
+        w_attr(w, "device", "cdrom");
+        w_start(w, "driver");
+        w_attr(w, "name", "qemu");
+        w_attr(w, "type", "raw");
+        w_end(w);
+        if (cd->path) {
+            w_empty(w, "source", "file", cd->path);
+        }
+        w_start(w, "target");
+        w_attr(w, "dev", dev);
+        w_attr(w, "bus", "ide");
+        w_end(w);
+        w_empty(w, "readonly", NULL, NULL);
+        char *alias = xasprintf("ua-lqc-%s", cd->id);
+        w_empty(w, "alias", "name", alias);
+        free(alias);
+        w_end(w);
+    }
 }
 
 static void
@@ -947,6 +1070,7 @@ lq_domain_xml(const struct lq_vm_spec *s, const char *vnc_password)
 
     w_start(&w, "devices");
     write_disks(&w, s);
+    write_cdroms(&w, s);
     uint32_t vcpus = s->cpu_sockets * s->cpu_cores * s->cpu_threads;
     for (size_t i = 0; i < s->n_nics; i++) {
         write_nic(&w, &s->nics[i], vcpus);

@@ -170,6 +170,98 @@ parse_disk(const struct json *j, size_t i, struct lq_disk_spec *d)
                             "directsync or unsafe", i);
     }
     d->cache = v;
+
+    static const char *const ios[] = { "", "native", "io_uring", "threads" };
+    v = LQ_DISK_IO_DEFAULT;
+    s = NULL;
+    if ((error = lq_json_get_string(j, "io", &s))
+        || (error = lq_json_get_bool(j, "discard", &d->discard))) {
+        return in_object(error, "spec.disks[%zu]", i);
+    }
+    if (s && *s && (!parse_enum(s, ios, ARRAY_SIZE(ios), &v)
+                    || v == LQ_DISK_IO_DEFAULT)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu].io: "
+                            "expected native, io_uring or threads", i);
+    }
+    d->io = v;
+    static const char *const limits[] = { "iopsLimit", "throughputBytes" };
+    for (size_t k = 0; k < 2; k++) {
+        int64_t n = 0;
+        if ((error = lq_json_get_int64(j, limits[k], &n))) {
+            return in_object(error, "spec.disks[%zu]", i);
+        }
+        if (n < 0) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu].%s: "
+                                "must not be negative", i, limits[k]);
+        }
+        *(k ? &d->throughput_bytes : &d->iops_limit) = n;
+    }
+    return NULL;
+}
+
+static struct lq_error *
+parse_cdroms(const struct json *cdroms, struct lq_vm_spec *s)
+{
+    if (!cdroms) {
+        return NULL;
+    }
+    if (cdroms->type != JSON_ARRAY) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.cdroms: expected an "
+                            "array");
+    }
+    const struct json_array *a = json_array(cdroms);
+    s->cdroms = xcalloc(a->n ? a->n : 1, sizeof *s->cdroms);
+    for (size_t i = 0; i < a->n; i++) {
+        struct lq_cdrom_spec *cd = &s->cdroms[s->n_cdroms++];
+        struct lq_error *error;
+        if (a->elems[i]->type != JSON_OBJECT) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "spec.cdroms[%zu]: "
+                                "expected an object", i);
+        }
+        if ((error = get_opt_string(a->elems[i], "id", &cd->id))
+            || (error = get_opt_string(a->elems[i], "path", &cd->path))) {
+            return in_object(error, "spec.cdroms[%zu]", i);
+        }
+    }
+    return NULL;
+}
+
+static struct lq_error *
+parse_boot(const struct json *spec, struct lq_vm_spec *s)
+{
+    static const char *const firmwares[] = { "bios", "uefi" };
+    static const char *const devs[] = { "hd", "cdrom", "network" };
+    const char *fw = NULL;
+    struct lq_error *error = lq_json_get_string(spec, "firmware", &fw);
+    if (error) {
+        return in_object(error, "spec");
+    }
+    int v = LQ_FIRMWARE_BIOS;
+    if (fw && *fw && !parse_enum(fw, firmwares, ARRAY_SIZE(firmwares), &v)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.firmware: expected "
+                            "BIOS or UEFI");
+    }
+    s->firmware = v;
+
+    const struct json *order = lq_json_field(spec, "bootOrder");
+    if (!order) {
+        return NULL;
+    }
+    if (order->type != JSON_ARRAY
+        || json_array(order)->n > LQ_MAX_BOOT_DEVS) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.bootOrder: expected "
+                            "up to %d of hd, cdrom, network",
+                            LQ_MAX_BOOT_DEVS);
+    }
+    for (size_t i = 0; i < json_array(order)->n; i++) {
+        const struct json *d = json_array(order)->elems[i];
+        if (d->type != JSON_STRING
+            || !parse_enum(json_string(d), devs, ARRAY_SIZE(devs), &v)) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "spec.bootOrder[%zu]: "
+                                "expected hd, cdrom or network", i);
+        }
+        s->boot[s->n_boot++] = v;
+    }
     return NULL;
 }
 
@@ -228,6 +320,10 @@ parse_spec(const struct json *spec, struct lq_vm_spec *s)
         return in_object(error, "spec");
     }
 
+    if ((error = parse_boot(spec, s))
+        || (error = parse_cdroms(lq_json_field(spec, "cdroms"), s))) {
+        return error;
+    }
     const struct json *nics = lq_json_field(spec, "nics");
     if (nics) {
         if (nics->type != JSON_ARRAY) {

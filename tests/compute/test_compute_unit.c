@@ -400,6 +400,58 @@ test_xml_volume_disk_and_nic(void **state OVS_UNUSED)
     lq_vm_spec_clear(&s);
 }
 
+/* Firmware, boot order, CD-ROMs and disk I/O tuning. */
+static void
+test_xml_boot_cdrom_iotune(void **state OVS_UNUSED)
+{
+    struct lq_vm_spec s;
+    base_spec(&s);
+    free(s.kernel_path);
+    s.kernel_path = NULL;
+    s.firmware = LQ_FIRMWARE_UEFI;
+    s.boot[0] = LQ_BOOT_CDROM;
+    s.boot[1] = LQ_BOOT_HD;
+    s.n_boot = 2;
+    s.n_cdroms = 1;
+    s.cdroms = xcalloc(1, sizeof *s.cdroms);
+    s.cdroms[0].id = xstrdup("install");
+    s.cdroms[0].path = xstrdup("/srv/debian.iso");
+    s.n_disks = 1;
+    s.disks = xcalloc(1, sizeof *s.disks);
+    s.disks[0].id = xstrdup("root");
+    s.disks[0].path = xstrdup("/dev/null");
+    s.disks[0].io = LQ_DISK_IO_NATIVE;
+    s.disks[0].discard = true;
+    s.disks[0].iops_limit = 500;
+    s.disks[0].throughput_bytes = 1 << 20;
+    assert_null(lq_vm_spec_validate(&s, false));
+
+    char *xml = lq_domain_xml(&s, NULL);
+    assert_int_equal(xpath_count(xml, "/domain/os[@firmware='efi']"), 1);
+    assert_int_equal(xpath_count(xml, "/domain/os/boot"), 2);
+    assert_int_equal(xpath_count(xml, "/domain/os/boot[1][@dev='cdrom']"), 1);
+    assert_int_equal(xpath_count(xml, "//disk[@device='cdrom']/source"
+                                 "[@file='/srv/debian.iso']"), 1);
+    assert_int_equal(xpath_count(xml, "//disk[@device='cdrom']/target"
+                                 "[@dev='hdc'][@bus='ide']"), 1);
+    assert_int_equal(xpath_count(xml, "//disk[@device='cdrom']/readonly"), 1);
+    assert_int_equal(xpath_count(xml, "//disk[@device='disk']/driver"
+                                 "[@io='native'][@discard='unmap']"), 1);
+    assert_int_equal(xpath_count(xml, "//disk/iotune[total_iops_sec='500']"
+                                 "[total_bytes_sec='1048576']"), 1);
+    free(xml);
+
+    s.disks[0].cache = LQ_DISK_CACHE_WRITEBACK;
+    expect_invalid(&s, "spec.disks[0].io: native needs cache none");
+    s.disks[0].cache = LQ_DISK_CACHE_NONE;
+    s.boot[1] = LQ_BOOT_CDROM;
+    expect_invalid(&s, "spec.bootOrder[1]: listed twice");
+    s.boot[1] = LQ_BOOT_HD;
+    s.kernel_path = xstrdup("/k");
+    expect_invalid(&s, "spec.bootOrder: not with spec.kernelPath");
+    lq_vm_spec_clear(&s);
+}
+
 static void
 test_fingerprint_and_metadata(void **state OVS_UNUSED)
 {
@@ -535,6 +587,22 @@ test_parse_create(void **state OVS_UNUSED)
                        "[{\"id\": \"d\", \"path\": \"/p\", "
                        "\"cache\": \"x\"}]}}",
                        LQ_INVALID_ARGUMENT, "spec.disks[0].cache");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"firmware\": "
+                       "\"coreboot\"}}", LQ_INVALID_ARGUMENT,
+                       "spec.firmware: expected BIOS or UEFI");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"bootOrder\": "
+                       "[\"hd\", \"floppy\"]}}", LQ_INVALID_ARGUMENT,
+                       "spec.bootOrder[1]");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"disks\": "
+                       "[{\"id\": \"d\", \"path\": \"/p\", "
+                       "\"io\": \"aio\"}]}}", LQ_INVALID_ARGUMENT,
+                       "spec.disks[0].io");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"disks\": "
+                       "[{\"id\": \"d\", \"path\": \"/p\", "
+                       "\"iopsLimit\": -1}]}}", LQ_INVALID_ARGUMENT,
+                       "spec.disks[0].iopsLimit");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"cdroms\": "
+                       "[1]}}", LQ_INVALID_ARGUMENT, "spec.cdroms[0]");
     expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"nics\": [{}]}}",
                        LQ_INVALID_ARGUMENT, "spec.nics[0].portId");
     expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"nics\": [{\"portId\":"
@@ -553,6 +621,7 @@ main(void)
         cmocka_unit_test(test_xml_escaping),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_xml_volume_disk_and_nic),
+        cmocka_unit_test(test_xml_boot_cdrom_iotune),
         cmocka_unit_test(test_fingerprint_and_metadata),
         cmocka_unit_test(test_parse_create),
     };

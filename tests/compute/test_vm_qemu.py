@@ -186,6 +186,33 @@ class QemuGuestTest(unittest.TestCase):
         self.assertNotIn(good, str(self.ok("ListVMs", {})))
         print("three guests booted to their markers in %.1f s" % boot)
 
+    def test_uefi_guest(self):
+        """firmware UEFI: OVMF boots the kernel; DeleteVM removes the VM's
+        NVRAM file."""
+        vm_id = str(uuid.uuid4())
+        log = os.path.join(self.tmp, "uefi.serial.log")
+        self.ok("CreateVM", {"id": vm_id, "name": "lq-uefi", "spec": {
+            "memoryMib": 256, "firmware": "UEFI", "kernelPath": self.kernel,
+            "initrdPath": self.initrd,
+            "kernelCmdline": "console=ttyS0 panic=-1 lq.ignore_acpi",
+            "serialLogPath": log}})
+        self.addCleanup(self.cleanup, vm_id)
+        self.ok("StartVM", {"vmId": vm_id})
+        wait_for(lambda: "LQ-GUEST-BOOTED" in self.serial(log), 120,
+                 "the UEFI guest to boot:\n" + self.serial(log)[-2000:])
+        self.assertRegex(self.serial(log), r"efi: EFI v[0-9.]+ by EDK II")
+        xml = self.libvirt.virsh("dumpxml", vm_id).stdout
+        nvram = xml.split("<nvram")[1].split(">")[1].split("<")[0]
+        self.assertTrue(os.path.exists(os.path.join(
+            self.libvirt.dir, "lib", os.path.relpath(nvram,
+                                                     "/var/lib/libvirt"))),
+                        nvram)
+        self.ok("ForceStopVM", {"vmId": vm_id})
+        self.assertEqual(self.ok("DeleteVM", {"vmId": vm_id}), {})
+        self.assertFalse(os.path.exists(os.path.join(
+            self.libvirt.dir, "lib", os.path.relpath(nvram,
+                                                     "/var/lib/libvirt"))))
+
     def test_name_is_escaped_not_injected(self):
         vm_id = str(uuid.uuid4())
         name = "a'\"<b>&"

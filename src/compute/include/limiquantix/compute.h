@@ -52,6 +52,9 @@ enum lq_disk_cache {
     LQ_DISK_CACHE_UNSAFE,
 };
 
+enum lq_disk_io { LQ_DISK_IO_DEFAULT, LQ_DISK_IO_NATIVE, LQ_DISK_IO_URING,
+                  LQ_DISK_IO_THREADS };
+
 struct lq_disk_spec {
     char *id;                   /* Caller's disk id (kept as <serial>). */
     char *path;                 /* Plain path: a file or a block device. */
@@ -59,6 +62,10 @@ struct lq_disk_spec {
     enum lq_disk_bus bus;
     enum lq_disk_cache cache;
     bool readonly;
+    enum lq_disk_io io;         /* native needs cache none or directsync. */
+    bool discard;               /* Pass the guest's TRIM/UNMAP down. */
+    uint64_t iops_limit;        /* 0: none (<iotune> total_iops_sec). */
+    uint64_t throughput_bytes;  /* 0: none (<iotune> total_bytes_sec). */
 
     /* Set by lq_compute from the volume (NULL for a path). */
     struct lq_disk_source *source;
@@ -92,6 +99,17 @@ struct lq_label {
     char *value;
 };
 
+enum lq_firmware { LQ_FIRMWARE_BIOS, LQ_FIRMWARE_UEFI };
+enum lq_boot_dev { LQ_BOOT_HD, LQ_BOOT_CDROM, LQ_BOOT_NETWORK };
+#define LQ_MAX_BOOT_DEVS 3
+#define LQ_MAX_CDROMS 2
+
+/* A CD-ROM: an ISO file, read-only, on the IDE bus. */
+struct lq_cdrom_spec {
+    char *id;
+    char *path;                 /* NULL: an empty drive. */
+};
+
 struct lq_vm_spec {
     char id[37];                /* Domain UUID, lower-case. */
     char *name;                 /* Domain name. */
@@ -105,6 +123,11 @@ struct lq_vm_spec {
     size_t n_disks;
     struct lq_nic_spec *nics;
     size_t n_nics;
+    struct lq_cdrom_spec *cdroms;
+    size_t n_cdroms;
+    enum lq_firmware firmware;  /* UEFI: OVMF, chosen by libvirt. */
+    enum lq_boot_dev boot[LQ_MAX_BOOT_DEVS];    /* Without a kernel. */
+    size_t n_boot;              /* 0: hd. */
     struct lq_label *labels;    /* Sorted by key, unique. */
     size_t n_labels;
 };
