@@ -295,9 +295,11 @@ revert_op(virDomainPtr dom, const char *id, void *aux_)
     return e;
 }
 
-struct lq_error *
-lq_compute_revert_snapshot(struct lq_compute *c, const char *vm_id,
-                           const char *snap_id)
+/* Runs 'op' for snapshot 'snap_id' of VM 'vm_id', one metadata writer at
+ * a time. */
+static struct lq_error *
+with_snapshot(struct lq_compute *c, const char *vm_id, const char *snap_id,
+              struct lq_error *(*op)(virDomainPtr, const char *, void *))
 {
     struct lq_error *e = need_storage(c);
     if (e) {
@@ -305,9 +307,16 @@ lq_compute_revert_snapshot(struct lq_compute *c, const char *vm_id,
     }
     struct snap_aux aux = { .c = c, .snap_id = snap_id };
     ovs_mutex_lock(&c->create_mutex);
-    e = compute_with_vm(c, vm_id, revert_op, &aux);
+    e = compute_with_vm(c, vm_id, op, &aux);
     ovs_mutex_unlock(&c->create_mutex);
     return e;
+}
+
+struct lq_error *
+lq_compute_revert_snapshot(struct lq_compute *c, const char *vm_id,
+                           const char *snap_id)
+{
+    return with_snapshot(c, vm_id, snap_id, revert_op);
 }
 
 static struct lq_error *
@@ -351,15 +360,7 @@ struct lq_error *
 lq_compute_delete_snapshot(struct lq_compute *c, const char *vm_id,
                            const char *snap_id)
 {
-    struct lq_error *e = need_storage(c);
-    if (e) {
-        return e;
-    }
-    struct snap_aux aux = { .c = c, .snap_id = snap_id };
-    ovs_mutex_lock(&c->create_mutex);
-    e = compute_with_vm(c, vm_id, delete_op, &aux);
-    ovs_mutex_unlock(&c->create_mutex);
-    return e;
+    return with_snapshot(c, vm_id, snap_id, delete_op);
 }
 
 static struct lq_error *

@@ -80,6 +80,15 @@ class VmAttachTest(unittest.TestCase):
         wait_for(lambda: marker in self.serial(path), timeout,
                  "%s in %s:\n%s" % (marker, path, self.serial(path)[-3000:]))
 
+    def volume(self, vol_id):
+        """A 16 MiB volume in the sandbox's Ceph, deleted afterwards."""
+        vol = self.ok(VOL + "CreateVolume", {
+            "id": vol_id, "poolId": "sandbox-ceph", "name": vol_id,
+            "sizeBytes": str(16 << 20)})
+        self.addCleanup(self.node.api_status, VOL + "DeleteVolume",
+                        {"id": vol["id"]})
+        return vol
+
     def create_vm(self, name, port, cmdline):
         log = os.path.join(self.tmp, name + ".log")
         vm_id = str(uuid.uuid4())
@@ -139,11 +148,7 @@ class VmAttachTest(unittest.TestCase):
         pa, pb, pc = ports
         ip_b = pb["fixedIps"][0]["ipAddress"]
 
-        vol = self.ok(VOL + "CreateVolume", {
-            "id": "vm-data", "poolId": "sandbox-ceph", "name": "data",
-            "sizeBytes": str(16 << 20)})
-        self.addCleanup(self.node.api_status, VOL + "DeleteVolume",
-                        {"id": vol["id"]})
+        vol = self.volume("vm-data")
         pattern = uuid.uuid4().hex[:12]
 
         a, log_a = self.create_vm("lq-a", pa, "lq.peer=%s lq.disk=write "
@@ -272,11 +277,7 @@ class VmAttachTest(unittest.TestCase):
     def test_snapshot_and_revert(self):
         """A VM snapshot is a snapshot of each volume, taken with the VM
         paused; revert (VM stopped) brings back the bytes."""
-        vol = self.ok(VOL + "CreateVolume", {
-            "id": "vm-snap", "poolId": "sandbox-ceph", "name": "snap",
-            "sizeBytes": str(16 << 20)})
-        self.addCleanup(self.node.api_status, VOL + "DeleteVolume",
-                        {"id": vol["id"]})
+        vol = self.volume("vm-snap")
         log = os.path.join(self.tmp, "lq-c.log")
         c = str(uuid.uuid4())
         self.ok(VM + "CreateVM", {
@@ -343,11 +344,7 @@ class VmAttachTest(unittest.TestCase):
         target = computetest.LibvirtSandbox().start(
             tcp_port=computetest.lqtest.free_port())
         self.addCleanup(target.stop)
-        vol = self.ok(VOL + "CreateVolume", {
-            "id": "vm-mig", "poolId": "sandbox-ceph", "name": "mig",
-            "sizeBytes": str(16 << 20)})
-        self.addCleanup(self.node.api_status, VOL + "DeleteVolume",
-                        {"id": vol["id"]})
+        vol = self.volume("vm-mig")
         log = os.path.join(self.tmp, "lq-e.log")
         e = str(uuid.uuid4())
         self.ok(VM + "CreateVM", {
