@@ -156,6 +156,17 @@ trace_port_has_ip(const struct trace_port *tp, const struct lq_ip *want)
     return false;
 }
 
+/* "port NAME (ID)", or "port ID" for a port without a name. */
+static void
+put_port_label(struct ds *s, const struct trace_port *tp)
+{
+    if (strcmp(tp->label, tp->lsp->name)) {
+        ds_put_format(s, "port %s (%s)", tp->label, tp->lsp->name);
+    } else {
+        ds_put_format(s, "port %s", tp->lsp->name);
+    }
+}
+
 /* The port of logical switch 'ls' holding 'ip', or NULL. */
 static const struct nbrec_logical_switch_port *
 port_with_ip(const struct nbrec_logical_switch *ls, const struct lq_ip *ip)
@@ -439,12 +450,14 @@ run_trace(struct ovsdb_idl *idl, const struct trace_args *ta)
                      || pk.protocol.number == LQ_PROTO_ICMPV6);
         ds_put_format(&out, " %s %d", icmp ? "type" : "port", pk.dst_port);
     }
-    ds_put_format(&out, "\nfrom:   port %s (%s), network %s (%s)\n",
-                  from.label, lsp->name,
+    ds_put_cstr(&out, "\nfrom:   ");
+    put_port_label(&out, &from);
+    ds_put_format(&out, ", network %s (%s)\n",
                   smap_get_def(&ls->external_ids, EXT_NAME, ""), net_id);
     if (have_to) {
-        ds_put_format(&out, "to:     port %s (%s)\n", to.label,
-                      to.lsp->name);
+        ds_put_cstr(&out, "to:     ");
+        put_port_label(&out, &to);
+        ds_put_char(&out, '\n');
     } else {
         ds_put_format(&out, "to:     %s (no port on this network has this "
                       "address)\n", dst);
