@@ -275,6 +275,10 @@ probe_ports(const struct lq_config *c, const struct options *o)
     struct rte_mempool *mp = NULL;
     bool ok = true;
 
+    if (!rte_eth_dev_count_avail()) {
+        printf("ports: none\n");
+    }
+
     if (!o->no_start && rte_eth_dev_count_avail()) {
         mp = rte_pktmbuf_pool_create("lq_check_pool", 1023, 0, 0,
                                      RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -301,7 +305,7 @@ probe_ports(const struct lq_config *c, const struct options *o)
     uint16_t port;
     RTE_ETH_FOREACH_DEV(port) {
         char name[RTE_ETH_NAME_MAX_LEN] = "";
-        const char *iface = "(not in dpdk.interfaces)";
+        const char *iface = "not in dpdk.interfaces";
         struct rte_eth_dev_info info;
         struct rte_ether_addr mac;
         struct rte_eth_link link;
@@ -341,9 +345,6 @@ probe_ports(const struct lq_config *c, const struct options *o)
         rte_eth_dev_stop(port);
         rte_eth_dev_close(port);
     }
-    if (!rte_eth_dev_count_total() && !c->dpdk.n_interfaces) {
-        printf("ports: none configured\n");
-    }
     rte_mempool_free(mp);
     return ok;
 }
@@ -366,7 +367,8 @@ run_eal(const struct lq_config *c, const struct options *o)
         argv[i] = args.names[i];
     }
     rte_openlog_stream(stderr);
-    bool ok = rte_eal_init(args.n, argv) >= 0;
+    bool initialised = rte_eal_init(args.n, argv) >= 0;
+    bool ok = initialised;
     if (!ok) {
         fprintf(stderr, "lq-dpdk-check: EAL initialisation failed: %s\n",
                 rte_strerror(rte_errno));
@@ -375,16 +377,18 @@ run_eal(const struct lq_config *c, const struct options *o)
                rte_lcore_count(), rte_eth_dev_count_avail());
         fflush(stdout);
         ok = probe_ports(c, o);
-        /* --in-memory still makes a runtime directory (for telemetry's
-         * socket); cleanup empties it but leaves it. */
-        char *runtime_dir = xstrdup(rte_eal_get_runtime_dir());
-        rte_eal_cleanup();
-        if (rmdir(runtime_dir) && errno != ENOENT) {
-            fprintf(stderr, "lq-dpdk-check: warning: cannot remove %s: %s\n",
-                    runtime_dir, strerror(errno));
-        }
-        free(runtime_dir);
     }
+    /* Even --in-memory makes a runtime directory; cleanup (or a failed
+     * init) leaves it behind, empty. */
+    char *runtime_dir = xstrdup(rte_eal_get_runtime_dir());
+    if (initialised) {
+        rte_eal_cleanup();
+    }
+    if (*runtime_dir && rmdir(runtime_dir) && errno != ENOENT) {
+        fprintf(stderr, "lq-dpdk-check: warning: cannot remove %s: %s\n",
+                runtime_dir, strerror(errno));
+    }
+    free(runtime_dir);
     free(argv);
     svec_destroy(&args);
     return ok;
