@@ -258,9 +258,12 @@ lq_dpdk_check_cores(const char *root, const cpu_set_t *pmd, int lcore,
     struct lq_error *error = lq_cpu_list_parse(text, &online);
     free(text);
     if (error) {
-        return lq_error_prefix(error, "%s", path);
+        error = lq_error_prefix(error, "%s", path);
     }
     free(path);
+    if (error) {
+        return error;
+    }
 
     char *online_s = lq_cpu_list_format(&online);
     struct ds problems = DS_EMPTY_INITIALIZER;
@@ -441,8 +444,11 @@ check_hugepages(const struct lq_config *c,
     char *size = lq_hugepage_size_name(size_kb);
     const struct lq_hugepage_pool *pool;
 
-    add_problem(problems, lq_hugepages_read(o->root, &report->hugepages),
-                "hugepages");
+    struct lq_error *e = lq_hugepages_read(o->root, &report->hugepages);
+    if (e) {
+        add_problem(problems, e, "hugepages");
+        goto out;
+    }
     pool = lq_hugepages_find(&report->hugepages, size_kb);
     if (!pool) {
         ds_put_format(problems, "; hugepages: this kernel has no %s "
@@ -459,8 +465,8 @@ check_hugepages(const struct lq_config *c,
         if (!may_change) {
             goto out;           /* Refused already: change nothing. */
         }
-        struct lq_error *e = lq_hugepages_reserve(o->root, size_kb, count,
-                                                  &report->prev_total);
+        e = lq_hugepages_reserve(o->root, size_kb, count,
+                                 &report->prev_total);
         if (e) {
             add_problem(problems, e, NULL);
             goto out;

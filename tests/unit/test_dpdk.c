@@ -332,6 +332,13 @@ test_cores(void **state)
     assert_contains(e->message, "cannot read");
     lq_error_free(e);
     free(none);
+
+    put(root, "/sys/devices/system/cpu/online", "garbage\n", false);
+    e = lq_dpdk_check_cores(root, &pmd, 0, NULL, NULL);
+    assert_non_null(e);
+    assert_contains(e->message, "/sys/devices/system/cpu/online: expected a "
+                    "CPU number");
+    lq_error_free(e);
 }
 
 static void
@@ -531,6 +538,21 @@ test_check_host(void **state)
     assert_non_null(e);
     assert_string_equal(e->message, "dpdk: hugepages: dpdk.hugepages.count "
                         "is 10 but only 8 2M pages are reserved");
+    lq_error_free(e);
+    lq_dpdk_report_clear(&r);
+    lq_config_free(c);
+
+    /* A kernel without the configured size. */
+    char *dir = xasprintf("%s" HP1G, root);
+    const char *rm[] = { "rm", "-rf", dir, NULL };
+    assert_null(lq_exec(rm, NULL, 5000, NULL));
+    free(dir);
+    c = config("dpdk:\n  pmd_cores: 2\n  hugepages: {size: 1G, count: 1}\n");
+    o.reserve_hugepages = true;
+    e = lq_dpdk_check_host(c, &o, &r);
+    assert_non_null(e);
+    assert_string_equal(e->message, "dpdk: hugepages: this kernel has no 1G "
+                        "hugepages");
     lq_error_free(e);
     lq_dpdk_report_clear(&r);
     lq_config_free(c);
