@@ -632,6 +632,26 @@ eal_option_owner(const char *arg)
 }
 
 static struct lq_error *
+check_eal_arg(struct loader *l, yaml_node_t *item, const char *path)
+{
+    struct lq_error *error = expect_scalar(l, item, path);
+    if (error) {
+        return error;
+    }
+    const char *arg = scalar_text(item);
+    const char *owner = eal_option_owner(arg);
+    if (!*arg || arg[strcspn(arg, " \t\r\n")]) {
+        return loader_error(l, item, path, "expected one argument without "
+                            "whitespace (ovs-vswitchd splits dpdk-extra at "
+                            "spaces), got \"%s\"", arg);
+    } else if (owner) {
+        return loader_error(l, item, path, "\"%s\" is set from %s, not here",
+                            arg, owner);
+    }
+    return NULL;
+}
+
+static struct lq_error *
 parse_eal_args(struct loader *l, yaml_node_t *seq, const char *path,
                void *field OVS_UNUSED)
 {
@@ -648,21 +668,9 @@ parse_eal_args(struct loader *l, yaml_node_t *seq, const char *path,
     for (yaml_node_item_t *it = seq->data.sequence.items.start;
          it < seq->data.sequence.items.top; it++) {
         yaml_node_t *item = yaml_document_get_node(l->doc, *it);
-        char *item_path = xasprintf("%s[%zu]", path,
-                                    (size_t) (it - seq->data.sequence.items.start));
-        struct lq_error *error = expect_scalar(l, item, item_path);
-        const char *arg = error ? NULL : scalar_text(item);
-        const char *owner = arg ? eal_option_owner(arg) : NULL;
-        if (error) {
-            /* Reported below. */
-        } else if (!*arg || arg[strcspn(arg, " \t\r\n")]) {
-            error = loader_error(l, item, item_path, "expected one argument "
-                                 "without whitespace (ovs-vswitchd splits "
-                                 "dpdk-extra at spaces), got \"%s\"", arg);
-        } else if (owner) {
-            error = loader_error(l, item, item_path, "\"%s\" is set from %s, "
-                                 "not here", arg, owner);
-        }
+        size_t i = it - seq->data.sequence.items.start;
+        char *item_path = xasprintf("%s[%zu]", path, i);
+        struct lq_error *error = check_eal_arg(l, item, item_path);
         free(item_path);
         if (error) {
             return error;
@@ -670,7 +678,8 @@ parse_eal_args(struct loader *l, yaml_node_t *seq, const char *path,
         c->dpdk.extra_eal_args = xrealloc(c->dpdk.extra_eal_args,
                                           (c->dpdk.n_extra_eal_args + 1)
                                           * sizeof *c->dpdk.extra_eal_args);
-        c->dpdk.extra_eal_args[c->dpdk.n_extra_eal_args++] = xstrdup(arg);
+        c->dpdk.extra_eal_args[c->dpdk.n_extra_eal_args++]
+            = xstrdup(scalar_text(item));
     }
     return NULL;
 }
@@ -685,8 +694,8 @@ vdev_is_valid(const char *vdev)
         return false;
     }
     for (size_t i = 0; i < name_len; i++) {
-        if (!islower((unsigned char) vdev[i]) && !isdigit((unsigned char) vdev[i])
-            && vdev[i] != '_') {
+        unsigned char ch = vdev[i];
+        if (!islower(ch) && !isdigit(ch) && ch != '_') {
             return false;
         }
     }
@@ -708,45 +717,51 @@ iface_name_is_valid(const char *name)
     return true;
 }
 
+/* Sets one key of a dpdk.interfaces entry ('path' names it). */
 static struct lq_error *
-dpdk_interface_pair(struct loader *l, const char *path, const char *key,
-                    yaml_node_t *value, void *iface_)
+dpdk_interface_set(struct loader *l, yaml_node_t *value, const char *path,
+                   const char *key, struct lq_dpdk_interface_config *iface)
 {
-    struct lq_dpdk_interface_config *iface = iface_;
-    char *full = join_path(path, key);
-    struct lq_error *error = expect_scalar(l, value, full);
-    const char *s = error ? NULL : scalar_text(value);
+    struct lq_error *error = expect_scalar(l, value, path);
+    if (error) {
+        return error;
+    }
+    const char *s = scalar_text(value);
     char pci[LQ_PCI_ADDR_LEN + 1];
 
-    if (error) {
-        /* Reported below. */
-    } else if (!strcmp(key, "name")) {
+    if (!strcmp(key, "name")) {
         if (!iface_name_is_valid(s)) {
-            error = loader_error(l, value, full, "expected 1 to 15 letters, "
-                                 "digits, \"_\", \".\" or \"-\", got \"%s\"",
-                                 s);
-        } else {
-            lq_config_set_string(&iface->name, s);
+            return loader_error(l, value, path, "expected 1 to 15 letters, "
+                                "digits, \"_\", \".\" or \"-\", got \"%s\"",
+                                s);
         }
+        lq_config_set_string(&iface->name, s);
     } else if (!strcmp(key, "pci")) {
         if (!lq_pci_addr_normalize(s, pci)) {
-            error = loader_error(l, value, full, "expected a PCI address like "
-                                 "0000:03:00.0, got \"%s\"", s);
-        } else {
-            lq_config_set_string(&iface->pci, pci);
+            return loader_error(l, value, path, "expected a PCI address like "
+                                "0000:03:00.0, got \"%s\"", s);
         }
+        lq_config_set_string(&iface->pci, pci);
     } else if (!strcmp(key, "vdev")) {
         if (!vdev_is_valid(s)) {
-            error = loader_error(l, value, full, "expected a DPDK virtual "
-                                 "device like net_af_xdp0,iface=eth1, got "
-                                 "\"%s\"", s);
-        } else {
-            lq_config_set_string(&iface->vdev, s);
+            return loader_error(l, value, path, "expected a DPDK virtual "
+                                "device like net_af_xdp0,iface=eth1, got "
+                                "\"%s\"", s);
         }
+        lq_config_set_string(&iface->vdev, s);
     } else {
-        error = loader_error(l, value, full, "unknown key (expected name, pci "
-                             "or vdev)");
+        return loader_error(l, value, path, "unknown key (expected name, pci "
+                            "or vdev)");
     }
+    return NULL;
+}
+
+static struct lq_error *
+dpdk_interface_pair(struct loader *l, const char *path, const char *key,
+                    yaml_node_t *value, void *iface)
+{
+    char *full = join_path(path, key);
+    struct lq_error *error = dpdk_interface_set(l, value, full, key, iface);
     free(full);
     return error;
 }
@@ -775,8 +790,8 @@ dpdk_interface_check(struct loader *l, yaml_node_t *item, const char *path)
         const char *odev = o->pci ? o->pci : o->vdev;
         if (!strcmp(dev, odev)) {
             return loader_error(l, item, path, "%s: \"%s\" is already "
-                                "interface \"%s\"", iface->pci ? "pci" : "vdev",
-                                dev, o->name);
+                                "interface \"%s\"",
+                                iface->pci ? "pci" : "vdev", dev, o->name);
         }
     }
     return NULL;
@@ -799,8 +814,8 @@ parse_dpdk_interfaces(struct loader *l, yaml_node_t *seq, const char *path,
     for (yaml_node_item_t *it = seq->data.sequence.items.start;
          it < seq->data.sequence.items.top; it++) {
         yaml_node_t *item = yaml_document_get_node(l->doc, *it);
-        char *item_path = xasprintf("%s[%zu]", path,
-                                    (size_t) (it - seq->data.sequence.items.start));
+        size_t i = it - seq->data.sequence.items.start;
+        char *item_path = xasprintf("%s[%zu]", path, i);
         c->dpdk.interfaces = xrealloc(c->dpdk.interfaces,
                                       (c->dpdk.n_interfaces + 1)
                                       * sizeof *c->dpdk.interfaces);

@@ -84,7 +84,8 @@ struct lq_error *lq_dpdk_check_pci(const char *root, const char *pci,
 bool lq_dpdk_driver_is_usable(const char *driver);
 
 /* Debian's DPDK build of ovs-vswitchd (package openvswitch-switch-dpdk). */
-#define LQ_OVS_VSWITCHD_DPDK "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
+#define LQ_OVS_VSWITCHD_DPDK \
+    "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
 /* ROOT/'binary' must exist and `binary --version` (run through lq_exec)
  * must mention DPDK.  '*versionp' (if nonnull) gets the first lines of
  * that output. */
