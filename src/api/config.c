@@ -8,7 +8,9 @@
  * on any error the partially filled config is freed. */
 #include <config.h>
 #include "limiquantix/config.h"
+#include "limiquantix/dpdk.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -29,7 +31,12 @@ enum cfg_type {
     CT_KV_MAP,          /* struct lq_kv_list of scalar strings. */
     CT_SECTION,         /* nested mapping described by 'children'. */
     CT_POOLS,           /* storage.pools: list of pool mappings. */
+    CT_CUSTOM,          /* Parsed by 'parse' into a typed field. */
 };
+
+struct loader;
+typedef struct lq_error *cfg_parse_fn(struct loader *, yaml_node_t *value,
+                                      const char *path, void *field);
 
 struct cfg_key {
     const char *name;
@@ -37,14 +44,20 @@ struct cfg_key {
     size_t offset;      /* Into struct lq_config. */
     int min, max;
     const struct cfg_key *children;
+    cfg_parse_fn *parse;        /* CT_CUSTOM only. */
 };
 
 #define F(SECTION, NAME, TYPE) \
     { #NAME, TYPE, offsetof(struct lq_config, SECTION.NAME), 0, 0, NULL }
 #define F_INT(SECTION, NAME, MIN, MAX) \
     { #NAME, CT_INT, offsetof(struct lq_config, SECTION.NAME), MIN, MAX, NULL }
+#define F_CUSTOM(NAME, FIELD, PARSE) \
+    { NAME, CT_CUSTOM, offsetof(struct lq_config, FIELD), 0, 0, NULL, PARSE }
 #define SECTION(NAME, CHILDREN) { #NAME, CT_SECTION, 0, 0, 0, CHILDREN }
 #define END { NULL, 0, 0, 0, 0, NULL }
+
+static cfg_parse_fn parse_cpu_list, parse_hugepage_size, parse_abs_path,
+                    parse_eal_args, parse_dpdk_interfaces;
 
 static const struct cfg_key node_keys[] = {
     F(node, id, CT_OPT_STRING),
@@ -100,6 +113,24 @@ static const struct cfg_key network_keys[] = {
     END
 };
 
+static const struct cfg_key dpdk_hugepages_keys[] = {
+    F_INT(dpdk.hugepages, count, 0, 1000000),
+    F_CUSTOM("size", dpdk.hugepages.size_kb, parse_hugepage_size),
+    END
+};
+
+static const struct cfg_key dpdk_keys[] = {
+    F(dpdk, enabled, CT_BOOL),
+    F_CUSTOM("pmd_cores", dpdk.pmd_cores, parse_cpu_list),
+    F_INT(dpdk, lcore, 0, CPU_SETSIZE - 1),
+    F_INT(dpdk, socket_mem_mb, 0, 1024 * 1024),
+    SECTION(hugepages, dpdk_hugepages_keys),
+    F_CUSTOM("vhost_socket_dir", dpdk.vhost_socket_dir, parse_abs_path),
+    F_CUSTOM("extra_eal_args", dpdk.extra_eal_args, parse_eal_args),
+    F_CUSTOM("interfaces", dpdk.interfaces, parse_dpdk_interfaces),
+    END
+};
+
 static const struct cfg_key root_keys[] = {
     SECTION(node, node_keys),
     SECTION(server, server_keys),
@@ -108,6 +139,7 @@ static const struct cfg_key root_keys[] = {
     SECTION(tls, tls_keys),
     SECTION(storage, storage_keys),
     SECTION(network, network_keys),
+    SECTION(dpdk, dpdk_keys),
     END
 };
 
@@ -479,6 +511,340 @@ load_pools(struct loader *l, yaml_node_t *seq, const char *path)
     return NULL;
 }
 
+/* The dpdk section's typed values. */
+static struct lq_error *
+expect_scalar(struct loader *l, yaml_node_t *value, const char *path)
+{
+    if (value->type != YAML_SCALAR_NODE) {
+        return loader_error(l, value, path, "expected a scalar, got %s",
+                            node_type_name(value));
+    }
+    return NULL;
+}
+
+static struct lq_error *
+parse_cpu_list(struct loader *l, yaml_node_t *value, const char *path,
+               void *set_)
+{
+    cpu_set_t *set = set_;
+    struct lq_error *error = expect_scalar(l, value, path);
+    if (error) {
+        return error;
+    }
+    if (scalar_is_null(value)) {
+        CPU_ZERO(set);
+        return NULL;
+    }
+    error = lq_cpu_list_parse(scalar_text(value), set);
+    if (error) {
+        struct lq_error *e = loader_error(l, value, path, "%s",
+                                          error->message);
+        lq_error_free(error);
+        return e;
+    }
+    return NULL;
+}
+
+static struct lq_error *
+parse_hugepage_size(struct loader *l, yaml_node_t *value, const char *path,
+                    void *size_kb_)
+{
+    int *size_kb = size_kb_;
+    struct lq_error *error = expect_scalar(l, value, path);
+    if (error || scalar_is_null(value)) {
+        return error;
+    }
+    const char *s = scalar_text(value);
+    if (!strcmp(s, "2M")) {
+        *size_kb = 2048;
+    } else if (!strcmp(s, "1G")) {
+        *size_kb = 1024 * 1024;
+    } else {
+        return loader_error(l, value, path, "expected 2M or 1G, got \"%s\"",
+                            s);
+    }
+    return NULL;
+}
+
+static struct lq_error *
+parse_abs_path(struct loader *l, yaml_node_t *value, const char *path,
+               void *field)
+{
+    struct lq_error *error = expect_scalar(l, value, path);
+    if (error || scalar_is_null(value)) {
+        return error;
+    }
+    const char *s = scalar_text(value);
+    if (s[0] != '/') {
+        return loader_error(l, value, path, "expected an absolute path, got "
+                            "\"%s\"", s);
+    }
+    lq_config_set_string(field, s);
+    return NULL;
+}
+
+static void
+dpdk_eal_args_clear(struct lq_config *c)
+{
+    for (size_t i = 0; i < c->dpdk.n_extra_eal_args; i++) {
+        free(c->dpdk.extra_eal_args[i]);
+    }
+    free(c->dpdk.extra_eal_args);
+    c->dpdk.extra_eal_args = NULL;
+    c->dpdk.n_extra_eal_args = 0;
+}
+
+static void
+dpdk_interfaces_clear(struct lq_config *c)
+{
+    for (size_t i = 0; i < c->dpdk.n_interfaces; i++) {
+        free(c->dpdk.interfaces[i].name);
+        free(c->dpdk.interfaces[i].pci);
+        free(c->dpdk.interfaces[i].vdev);
+    }
+    free(c->dpdk.interfaces);
+    c->dpdk.interfaces = NULL;
+    c->dpdk.n_interfaces = 0;
+}
+
+/* The key an EAL option belongs to when the dpdk section sets it itself
+ * ("-l", "-l0", "--lcores=..."), else NULL. */
+static const char *
+eal_option_owner(const char *arg)
+{
+    static const struct { const char *option, *key; } owned[] = {
+        { "--lcores", "dpdk.lcore" },
+        { "--socket-mem", "dpdk.socket_mem_mb" },
+        { "-l", "dpdk.lcore" },
+        { "-c", "dpdk.lcore" },
+        { "-m", "dpdk.socket_mem_mb" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(owned); i++) {
+        size_t n = strlen(owned[i].option);
+        if (!strncmp(arg, owned[i].option, n)
+            && (!arg[n] || arg[n] == '='
+                || (owned[i].option[1] != '-'
+                    && isdigit((unsigned char) arg[n])))) {
+            return owned[i].key;
+        }
+    }
+    return NULL;
+}
+
+static struct lq_error *
+check_eal_arg(struct loader *l, yaml_node_t *item, const char *path)
+{
+    struct lq_error *error = expect_scalar(l, item, path);
+    if (error) {
+        return error;
+    }
+    const char *arg = scalar_text(item);
+    const char *owner = eal_option_owner(arg);
+    if (!*arg || arg[strcspn(arg, " \t\r\n")]) {
+        return loader_error(l, item, path, "expected one argument without "
+                            "whitespace (ovs-vswitchd splits dpdk-extra at "
+                            "spaces), got \"%s\"", arg);
+    } else if (owner) {
+        return loader_error(l, item, path, "\"%s\" is set from %s, not here",
+                            arg, owner);
+    }
+    return NULL;
+}
+
+static struct lq_error *
+parse_eal_args(struct loader *l, yaml_node_t *seq, const char *path,
+               void *field OVS_UNUSED)
+{
+    struct lq_config *c = l->config;
+
+    dpdk_eal_args_clear(c);
+    if (scalar_is_null(seq)) {
+        return NULL;
+    }
+    if (seq->type != YAML_SEQUENCE_NODE) {
+        return loader_error(l, seq, path, "expected a list, got %s",
+                            node_type_name(seq));
+    }
+    for (yaml_node_item_t *it = seq->data.sequence.items.start;
+         it < seq->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
+        size_t i = it - seq->data.sequence.items.start;
+        char *item_path = xasprintf("%s[%zu]", path, i);
+        struct lq_error *error = check_eal_arg(l, item, item_path);
+        free(item_path);
+        if (error) {
+            return error;
+        }
+        c->dpdk.extra_eal_args = xrealloc(c->dpdk.extra_eal_args,
+                                          (c->dpdk.n_extra_eal_args + 1)
+                                          * sizeof *c->dpdk.extra_eal_args);
+        c->dpdk.extra_eal_args[c->dpdk.n_extra_eal_args++]
+            = xstrdup(scalar_text(item));
+    }
+    return NULL;
+}
+
+/* "net_af_xdp0,iface=eth1": a driver-and-instance name of [a-z0-9_], then
+ * optional ",key=value" arguments, no whitespace. */
+static bool
+vdev_is_valid(const char *vdev)
+{
+    size_t name_len = strcspn(vdev, ",");
+    if (!name_len || vdev[strcspn(vdev, " \t\r\n")]) {
+        return false;
+    }
+    for (size_t i = 0; i < name_len; i++) {
+        unsigned char ch = vdev[i];
+        if (!islower(ch) && !isdigit(ch) && ch != '_') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+iface_name_is_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (!n || n > 15) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char) name[i]) && !strchr("_.-", name[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Sets one key of a dpdk.interfaces entry ('path' names it). */
+static struct lq_error *
+dpdk_interface_set(struct loader *l, yaml_node_t *value, const char *path,
+                   const char *key, struct lq_dpdk_interface_config *iface)
+{
+    struct lq_error *error = expect_scalar(l, value, path);
+    if (error) {
+        return error;
+    }
+    const char *s = scalar_text(value);
+    char pci[LQ_PCI_ADDR_LEN + 1];
+
+    if (!strcmp(key, "name")) {
+        if (!iface_name_is_valid(s)) {
+            return loader_error(l, value, path, "expected 1 to 15 letters, "
+                                "digits, \"_\", \".\" or \"-\", got \"%s\"",
+                                s);
+        }
+        lq_config_set_string(&iface->name, s);
+    } else if (!strcmp(key, "pci")) {
+        if (!lq_pci_addr_normalize(s, pci)) {
+            return loader_error(l, value, path, "expected a PCI address like "
+                                "0000:03:00.0, got \"%s\"", s);
+        }
+        lq_config_set_string(&iface->pci, pci);
+    } else if (!strcmp(key, "vdev")) {
+        if (!vdev_is_valid(s)) {
+            return loader_error(l, value, path, "expected a DPDK virtual "
+                                "device like net_af_xdp0,iface=eth1, got "
+                                "\"%s\"", s);
+        }
+        lq_config_set_string(&iface->vdev, s);
+    } else {
+        return loader_error(l, value, path, "unknown key (expected name, pci "
+                            "or vdev)");
+    }
+    return NULL;
+}
+
+static struct lq_error *
+dpdk_interface_pair(struct loader *l, const char *path, const char *key,
+                    yaml_node_t *value, void *iface)
+{
+    char *full = join_path(path, key);
+    struct lq_error *error = dpdk_interface_set(l, value, full, key, iface);
+    free(full);
+    return error;
+}
+
+static struct lq_error *
+dpdk_interface_check(struct loader *l, yaml_node_t *item, const char *path)
+{
+    struct lq_config *c = l->config;
+    struct lq_dpdk_interface_config *iface
+        = &c->dpdk.interfaces[c->dpdk.n_interfaces - 1];
+
+    if (!iface->name) {
+        return loader_error(l, item, path, "missing required key \"name\"");
+    }
+    if (!iface->pci == !iface->vdev) {
+        return loader_error(l, item, path, "expected exactly one of \"pci\" "
+                            "and \"vdev\"");
+    }
+    for (size_t i = 0; i + 1 < c->dpdk.n_interfaces; i++) {
+        const struct lq_dpdk_interface_config *o = &c->dpdk.interfaces[i];
+        if (!strcmp(o->name, iface->name)) {
+            return loader_error(l, item, path, "name: duplicate interface "
+                                "name \"%s\"", iface->name);
+        }
+        const char *dev = iface->pci ? iface->pci : iface->vdev;
+        const char *odev = o->pci ? o->pci : o->vdev;
+        if (!strcmp(dev, odev)) {
+            return loader_error(l, item, path, "%s: \"%s\" is already "
+                                "interface \"%s\"",
+                                iface->pci ? "pci" : "vdev", dev, o->name);
+        }
+    }
+    return NULL;
+}
+
+static struct lq_error *
+parse_dpdk_interfaces(struct loader *l, yaml_node_t *seq, const char *path,
+                      void *field OVS_UNUSED)
+{
+    struct lq_config *c = l->config;
+
+    dpdk_interfaces_clear(c);
+    if (scalar_is_null(seq)) {
+        return NULL;
+    }
+    if (seq->type != YAML_SEQUENCE_NODE) {
+        return loader_error(l, seq, path, "expected a list, got %s",
+                            node_type_name(seq));
+    }
+    for (yaml_node_item_t *it = seq->data.sequence.items.start;
+         it < seq->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
+        size_t i = it - seq->data.sequence.items.start;
+        char *item_path = xasprintf("%s[%zu]", path, i);
+        c->dpdk.interfaces = xrealloc(c->dpdk.interfaces,
+                                      (c->dpdk.n_interfaces + 1)
+                                      * sizeof *c->dpdk.interfaces);
+        struct lq_dpdk_interface_config *iface
+            = &c->dpdk.interfaces[c->dpdk.n_interfaces++];
+        memset(iface, 0, sizeof *iface);
+        iface->line = item->start_mark.line + 1;
+
+        struct lq_error *error = NULL;
+        if (item->type != YAML_MAPPING_NODE) {
+            error = loader_error(l, item, item_path,
+                                 "expected a mapping, got %s",
+                                 node_type_name(item));
+        }
+        if (!error) {
+            error = for_each_pair(l, item, item_path, dpdk_interface_pair,
+                                  iface);
+        }
+        if (!error) {
+            error = dpdk_interface_check(l, item, item_path);
+        }
+        free(item_path);
+        if (error) {
+            return error;
+        }
+    }
+    return NULL;
+}
+
 static struct lq_error *load_section(struct loader *, yaml_node_t *,
                                      const char *path,
                                      const struct cfg_key *keys);
@@ -497,6 +863,8 @@ load_value(struct loader *l, const struct cfg_key *key, yaml_node_t *value,
     case CT_KV_MAP:
         kv_list_clear(field);
         return for_each_pair(l, value, path, kv_map_pair, field);
+    case CT_CUSTOM:
+        return key->parse(l, value, path, field);
     case CT_STRING:
     case CT_OPT_STRING:
     case CT_INT:
@@ -587,6 +955,10 @@ lq_config_new_default(void)
     c->network.integration_bridge = xstrdup("br-int");
     c->network.encap_type = xstrdup("geneve");
     c->network.datapath_type = xstrdup("system");
+    CPU_ZERO(&c->dpdk.pmd_cores);
+    c->dpdk.socket_mem_mb = 1024;
+    c->dpdk.hugepages.size_kb = 2048;
+    c->dpdk.vhost_socket_dir = xstrdup(LQ_DPDK_DEFAULT_VHOST_DIR);
     return c;
 }
 
@@ -671,6 +1043,14 @@ lq_config_validate(const struct lq_config *c)
                             "expected system or netdev, got \"%s\"", src,
                             c->network.datapath_type);
     }
+    if (c->dpdk.enabled && !CPU_COUNT(&c->dpdk.pmd_cores)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: dpdk.pmd_cores: "
+                            "required when dpdk.enabled is true", src);
+    }
+    if (c->dpdk.enabled && CPU_ISSET(c->dpdk.lcore, &c->dpdk.pmd_cores)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: dpdk.pmd_cores: CPU %d "
+                            "is also dpdk.lcore", src, c->dpdk.lcore);
+    }
     const char *cp = c->control_plane.address;
     if (*cp && strncmp(cp, "http://", 7) && strncmp(cp, "https://", 8)) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s: control_plane.address: "
@@ -712,5 +1092,8 @@ lq_config_free(struct lq_config *c)
     free(c->network.encap_ip);
     free(c->network.datapath_type);
     kv_list_clear(&c->network.bridge_mappings);
+    free(c->dpdk.vhost_socket_dir);
+    dpdk_eal_args_clear(c);
+    dpdk_interfaces_clear(c);
     free(c);
 }

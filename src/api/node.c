@@ -200,8 +200,27 @@ lq_node_get_info(struct lq_node *node, struct lq_node_info **infop)
     info->hostname = xstrdup(node->hostname);
     info->hypervisor = xstrdup(node->config->hypervisor.backend);
     info->hypervisor_version = libvirt_version();
+    info->datapath = lq_node_datapath(node);
+    /* Hugepages are informative: a host without hugetlb has none, and an
+     * unreadable sysfs file must not fail the whole call. */
+    lq_error_free(lq_hugepages_read(NULL, &info->hugepages));
+    CPU_ZERO(&info->pmd_cores);
+    if (node->config->dpdk.enabled) {
+        info->pmd_cores = node->config->dpdk.pmd_cores;
+    }
     *infop = info;
     return NULL;
+}
+
+const char *
+lq_node_datapath(const struct lq_node *node)
+{
+    const struct lq_config *c = node->config;
+    if (c->dpdk.enabled) {
+        return "dpdk";
+    }
+    return !strcmp(c->network.datapath_type, "netdev") ? "userspace"
+                                                       : "kernel";
 }
 
 /* CPU busy and total jiffies from the "cpu" line of /proc/stat. */

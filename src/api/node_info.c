@@ -512,5 +512,6 @@ lq_node_info_free(struct lq_node_info *info)
     free(info->nics);
     free(info->hypervisor);
     free(info->hypervisor_version);
+    lq_hugepages_clear(&info->hugepages);
     free(info);
 }

@@ -119,6 +119,20 @@ nics_to_json(const struct lq_node_info *info)
     return a;
 }
 
+static struct json *
+hugepages_to_json(const struct lq_hugepages *hp)
+{
+    struct json *a = json_array_create_empty();
+    for (size_t i = 0; i < hp->n; i++) {
+        struct json *j = json_object_create();
+        lq_json_put_uint32(j, "pageSizeKib", hp->pools[i].size_kb);
+        lq_json_put_uint32(j, "total", MIN(hp->pools[i].total, UINT32_MAX));
+        lq_json_put_uint32(j, "free", MIN(hp->pools[i].free, UINT32_MAX));
+        json_array_add(a, j);
+    }
+    return a;
+}
+
 static struct lq_error *
 get_node_info(struct lq_node *node, const struct json *request OVS_UNUSED,
               struct json **responsep)
@@ -143,6 +157,18 @@ get_node_info(struct lq_node *node, const struct json *request OVS_UNUSED,
     lq_json_put_string(caps, "name", info->hypervisor);
     lq_json_put_string(caps, "version", info->hypervisor_version);
     json_object_put(r, "capabilities", caps);
+
+    lq_json_put_string(r, "datapath", info->datapath);
+    json_object_put(r, "hugepages", hugepages_to_json(&info->hugepages));
+    if (CPU_COUNT(&info->pmd_cores)) {
+        struct json *cores = json_array_create_empty();
+        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+            if (CPU_ISSET(cpu, &info->pmd_cores)) {
+                json_array_add(cores, json_integer_create(cpu));
+            }
+        }
+        json_object_put(r, "pmdCores", cores);
+    }
 
     lq_node_info_free(info);
     *responsep = r;

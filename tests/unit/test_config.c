@@ -174,6 +174,163 @@ test_validate(void **state)
 }
 
 static void
+test_dpdk_section(void **state)
+{
+    (void) state;
+    struct lq_config *c = parse_ok("");
+    assert_false(c->dpdk.enabled);
+    assert_int_equal(CPU_COUNT(&c->dpdk.pmd_cores), 0);
+    assert_int_equal(c->dpdk.lcore, 0);
+    assert_int_equal(c->dpdk.socket_mem_mb, 1024);
+    assert_int_equal(c->dpdk.hugepages.count, 0);
+    assert_int_equal(c->dpdk.hugepages.size_kb, 2048);
+    assert_string_equal(c->dpdk.vhost_socket_dir,
+                        "/var/run/limiquantix/vhost");
+    assert_int_equal(c->dpdk.n_extra_eal_args, 0);
+    assert_int_equal(c->dpdk.n_interfaces, 0);
+    lq_config_free(c);
+
+    c = parse_ok(
+        "dpdk:\n"
+        "  enabled: true\n"
+        "  pmd_cores: \"2-3,5\"\n"
+        "  lcore: 1\n"
+        "  socket_mem_mb: 2048\n"
+        "  hugepages: {count: 4, size: 1G}\n"
+        "  vhost_socket_dir: /run/lq/vhost\n"
+        "  extra_eal_args: [--no-pci, \"--log-level=pmd.net.*:debug\"]\n"
+        "  interfaces:\n"
+        "    - {name: phy0, pci: \"03:00.0\"}\n"
+        "    - name: xdp1\n"
+        "      vdev: net_af_xdp0,iface=eth1\n");
+    assert_true(c->dpdk.enabled);
+    assert_int_equal(CPU_COUNT(&c->dpdk.pmd_cores), 3);
+    assert_true(CPU_ISSET(5, &c->dpdk.pmd_cores));
+    assert_int_equal(c->dpdk.lcore, 1);
+    assert_int_equal(c->dpdk.socket_mem_mb, 2048);
+    assert_int_equal(c->dpdk.hugepages.count, 4);
+    assert_int_equal(c->dpdk.hugepages.size_kb, 1024 * 1024);
+    assert_string_equal(c->dpdk.vhost_socket_dir, "/run/lq/vhost");
+    assert_int_equal(c->dpdk.n_extra_eal_args, 2);
+    assert_string_equal(c->dpdk.extra_eal_args[1], "--log-level=pmd.net.*:debug");
+    assert_int_equal(c->dpdk.n_interfaces, 2);
+    assert_string_equal(c->dpdk.interfaces[0].name, "phy0");
+    assert_string_equal(c->dpdk.interfaces[0].pci, "0000:03:00.0");
+    assert_null(c->dpdk.interfaces[0].vdev);
+    assert_int_equal(c->dpdk.interfaces[0].line, 10);
+    assert_string_equal(c->dpdk.interfaces[1].vdev, "net_af_xdp0,iface=eth1");
+    assert_null(c->dpdk.interfaces[1].pci);
+    assert_int_equal(c->dpdk.interfaces[1].line, 11);
+    assert_null(lq_config_validate(c));
+    lq_config_free(c);
+}
+
+static void
+test_dpdk_errors(void **state)
+{
+    (void) state;
+    expect_error("dpdk:\n  pmd_cores: 3-1\n",
+                 "node.yaml:2: dpdk.pmd_cores: backwards range 3-1 in "
+                 "\"3-1\"");
+    expect_error("dpdk:\n  pmd_cores: \"1,1\"\n",
+                 "node.yaml:2: dpdk.pmd_cores: CPU 1 is listed twice in "
+                 "\"1,1\"");
+    expect_error("dpdk:\n  pmd_cores: one\n",
+                 "node.yaml:2: dpdk.pmd_cores: expected a CPU number at "
+                 "\"one\" in \"one\"");
+    expect_error("dpdk:\n  pmd_cores: [1, 2]\n",
+                 "node.yaml:2: dpdk.pmd_cores: expected a scalar, got a list");
+    expect_error("dpdk:\n  lcore: 5000\n",
+                 "node.yaml:2: dpdk.lcore: expected an integer in 0..1023, "
+                 "got \"5000\"");
+    expect_error("dpdk:\n  socket_mem_mb: -1\n",
+                 "node.yaml:2: dpdk.socket_mem_mb: expected an integer in "
+                 "0..1048576, got \"-1\"");
+    expect_error("dpdk:\n  enabled: true\n  hugepages:\n    size: 4M\n",
+                 "node.yaml:4: dpdk.hugepages.size: expected 2M or 1G, got "
+                 "\"4M\"");
+    expect_error("dpdk:\n  hugepages: {count: 1, sise: 2M}\n",
+                 "node.yaml:2: dpdk.hugepages.sise: unknown key");
+    expect_error("dpdk:\n  hugepages: 8\n",
+                 "node.yaml:2: dpdk.hugepages: expected a mapping, got a "
+                 "scalar");
+    expect_error("dpdk:\n  vhost_socket_dir: run/vhost\n",
+                 "node.yaml:2: dpdk.vhost_socket_dir: expected an absolute "
+                 "path, got \"run/vhost\"");
+    expect_error("dpdk:\n  extra_eal_args: --no-pci\n",
+                 "node.yaml:2: dpdk.extra_eal_args: expected a list, got a "
+                 "scalar");
+    expect_error("dpdk:\n  extra_eal_args:\n    - --no-pci\n    - \"-a 0000:03:00.0\"\n",
+                 "node.yaml:4: dpdk.extra_eal_args[1]: expected one argument "
+                 "without whitespace (ovs-vswitchd splits dpdk-extra at "
+                 "spaces), got \"-a 0000:03:00.0\"");
+    expect_error("dpdk:\n  extra_eal_args: [-l0]\n",
+                 "node.yaml:2: dpdk.extra_eal_args[0]: \"-l0\" is set from "
+                 "dpdk.lcore, not here");
+    expect_error("dpdk:\n  extra_eal_args: [\"--socket-mem=512\"]\n",
+                 "node.yaml:2: dpdk.extra_eal_args[0]: \"--socket-mem=512\" is "
+                 "set from dpdk.socket_mem_mb, not here");
+    expect_error("dpdk:\n  interfaces: {name: a}\n",
+                 "node.yaml:2: dpdk.interfaces: expected a list, got a "
+                 "mapping");
+    expect_error("dpdk:\n  interfaces:\n    - {pci: 03:00.0}\n",
+                 "node.yaml:3: dpdk.interfaces[0]: missing required key "
+                 "\"name\"");
+    expect_error("dpdk:\n  interfaces:\n    - {name: a}\n",
+                 "node.yaml:3: dpdk.interfaces[0]: expected exactly one of "
+                 "\"pci\" and \"vdev\"");
+    expect_error("dpdk:\n  interfaces:\n    - {name: a, pci: 03:00.0, "
+                 "vdev: net_null0}\n",
+                 "node.yaml:3: dpdk.interfaces[0]: expected exactly one of "
+                 "\"pci\" and \"vdev\"");
+    expect_error("dpdk:\n  interfaces:\n    - {name: a, pci: 03:00}\n",
+                 "node.yaml:3: dpdk.interfaces[0].pci: expected a PCI address "
+                 "like 0000:03:00.0, got \"03:00\"");
+    expect_error("dpdk:\n  interfaces:\n    - {name: a, vdev: \"net null\"}\n",
+                 "node.yaml:3: dpdk.interfaces[0].vdev: expected a DPDK "
+                 "virtual device like net_af_xdp0,iface=eth1, got "
+                 "\"net null\"");
+    expect_error("dpdk:\n  interfaces:\n    - {name: this-name-is-too-long, "
+                 "vdev: net_null0}\n",
+                 "node.yaml:3: dpdk.interfaces[0].name: expected 1 to 15 "
+                 "letters, digits, \"_\", \".\" or \"-\", got "
+                 "\"this-name-is-too-long\"");
+    expect_error("dpdk:\n  interfaces:\n    - {name: a, vdev: net_null0}\n"
+                 "    - {name: a, vdev: net_null1}\n",
+                 "node.yaml:4: dpdk.interfaces[1]: name: duplicate interface "
+                 "name \"a\"");
+    expect_error("dpdk:\n  interfaces:\n    - {name: a, pci: 0000:03:00.0}\n"
+                 "    - {name: b, pci: 03:00.0}\n",
+                 "node.yaml:4: dpdk.interfaces[1]: pci: \"0000:03:00.0\" is "
+                 "already interface \"a\"");
+    expect_error("dpdk:\n  interfaces:\n    - {name: a, mac: x}\n",
+                 "node.yaml:3: dpdk.interfaces[0].mac: unknown key (expected "
+                 "name, pci or vdev)");
+
+    /* Cross-field rules. */
+    struct lq_config *c = parse_ok("dpdk: {enabled: true}\n");
+    struct lq_error *e = lq_config_validate(c);
+    assert_non_null(e);
+    assert_string_equal(e->message, "node.yaml: dpdk.pmd_cores: required "
+                        "when dpdk.enabled is true");
+    lq_error_free(e);
+    lq_config_free(c);
+
+    c = parse_ok("dpdk: {enabled: true, pmd_cores: 0-1}\n");
+    e = lq_config_validate(c);
+    assert_non_null(e);
+    assert_string_equal(e->message, "node.yaml: dpdk.pmd_cores: CPU 0 is "
+                        "also dpdk.lcore");
+    lq_error_free(e);
+    lq_config_free(c);
+
+    /* Disabled: the section is only parsed. */
+    c = parse_ok("dpdk: {enabled: false}\n");
+    assert_null(lq_config_validate(c));
+    lq_config_free(c);
+}
+
+static void
 test_missing_file(void **state)
 {
     (void) state;
@@ -196,6 +353,8 @@ main(void)
         cmocka_unit_test(test_pool_errors),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_dpdk_section),
+        cmocka_unit_test(test_dpdk_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include "limiquantix/node.h"
+#include "jsonx.h"
+#include "rpc.h"
 
 /* Two sockets, two cores each, hyper-threaded: 8 logical CPUs. */
 static const char cpuinfo_2s2c2t[] =
@@ -132,11 +134,85 @@ test_live_host(void **state)
     lq_config_free(c);
 }
 
+/* GetNodeInfo through the RPC table, in-process, for a node.yaml. */
+static struct json *
+node_info_json(const char *yaml)
+{
+    struct lq_config *c;
+    struct lq_node *node;
+    struct lq_rpc_registry rpc;
+    struct json *request = json_object_create(), *response = NULL;
+
+    assert_null(lq_config_parse("node.yaml", yaml, strlen(yaml), &c));
+    assert_null(lq_node_create(c, &node));
+    lq_rpc_registry_init(&rpc);
+    lq_rpc_node_register(&rpc);
+    const struct lq_rpc_method *m = lq_rpc_find(
+        &rpc, "/limiquantix.node.v1.NodeDaemonService/GetNodeInfo");
+    assert_non_null(m);
+    assert_null(lq_rpc_call(m, node, request, &response));
+    json_destroy(request);
+    lq_rpc_registry_destroy(&rpc);
+    lq_node_destroy(node);
+    lq_config_free(c);
+    return response;
+}
+
+static void
+test_datapath_and_hugepages(void **state)
+{
+    (void) state;
+    struct lq_hugepages hp;
+    struct json *r;
+
+    r = node_info_json("");
+    assert_string_equal(json_string(lq_json_field(r, "datapath")), "kernel");
+    assert_null(lq_json_field(r, "pmdCores"));
+    /* Every page size of this host, as sysfs says (reread: the counts can
+     * only be compared if nobody changes them meanwhile). */
+    assert_null(lq_hugepages_read(NULL, &hp));
+    const struct json *pages = lq_json_field(r, "hugepages");
+    assert_non_null(pages);
+    assert_int_equal(json_array(pages)->n, hp.n);
+    for (size_t i = 0; i < hp.n; i++) {
+        const struct json *p = json_array(pages)->elems[i];
+        assert_int_equal(json_integer(lq_json_field(p, "pageSizeKib")),
+                         hp.pools[i].size_kb);
+        assert_int_equal(json_integer(lq_json_field(p, "total")),
+                         hp.pools[i].total);
+        assert_non_null(lq_json_field(p, "free"));
+    }
+    lq_hugepages_clear(&hp);
+    json_destroy(r);
+
+    r = node_info_json("network: {datapath_type: netdev}\n");
+    assert_string_equal(json_string(lq_json_field(r, "datapath")),
+                        "userspace");
+    json_destroy(r);
+
+    /* Configured but disabled: not reported. */
+    r = node_info_json("dpdk: {enabled: false, pmd_cores: 1}\n");
+    assert_string_equal(json_string(lq_json_field(r, "datapath")), "kernel");
+    assert_null(lq_json_field(r, "pmdCores"));
+    json_destroy(r);
+
+    r = node_info_json("network: {datapath_type: netdev}\n"
+                       "dpdk: {enabled: true, pmd_cores: \"2-3,5\"}\n");
+    assert_string_equal(json_string(lq_json_field(r, "datapath")), "dpdk");
+    const struct json *cores = lq_json_field(r, "pmdCores");
+    assert_non_null(cores);
+    assert_int_equal(json_array(cores)->n, 3);
+    assert_int_equal(json_integer(json_array(cores)->elems[0]), 2);
+    assert_int_equal(json_integer(json_array(cores)->elems[2]), 5);
+    json_destroy(r);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpuinfo_topology),
+        cmocka_unit_test(test_datapath_and_hugepages),
         cmocka_unit_test(test_cpuinfo_without_topology),
         cmocka_unit_test(test_meminfo),
         cmocka_unit_test(test_machine_id),

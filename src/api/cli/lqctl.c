@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "http_client.h"
 #include "jsonx.h"
+#include "limiquantix/dpdk.h"
 #include "lqctl_nb.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
@@ -84,6 +85,39 @@ cmd_health(struct cli *cli, int argc, char *argv[] OVS_UNUSED)
     return 0;
 }
 
+/* "Datapath: dpdk (PMD cores 1-3)" and "Hugepages: 2M 16/16 free, ...". */
+static void
+print_datapath(const struct json *r)
+{
+    const struct json_array *cores = cli_array(r, "pmdCores");
+    printf("Datapath:            %s", cli_str(r, "datapath"));
+    if (cores->n) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (size_t i = 0; i < cores->n; i++) {
+            if (cores->elems[i]->type == JSON_INTEGER
+                && json_integer(cores->elems[i]) >= 0
+                && json_integer(cores->elems[i]) < CPU_SETSIZE) {
+                CPU_SET(json_integer(cores->elems[i]), &set);
+            }
+        }
+        char *list = lq_cpu_list_format(&set);
+        printf(" (PMD cores %s)", list);
+        free(list);
+    }
+
+    const struct json_array *pages = cli_array(r, "hugepages");
+    printf("\nHugepages:           %s", pages->n ? "" : "none");
+    for (size_t i = 0; i < pages->n; i++) {
+        const struct json *p = pages->elems[i];
+        char *size = lq_hugepage_size_name(cli_num(p, "pageSizeKib"));
+        printf("%s%s %lld/%lld free", i ? ", " : "", size,
+               cli_num(p, "free"), cli_num(p, "total"));
+        free(size);
+    }
+    printf("\n");
+}
+
 static void
 print_node_info(const struct json *r)
 {
@@ -105,6 +139,7 @@ print_node_info(const struct json *r)
            cli_num(cpu, "frequencyMhz"), cli_array(cpu, "features")->n, total, avail);
     free(total);
     free(avail);
+    print_datapath(r);
 
     printf("\n%-16s %-18s %-5s %6s %10s  %s\n", "NIC", "MAC", "UP", "MTU",
            "SPEED", "ADDRESSES");

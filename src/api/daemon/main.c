@@ -187,6 +187,8 @@ load_config(const struct options *o, struct lq_config **cp)
         if (!o->config_path) {
             lq_config_set_string(&c->server.listen_address, "127.0.0.1:9090");
         }
+        /* The private OVS has no kernel datapath (see network_start()). */
+        lq_config_set_string(&c->network.datapath_type, "netdev");
     }
     if (o->listen) {
         lq_config_set_string(&c->server.listen_address, o->listen);

@@ -7,6 +7,7 @@
 #ifndef LIMIQUANTIX_CONFIG_H
 #define LIMIQUANTIX_CONFIG_H 1
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include "limiquantix/error.h"
@@ -36,6 +37,16 @@ struct lq_pool_config {
     struct lq_kv_list params;
     int line;                   /* Where it was declared, for later errors. */
 };
+
+/* One entry of dpdk.interfaces: exactly one of 'pci' and 'vdev' is set. */
+struct lq_dpdk_interface_config {
+    char *name;                 /* Unique, 1..15 of [A-Za-z0-9_.-]. */
+    char *pci;                  /* Full form "0000:03:00.0", or NULL. */
+    char *vdev;                 /* "net_af_xdp0,iface=eth1", or NULL. */
+    int line;
+};
+
+#define LQ_DPDK_DEFAULT_VHOST_DIR "/var/run/limiquantix/vhost"
 
 struct lq_config {
     char *source;               /* File it came from, or NULL for defaults. */
@@ -87,6 +98,23 @@ struct lq_config {
         struct lq_kv_list bridge_mappings; /* physnet -> OVS bridge. */
         char *datapath_type;    /* "system" or "netdev". */
     } network;
+
+    /* The DPDK fast path (docs/dpdk.md). */
+    struct {
+        bool enabled;           /* false. */
+        cpu_set_t pmd_cores;    /* Empty when not set. */
+        int lcore;              /* 0: EAL main lcore (OVS's non-PMD work). */
+        int socket_mem_mb;      /* 1024; 0: DPDK allocates on demand. */
+        struct {
+            int count;          /* 0: use what is reserved already. */
+            int size_kb;        /* 2048 ("2M") or 1048576 ("1G"). */
+        } hugepages;
+        char *vhost_socket_dir; /* LQ_DPDK_DEFAULT_VHOST_DIR; absolute. */
+        char **extra_eal_args;  /* No whitespace inside an argument. */
+        size_t n_extra_eal_args;
+        struct lq_dpdk_interface_config *interfaces;
+        size_t n_interfaces;
+    } dpdk;
 };
 
 /* Returns a config holding every default. */

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "limiquantix/config.h"
+#include "limiquantix/dpdk.h"
 #include "limiquantix/error.h"
 
 #ifdef __cplusplus
@@ -111,7 +112,16 @@ struct lq_node_info {
     size_t n_nics;
     char *hypervisor;
     char *hypervisor_version;
+    const char *datapath;       /* lq_node_datapath(), static. */
+    struct lq_hugepages hugepages;  /* Every page size, even unused. */
+    cpu_set_t pmd_cores;        /* dpdk.pmd_cores; empty unless
+                                 * dpdk.enabled. */
 };
+
+/* The packet datapath this node runs VM ports on, for the control plane:
+ * "dpdk" with dpdk.enabled, "userspace" with network.datapath_type netdev
+ * (always in --sandbox), else "kernel". */
+const char *lq_node_datapath(const struct lq_node *);
 
 /* Reads the host (procfs, sysfs, netlink).  Blocking: the daemon runs it on
  * its worker pool. */

@@ -1,0 +1,132 @@
+"""GetNodeInfo's datapath, hugepages and pmdCores from the real daemon.
+
+The daemon runs without --sandbox and without networking (no
+network.ovn_nb_db), so no OVS or OVN is started: only its Unix socket in a
+temporary directory.  Needs root to reserve (and give back) a few 2M
+hugepages so the counts are not all zero.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
+from lqtest import NODE, LQCTL, SERVICE, UnixHTTPConnection  # noqa: E402
+
+HP = "/sys/kernel/mm/hugepages"
+HP2M = HP + "/hugepages-2048kB/nr_hugepages"
+
+
+def sysfs_hugepages():
+    pages = []
+    for name in os.listdir(HP):
+        size = int(name[len("hugepages-"):-len("kB")])
+        with open(os.path.join(HP, name, "nr_hugepages")) as f:
+            total = int(f.read())
+        with open(os.path.join(HP, name, "free_hugepages")) as f:
+            free = int(f.read())
+        pages.append({"pageSizeKib": size, "total": total, "free": free})
+    return sorted(pages, key=lambda p: p["pageSizeKib"])
+
+
+class PlainDaemon:
+    """limiquantix-node with a config, a private socket, no TCP."""
+
+    def __init__(self, config):
+        self.dir = tempfile.mkdtemp(prefix="lq-test-dpdk-node-")
+        self.socket = os.path.join(self.dir, "node.sock")
+        self.log_path = os.path.join(self.dir, "daemon.log")
+        path = os.path.join(self.dir, "node.yaml")
+        with open(path, "w") as f:
+            f.write("hypervisor: {libvirt_uri: \"test:///default\"}\n"
+                    + config)
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [NODE, "-c", path, "--listen", "", "--metrics-port", "0",
+             "--unix-socket", self.socket],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while "ready: node" not in self.read_log():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("daemon not ready:\n" + self.read_log())
+            time.sleep(0.05)
+
+    def read_log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def node_info(self):
+        conn = UnixHTTPConnection(self.socket)
+        conn.request("POST", "/%s/GetNodeInfo" % SERVICE, body=b"{}",
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        body = json.loads(r.read())
+        conn.close()
+        assert r.status == 200, body
+        return body
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=20)
+        self.log.close()
+        subprocess.run(["rm", "-rf", self.dir], check=True)
+        return rc
+
+
+class NodeInfoDpdkTest(unittest.TestCase):
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root (hugepages)")
+        with open(HP2M) as f:
+            self.orig = int(f.read())
+        with open(HP2M, "w") as f:
+            f.write("%d\n" % (self.orig + 4))
+        self.daemons = []
+
+    def tearDown(self):
+        for d in self.daemons:
+            log = d.read_log()
+            self.assertEqual(d.stop(), 0, log)
+        with open(HP2M, "w") as f:
+            f.write("%d\n" % self.orig)
+
+    def start(self, config):
+        d = PlainDaemon(config)
+        self.daemons.append(d)
+        return d
+
+    def test_dpdk_node(self):
+        d = self.start("dpdk:\n  enabled: true\n  pmd_cores: \"1\"\n"
+                       "  socket_mem_mb: 8\n")
+        r = d.node_info()
+        self.assertEqual(r["datapath"], "dpdk")
+        self.assertEqual(r["pmdCores"], [1])
+        self.assertEqual(r["hugepages"], sysfs_hugepages())
+        two_m = [p for p in r["hugepages"] if p["pageSizeKib"] == 2048][0]
+        self.assertGreaterEqual(two_m["total"], 4)
+
+        out = subprocess.run([LQCTL, "--socket", d.socket, "node", "info"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("Datapath:            dpdk (PMD cores 1)\n", out.stdout)
+        self.assertRegex(out.stdout, r"Hugepages: +2M %d/%d free"
+                         % (two_m["free"], two_m["total"]))
+
+    def test_kernel_and_userspace_nodes(self):
+        # A disabled dpdk section changes nothing.
+        r = self.start("dpdk: {enabled: false, pmd_cores: \"1\"}\n"
+                       ).node_info()
+        self.assertEqual(r["datapath"], "kernel")
+        self.assertNotIn("pmdCores", r)
+        self.assertEqual(r["hugepages"], sysfs_hugepages())
+        r = self.start("network: {datapath_type: netdev}\n").node_info()
+        self.assertEqual(r["datapath"], "userspace")
+        self.assertNotIn("pmdCores", r)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
