@@ -93,6 +93,7 @@ struct lq_storage {
 
 static const struct lq_storage_driver *const drivers[] = {
     &lq_rbd_driver,
+    &lq_local_driver,
 };
 
 /* ---- Small object helpers ------------------------------------------------ */

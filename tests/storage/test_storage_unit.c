@@ -1,6 +1,7 @@
 /* Unit tests of the storage subsystem's pure logic (no Ceph cluster):
  * argument validation, qemu-img output parsing, zero detection, mon_host
- * parsing, RBD naming, pool set-up from node.yaml, and the JSON shapes. */
+ * parsing, RBD naming, local pool paths and file names, pool set-up from
+ * node.yaml, and the JSON shapes. */
 #include <config.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include "jsonx.h"
 #include "limiquantix/config.h"
 #include "limiquantix/storage.h"
+#include "local.h"
 #include "rbd.h"
 #include "rpc_storage.h"
 #include "util.h"
@@ -386,6 +388,113 @@ test_volume_json(void **state)
     json_destroy(j);
 }
 
+static void
+test_local_pool_path(void **state)
+{
+    (void) state;
+    assert_null(lq_local_check_pool_path("path", "/var/lib/lq"));
+    assert_null(lq_local_check_pool_path("path", "/var/lib/lq/"));
+    assert_null(lq_local_check_pool_path("path", "/"));
+    assert_null(lq_local_check_pool_path("path", "/a/..b/c.d/.e"));
+    assert_error(lq_local_check_pool_path("path", NULL), LQ_INVALID_ARGUMENT,
+                 "path: required");
+    assert_error(lq_local_check_pool_path("path", "var/lib"),
+                 LQ_INVALID_ARGUMENT, "not an absolute path");
+    assert_error(lq_local_check_pool_path("path", "/var/../etc"),
+                 LQ_INVALID_ARGUMENT, "\"..\" components");
+    assert_error(lq_local_check_pool_path("path", "/var/lib/.."),
+                 LQ_INVALID_ARGUMENT, "\"..\" components");
+    assert_error(lq_local_check_pool_path("path", "/var/./lib"),
+                 LQ_INVALID_ARGUMENT, "\".\" or");
+    assert_error(lq_local_check_pool_path("path", "/var//lib"),
+                 LQ_INVALID_ARGUMENT, "empty component");
+    assert_error(lq_local_check_pool_path("path", "/var/l\nib"),
+                 LQ_INVALID_ARGUMENT, "control characters");
+}
+
+static void
+test_local_names(void **state)
+{
+    (void) state;
+    assert_true(lq_local_name_ok("lq-a.qcow2"));
+    assert_true(lq_local_name_ok("lq-tmp~a.meta"));
+    assert_false(lq_local_name_ok(""));
+    assert_false(lq_local_name_ok("."));
+    assert_false(lq_local_name_ok(".."));
+    assert_false(lq_local_name_ok("a/b"));
+    assert_false(lq_local_name_ok("../etc/passwd"));
+    assert_false(lq_local_name_ok("a\nb"));
+    char long_name[300];
+    memset(long_name, 'a', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    assert_false(lq_local_name_ok(long_name));
+
+    char *n = lq_local_volume_file("vm1-root");
+    assert_string_equal(n, "lq-vm1-root.qcow2");
+    free(n);
+    n = lq_local_meta_file("vm1-root");
+    assert_string_equal(n, "lq-vm1-root.meta");
+    free(n);
+    n = lq_local_tmp_file("vm1-root", "qcow2");
+    assert_string_equal(n, "lq-tmp~vm1-root.qcow2");
+    free(n);
+    n = lq_local_base_file("gold", "s1");
+    assert_string_equal(n, "lq-base~gold~s1.qcow2");
+    free(n);
+
+    /* Only published volume images map back to ids. */
+    char *id = lq_local_volume_id("lq-vm1-root.qcow2");
+    assert_string_equal(id, "vm1-root");
+    free(id);
+    id = lq_local_volume_id("lq-a.b.qcow2");
+    assert_string_equal(id, "a.b");
+    free(id);
+    assert_null(lq_local_volume_id("lq-tmp~vm1.qcow2"));
+    assert_null(lq_local_volume_id("lq-base~gold~s1.qcow2"));
+    assert_null(lq_local_volume_id("lq-vm1.meta"));
+    assert_null(lq_local_volume_id("lq-.qcow2"));
+    assert_null(lq_local_volume_id("lq-.x.qcow2"));
+    assert_null(lq_local_volume_id("vm1.qcow2"));
+    assert_null(lq_local_volume_id("lq-vm1.qcow2.bak"));
+
+    /* A clone's backing file must be exactly its base, next to it. */
+    assert_true(lq_local_backing_ok("lq-base~gold~s1.qcow2", "gold", "s1"));
+    assert_false(lq_local_backing_ok("lq-base~gold~s2.qcow2", "gold", "s1"));
+    assert_false(lq_local_backing_ok("/etc/shadow", "gold", "s1"));
+    assert_false(lq_local_backing_ok("../lq-base~gold~s1.qcow2", "gold",
+                                     "s1"));
+    assert_false(lq_local_backing_ok("./lq-base~gold~s1.qcow2", "gold",
+                                     "s1"));
+    assert_false(lq_local_backing_ok("lq-base~gold~s1.qcow2", NULL, NULL));
+}
+
+static void
+test_local_pool_config(void **state)
+{
+    (void) state;
+    struct lq_config *c = parse(
+        "storage:\n  pools:\n"
+        "    - {id: bad, backend: local, path: /srv/../etc}\n");
+    struct lq_storage *s;
+    assert_error(lq_storage_create(c, &s), LQ_INVALID_ARGUMENT,
+                 "storage.pools[bad].path: \"/srv/../etc\" must not contain");
+    lq_config_free(c);
+
+    c = parse("storage:\n  pools:\n"
+              "    - {id: disk, backend: local, path: /nonexistent/lq}\n");
+    assert_null(lq_storage_create(c, &s));
+    struct lq_pool_status *pools;
+    size_t n;
+    assert_null(lq_storage_list_pools(s, &pools, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(pools[0].backend, "local");
+    assert_string_equal(pools[0].health, "unavailable");
+    assert_non_null(strstr(pools[0].message, "/nonexistent/lq"));
+    lq_pool_status_free_array(pools, n);
+    lq_storage_destroy(s);
+    lq_config_free(c);
+}
+
 int
 main(void)
 {
@@ -401,6 +510,9 @@ main(void)
         cmocka_unit_test(test_storage_create_and_validation),
         cmocka_unit_test(test_storage_create_bad_params),
         cmocka_unit_test(test_volume_json),
+        cmocka_unit_test(test_local_pool_path),
+        cmocka_unit_test(test_local_names),
+        cmocka_unit_test(test_local_pool_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
