@@ -16,6 +16,7 @@ LQ_PACKAGES=(
     python3-rados python3-rbd qemu-utils qemu-block-extra
     libxml2-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
     qemu-system-x86 linux-image-amd64
+    libiscsi-dev libiscsi-bin tgt
 )
 
 lq_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -13,7 +13,7 @@
  *   first.  Leftovers of a crash are removed by the retry or a delete.
  * - Paths cannot escape the pool directory.  The directory is opened once
  *   per call; every file is one entry name built from a validated id
- *   (lq_local_name_ok) and reached with openat()/fstatat() relative to
+ *   (lq_pooldir_name_ok) and reached with openat()/fstatat() relative to
  *   that descriptor with O_NOFOLLOW / AT_SYMLINK_NOFOLLOW: a symbolic
  *   link, a directory or a hard-linked file under one of our names is
  *   refused, never followed.  qemu-img gets the same entries as
@@ -58,6 +58,7 @@
 #include "exec.h"
 #include "image.h"
 #include "openvswitch/dynamic-string.h"
+#include "pooldir.h"
 #include "openvswitch/json.h"
 #include "openvswitch/vlog.h"
 #include "ovs-thread.h"
@@ -68,7 +69,6 @@ VLOG_DEFINE_THIS_MODULE(storage_local);
 
 #define QEMU_IMG "qemu-img"
 #define QIMG_TIMEOUT_MS (10 * 60 * 1000)
-#define META_MAX (1 << 20)
 #define IMPORT_CONVERT_SHARE 30     /* % of progress for the reader. */
 
 struct local_pool {
@@ -77,11 +77,6 @@ struct local_pool {
     struct ovs_mutex base_mutex;    /* Making a clone base. */
 };
 
-/* The pool directory, open for one call. */
-struct pdir {
-    int fd;
-    char proc[64];                  /* "/proc/<pid>/fd/<fd>" */
-};
 
 /* ---- Names (pure, unit-tested) ------------------------------------------ */
 
@@ -122,21 +117,6 @@ lq_local_check_pool_path(const char *field, const char *path)
         }
     }
     return NULL;
-}
-
-bool
-lq_local_name_ok(const char *name)
-{
-    size_t len = name ? strlen(name) : 0;
-    if (!len || len > 255 || !strcmp(name, ".") || !strcmp(name, "..")) {
-        return false;
-    }
-    for (const char *p = name; *p; p++) {
-        if (*p == '/' || (unsigned char) *p < 0x20 || *p == 0x7f) {
-            return false;
-        }
-    }
-    return true;
 }
 
 char *
@@ -193,193 +173,28 @@ lq_local_backing_ok(const char *backing, const char *vid, const char *sid)
     return ok;
 }
 
-/* ---- Pool directory and files ------------------------------------------ */
-
-static struct lq_error *
-pdir_open(const struct local_pool *p, struct pdir *d)
-{
-    d->fd = open(p->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (d->fd < 0) {
-        return lq_error_new(LQ_UNAVAILABLE, "pool %s: directory %s: %s",
-                            p->id, p->path, ovs_strerror(errno));
-    }
-    snprintf(d->proc, sizeof d->proc, "/proc/%ld/fd/%d", (long) getpid(),
-             d->fd);
-    return NULL;
-}
-
-static void
-pdir_close(struct pdir *d)
-{
-    if (d->fd >= 0) {
-        close(d->fd);
-        d->fd = -1;
-    }
-}
-
-/* What qemu-img is given for entry 'name'. */
-static char *
-pdir_path(const struct pdir *d, const char *name)
-{
-    ovs_assert(lq_local_name_ok(name));
-    return xasprintf("%s/%s", d->proc, name);
-}
-
-/* Replaces the /proc alias of the directory in 'e' by its real path. */
-static struct lq_error *
-fix_paths(struct lq_error *e, const struct local_pool *p,
-          const struct pdir *d)
-{
-    if (!e) {
-        return NULL;
-    }
-    struct ds s = DS_EMPTY_INITIALIZER;
-    const char *m = e->message;
-    size_t plen = strlen(d->proc);
-    const char *hit;
-    while ((hit = strstr(m, d->proc)) != NULL) {
-        ds_put_buffer(&s, m, hit - m);
-        ds_put_cstr(&s, p->path);
-        m = hit + plen;
-    }
-    ds_put_cstr(&s, m);
-    free(e->message);
-    e->message = ds_steal_cstr(&s);
-    return e;
-}
-
-/* Is entry 'name' there?  An error if it is, but is not a plain regular
- * file (a symbolic link, a directory, a hard link): never followed. */
-static struct lq_error *
-entry_check(const struct local_pool *p, const struct pdir *d,
-            const char *name, bool *existsp, struct stat *stp)
-{
-    struct stat st;
-    *existsp = false;
-    ovs_assert(lq_local_name_ok(name));
-    if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW)) {
-        if (errno == ENOENT) {
-            return NULL;
-        }
-        return lq_error_new(LQ_UNAVAILABLE, "pool %s: %s/%s: %s", p->id,
-                            p->path, name, ovs_strerror(errno));
-    }
-    if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
-        return lq_error_new(LQ_FAILED_PRECONDITION, "pool %s: %s/%s is %s, "
-                            "not a plain file; refusing to use it", p->id,
-                            p->path, name,
-                            S_ISLNK(st.st_mode) ? "a symbolic link"
-                            : S_ISREG(st.st_mode) ? "hard-linked"
-                            : "not a regular file");
-    }
-    *existsp = true;
-    if (stp) {
-        *stp = st;
-    }
-    return NULL;
-}
-
-static struct lq_error *
-entry_unlink(const struct local_pool *p, const struct pdir *d,
-             const char *name)
-{
-    ovs_assert(lq_local_name_ok(name));
-    if (unlinkat(d->fd, name, 0) && errno != ENOENT) {
-        return lq_error_new(LQ_INTERNAL, "pool %s: removing %s/%s: %s",
-                            p->id, p->path, name, ovs_strerror(errno));
-    }
-    return NULL;
-}
-
-/* Renames 'from' to 'to', refusing to replace an existing 'to' where the
- * file system can say so. */
-static struct lq_error *
-entry_rename(const struct local_pool *p, const struct pdir *d,
-             const char *from, const char *to, bool noreplace)
-{
-    ovs_assert(lq_local_name_ok(from) && lq_local_name_ok(to));
-    int r = noreplace ? renameat2(d->fd, from, d->fd, to, RENAME_NOREPLACE)
-                      : renameat(d->fd, from, d->fd, to);
-    if (r && noreplace && errno == EINVAL) {
-        r = renameat(d->fd, from, d->fd, to);   /* No RENAME_NOREPLACE. */
-    }
-    if (r) {
-        return lq_error_new(errno == EEXIST ? LQ_ALREADY_EXISTS : LQ_INTERNAL,
-                            "pool %s: renaming %s to %s: %s", p->id, from, to,
-                            ovs_strerror(errno));
-    }
-    return NULL;
-}
-
-/* Creates entry 'name' empty (it must not exist), mode 'mode'. */
-static struct lq_error *
-entry_create(const struct local_pool *p, const struct pdir *d,
-             const char *name, mode_t mode)
-{
-    ovs_assert(lq_local_name_ok(name));
-    int fd = openat(d->fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
-                    | O_CLOEXEC, mode);
-    if (fd < 0) {
-        return lq_error_new(LQ_INTERNAL, "pool %s: creating %s/%s: %s",
-                            p->id, p->path, name, ovs_strerror(errno));
-    }
-    close(fd);
-    return NULL;
-}
-
-/* A directory stream on the pool directory, from its start (a dup shares
- * the file offset, which an earlier stream may have moved). */
-static DIR *
-open_dir(const struct pdir *d)
-{
-    int fd = dup(d->fd);
-    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-    if (dir) {
-        rewinddir(dir);
-    } else if (fd >= 0) {
-        close(fd);
-    }
-    return dir;
-}
-
-/* True if a process holds QEMU's image locks on entry 'name'. */
-static bool
-entry_in_use(const struct pdir *d, const char *name)
-{
-    int fd = openat(d->fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        return false;
-    }
-    struct flock fl = {
-        .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 200,
-    };
-    bool busy = !fcntl(fd, F_OFD_GETLK, &fl) && fl.l_type != F_UNLCK;
-    close(fd);
-    return busy;
-}
-
 /* ---- qemu-img ------------------------------------------------------------ */
 
 static struct lq_error *
-qimg(const struct local_pool *p, const struct pdir *d, const char *vid,
+qimg(const struct local_pool *p, const struct lq_pooldir *d, const char *vid,
      const char *const argv[], struct lq_exec_result *r)
 {
     struct lq_error *e = lq_exec(argv, NULL, QIMG_TIMEOUT_MS, r);
     if (e) {
-        e = lq_error_prefix(fix_paths(e, p, d), "pool %s: volume %s", p->id,
+        e = lq_error_prefix(lq_pooldir_fix_paths(d, e), "pool %s: volume %s", p->id,
                             vid);
     }
     return e;
 }
 
 static struct lq_error *
-qimg_long(const struct local_pool *p, const struct pdir *d, const char *vid,
+qimg_long(const struct local_pool *p, const struct lq_pooldir *d, const char *vid,
           const char *const argv[], struct lq_job_progress *pr,
           unsigned int base, unsigned int share)
 {
     struct lq_error *e = lq_qemu_img_run(argv, pr, base, share);
     if (e && e->code != LQ_CANCELED) {
-        e = lq_error_prefix(fix_paths(e, p, d), "pool %s: volume %s", p->id,
+        e = lq_error_prefix(lq_pooldir_fix_paths(d, e), "pool %s: volume %s", p->id,
                             vid);
     }
     return e;
@@ -431,11 +246,11 @@ member_int(const struct json *obj, const char *name)
 }
 
 static struct lq_error *
-qinfo_get(const struct local_pool *p, const struct pdir *d, const char *vid,
+qinfo_get(const struct local_pool *p, const struct lq_pooldir *d, const char *vid,
           const char *name, struct qinfo *q)
 {
     memset(q, 0, sizeof *q);
-    char *path = pdir_path(d, name);
+    char *path = lq_pooldir_path(d, name);
     const char *argv[] = { QEMU_IMG, "info", "-U", "-f", "qcow2",
                            "--output=json", path, NULL };
     struct lq_exec_result r;
@@ -483,44 +298,24 @@ qinfo_get(const struct local_pool *p, const struct pdir *d, const char *vid,
 
 /* Reads "lq-<id>.meta"; LQ_NOT_FOUND if absent or not about 'id'. */
 static struct lq_error *
-meta_read(const struct local_pool *p, const struct pdir *d, const char *id,
-          struct json **jp)
+meta_read(const struct local_pool *p, const struct lq_pooldir *d,
+          const char *id, struct json **jp)
 {
-    *jp = NULL;
     char *name = lq_local_meta_file(id);
-    int fd = openat(d->fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    struct lq_error *e = NULL;
-    struct stat st;
-    if (fd < 0) {
-        e = errno == ENOENT
-            ? lq_error_new(LQ_NOT_FOUND, "volume \"%s\" not found (%s/lq-%s."
-                           "qcow2 has no metadata: not a limiquantix volume)",
-                           id, p->path, id)
-            : lq_error_new(LQ_FAILED_PRECONDITION, "pool %s: %s/%s: %s",
-                           p->id, p->path, name, ovs_strerror(errno));
-        goto out;
-    }
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > META_MAX) {
-        e = lq_error_new(LQ_FAILED_PRECONDITION, "pool %s: %s/%s is not a "
-                         "metadata file", p->id, p->path, name);
-        goto out;
-    }
-    char *buf = xmalloc(st.st_size + 1);
-    ssize_t n = read(fd, buf, st.st_size);
-    buf[n > 0 ? n : 0] = '\0';
-    struct json *j = json_from_string(buf);
-    free(buf);
-    const char *vid = member_string(j, "volume_id");
-    if (j->type != JSON_OBJECT || !vid || strcmp(vid, id)) {
-        json_destroy(j);
-        e = lq_error_new(LQ_NOT_FOUND, "volume \"%s\" not found (%s/%s is "
-                         "not its metadata)", id, p->path, name);
-        goto out;
-    }
-    *jp = j;
-out:
-    if (fd >= 0) {
-        close(fd);
+    struct lq_error *e = lq_pooldir_read_json(d, name, jp);
+    if (e && e->code == LQ_NOT_FOUND) {
+        lq_error_free(e);
+        e = lq_error_new(LQ_NOT_FOUND, "volume \"%s\" not found (%s/lq-%s."
+                         "qcow2 has no metadata: not a limiquantix volume)",
+                         id, p->path, id);
+    } else if (!e) {
+        const char *vid = member_string(*jp, "volume_id");
+        if (!vid || strcmp(vid, id)) {
+            json_destroy(*jp);
+            *jp = NULL;
+            e = lq_error_new(LQ_NOT_FOUND, "volume \"%s\" not found (%s/%s "
+                             "is not its metadata)", id, p->path, name);
+        }
     }
     free(name);
     return e;
@@ -529,29 +324,14 @@ out:
 /* Writes 'j' as "lq-tmp~<id>.meta", then, if 'publish', renames it over
  * "lq-<id>.meta" (an atomic update). */
 static struct lq_error *
-meta_write(const struct local_pool *p, const struct pdir *d, const char *id,
-           const struct json *j, bool publish)
+meta_write(const struct local_pool *p OVS_UNUSED, const struct lq_pooldir *d,
+           const char *id, const struct json *j, bool publish)
 {
     char *tmp = lq_local_tmp_file(id, "meta");
-    char *text = json_to_string(j, JSSF_SORT);
-    struct lq_error *e = NULL;
-    int fd = openat(d->fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW
-                    | O_CLOEXEC, 0600);
-    size_t len = strlen(text);
-    if (fd < 0 || write(fd, text, len) != (ssize_t) len || fsync(fd)) {
-        e = lq_error_new(LQ_INTERNAL, "pool %s: writing %s/%s: %s", p->id,
-                         p->path, tmp, ovs_strerror(errno));
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (!e && publish) {
-        char *final = lq_local_meta_file(id);
-        e = entry_rename(p, d, tmp, final, false);
-        free(final);
-    }
-    free(text);
+    char *final = publish ? lq_local_meta_file(id) : NULL;
+    struct lq_error *e = lq_pooldir_write_json(d, tmp, final, j);
     free(tmp);
+    free(final);
     return e;
 }
 
@@ -590,23 +370,23 @@ meta_snaps(struct json *j)
 
 /* Removes what a failed or crashed create of 'id' left. */
 static struct lq_error *
-clear_leftovers(const struct local_pool *p, const struct pdir *d,
+clear_leftovers(const struct local_pool *p, const struct lq_pooldir *d,
                 const char *id)
 {
     char *tq = lq_local_tmp_file(id, "qcow2");
     char *tm = lq_local_tmp_file(id, "meta");
     char *vol = lq_local_volume_file(id);
     char *meta = lq_local_meta_file(id);
-    struct lq_error *e = entry_unlink(p, d, tq);
+    struct lq_error *e = lq_pooldir_unlink(d, tq);
     if (!e) {
-        e = entry_unlink(p, d, tm);
+        e = lq_pooldir_unlink(d, tm);
     }
     bool exists;
     if (!e) {
-        e = entry_check(p, d, vol, &exists, NULL);
+        e = lq_pooldir_check(d, vol, &exists, NULL);
     }
     if (!e && !exists) {
-        e = entry_unlink(p, d, meta);   /* Metadata of an unpublished one. */
+        e = lq_pooldir_unlink(d, meta);   /* Metadata of an unpublished one. */
     }
     free(tq);
     free(tm);
@@ -617,11 +397,11 @@ clear_leftovers(const struct local_pool *p, const struct pdir *d,
 
 /* Fails with LQ_ALREADY_EXISTS if volume 'id' is published. */
 static struct lq_error *
-check_absent(const struct local_pool *p, const struct pdir *d, const char *id)
+check_absent(const struct local_pool *p, const struct lq_pooldir *d, const char *id)
 {
     char *vol = lq_local_volume_file(id);
     bool exists;
-    struct lq_error *e = entry_check(p, d, vol, &exists, NULL);
+    struct lq_error *e = lq_pooldir_check(d, vol, &exists, NULL);
     if (!e && exists) {
         e = lq_error_new(LQ_ALREADY_EXISTS, "volume %s already exists in "
                          "pool %s", id, p->id);
@@ -632,7 +412,7 @@ check_absent(const struct local_pool *p, const struct pdir *d, const char *id)
 
 /* Writes the metadata and renames the temporary image to its final name. */
 static struct lq_error *
-publish(const struct local_pool *p, const struct pdir *d, const char *id,
+publish(const struct local_pool *p, const struct lq_pooldir *d, const char *id,
         const struct json *meta)
 {
     char *tq = lq_local_tmp_file(id, "qcow2");
@@ -641,10 +421,10 @@ publish(const struct local_pool *p, const struct pdir *d, const char *id,
     char *mf = lq_local_meta_file(id);
     struct lq_error *e = meta_write(p, d, id, meta, false);
     if (!e) {
-        e = entry_rename(p, d, tm, mf, false);
+        e = lq_pooldir_rename(d, tm, mf, false);
     }
     if (!e) {
-        e = entry_rename(p, d, tq, vol, true);
+        e = lq_pooldir_rename(d, tq, vol, true);
     }
     if (!e) {
         fsync(d->fd);
@@ -657,12 +437,12 @@ publish(const struct local_pool *p, const struct pdir *d, const char *id,
 }
 
 static void
-abandon(const struct local_pool *p, const struct pdir *d, const char *id)
+abandon(const struct local_pool *p, const struct lq_pooldir *d, const char *id)
 {
     char *tq = lq_local_tmp_file(id, "qcow2");
     char *tm = lq_local_tmp_file(id, "meta");
-    lq_error_free(entry_unlink(p, d, tq));
-    lq_error_free(entry_unlink(p, d, tm));
+    lq_error_free(lq_pooldir_unlink(d, tq));
+    lq_error_free(lq_pooldir_unlink(d, tm));
     free(tq);
     free(tm);
 }
@@ -697,6 +477,12 @@ drv_open(const struct lq_pool_config *pc, void **implp)
     return NULL;
 }
 
+const char *
+lq_local_pool_path(const void *impl)
+{
+    return ((const struct local_pool *) impl)->path;
+}
+
 static void
 drv_close(void *impl)
 {
@@ -719,8 +505,8 @@ static struct lq_error *
 drv_status(void *impl, struct lq_pool_status *st)
 {
     struct local_pool *p = impl;
-    struct pdir d;
-    struct lq_error *e = pdir_open(p, &d);
+    struct lq_pooldir d;
+    struct lq_error *e = lq_pooldir_open(&d, p->id, p->path);
     if (e) {
         return e;
     }
@@ -728,14 +514,14 @@ drv_status(void *impl, struct lq_pool_status *st)
     if (fstatvfs(d.fd, &vfs)) {
         e = lq_error_new(LQ_UNAVAILABLE, "pool %s: statvfs %s: %s", p->id,
                          p->path, ovs_strerror(errno));
-        pdir_close(&d);
+        lq_pooldir_close(&d);
         return e;
     }
     st->capacity_bytes = (uint64_t) vfs.f_blocks * vfs.f_frsize;
     st->available_bytes = (uint64_t) vfs.f_bavail * vfs.f_frsize;
 
     uint64_t used = 0;
-    DIR *dir = open_dir(&d);
+    DIR *dir = lq_pooldir_opendir(&d);
     if (dir) {
         struct dirent *de;
         while ((de = readdir(dir)) != NULL) {
@@ -751,14 +537,14 @@ drv_status(void *impl, struct lq_pool_status *st)
     st->allocated_bytes = used;
     st->health = xstrdup("ok");
     st->message = xstrdup("");
-    pdir_close(&d);
+    lq_pooldir_close(&d);
     return NULL;
 }
 
 /* ---- Info/list ------------------------------------------------------------ */
 
 static struct lq_error *
-info_build(const struct local_pool *p, const struct pdir *d, const char *id,
+info_build(const struct local_pool *p, const struct lq_pooldir *d, const char *id,
            struct lq_volume_info **infop)
 {
     *infop = NULL;
@@ -766,7 +552,7 @@ info_build(const struct local_pool *p, const struct pdir *d, const char *id,
     bool exists;
     struct json *meta = NULL;
     struct qinfo q = { 0, 0, NULL, NULL, 0 };
-    struct lq_error *e = entry_check(p, d, vol, &exists, NULL);
+    struct lq_error *e = lq_pooldir_check(d, vol, &exists, NULL);
     if (!e && !exists) {
         e = lq_error_new(LQ_NOT_FOUND, "volume \"%s\" not found", id);
     }
@@ -805,7 +591,7 @@ info_build(const struct local_pool *p, const struct pdir *d, const char *id,
         v->parent_snapshot_id = xstrdup(psid);
         v->clone_depth = 1;
     }
-    v->attached = entry_in_use(d, vol);
+    v->attached = lq_pooldir_locked(d, vol);
     v->created_at = member_int(meta, "created_at");
     v->backend_name = xasprintf("%s/%s", p->path, vol);
 
@@ -835,21 +621,21 @@ static struct lq_error *
 drv_info(void *impl, const char *id, struct lq_volume_info **infop)
 {
     struct local_pool *p = impl;
-    struct pdir d;
+    struct lq_pooldir d;
     *infop = NULL;
-    struct lq_error *e = pdir_open(p, &d);
+    struct lq_error *e = lq_pooldir_open(&d, p->id, p->path);
     if (!e) {
         e = info_build(p, &d, id, infop);
-        pdir_close(&d);
+        lq_pooldir_close(&d);
     }
     return e;
 }
 
 /* The ids of the published volumes in the directory. */
 static struct lq_error *
-list_ids(const struct local_pool *p, const struct pdir *d, struct sset *ids)
+list_ids(const struct local_pool *p, const struct lq_pooldir *d, struct sset *ids)
 {
-    DIR *dir = open_dir(d);
+    DIR *dir = lq_pooldir_opendir(d);
     if (!dir) {
         return lq_error_new(LQ_UNAVAILABLE, "pool %s: reading %s: %s",
                             p->id, p->path, ovs_strerror(errno));
@@ -869,8 +655,8 @@ static struct lq_error *
 drv_list(void *impl, struct lq_volume_list *list)
 {
     struct local_pool *p = impl;
-    struct pdir d;
-    struct lq_error *e = pdir_open(p, &d);
+    struct lq_pooldir d;
+    struct lq_error *e = lq_pooldir_open(&d, p->id, p->path);
     if (e) {
         return e;
     }
@@ -896,13 +682,13 @@ drv_list(void *impl, struct lq_volume_list *list)
         }
     }
     sset_destroy(&ids);
-    pdir_close(&d);
+    lq_pooldir_close(&d);
     return e;
 }
 
 /* Volumes whose metadata names 'vid' (and 'sid' if nonnull) as parent. */
 static struct lq_error *
-find_children(const struct local_pool *p, const struct pdir *d,
+find_children(const struct local_pool *p, const struct lq_pooldir *d,
               const char *vid, const char *sid, struct sset *children)
 {
     struct sset ids = SSET_INITIALIZER(&ids);
@@ -941,17 +727,17 @@ join_ids(const struct sset *ids)
 
 /* Copies the base's data into clone 'id' and forgets its parent. */
 static struct lq_error *
-flatten_one(const struct local_pool *p, const struct pdir *d, const char *id,
+flatten_one(const struct local_pool *p, const struct lq_pooldir *d, const char *id,
             struct lq_job_progress *pr)
 {
     char *vol = lq_local_volume_file(id);
     struct json *meta = NULL;
     bool exists;
-    struct lq_error *e = entry_check(p, d, vol, &exists, NULL);
+    struct lq_error *e = lq_pooldir_check(d, vol, &exists, NULL);
     if (!e && !exists) {
         e = lq_error_new(LQ_NOT_FOUND, "volume \"%s\" not found", id);
     }
-    if (!e && entry_in_use(d, vol)) {
+    if (!e && lq_pooldir_locked(d, vol)) {
         e = lq_error_new(LQ_FAILED_PRECONDITION, "volume %s is attached: "
                          "it cannot be flattened offline", id);
     }
@@ -959,7 +745,7 @@ flatten_one(const struct local_pool *p, const struct pdir *d, const char *id,
         e = meta_read(p, d, id, &meta);
     }
     if (!e) {
-        char *path = pdir_path(d, vol);
+        char *path = lq_pooldir_path(d, vol);
         const char *argv[] = { QEMU_IMG, "rebase", "-p", "-f", "qcow2",
                                "-b", "", path, NULL };
         e = qimg_long(p, d, id, argv, pr, 0, 100);
@@ -981,8 +767,8 @@ static struct lq_error *
 drv_flatten(void *impl, const char *id, struct lq_job_progress *pr)
 {
     struct local_pool *p = impl;
-    struct pdir d;
-    struct lq_error *e = pdir_open(p, &d);
+    struct lq_pooldir d;
+    struct lq_error *e = lq_pooldir_open(&d, p->id, p->path);
     if (e) {
         return e;
     }
@@ -994,12 +780,12 @@ drv_flatten(void *impl, const char *id, struct lq_job_progress *pr)
         }
         lq_volume_info_free(v);
     }
-    pdir_close(&d);
+    lq_pooldir_close(&d);
     return e;
 }
 
 static struct lq_error *
-flatten_all(const struct local_pool *p, const struct pdir *d,
+flatten_all(const struct local_pool *p, const struct lq_pooldir *d,
             const struct sset *children)
 {
     const char *cid;
@@ -1019,13 +805,13 @@ static struct lq_error *
 drv_create(void *impl, const struct lq_volume_create_args *a)
 {
     struct local_pool *p = impl;
-    struct pdir d;
-    struct lq_error *e = pdir_open(p, &d);
+    struct lq_pooldir d;
+    struct lq_error *e = lq_pooldir_open(&d, p->id, p->path);
     if (e) {
         return e;
     }
     char *tq = lq_local_tmp_file(a->id, "qcow2");
-    char *path = pdir_path(&d, tq);
+    char *path = lq_pooldir_path(&d, tq);
     char *size = size_arg(a->size_bytes);
     struct json *meta = NULL;
 
@@ -1034,7 +820,7 @@ drv_create(void *impl, const struct lq_volume_create_args *a)
         e = check_absent(p, &d, a->id);
     }
     if (!e) {
-        e = entry_create(p, &d, tq, 0600);
+        e = lq_pooldir_create(&d, tq, 0600);
     }
     if (!e) {
         const char *argv[] = { QEMU_IMG, "create", "-q", "-f", "qcow2",
@@ -1052,13 +838,13 @@ drv_create(void *impl, const struct lq_volume_create_args *a)
     free(size);
     free(path);
     free(tq);
-    pdir_close(&d);
+    lq_pooldir_close(&d);
     return e;
 }
 
 /* Makes sure the read-only base of snapshot 'sid' of 'vid' exists. */
 static struct lq_error *
-ensure_base(struct local_pool *p, const struct pdir *d, const char *vid,
+ensure_base(struct local_pool *p, const struct lq_pooldir *d, const char *vid,
             const char *sid, struct lq_job_progress *pr)
 {
     char *base = lq_local_base_file(vid, sid);
@@ -1067,17 +853,17 @@ ensure_base(struct local_pool *p, const struct pdir *d, const char *vid,
     bool exists;
 
     ovs_mutex_lock(&p->base_mutex);
-    struct lq_error *e = entry_check(p, d, base, &exists, NULL);
+    struct lq_error *e = lq_pooldir_check(d, base, &exists, NULL);
     if (e || exists) {
         goto out;
     }
-    e = entry_unlink(p, d, tmp);
+    e = lq_pooldir_unlink(d, tmp);
     if (!e) {
-        e = entry_create(p, d, tmp, 0400);
+        e = lq_pooldir_create(d, tmp, 0400);
     }
     if (!e) {
-        char *src = pdir_path(d, vol);
-        char *dst = pdir_path(d, tmp);
+        char *src = lq_pooldir_path(d, vol);
+        char *dst = lq_pooldir_path(d, tmp);
         char *snap = xasprintf("snapshot.name=lq-%s", sid);
         const char *argv[] = { QEMU_IMG, "convert", "-p", "-f", "qcow2",
                                "-O", "qcow2", "-l", snap, src, dst, NULL };
@@ -1091,10 +877,10 @@ ensure_base(struct local_pool *p, const struct pdir *d, const char *vid,
                          ovs_strerror(errno));
     }
     if (!e) {
-        e = entry_rename(p, d, tmp, base, true);
+        e = lq_pooldir_rename(d, tmp, base, true);
     }
     if (e) {
-        lq_error_free(entry_unlink(p, d, tmp));
+        lq_error_free(lq_pooldir_unlink(d, tmp));
     } else {
         VLOG_INFO("pool %s: made clone base %s", p->id, base);
     }
@@ -1112,13 +898,13 @@ drv_clone(void *impl, const struct lq_volume_create_args *a,
           struct lq_job_progress *pr)
 {
     struct local_pool *p = impl;
-    struct pdir d;
-    struct lq_error *e = pdir_open(p, &d);
+    struct lq_pooldir d;
+    struct lq_error *e = lq_pooldir_open(&d, p->id, p->path);
     if (e) {
         return e;
     }
     char *tq = lq_local_tmp_file(a->id, "qcow2");
-    char *path = pdir_path(&d, tq);
+    char *path = lq_pooldir_path(&d, tq);
     char *base = lq_local_base_file(svid, ssid);
     char *size = size_arg(a->size_bytes);
     struct json *meta = NULL;
@@ -1145,7 +931,7 @@ drv_clone(void *impl, const struct lq_volume_create_args *a,
         e = ensure_base(p, &d, svid, ssid, flatten ? pr : NULL);
     }
     if (!e) {
-        e = entry_create(p, &d, tq, 0600);
+        e = lq_pooldir_create(&d, tq, 0600);
     }
     if (!e) {
         /* The backing name is relative: resolved next to the overlay. */
@@ -1171,7 +957,7 @@ drv_clone(void *impl, const struct lq_volume_create_args *a,
     free(base);
     free(path);
     free(tq);
-    pdir_close(&d);
+    lq_pooldir_close(&d);
     return e;
 }
 
@@ -1180,13 +966,13 @@ drv_import(void *impl, const struct lq_volume_create_args *a,
            struct lq_image_reader *reader, struct lq_job_progress *pr)
 {
     struct local_pool *p = impl;
-    struct pdir d;
-    struct lq_error *e = pdir_open(p, &d);
+    struct lq_pooldir d;
+    struct lq_error *e = lq_pooldir_open(&d, p->id, p->path);
     if (e) {
         return e;
     }
     char *tq = lq_local_tmp_file(a->id, "qcow2");
-    char *path = pdir_path(&d, tq);
+    char *path = lq_pooldir_path(&d, tq);
     char *src = xasprintf("/proc/%ld/fd/%d", (long) getpid(), reader->fd);
     char *size = size_arg(a->size_bytes);
     struct json *meta = NULL;
@@ -1197,7 +983,7 @@ drv_import(void *impl, const struct lq_volume_create_args *a,
         e = check_absent(p, &d, a->id);
     }
     if (!e) {
-        e = entry_create(p, &d, tq, 0600);
+        e = lq_pooldir_create(&d, tq, 0600);
     }
     if (!e) {
         /* Zero blocks and holes stay unallocated (convert's default). */
@@ -1230,7 +1016,7 @@ drv_import(void *impl, const struct lq_volume_create_args *a,
     free(src);
     free(path);
     free(tq);
-    pdir_close(&d);
+    lq_pooldir_close(&d);
     return e;
 }
 
@@ -1238,12 +1024,12 @@ drv_import(void *impl, const struct lq_volume_create_args *a,
 
 /* Removes every clone base of volume 'vid' ("lq-base~<vid>~*"). */
 static struct lq_error *
-remove_bases(const struct local_pool *p, const struct pdir *d,
+remove_bases(const struct local_pool *p, const struct lq_pooldir *d,
              const char *vid)
 {
     char *prefix = xasprintf("lq-base~%s~", vid);
     struct sset names = SSET_INITIALIZER(&names);
-    DIR *dir = open_dir(d);
+    DIR *dir = lq_pooldir_opendir(d);
     struct lq_error *e = NULL;
     if (dir) {
         struct dirent *de;
@@ -1257,7 +1043,7 @@ remove_bases(const struct local_pool *p, const struct pdir *d,
     const char *name;
     SSET_FOR_EACH (name, &names) {
         if (!e) {
-            e = entry_unlink(p, d, name);
+            e = lq_pooldir_unlink(d, name);
         }
     }
     sset_destroy(&names);
@@ -1269,8 +1055,8 @@ static struct lq_error *
 drv_remove(void *impl, const char *id, bool force)
 {
     struct local_pool *p = impl;
-    struct pdir d;
-    struct lq_error *e = pdir_open(p, &d);
+    struct lq_pooldir d;
+    struct lq_error *e = lq_pooldir_open(&d, p->id, p->path);
     if (e) {
         return e;
     }
@@ -1282,7 +1068,7 @@ drv_remove(void *impl, const char *id, bool force)
 
     e = clear_leftovers(p, &d, id);
     if (!e) {
-        e = entry_check(p, &d, vol, &exists, NULL);
+        e = lq_pooldir_check(&d, vol, &exists, NULL);
     }
     if (!e && !exists) {
         e = remove_bases(p, &d, id);    /* Of a crashed delete. */
@@ -1311,7 +1097,7 @@ drv_remove(void *impl, const char *id, bool force)
         free(list);
         goto out;
     }
-    if (entry_in_use(&d, vol) && !force) {
+    if (lq_pooldir_locked(&d, vol) && !force) {
         e = lq_error_new(LQ_FAILED_PRECONDITION, "volume %s is attached (a "
                          "process holds its image lock): detach it first, or "
                          "delete with force", id);
@@ -1319,10 +1105,10 @@ drv_remove(void *impl, const char *id, bool force)
     }
     e = flatten_all(p, &d, &children);
     if (!e) {
-        e = entry_unlink(p, &d, vol);   /* Unpublished from here on. */
+        e = lq_pooldir_unlink(&d, vol);   /* Unpublished from here on. */
     }
     if (!e) {
-        e = entry_unlink(p, &d, mf);
+        e = lq_pooldir_unlink(&d, mf);
     }
     if (!e) {
         e = remove_bases(p, &d, id);
@@ -1335,7 +1121,7 @@ out:
     sset_destroy(&children);
     free(vol);
     free(mf);
-    pdir_close(&d);
+    lq_pooldir_close(&d);
     return e;
 }
 
@@ -1343,8 +1129,8 @@ static struct lq_error *
 drv_resize(void *impl, const char *id, uint64_t size, bool allow_shrink)
 {
     struct local_pool *p = impl;
-    struct pdir d;
-    struct lq_error *e = pdir_open(p, &d);
+    struct lq_pooldir d;
+    struct lq_error *e = lq_pooldir_open(&d, p->id, p->path);
     if (e) {
         return e;
     }
@@ -1366,7 +1152,7 @@ drv_resize(void *impl, const char *id, uint64_t size, bool allow_shrink)
         goto out;
     }
     char *vol = lq_local_volume_file(id);
-    char *path = pdir_path(&d, vol);
+    char *path = lq_pooldir_path(&d, vol);
     char *s = size_arg(size);
     const char *argv[9] = { QEMU_IMG, "resize", "-q", "-f", "qcow2" };
     size_t n = 5;
@@ -1382,7 +1168,7 @@ drv_resize(void *impl, const char *id, uint64_t size, bool allow_shrink)
     free(vol);
 out:
     lq_volume_info_free(v);
-    pdir_close(&d);
+    lq_pooldir_close(&d);
     return e;
 }
 
@@ -1403,11 +1189,11 @@ drv_clone_depth(void *impl, const char *id, uint32_t *depthp)
 
 /* `qemu-img snapshot OP lq-<sid>` on volume 'vid' (format given). */
 static struct lq_error *
-qimg_snapshot(const struct local_pool *p, const struct pdir *d,
+qimg_snapshot(const struct local_pool *p, const struct lq_pooldir *d,
               const char *vid, const char *op, const char *sid)
 {
     char *vol = lq_local_volume_file(vid);
-    char *path = pdir_path(d, vol);
+    char *path = lq_pooldir_path(d, vol);
     char *opts = xasprintf("driver=qcow2,file.driver=file,file.filename=%s",
                            path);
     char *tag = xasprintf("lq-%s", sid);
@@ -1424,7 +1210,7 @@ qimg_snapshot(const struct local_pool *p, const struct pdir *d,
 /* Looks up volume 'vid' for a snapshot operation; refuses an attached one
  * (qemu-img works offline; live snapshots go through the hypervisor). */
 static struct lq_error *
-snap_volume(const struct local_pool *p, const struct pdir *d, const char *vid,
+snap_volume(const struct local_pool *p, const struct lq_pooldir *d, const char *vid,
             const char *what, struct lq_volume_info **vp)
 {
     struct lq_error *e = info_build(p, d, vid, vp);
@@ -1453,8 +1239,8 @@ drv_snapshot_create(void *impl, const char *vid, const char *sid,
                     const char *name)
 {
     struct local_pool *p = impl;
-    struct pdir d;
-    struct lq_error *e = pdir_open(p, &d);
+    struct lq_pooldir d;
+    struct lq_error *e = lq_pooldir_open(&d, p->id, p->path);
     if (e) {
         return e;
     }
@@ -1497,7 +1283,7 @@ drv_snapshot_create(void *impl, const char *vid, const char *sid,
 out:
     json_destroy(meta);
     lq_volume_info_free(v);
-    pdir_close(&d);
+    lq_pooldir_close(&d);
     return e;
 }
 
@@ -1505,8 +1291,8 @@ static struct lq_error *
 drv_snapshot_delete(void *impl, const char *vid, const char *sid, bool force)
 {
     struct local_pool *p = impl;
-    struct pdir d;
-    struct lq_error *e = pdir_open(p, &d);
+    struct lq_pooldir d;
+    struct lq_error *e = lq_pooldir_open(&d, p->id, p->path);
     if (e) {
         return e;
     }
@@ -1540,7 +1326,7 @@ drv_snapshot_delete(void *impl, const char *vid, const char *sid, bool force)
         e = flatten_all(p, &d, &children);
     }
     if (!e) {
-        e = entry_unlink(p, &d, base);
+        e = lq_pooldir_unlink(&d, base);
     }
     if (!e) {
         e = qimg_snapshot(p, &d, vid, "-d", sid);
@@ -1558,7 +1344,7 @@ out:
     sset_destroy(&children);
     json_destroy(meta);
     lq_volume_info_free(v);
-    pdir_close(&d);
+    lq_pooldir_close(&d);
     return e;
 }
 
@@ -1566,8 +1352,8 @@ static struct lq_error *
 drv_snapshot_rollback(void *impl, const char *vid, const char *sid)
 {
     struct local_pool *p = impl;
-    struct pdir d;
-    struct lq_error *e = pdir_open(p, &d);
+    struct lq_pooldir d;
+    struct lq_error *e = lq_pooldir_open(&d, p->id, p->path);
     if (e) {
         return e;
     }
@@ -1581,7 +1367,7 @@ drv_snapshot_rollback(void *impl, const char *vid, const char *sid)
         e = qimg_snapshot(p, &d, vid, "-a", sid);
     }
     lq_volume_info_free(v);
-    pdir_close(&d);
+    lq_pooldir_close(&d);
     return e;
 }
 

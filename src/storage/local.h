@@ -4,6 +4,7 @@
 #define LQ_STORAGE_LOCAL_H 1
 
 #include <stdbool.h>
+#include "pooldir.h"
 #include "limiquantix/error.h"
 
 /* The pool directory from node.yaml ('field' names it in errors): an
@@ -12,11 +13,9 @@
 struct lq_error *lq_local_check_pool_path(const char *field,
                                           const char *path);
 
-/* True if 'name' is one plain directory entry: not empty, not "." or
- * "..", no '/', no control characters, and at most 255 bytes.  Every file
- * name the driver builds passes this before it reaches openat() or a
- * qemu-img argument. */
-bool lq_local_name_ok(const char *name);
+/* The directory of a local pool (its driver instance), for an iscsi
+ * export that keeps its LUN files there. */
+const char *lq_local_pool_path(const void *impl);
 
 /* File names (caller frees): volume "lq-<id>.qcow2" with its metadata
  * "lq-<id>.meta", both built as "lq-tmp~<id>.qcow2"/".meta" first; a

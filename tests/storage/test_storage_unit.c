@@ -1,7 +1,8 @@
 /* Unit tests of the storage subsystem's pure logic (no Ceph cluster):
  * argument validation, qemu-img output parsing, zero detection, mon_host
- * parsing, RBD naming, local pool paths and file names, pool set-up from
- * node.yaml, and the JSON shapes. */
+ * parsing, RBD naming, local pool paths and file names, iSCSI portals,
+ * names, CHAP values and tgtadm output, pool set-up from node.yaml, and the
+ * JSON shapes. */
 #include <config.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include "jsonx.h"
 #include "limiquantix/config.h"
 #include "limiquantix/storage.h"
+#include "iscsi.h"
 #include "local.h"
 #include "rbd.h"
 #include "rpc_storage.h"
@@ -416,18 +418,18 @@ static void
 test_local_names(void **state)
 {
     (void) state;
-    assert_true(lq_local_name_ok("lq-a.qcow2"));
-    assert_true(lq_local_name_ok("lq-tmp~a.meta"));
-    assert_false(lq_local_name_ok(""));
-    assert_false(lq_local_name_ok("."));
-    assert_false(lq_local_name_ok(".."));
-    assert_false(lq_local_name_ok("a/b"));
-    assert_false(lq_local_name_ok("../etc/passwd"));
-    assert_false(lq_local_name_ok("a\nb"));
+    assert_true(lq_pooldir_name_ok("lq-a.qcow2"));
+    assert_true(lq_pooldir_name_ok("lq-tmp~a.meta"));
+    assert_false(lq_pooldir_name_ok(""));
+    assert_false(lq_pooldir_name_ok("."));
+    assert_false(lq_pooldir_name_ok(".."));
+    assert_false(lq_pooldir_name_ok("a/b"));
+    assert_false(lq_pooldir_name_ok("../etc/passwd"));
+    assert_false(lq_pooldir_name_ok("a\nb"));
     char long_name[300];
     memset(long_name, 'a', sizeof long_name - 1);
     long_name[sizeof long_name - 1] = '\0';
-    assert_false(lq_local_name_ok(long_name));
+    assert_false(lq_pooldir_name_ok(long_name));
 
     char *n = lq_local_volume_file("vm1-root");
     assert_string_equal(n, "lq-vm1-root.qcow2");
@@ -495,6 +497,183 @@ test_local_pool_config(void **state)
     lq_config_free(c);
 }
 
+static void
+test_iscsi_portal_iqn_chap(void **state)
+{
+    (void) state;
+    char *host;
+    int port;
+    assert_null(lq_iscsi_parse_portal("portal", "10.0.0.5", &host, &port));
+    assert_string_equal(host, "10.0.0.5");
+    assert_int_equal(port, 3260);
+    free(host);
+    assert_null(lq_iscsi_parse_portal("portal", "san.example:3261", &host,
+                                      &port));
+    assert_string_equal(host, "san.example");
+    assert_int_equal(port, 3261);
+    free(host);
+    assert_null(lq_iscsi_parse_portal("portal", "[fd00::1]:860", &host,
+                                      &port));
+    assert_string_equal(host, "fd00::1");
+    assert_int_equal(port, 860);
+    free(host);
+    assert_error(lq_iscsi_parse_portal("portal", "fd00::1", &host, &port),
+                 LQ_INVALID_ARGUMENT, "[addr]:port");
+    assert_error(lq_iscsi_parse_portal("portal", "h:0", &host, &port),
+                 LQ_INVALID_ARGUMENT, "port must be 1..65535");
+    assert_error(lq_iscsi_parse_portal("portal", "h:99999", &host, &port),
+                 LQ_INVALID_ARGUMENT, "port must be 1..65535");
+    assert_error(lq_iscsi_parse_portal("portal", ":3260", &host, &port),
+                 LQ_INVALID_ARGUMENT, "has no host");
+    assert_error(lq_iscsi_parse_portal("portal", "a b", &host, &port),
+                 LQ_INVALID_ARGUMENT, "invalid character");
+    assert_error(lq_iscsi_parse_portal("portal", "", &host, &port),
+                 LQ_INVALID_ARGUMENT, "portal: required");
+
+    assert_null(lq_iscsi_check_iqn("t", "iqn.2026-11.io.limiquantix:san"));
+    assert_null(lq_iscsi_check_iqn("t", "eui.02004567a425678d"));
+    assert_null(lq_iscsi_check_iqn("t", "naa.52004567ba64678d"));
+    assert_error(lq_iscsi_check_iqn("t", "iqn.26-11.io.x"),
+                 LQ_INVALID_ARGUMENT, "is not an iSCSI name");
+    assert_error(lq_iscsi_check_iqn("t", "IQN.2026-11.io.x"),
+                 LQ_INVALID_ARGUMENT, "only lower case");
+    assert_error(lq_iscsi_check_iqn("t", "iqn.2026-11.io.x y"),
+                 LQ_INVALID_ARGUMENT, "only lower case");
+    assert_error(lq_iscsi_check_iqn("t", "eui.123"), LQ_INVALID_ARGUMENT,
+                 "is not an iSCSI name");
+
+    assert_null(lq_iscsi_check_chap("chap_user", "node1", false));
+    assert_null(lq_iscsi_check_chap("chap_secret", "0123456789ab", true));
+    struct lq_error *e = lq_iscsi_check_chap("chap_secret", "short-pw",
+                                             true);
+    assert_non_null(e);
+    assert_null(strstr(e->message, "short-pw"));
+    assert_error(e, LQ_INVALID_ARGUMENT, "chap_secret: must be 12..255");
+    e = lq_iscsi_check_chap("chap_secret", "has,comma-secret", true);
+    assert_non_null(e);
+    assert_null(strstr(e->message, "comma"));
+    assert_error(e, LQ_INVALID_ARGUMENT, "without spaces or ','");
+    assert_error(lq_iscsi_check_chap("chap_user", "a b", false),
+                 LQ_INVALID_ARGUMENT, "chap_user");
+}
+
+static void
+test_tgt_parse_show(void **state)
+{
+    (void) state;
+    static const char text[] =
+        "Target 1: iqn.2026-11.io.other:x\n"
+        "    System information:\n"
+        "        Driver: iscsi\n"
+        "    LUN information:\n"
+        "        LUN: 0\n"
+        "            SCSI SN: beaf10\n"
+        "        LUN: 1\n"
+        "            SCSI SN: other-vol\n"
+        "Target 4: iqn.2026-11.io.lq:san\n"
+        "    System information:\n"
+        "        Driver: iscsi\n"
+        "        State: ready\n"
+        "    I_T nexus information:\n"
+        "        I_T nexus: 3\n"
+        "            Initiator: iqn.1994-05.com.redhat:c alias: h\n"
+        "            Connection: 0\n"
+        "                IP Address: 10.0.0.2\n"
+        "    LUN information:\n"
+        "        LUN: 0\n"
+        "            Type: controller\n"
+        "            SCSI SN: beaf40\n"
+        "            Size: 0 MB, Block size: 1\n"
+        "            Backing store path: None\n"
+        "        LUN: 2\n"
+        "            Type: disk\n"
+        "            SCSI SN: vm1-root\n"
+        "            Size: 17 MB, Block size: 512\n"
+        "            Backing store path: /proc/9/fd/7/lq-lun~vm1-root.raw\n"
+        "    Account information:\n"
+        "        lqnode\n"
+        "        lqtarget (outgoing)\n"
+        "    ACL information:\n"
+        "        10.0.0.0/24\n"
+        "        iqn.2026-11.io.lq:node.a\n"
+        "Target 2: iqn.2026-11.io.other:y\n"
+        "    LUN information:\n"
+        "        LUN: 7\n";
+    struct lq_tgt_target t;
+    int max_tid;
+    lq_tgt_parse_show(text, "iqn.2026-11.io.lq:san", &t, &max_tid);
+    assert_int_equal(t.tid, 4);
+    assert_int_equal(max_tid, 4);
+    assert_int_equal(t.n_nexus, 1);
+    assert_int_equal(t.n_luns, 2);
+    assert_int_equal(t.luns[1].lun, 2);
+    assert_string_equal(t.luns[1].serial, "vm1-root");
+    assert_string_equal(t.luns[1].path, "/proc/9/fd/7/lq-lun~vm1-root.raw");
+    assert_int_equal(t.luns[1].size_mb, 17);
+    assert_int_equal(t.n_accounts, 2);
+    assert_string_equal(t.accounts[1], "lqtarget (outgoing)");
+    assert_int_equal(t.n_acls, 2);
+    assert_string_equal(t.acls[0], "10.0.0.0/24");
+    lq_tgt_target_clear(&t);
+
+    lq_tgt_parse_show(text, "iqn.2026-11.io.lq:absent", &t, &max_tid);
+    assert_int_equal(t.tid, 0);
+    assert_int_equal(t.n_luns, 0);
+    lq_tgt_parse_show("", "iqn.2026-11.io.lq:san", &t, &max_tid);
+    assert_int_equal(t.tid, 0);
+    assert_int_equal(max_tid, 0);
+}
+
+static void
+test_iscsi_pool_config(void **state)
+{
+    (void) state;
+    static const struct {
+        const char *pool;
+        const char *error;
+    } cases[] = {
+        { "{id: s, backend: iscsi, portal: 'h:0', target_iqn: "
+          "iqn.2026-11.io.x:t}", "storage.pools[s].portal: \"h:0\": port" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: bad}",
+          "storage.pools[s].target_iqn: \"bad\" is not an iSCSI name" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: iqn.2026-11.io.x:t"
+          ", chap_user: u}", "storage.pools[s].chap_secret: set both" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: iqn.2026-11.io.x:t"
+          ", chap_user: u, chap_secret: tooshort}",
+          "storage.pools[s].chap_secret: must be 12..255" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: iqn.2026-11.io.x:t"
+          ", mutual_chap_user: m, mutual_chap_secret: 0123456789abc}",
+          "mutual CHAP needs chap_user" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: iqn.2026-11.io.x:t"
+          ", export: {backing_pool: d}}",
+          "storage.pools[s].chap_user: required when the pool is exported" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: iqn.2026-11.io.x:t"
+          ", chap_user: u, chap_secret: 0123456789abc, export: "
+          "{backing_pool: nope}}",
+          "storage.pools[s].export.backing_pool: no pool \"nope\"" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: iqn.2026-11.io.x:t"
+          ", chap_user: u, chap_secret: 0123456789abc, export: "
+          "{backing_pool: s}}", "pool s is a iscsi pool" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: iqn.2026-11.io.x:t"
+          ", chap_user: u, chap_secret: 0123456789abc, export: "
+          "{backing_pool: d, acl: '-x'}}", "export.acl: \"-x\"" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        char *yaml = xasprintf("storage:\n  pools:\n"
+                               "    - {id: d, backend: local, path: /x}\n"
+                               "    - %s\n", cases[i].pool);
+        struct lq_config *c = parse(yaml);
+        struct lq_storage *s;
+        struct lq_error *e = lq_storage_create(c, &s);
+        assert_non_null(e);
+        assert_null(strstr(e->message, "0123456789abc"));
+        assert_null(strstr(e->message, "tooshort"));
+        assert_error(e, LQ_INVALID_ARGUMENT, cases[i].error);
+        lq_config_free(c);
+        free(yaml);
+    }
+}
+
 int
 main(void)
 {
@@ -513,6 +692,9 @@ main(void)
         cmocka_unit_test(test_local_pool_path),
         cmocka_unit_test(test_local_names),
         cmocka_unit_test(test_local_pool_config),
+        cmocka_unit_test(test_iscsi_portal_iqn_chap),
+        cmocka_unit_test(test_tgt_parse_show),
+        cmocka_unit_test(test_iscsi_pool_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
