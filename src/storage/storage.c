@@ -95,6 +95,7 @@ static const struct lq_storage_driver *const drivers[] = {
     &lq_rbd_driver,
     &lq_local_driver,
     &lq_iscsi_driver,
+    &lq_nfs_driver,
 };
 
 /* ---- Small object helpers ------------------------------------------------ */

@@ -1,8 +1,8 @@
 /* Unit tests of the storage subsystem's pure logic (no Ceph cluster):
  * argument validation, qemu-img output parsing, zero detection, mon_host
  * parsing, RBD naming, local pool paths and file names, iSCSI portals,
- * names, CHAP values and tgtadm output, pool set-up from node.yaml, and the
- * JSON shapes. */
+ * names, CHAP values and tgtadm output, NFS servers, exports and file
+ * names, pool set-up from node.yaml, and the JSON shapes. */
 #include <config.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +20,7 @@
 #include "limiquantix/storage.h"
 #include "iscsi.h"
 #include "local.h"
+#include "nfs.h"
 #include "rbd.h"
 #include "rpc_storage.h"
 #include "util.h"
@@ -674,6 +675,60 @@ test_iscsi_pool_config(void **state)
     }
 }
 
+static void
+test_nfs_names(void **state)
+{
+    (void) state;
+    assert_null(lq_nfs_check_server("server", "nas.example"));
+    assert_null(lq_nfs_check_server("server", "10.0.0.5"));
+    assert_error(lq_nfs_check_server("server", ""), LQ_INVALID_ARGUMENT,
+                 "server: required");
+    assert_error(lq_nfs_check_server("server", "a/b"), LQ_INVALID_ARGUMENT,
+                 "not a host name");
+    assert_error(lq_nfs_check_server("server", "h?x=1"),
+                 LQ_INVALID_ARGUMENT, "not a host name");
+    assert_null(lq_nfs_check_export("export", "/srv/vms"));
+    assert_error(lq_nfs_check_export("export", "srv"), LQ_INVALID_ARGUMENT,
+                 "not an absolute path");
+    assert_error(lq_nfs_check_export("export", "/srv/../etc"),
+                 LQ_INVALID_ARGUMENT, "\"..\" components");
+    assert_error(lq_nfs_check_export("export", "/srv?version=3"),
+                 LQ_INVALID_ARGUMENT, "must not contain '?'");
+    assert_error(lq_nfs_check_export("export", "/a b"), LQ_INVALID_ARGUMENT,
+                 "spaces");
+
+    char *u = lq_nfs_url("10.0.0.5", "/srv/vms", 4, 2049);
+    assert_string_equal(u, "nfs://10.0.0.5/srv/vms?version=4&nfsport=2049");
+    free(u);
+    u = lq_nfs_url("nas", "/x", 3, 0);
+    assert_string_equal(u, "nfs://nas/x?version=3");
+    free(u);
+
+    char *id = lq_nfs_volume_id("lq-vm1.raw");
+    assert_string_equal(id, "vm1");
+    free(id);
+    assert_null(lq_nfs_volume_id("lq-tmp~vm1.raw"));
+    assert_null(lq_nfs_volume_id("lq-snap~vm1~s1.raw"));
+    assert_null(lq_nfs_volume_id("lq-vm1.meta"));
+    assert_null(lq_nfs_volume_id("lq-.raw"));
+    assert_null(lq_nfs_volume_id("vm1.raw"));
+
+    struct lq_config *c = parse(
+        "storage:\n  pools:\n"
+        "    - {id: n, backend: nfs, server: nas, export: /x, "
+        "nfs_version: 2}\n");
+    struct lq_storage *s;
+    assert_error(lq_storage_create(c, &s), LQ_INVALID_ARGUMENT,
+                 "storage.pools[n].nfs_version: expected 3 or 4");
+    lq_config_free(c);
+    c = parse("storage:\n  pools:\n"
+              "    - {id: n, backend: nfs, server: nas, export: /x, "
+              "port: 0}\n");
+    assert_error(lq_storage_create(c, &s), LQ_INVALID_ARGUMENT,
+                 "storage.pools[n].port: expected 1..65535");
+    lq_config_free(c);
+}
+
 int
 main(void)
 {
@@ -695,6 +750,7 @@ main(void)
         cmocka_unit_test(test_iscsi_portal_iqn_chap),
         cmocka_unit_test(test_tgt_parse_show),
         cmocka_unit_test(test_iscsi_pool_config),
+        cmocka_unit_test(test_nfs_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
