@@ -18,6 +18,7 @@ LQ_PACKAGES=(
     qemu-system-x86 linux-image-amd64
     libiscsi-dev libiscsi-bin tgt
     libnfs-dev libnfs-utils nfs-ganesha nfs-ganesha-vfs
+    lvm2 thin-provisioning-tools
 )
 
 lq_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

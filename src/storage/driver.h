@@ -113,6 +113,7 @@ extern const struct lq_storage_driver lq_rbd_driver;
 extern const struct lq_storage_driver lq_local_driver;
 extern const struct lq_storage_driver lq_iscsi_driver;
 extern const struct lq_storage_driver lq_nfs_driver;
+extern const struct lq_storage_driver lq_lvm_driver;
 
 /* Helpers for drivers (storage.c). */
 struct lq_volume_info *lq_volume_info_new(void);

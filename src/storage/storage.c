@@ -96,6 +96,7 @@ static const struct lq_storage_driver *const drivers[] = {
     &lq_local_driver,
     &lq_iscsi_driver,
     &lq_nfs_driver,
+    &lq_lvm_driver,
 };
 
 /* ---- Small object helpers ------------------------------------------------ */

@@ -2,7 +2,8 @@
  * argument validation, qemu-img output parsing, zero detection, mon_host
  * parsing, RBD naming, local pool paths and file names, iSCSI portals,
  * names, CHAP values and tgtadm output, NFS servers, exports and file
- * names, pool set-up from node.yaml, and the JSON shapes. */
+ * names, LVM names and tag encoding, pool set-up from node.yaml, and the
+ * JSON shapes. */
 #include <config.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,9 +21,12 @@
 #include "limiquantix/storage.h"
 #include "iscsi.h"
 #include "local.h"
+#include "lvm.h"
 #include "nfs.h"
 #include "rbd.h"
 #include "rpc_storage.h"
+#include "openvswitch/dynamic-string.h"
+#include "sset.h"
 #include "util.h"
 
 static void
@@ -285,21 +289,18 @@ test_storage_create_and_validation(void **state)
     (void) state;
     struct lq_config *c = parse(
         "storage:\n  pools:\n"
-        "    - {id: ceph, backend: rbd, ceph_conf: /nonexistent/ceph.conf}\n"
-        "    - {id: lvm, backend: lvm-thin, vg: vg0, thin_pool: tp}\n");
+        "    - {id: ceph, backend: rbd, ceph_conf: /nonexistent/ceph.conf}\n");
     struct lq_storage *s;
     assert_null(lq_storage_create(c, &s));
 
     struct lq_pool_status *pools;
     size_t n;
     assert_null(lq_storage_list_pools(s, &pools, &n));
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 1);
     assert_string_equal(pools[0].id, "ceph");
     assert_string_equal(pools[0].backend, "rbd");
     assert_string_equal(pools[0].health, "unavailable");
     assert_non_null(strstr(pools[0].message, "/nonexistent/ceph.conf"));
-    assert_string_equal(pools[1].backend, "lvm-thin");
-    assert_string_equal(pools[1].health, "unimplemented");
     lq_pool_status_free_array(pools, n);
 
     /* Wrong input is refused before any cluster is contacted. */
@@ -320,9 +321,6 @@ test_storage_create_and_validation(void **state)
     assert_error(lq_volume_create(s, &spec, NULL), LQ_INVALID_ARGUMENT,
                  "source.volumeId: only with source.snapshotId");
     spec.source_volume_id = NULL;
-    spec.pool_id = "lvm";
-    assert_error(lq_volume_create(s, &spec, NULL), LQ_UNIMPLEMENTED,
-                 "pool lvm");
     /* Valid, but the cluster cannot be reached. */
     spec.pool_id = "ceph";
     struct lq_volume_info *v = NULL;
@@ -729,6 +727,76 @@ test_nfs_names(void **state)
     lq_config_free(c);
 }
 
+static void
+test_lvm_names_and_tags(void **state)
+{
+    (void) state;
+    assert_null(lq_lvm_check_name("vg", "vg0"));
+    assert_null(lq_lvm_check_name("vg", "data_vg.1+x"));
+    assert_error(lq_lvm_check_name("vg", "-vg"), LQ_INVALID_ARGUMENT,
+                 "vg: \"-vg\" is not an LVM name");
+    assert_error(lq_lvm_check_name("vg", "a/b"), LQ_INVALID_ARGUMENT,
+                 "not an LVM name");
+    assert_error(lq_lvm_check_name("vg", ".."), LQ_INVALID_ARGUMENT,
+                 "not an LVM name");
+    assert_error(lq_lvm_check_name("vg", NULL), LQ_INVALID_ARGUMENT,
+                 "not an LVM name");
+
+    /* Round trip of values no tag could hold, across several tags. */
+    struct sset tags = SSET_INITIALIZER(&tags);
+    const char *spec = "v1\nname=disk, \"one\" / two\nsize=4194304\n"
+                       "image=/var/lib/images/a very long path name that "
+                       "needs more than one tag because it is long.qcow2\n";
+    lq_lvm_tags_put("s", spec, &tags);
+    lq_lvm_tags_put("n", "", &tags);
+    assert_true(sset_count(&tags) > 2);
+    struct ds list = DS_EMPTY_INITIALIZER;
+    ds_put_cstr(&list, "lq.vol=v1");
+    const char *t;
+    SSET_FOR_EACH (t, &tags) {
+        assert_true(strlen(t) <= 110);
+        for (const char *c = t; *c; c++) {
+            assert_non_null(strchr("abcdefghijklmnopqrstuvwxyz0123456789.=",
+                                   *c));
+        }
+        ds_put_format(&list, ",%s", t);
+    }
+    ds_put_cstr(&list, ",lq.ctime=17");
+    char *back = lq_lvm_tags_get(ds_cstr(&list), "s");
+    assert_string_equal(back, spec);
+    free(back);
+    back = lq_lvm_tags_get(ds_cstr(&list), "n");
+    assert_string_equal(back, "");
+    free(back);
+    assert_null(lq_lvm_tags_get(ds_cstr(&list), "x"));
+    assert_null(lq_lvm_tags_get("lq.s00=zz", "s"));
+    char *v = lq_lvm_tag_value(ds_cstr(&list), "lq.vol");
+    assert_string_equal(v, "v1");
+    free(v);
+    v = lq_lvm_tag_value(ds_cstr(&list), "lq.ctime");
+    assert_string_equal(v, "17");
+    free(v);
+    assert_null(lq_lvm_tag_value(ds_cstr(&list), "lq.vo"));
+    assert_null(lq_lvm_tag_value("", "lq.vol"));
+    ds_destroy(&list);
+    sset_destroy(&tags);
+
+    struct lq_config *c = parse(
+        "storage:\n  pools:\n"
+        "    - {id: t, backend: lvm-thin, vg: vg0, thin_pool: tp, "
+        "max_data_percent: 120}\n");
+    struct lq_storage *s;
+    assert_error(lq_storage_create(c, &s), LQ_INVALID_ARGUMENT,
+                 "storage.pools[t].max_data_percent: expected a percentage");
+    lq_config_free(c);
+    c = parse("storage:\n  pools:\n"
+              "    - {id: t, backend: lvm-thin, vg: 'vg/../x', "
+              "thin_pool: tp}\n");
+    assert_error(lq_storage_create(c, &s), LQ_INVALID_ARGUMENT,
+                 "storage.pools[t].vg: \"vg/../x\" is not an LVM name");
+    lq_config_free(c);
+}
+
 int
 main(void)
 {
@@ -751,6 +819,7 @@ main(void)
         cmocka_unit_test(test_tgt_parse_show),
         cmocka_unit_test(test_iscsi_pool_config),
         cmocka_unit_test(test_nfs_names),
+        cmocka_unit_test(test_lvm_names_and_tags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
