@@ -797,6 +797,58 @@ test_lvm_names_and_tags(void **state)
     lq_config_free(c);
 }
 
+/* The C API in-process on a local pool (qemu-img, a temporary directory):
+ * what the compute side gets from lq_volume_disk_source(). */
+static void
+test_local_capi_disk_source(void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/lq-storage-unit-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *yaml = xasprintf("storage:\n  pools:\n"
+                           "    - {id: disk, backend: local, path: %s}\n",
+                           dir);
+    struct lq_config *c = parse(yaml);
+    struct lq_storage *s;
+    assert_null(lq_storage_create(c, &s));
+
+    struct lq_volume_spec spec = { .id = "cv1", .pool_id = "disk",
+                                   .size_bytes = 4 << 20 };
+    struct lq_volume_info *v;
+    assert_null(lq_volume_create(s, &spec, &v));
+    assert_int_equal(v->size_bytes, 4 << 20);
+    lq_volume_info_free(v);
+    assert_null(lq_snapshot_create(s, "cv1", "cs1", NULL, NULL));
+    struct lq_volume_spec clone = { .id = "cv2", .pool_id = "disk",
+                                    .source_snapshot_id = "cs1" };
+    assert_null(lq_volume_create(s, &clone, &v));
+    assert_string_equal(v->parent_volume_id, "cv1");
+    assert_int_equal(v->clone_depth, 1);
+    lq_volume_info_free(v);
+
+    struct lq_disk_source *ds;
+    assert_null(lq_volume_disk_source(s, "cv2", &ds));
+    char *path = xasprintf("%s/lq-cv2.qcow2", dir);
+    assert_string_equal(ds->type, "file");
+    assert_string_equal(ds->path, path);
+    assert_string_equal(ds->format, "qcow2");
+    assert_null(ds->protocol);
+    assert_null(ds->secret_type);
+    lq_disk_source_free(ds);
+    free(path);
+    assert_error(lq_volume_disk_source(s, "nope", &ds), LQ_NOT_FOUND,
+                 "nope");
+
+    assert_error(lq_volume_delete(s, "cv1", false), LQ_FAILED_PRECONDITION,
+                 "has clones (cv2)");
+    assert_null(lq_volume_delete(s, "cv2", false));
+    assert_null(lq_volume_delete(s, "cv1", false));
+    lq_storage_destroy(s);
+    lq_config_free(c);
+    free(yaml);
+    assert_int_equal(rmdir(dir), 0);        /* Nothing left behind. */
+}
+
 int
 main(void)
 {
@@ -820,6 +872,7 @@ main(void)
         cmocka_unit_test(test_iscsi_pool_config),
         cmocka_unit_test(test_nfs_names),
         cmocka_unit_test(test_lvm_names_and_tags),
+        cmocka_unit_test(test_local_capi_disk_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
