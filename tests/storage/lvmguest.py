@@ -1,5 +1,6 @@
 """lvmguest: run a command inside a throw-away QEMU/TCG guest that has
-device-mapper (this host's kernel has none).
+device-mapper (this host's kernel has none), or that writes to a network
+disk through QEMU's own driver.
 
 The guest boots Debian's kernel (linux-image-amd64) with a tiny busybox
 initramfs that loads virtio, 9p and dm-thin-pool modules, mounts the
@@ -121,7 +122,8 @@ def missing_prerequisites():
 
 def run(argv, env, disk, workdir, timeout=600, memory=1024):
     """Runs 'argv' (with 'env', a dict) in the guest; returns (rc, console
-    text).  'disk' is the file the guest sees as /dev/vda."""
+    text).  'disk' is what the guest sees as /dev/vda: a raw file, or an
+    nfs:// URL (QEMU's own NFS driver, as a VM's network disk)."""
     lines = ["cd /"]
     lines.append("exec /usr/bin/env -i %s %s" % (
         " ".join(shlex.quote("%s=%s" % kv) for kv in sorted(env.items())),
@@ -138,7 +140,8 @@ def run(argv, env, disk, workdir, timeout=600, memory=1024):
            "-serial", "file:" + console, "-monitor", "none",
            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,"
            "readonly=on,multidevs=remap",
-           "-drive", "file=%s,format=raw,if=virtio,cache=unsafe" % disk,
+           "-drive", "file=%s,format=raw,if=virtio,cache=%s"
+           % (disk, "none" if disk.startswith("nfs://") else "unsafe"),
            "-nic", "none"]
     proc = subprocess.run(cmd, capture_output=True, text=True,
                           timeout=timeout)
