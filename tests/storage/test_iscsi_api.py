@@ -18,7 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from storagetest import MiB, POOLS, StorageDaemon  # noqa: E402
+from storagetest import MiB, POOLS, StorageDaemon, disk_source  # noqa
 import lqtest  # noqa: E402
 
 IQN = "iqn.2026-11.io.limiquantix.test:san"
@@ -251,6 +251,17 @@ class IscsiTest(unittest.TestCase):
         r = self.ns_run(["iscsi-inq", "-e", "1", "-c", "128",
                          self.url(lun)])
         self.assertIn("v1", r.stdout)
+
+        # What libvirt is given: a network disk and a secret to look up,
+        # never the secret itself.
+        ds = disk_source(self.daemon, "v1")
+        self.assertEqual(ds, {
+            "type": "network", "protocol": "iscsi",
+            "name": "%s/%d" % (IQN, lun), "format": "raw",
+            "hosts": [{"name": self.host_ip, "port": str(self.port),
+                       "transport": "tcp"}],
+            "authUsername": USER, "secretType": "iscsi",
+            "secretUsage": "lq-iscsi-san"})
 
         # Idempotent by id.
         again = self.create("v1", 16 * MiB, name="disk one")

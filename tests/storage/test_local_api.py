@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from storagetest import MiB, POOLS, StorageDaemon  # noqa: E402
+from storagetest import MiB, POOLS, StorageDaemon, disk_source  # noqa
 
 
 def qemu_img_info(path):
@@ -148,6 +148,9 @@ class LocalApiTest(LocalTestCase):
         self.assertEqual(qemu_img_info(self.path("vol-a"))["virtual-size"],
                          16 * MiB)
 
+        self.assertEqual(disk_source(self.daemon, "vol-a"), {
+            "type": "file", "path": self.path("vol-a"), "format": "qcow2",
+            "hosts": []})
         listed = self.ok("ListVolumes", {"poolId": "disk"})["volumes"]
         self.assertEqual([x["id"] for x in listed], ["vol-a"])
 

@@ -142,6 +142,13 @@ class LvmGuestTest(unittest.TestCase):
                                       "sizeBytes": str(16 * MiB)},
                      "already_exists")
         lvm("lvchange", "-q", "-an", "%s/lq-t1" % VG)
+        # Attaching activates the LV and hands libvirt the block device.
+        from storagetest import disk_source
+        self.assertEqual(disk_source(self.daemon, "t1"), {
+            "type": "block", "path": "/dev/lqvg/lq-t1", "format": "raw",
+            "hosts": []})
+        self.assertTrue(os.path.exists("/dev/lqvg/lq-t1"))
+        lvm("lvchange", "-q", "-an", "%s/lq-t1" % VG)
         self.ok("DeleteVolume", {"id": "t1"})
         self.assertNotIn("lq-t1", lvs())
         self.ok("DeleteVolume", {"id": "t1"})
@@ -259,7 +266,8 @@ class LvmTest(unittest.TestCase):
             disk = os.path.join(d, "disk.raw")
             with open(disk, "wb") as f:
                 f.truncate(256 * MiB)
-            env = {k: os.environ[k] for k in ("LQ_NODE", "LQ_CTL")
+            env = {k: os.environ[k] for k in ("LQ_NODE", "LQ_CTL",
+                                              "LQ_DISK_SOURCE")
                    if k in os.environ}
             env.update(PATH="/usr/sbin:/usr/bin:/sbin:/bin", HOME="/root",
                        PYTHONDONTWRITEBYTECODE="1")

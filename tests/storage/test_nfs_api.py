@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from storagetest import MiB, POOLS, StorageDaemon  # noqa: E402
+from storagetest import MiB, POOLS, StorageDaemon, disk_source  # noqa
 import lqtest  # noqa: E402
 
 GANESHA_CONF = """
@@ -189,6 +189,11 @@ class NfsTest(unittest.TestCase):
         self.assertEqual([x["id"] for x in
                           self.ok("ListVolumes", {"poolId": "nas"})
                           ["volumes"]], ["n1"])
+        self.assertEqual(disk_source(self.daemon, "n1"), {
+            "type": "network", "protocol": "nfs", "name": "/lq/lq-n1.raw",
+            "format": "raw", "hosts": [{"name": "127.0.0.1", "port":
+                                        str(self.ganesha.port),
+                                        "transport": "tcp"}]})
         self.ok("DeleteVolume", {"id": "n1"})
         self.assertEqual(self.files(), [])
         self.ok("DeleteVolume", {"id": "n1"})
