@@ -927,6 +927,20 @@ drv_clone(void *impl, const struct lq_volume_create_args *a,
                              "\"%s\" of volume \"%s\" not found", ssid, svid);
         }
     }
+    if (!e && src->attached) {
+        /* The first clone of a snapshot copies it with qemu-img, which
+         * cannot open an image a VM holds. */
+        char *base_name = lq_local_base_file(svid, ssid);
+        bool exists;
+        e = lq_pooldir_check(&d, base_name, &exists, NULL);
+        if (!e && !exists) {
+            e = lq_error_new(LQ_FAILED_PRECONDITION, "volume %s is attached:"
+                             " the first clone of its snapshot %s copies the "
+                             "snapshot, which needs the volume detached",
+                             svid, ssid);
+        }
+        free(base_name);
+    }
     if (!e) {
         e = ensure_base(p, &d, svid, ssid, flatten ? pr : NULL);
     }

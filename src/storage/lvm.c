@@ -298,9 +298,13 @@ lvm_run(const struct lvm_pool *p, const char *const argv[],
         lq_exec_result_clear(&local);
     }
     if (e) {
-        if (strstr(e->message, "cannot run")
-            || strstr(e->message, "Volume group \"")
-            || strstr(e->message, "device-mapper")) {
+        if (strstr(e->message, "insufficient free space")
+            || strstr(e->message, "out of data space")) {
+            e->code = LQ_RESOURCE_EXHAUSTED;
+        } else if (strstr(e->message, "cannot run")
+                   || (strstr(e->message, "Volume group \"")
+                       && strstr(e->message, "not found"))
+                   || strstr(e->message, "device-mapper")) {
             e->code = LQ_UNAVAILABLE;
         }
         e = lq_error_prefix(e, "pool %s (lvm-thin %s/%s)", p->id, p->vg,

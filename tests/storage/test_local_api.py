@@ -408,6 +408,9 @@ class LocalApiTest(LocalTestCase):
             self.refused("ResizeVolume", {"id": "att",
                                           "sizeBytes": str(4 * MiB)},
                          "failed_precondition", "attached")
+            self.refused("CreateVolume", {"id": "att-c", "poolId": "disk",
+                                          "source": {"snapshotId": "att-s"}},
+                         "failed_precondition", "needs the volume detached")
         finally:
             holder.stdin.close()
             holder.wait(10)
