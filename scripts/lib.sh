@@ -17,6 +17,9 @@ LQ_PACKAGES=(
     libxml2-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
     qemu-system-x86 linux-image-amd64 ovmf
     libdpdk-dev dpdk-dev
+    libiscsi-dev libiscsi-bin tgt
+    libnfs-dev libnfs-utils nfs-ganesha nfs-ganesha-vfs
+    lvm2 thin-provisioning-tools
 )
 
 lq_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -166,7 +166,8 @@ static const char *const nfs_keys[] = {
 static const char *const nfs_required[] = { "server", "export", NULL };
 static const char *const iscsi_keys[] = {
     "portal", "target_iqn", "chap_user", "chap_secret", "mutual_chap_user",
-    "mutual_chap_secret", "export.backing_pool", NULL
+    "mutual_chap_secret", "export.backing_pool", "export.tgtd_control_port",
+    "export.acl", NULL
 };
 static const char *const iscsi_required[] = { "portal", "target_iqn", NULL };
 static const char *const local_keys[] = { "path", NULL };

@@ -19,6 +19,7 @@
 #define LQ_STORAGE_DRIVER_H 1
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "limiquantix/config.h"
 #include "limiquantix/storage.h"
@@ -53,6 +54,10 @@ struct lq_storage_driver {
 
     /* Parses the pool's params; must not block on the network. */
     struct lq_error *(*open)(const struct lq_pool_config *, void **implp);
+    /* Optional: called once every pool is open, for a pool that uses
+     * another one (an iscsi export's backing pool). */
+    struct lq_error *(*link)(void *impl, struct lq_storage_pool *pools,
+                             size_t n_pools);
     void (*close)(void *impl);
 
     /* Capacity and health; fills every field but id/backend. */
@@ -105,6 +110,10 @@ struct lq_storage_driver {
 };
 
 extern const struct lq_storage_driver lq_rbd_driver;
+extern const struct lq_storage_driver lq_local_driver;
+extern const struct lq_storage_driver lq_iscsi_driver;
+extern const struct lq_storage_driver lq_nfs_driver;
+extern const struct lq_storage_driver lq_lvm_driver;
 
 /* Helpers for drivers (storage.c). */
 struct lq_volume_info *lq_volume_info_new(void);

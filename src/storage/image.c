@@ -8,9 +8,10 @@
  *   file under $TMPDIR (default /var/tmp): simple and exactly QEMU's view of
  *   the guest data.  The file is unlinked as soon as it is open.
  * - `qemu-img info` runs through lq_exec (the project's one way to run a
- *   command); the conversion needs more than lq_exec offers (its -p
- *   progress read while it runs, and a kill when the job is cancelled), so
- *   it has its own small posix_spawn loop here, argv only, never a shell. */
+ *   command); long qemu-img runs (convert, rebase) need more than lq_exec
+ *   offers (their -p progress read while they run, and a kill when the job
+ *   is cancelled), so they share one small posix_spawn loop here,
+ *   lq_qemu_img_run(), argv only, never a shell. */
 #include <config.h>
 #include "image.h"
 
@@ -182,14 +183,20 @@ tmp_dir(void)
     return d && *d ? d : "/var/tmp";
 }
 
-/* Runs `qemu-img convert -p -f qcow2 -O raw SRC DST`, reading its progress
- * from stdout and its messages from stderr; kills it on cancel. */
+/* Runs `qemu-img convert -p -f qcow2 -O raw SRC DST`. */
 static struct lq_error *
 convert_to_raw(const char *src, const char *dst, struct lq_job_progress *pr,
                unsigned int share)
 {
     const char *argv[] = { QEMU_IMG, "convert", "-p", "-f", "qcow2",
                            "-O", "raw", src, dst, NULL };
+    return lq_qemu_img_run(argv, pr, 0, share);
+}
+
+struct lq_error *
+lq_qemu_img_run(const char *const argv[], struct lq_job_progress *pr,
+                unsigned int base, unsigned int share)
+{
     int out[2], err[2];
     if (pipe2(out, O_CLOEXEC)) {
         return lq_error_new(LQ_INTERNAL, "pipe: %s", strerror(errno));
@@ -224,7 +231,7 @@ convert_to_raw(const char *src, const char *dst, struct lq_job_progress *pr,
     int open_fds = 2;
     bool cancelled = false;
     while (open_fds) {
-        if (atomic_load(&pr->cancel)) {
+        if (pr && atomic_load(&pr->cancel)) {
             cancelled = true;
             kill(pid, SIGKILL);
             break;
@@ -240,8 +247,8 @@ convert_to_raw(const char *src, const char *dst, struct lq_job_progress *pr,
             ssize_t n = read(pfd[i].fd, buf, sizeof buf);
             if (n > 0 && i == 0) {
                 int p = lq_qemu_img_progress(buf, n);
-                if (p >= 0) {
-                    atomic_store(&pr->percent, p * share / 100);
+                if (p >= 0 && pr) {
+                    atomic_store(&pr->percent, base + p * share / 100);
                 }
             } else if (n > 0) {
                 if (errs.length < 64 * 1024) {
@@ -266,11 +273,12 @@ convert_to_raw(const char *src, const char *dst, struct lq_job_progress *pr,
     }
     struct lq_error *error = NULL;
     if (cancelled) {
-        error = lq_error_new(LQ_CANCELED, "import cancelled");
+        error = lq_error_new(LQ_CANCELED, "%s %s cancelled", argv[0],
+                             argv[1]);
     } else if (!WIFEXITED(status) || WEXITSTATUS(status)) {
         ds_chomp(&errs, '\n');
-        error = lq_error_new(LQ_INTERNAL, "%s convert failed (status %d)%s%s",
-                             QEMU_IMG, WIFEXITED(status)
+        error = lq_error_new(LQ_INTERNAL, "%s %s failed (status %d)%s%s",
+                             argv[0], argv[1], WIFEXITED(status)
                              ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
                              errs.length ? ": " : "", ds_cstr(&errs));
     }

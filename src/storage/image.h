@@ -61,4 +61,12 @@ bool lq_buffer_is_zero(const void *, size_t n);
  * -1 if none.  Exposed for unit tests. */
 int lq_qemu_img_progress(const char *text, size_t len);
 
+/* Runs a long qemu-img command (argv[0] "qemu-img", with -p) without a
+ * shell: its "(P/100%)" progress is mapped to base + P * share / 100 in
+ * 'pr->percent', and it is killed (LQ_CANCELED) once 'pr->cancel' is set.
+ * 'pr' may be NULL.  Failures carry the end of its stderr. */
+struct lq_error *lq_qemu_img_run(const char *const argv[],
+                                 struct lq_job_progress *pr,
+                                 unsigned int base, unsigned int share);
+
 #endif

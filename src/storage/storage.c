@@ -93,6 +93,10 @@ struct lq_storage {
 
 static const struct lq_storage_driver *const drivers[] = {
     &lq_rbd_driver,
+    &lq_local_driver,
+    &lq_iscsi_driver,
+    &lq_nfs_driver,
+    &lq_lvm_driver,
 };
 
 /* ---- Small object helpers ------------------------------------------------ */
@@ -222,6 +226,7 @@ lq_disk_source_free(struct lq_disk_source *s)
         free(s->hosts);
         free(s->auth_username);
         free(s->secret_type);
+        free(s->secret_usage);
         free(s->config_file);
         free(s->keyring);
         free(s);
@@ -342,6 +347,16 @@ lq_storage_create(const struct lq_config *config, struct lq_storage **sp)
             return error;
         }
         VLOG_INFO("storage pool %s: backend %s", pc->id, pc->backend);
+    }
+    for (size_t i = 0; i < s->n_pools; i++) {
+        struct lq_storage_pool *pool = &s->pools[i];
+        struct lq_error *error = pool->driver && pool->driver->link
+            ? pool->driver->link(pool->impl, s->pools, s->n_pools) : NULL;
+        if (error) {
+            lq_storage_destroy(s);
+            *sp = NULL;
+            return error;
+        }
     }
     *sp = s;
     return NULL;

@@ -191,5 +191,17 @@ class CephTestCase(unittest.TestCase):
                    if o.key.startswith(prefix + "."))
 
 
+def disk_source(daemon, vid):
+    """What lq_volume_disk_source() returns for 'vid' on the daemon's
+    pools (tests/storage/disk_source_tool.c, in-process C API)."""
+    tool = os.environ.get("LQ_DISK_SOURCE",
+                          "build/tests/storage/lq-disk-source")
+    r = subprocess.run([tool, daemon.config_path, vid], capture_output=True,
+                       text=True, timeout=120)
+    if r.returncode:
+        raise AssertionError("lq-disk-source %s: %s" % (vid, r.stderr))
+    return json.loads(r.stdout)
+
+
 def dumps(o):
     return json.dumps(o, indent=1, sort_keys=True)

@@ -1,6 +1,9 @@
 /* Unit tests of the storage subsystem's pure logic (no Ceph cluster):
  * argument validation, qemu-img output parsing, zero detection, mon_host
- * parsing, RBD naming, pool set-up from node.yaml, and the JSON shapes. */
+ * parsing, RBD naming, local pool paths and file names, iSCSI portals,
+ * names, CHAP values and tgtadm output, NFS servers, exports and file
+ * names, LVM names and tag encoding, pool set-up from node.yaml, and the
+ * JSON shapes. */
 #include <config.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,8 +19,14 @@
 #include "jsonx.h"
 #include "limiquantix/config.h"
 #include "limiquantix/storage.h"
+#include "iscsi.h"
+#include "local.h"
+#include "lvm.h"
+#include "nfs.h"
 #include "rbd.h"
 #include "rpc_storage.h"
+#include "openvswitch/dynamic-string.h"
+#include "sset.h"
 #include "util.h"
 
 static void
@@ -280,21 +289,18 @@ test_storage_create_and_validation(void **state)
     (void) state;
     struct lq_config *c = parse(
         "storage:\n  pools:\n"
-        "    - {id: ceph, backend: rbd, ceph_conf: /nonexistent/ceph.conf}\n"
-        "    - {id: lvm, backend: lvm-thin, vg: vg0, thin_pool: tp}\n");
+        "    - {id: ceph, backend: rbd, ceph_conf: /nonexistent/ceph.conf}\n");
     struct lq_storage *s;
     assert_null(lq_storage_create(c, &s));
 
     struct lq_pool_status *pools;
     size_t n;
     assert_null(lq_storage_list_pools(s, &pools, &n));
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 1);
     assert_string_equal(pools[0].id, "ceph");
     assert_string_equal(pools[0].backend, "rbd");
     assert_string_equal(pools[0].health, "unavailable");
     assert_non_null(strstr(pools[0].message, "/nonexistent/ceph.conf"));
-    assert_string_equal(pools[1].backend, "lvm-thin");
-    assert_string_equal(pools[1].health, "unimplemented");
     lq_pool_status_free_array(pools, n);
 
     /* Wrong input is refused before any cluster is contacted. */
@@ -315,9 +321,6 @@ test_storage_create_and_validation(void **state)
     assert_error(lq_volume_create(s, &spec, NULL), LQ_INVALID_ARGUMENT,
                  "source.volumeId: only with source.snapshotId");
     spec.source_volume_id = NULL;
-    spec.pool_id = "lvm";
-    assert_error(lq_volume_create(s, &spec, NULL), LQ_UNIMPLEMENTED,
-                 "pool lvm");
     /* Valid, but the cluster cannot be reached. */
     spec.pool_id = "ceph";
     struct lq_volume_info *v = NULL;
@@ -386,6 +389,466 @@ test_volume_json(void **state)
     json_destroy(j);
 }
 
+static void
+test_local_pool_path(void **state)
+{
+    (void) state;
+    assert_null(lq_local_check_pool_path("path", "/var/lib/lq"));
+    assert_null(lq_local_check_pool_path("path", "/var/lib/lq/"));
+    assert_null(lq_local_check_pool_path("path", "/"));
+    assert_null(lq_local_check_pool_path("path", "/a/..b/c.d/.e"));
+    assert_error(lq_local_check_pool_path("path", NULL), LQ_INVALID_ARGUMENT,
+                 "path: required");
+    assert_error(lq_local_check_pool_path("path", "var/lib"),
+                 LQ_INVALID_ARGUMENT, "not an absolute path");
+    assert_error(lq_local_check_pool_path("path", "/var/../etc"),
+                 LQ_INVALID_ARGUMENT, "\"..\" components");
+    assert_error(lq_local_check_pool_path("path", "/var/lib/.."),
+                 LQ_INVALID_ARGUMENT, "\"..\" components");
+    assert_error(lq_local_check_pool_path("path", "/var/./lib"),
+                 LQ_INVALID_ARGUMENT, "\".\" or");
+    assert_error(lq_local_check_pool_path("path", "/var//lib"),
+                 LQ_INVALID_ARGUMENT, "empty component");
+    assert_error(lq_local_check_pool_path("path", "/var/l\nib"),
+                 LQ_INVALID_ARGUMENT, "control characters");
+}
+
+static void
+test_local_names(void **state)
+{
+    (void) state;
+    assert_true(lq_pooldir_name_ok("lq-a.qcow2"));
+    assert_true(lq_pooldir_name_ok("lq-tmp~a.meta"));
+    assert_false(lq_pooldir_name_ok(""));
+    assert_false(lq_pooldir_name_ok("."));
+    assert_false(lq_pooldir_name_ok(".."));
+    assert_false(lq_pooldir_name_ok("a/b"));
+    assert_false(lq_pooldir_name_ok("../etc/passwd"));
+    assert_false(lq_pooldir_name_ok("a\nb"));
+    char long_name[300];
+    memset(long_name, 'a', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    assert_false(lq_pooldir_name_ok(long_name));
+
+    char *n = lq_local_volume_file("vm1-root");
+    assert_string_equal(n, "lq-vm1-root.qcow2");
+    free(n);
+    n = lq_local_meta_file("vm1-root");
+    assert_string_equal(n, "lq-vm1-root.meta");
+    free(n);
+    n = lq_local_tmp_file("vm1-root", "qcow2");
+    assert_string_equal(n, "lq-tmp~vm1-root.qcow2");
+    free(n);
+    n = lq_local_base_file("gold", "s1");
+    assert_string_equal(n, "lq-base~gold~s1.qcow2");
+    free(n);
+
+    /* Only published volume images map back to ids. */
+    char *id = lq_local_volume_id("lq-vm1-root.qcow2");
+    assert_string_equal(id, "vm1-root");
+    free(id);
+    id = lq_local_volume_id("lq-a.b.qcow2");
+    assert_string_equal(id, "a.b");
+    free(id);
+    assert_null(lq_local_volume_id("lq-tmp~vm1.qcow2"));
+    assert_null(lq_local_volume_id("lq-base~gold~s1.qcow2"));
+    assert_null(lq_local_volume_id("lq-vm1.meta"));
+    assert_null(lq_local_volume_id("lq-.qcow2"));
+    assert_null(lq_local_volume_id("lq-.x.qcow2"));
+    assert_null(lq_local_volume_id("vm1.qcow2"));
+    assert_null(lq_local_volume_id("lq-vm1.qcow2.bak"));
+
+    /* A clone's backing file must be exactly its base, next to it. */
+    assert_true(lq_local_backing_ok("lq-base~gold~s1.qcow2", "gold", "s1"));
+    assert_false(lq_local_backing_ok("lq-base~gold~s2.qcow2", "gold", "s1"));
+    assert_false(lq_local_backing_ok("/etc/shadow", "gold", "s1"));
+    assert_false(lq_local_backing_ok("../lq-base~gold~s1.qcow2", "gold",
+                                     "s1"));
+    assert_false(lq_local_backing_ok("./lq-base~gold~s1.qcow2", "gold",
+                                     "s1"));
+    assert_false(lq_local_backing_ok("lq-base~gold~s1.qcow2", NULL, NULL));
+}
+
+static void
+test_local_pool_config(void **state)
+{
+    (void) state;
+    struct lq_config *c = parse(
+        "storage:\n  pools:\n"
+        "    - {id: bad, backend: local, path: /srv/../etc}\n");
+    struct lq_storage *s;
+    assert_error(lq_storage_create(c, &s), LQ_INVALID_ARGUMENT,
+                 "storage.pools[bad].path: \"/srv/../etc\" must not contain");
+    lq_config_free(c);
+
+    c = parse("storage:\n  pools:\n"
+              "    - {id: disk, backend: local, path: /nonexistent/lq}\n");
+    assert_null(lq_storage_create(c, &s));
+    struct lq_pool_status *pools;
+    size_t n;
+    assert_null(lq_storage_list_pools(s, &pools, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(pools[0].backend, "local");
+    assert_string_equal(pools[0].health, "unavailable");
+    assert_non_null(strstr(pools[0].message, "/nonexistent/lq"));
+    lq_pool_status_free_array(pools, n);
+    lq_storage_destroy(s);
+    lq_config_free(c);
+}
+
+static void
+test_iscsi_portal_iqn_chap(void **state)
+{
+    (void) state;
+    char *host;
+    int port;
+    assert_null(lq_iscsi_parse_portal("portal", "10.0.0.5", &host, &port));
+    assert_string_equal(host, "10.0.0.5");
+    assert_int_equal(port, 3260);
+    free(host);
+    assert_null(lq_iscsi_parse_portal("portal", "san.example:3261", &host,
+                                      &port));
+    assert_string_equal(host, "san.example");
+    assert_int_equal(port, 3261);
+    free(host);
+    assert_null(lq_iscsi_parse_portal("portal", "[fd00::1]:860", &host,
+                                      &port));
+    assert_string_equal(host, "fd00::1");
+    assert_int_equal(port, 860);
+    free(host);
+    assert_error(lq_iscsi_parse_portal("portal", "fd00::1", &host, &port),
+                 LQ_INVALID_ARGUMENT, "[addr]:port");
+    assert_error(lq_iscsi_parse_portal("portal", "h:0", &host, &port),
+                 LQ_INVALID_ARGUMENT, "port must be 1..65535");
+    assert_error(lq_iscsi_parse_portal("portal", "h:99999", &host, &port),
+                 LQ_INVALID_ARGUMENT, "port must be 1..65535");
+    assert_error(lq_iscsi_parse_portal("portal", ":3260", &host, &port),
+                 LQ_INVALID_ARGUMENT, "has no host");
+    assert_error(lq_iscsi_parse_portal("portal", "a b", &host, &port),
+                 LQ_INVALID_ARGUMENT, "invalid character");
+    assert_error(lq_iscsi_parse_portal("portal", "", &host, &port),
+                 LQ_INVALID_ARGUMENT, "portal: required");
+
+    assert_null(lq_iscsi_check_iqn("t", "iqn.2026-11.io.limiquantix:san"));
+    assert_null(lq_iscsi_check_iqn("t", "eui.02004567a425678d"));
+    assert_null(lq_iscsi_check_iqn("t", "naa.52004567ba64678d"));
+    assert_error(lq_iscsi_check_iqn("t", "iqn.26-11.io.x"),
+                 LQ_INVALID_ARGUMENT, "is not an iSCSI name");
+    assert_error(lq_iscsi_check_iqn("t", "IQN.2026-11.io.x"),
+                 LQ_INVALID_ARGUMENT, "only lower case");
+    assert_error(lq_iscsi_check_iqn("t", "iqn.2026-11.io.x y"),
+                 LQ_INVALID_ARGUMENT, "only lower case");
+    assert_error(lq_iscsi_check_iqn("t", "eui.123"), LQ_INVALID_ARGUMENT,
+                 "is not an iSCSI name");
+
+    assert_null(lq_iscsi_check_chap("chap_user", "node1", false));
+    assert_null(lq_iscsi_check_chap("chap_secret", "0123456789ab", true));
+    struct lq_error *e = lq_iscsi_check_chap("chap_secret", "short-pw",
+                                             true);
+    assert_non_null(e);
+    assert_null(strstr(e->message, "short-pw"));
+    assert_error(e, LQ_INVALID_ARGUMENT, "chap_secret: must be 12..255");
+    e = lq_iscsi_check_chap("chap_secret", "has,comma-secret", true);
+    assert_non_null(e);
+    assert_null(strstr(e->message, "comma"));
+    assert_error(e, LQ_INVALID_ARGUMENT, "without spaces or ','");
+    assert_error(lq_iscsi_check_chap("chap_user", "a b", false),
+                 LQ_INVALID_ARGUMENT, "chap_user");
+}
+
+static void
+test_tgt_parse_show(void **state)
+{
+    (void) state;
+    static const char text[] =
+        "Target 1: iqn.2026-11.io.other:x\n"
+        "    System information:\n"
+        "        Driver: iscsi\n"
+        "    LUN information:\n"
+        "        LUN: 0\n"
+        "            SCSI SN: beaf10\n"
+        "        LUN: 1\n"
+        "            SCSI SN: other-vol\n"
+        "Target 4: iqn.2026-11.io.lq:san\n"
+        "    System information:\n"
+        "        Driver: iscsi\n"
+        "        State: ready\n"
+        "    I_T nexus information:\n"
+        "        I_T nexus: 3\n"
+        "            Initiator: iqn.1994-05.com.redhat:c alias: h\n"
+        "            Connection: 0\n"
+        "                IP Address: 10.0.0.2\n"
+        "    LUN information:\n"
+        "        LUN: 0\n"
+        "            Type: controller\n"
+        "            SCSI SN: beaf40\n"
+        "            Size: 0 MB, Block size: 1\n"
+        "            Backing store path: None\n"
+        "        LUN: 2\n"
+        "            Type: disk\n"
+        "            SCSI SN: vm1-root\n"
+        "            Size: 17 MB, Block size: 512\n"
+        "            Backing store path: /proc/9/fd/7/lq-lun~vm1-root.raw\n"
+        "    Account information:\n"
+        "        lqnode\n"
+        "        lqtarget (outgoing)\n"
+        "    ACL information:\n"
+        "        10.0.0.0/24\n"
+        "        iqn.2026-11.io.lq:node.a\n"
+        "Target 2: iqn.2026-11.io.other:y\n"
+        "    LUN information:\n"
+        "        LUN: 7\n";
+    struct lq_tgt_target t;
+    int max_tid;
+    lq_tgt_parse_show(text, "iqn.2026-11.io.lq:san", &t, &max_tid);
+    assert_int_equal(t.tid, 4);
+    assert_int_equal(max_tid, 4);
+    assert_int_equal(t.n_nexus, 1);
+    assert_int_equal(t.n_luns, 2);
+    assert_int_equal(t.luns[1].lun, 2);
+    assert_string_equal(t.luns[1].serial, "vm1-root");
+    assert_string_equal(t.luns[1].path, "/proc/9/fd/7/lq-lun~vm1-root.raw");
+    assert_int_equal(t.luns[1].size_mb, 17);
+    assert_int_equal(t.n_accounts, 2);
+    assert_string_equal(t.accounts[1], "lqtarget (outgoing)");
+    assert_int_equal(t.n_acls, 2);
+    assert_string_equal(t.acls[0], "10.0.0.0/24");
+    lq_tgt_target_clear(&t);
+
+    lq_tgt_parse_show(text, "iqn.2026-11.io.lq:absent", &t, &max_tid);
+    assert_int_equal(t.tid, 0);
+    assert_int_equal(t.n_luns, 0);
+    lq_tgt_parse_show("", "iqn.2026-11.io.lq:san", &t, &max_tid);
+    assert_int_equal(t.tid, 0);
+    assert_int_equal(max_tid, 0);
+}
+
+static void
+test_iscsi_pool_config(void **state)
+{
+    (void) state;
+    static const struct {
+        const char *pool;
+        const char *error;
+    } cases[] = {
+        { "{id: s, backend: iscsi, portal: 'h:0', target_iqn: "
+          "iqn.2026-11.io.x:t}", "storage.pools[s].portal: \"h:0\": port" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: bad}",
+          "storage.pools[s].target_iqn: \"bad\" is not an iSCSI name" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: iqn.2026-11.io.x:t"
+          ", chap_user: u}", "storage.pools[s].chap_secret: set both" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: iqn.2026-11.io.x:t"
+          ", chap_user: u, chap_secret: tooshort}",
+          "storage.pools[s].chap_secret: must be 12..255" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: iqn.2026-11.io.x:t"
+          ", mutual_chap_user: m, mutual_chap_secret: 0123456789abc}",
+          "mutual CHAP needs chap_user" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: iqn.2026-11.io.x:t"
+          ", export: {backing_pool: d}}",
+          "storage.pools[s].chap_user: required when the pool is exported" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: iqn.2026-11.io.x:t"
+          ", chap_user: u, chap_secret: 0123456789abc, export: "
+          "{backing_pool: nope}}",
+          "storage.pools[s].export.backing_pool: no pool \"nope\"" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: iqn.2026-11.io.x:t"
+          ", chap_user: u, chap_secret: 0123456789abc, export: "
+          "{backing_pool: s}}", "pool s is a iscsi pool" },
+        { "{id: s, backend: iscsi, portal: h, target_iqn: iqn.2026-11.io.x:t"
+          ", chap_user: u, chap_secret: 0123456789abc, export: "
+          "{backing_pool: d, acl: '-x'}}", "export.acl: \"-x\"" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        char *yaml = xasprintf("storage:\n  pools:\n"
+                               "    - {id: d, backend: local, path: /x}\n"
+                               "    - %s\n", cases[i].pool);
+        struct lq_config *c = parse(yaml);
+        struct lq_storage *s;
+        struct lq_error *e = lq_storage_create(c, &s);
+        assert_non_null(e);
+        assert_null(strstr(e->message, "0123456789abc"));
+        assert_null(strstr(e->message, "tooshort"));
+        assert_error(e, LQ_INVALID_ARGUMENT, cases[i].error);
+        lq_config_free(c);
+        free(yaml);
+    }
+}
+
+static void
+test_nfs_names(void **state)
+{
+    (void) state;
+    assert_null(lq_nfs_check_server("server", "nas.example"));
+    assert_null(lq_nfs_check_server("server", "10.0.0.5"));
+    assert_error(lq_nfs_check_server("server", ""), LQ_INVALID_ARGUMENT,
+                 "server: required");
+    assert_error(lq_nfs_check_server("server", "a/b"), LQ_INVALID_ARGUMENT,
+                 "not a host name");
+    assert_error(lq_nfs_check_server("server", "h?x=1"),
+                 LQ_INVALID_ARGUMENT, "not a host name");
+    assert_null(lq_nfs_check_export("export", "/srv/vms"));
+    assert_error(lq_nfs_check_export("export", "srv"), LQ_INVALID_ARGUMENT,
+                 "not an absolute path");
+    assert_error(lq_nfs_check_export("export", "/srv/../etc"),
+                 LQ_INVALID_ARGUMENT, "\"..\" components");
+    assert_error(lq_nfs_check_export("export", "/srv?version=3"),
+                 LQ_INVALID_ARGUMENT, "must not contain '?'");
+    assert_error(lq_nfs_check_export("export", "/a b"), LQ_INVALID_ARGUMENT,
+                 "spaces");
+
+    char *u = lq_nfs_url("10.0.0.5", "/srv/vms", 4, 2049);
+    assert_string_equal(u, "nfs://10.0.0.5/srv/vms?version=4&nfsport=2049");
+    free(u);
+    u = lq_nfs_url("nas", "/x", 3, 0);
+    assert_string_equal(u, "nfs://nas/x?version=3");
+    free(u);
+
+    char *id = lq_nfs_volume_id("lq-vm1.raw");
+    assert_string_equal(id, "vm1");
+    free(id);
+    assert_null(lq_nfs_volume_id("lq-tmp~vm1.raw"));
+    assert_null(lq_nfs_volume_id("lq-snap~vm1~s1.raw"));
+    assert_null(lq_nfs_volume_id("lq-vm1.meta"));
+    assert_null(lq_nfs_volume_id("lq-.raw"));
+    assert_null(lq_nfs_volume_id("vm1.raw"));
+
+    struct lq_config *c = parse(
+        "storage:\n  pools:\n"
+        "    - {id: n, backend: nfs, server: nas, export: /x, "
+        "nfs_version: 2}\n");
+    struct lq_storage *s;
+    assert_error(lq_storage_create(c, &s), LQ_INVALID_ARGUMENT,
+                 "storage.pools[n].nfs_version: expected 3 or 4");
+    lq_config_free(c);
+    c = parse("storage:\n  pools:\n"
+              "    - {id: n, backend: nfs, server: nas, export: /x, "
+              "port: 0}\n");
+    assert_error(lq_storage_create(c, &s), LQ_INVALID_ARGUMENT,
+                 "storage.pools[n].port: expected 1..65535");
+    lq_config_free(c);
+}
+
+static void
+test_lvm_names_and_tags(void **state)
+{
+    (void) state;
+    assert_null(lq_lvm_check_name("vg", "vg0"));
+    assert_null(lq_lvm_check_name("vg", "data_vg.1+x"));
+    assert_error(lq_lvm_check_name("vg", "-vg"), LQ_INVALID_ARGUMENT,
+                 "vg: \"-vg\" is not an LVM name");
+    assert_error(lq_lvm_check_name("vg", "a/b"), LQ_INVALID_ARGUMENT,
+                 "not an LVM name");
+    assert_error(lq_lvm_check_name("vg", ".."), LQ_INVALID_ARGUMENT,
+                 "not an LVM name");
+    assert_error(lq_lvm_check_name("vg", NULL), LQ_INVALID_ARGUMENT,
+                 "not an LVM name");
+
+    /* Round trip of values no tag could hold, across several tags. */
+    struct sset tags = SSET_INITIALIZER(&tags);
+    const char *spec = "v1\nname=disk, \"one\" / two\nsize=4194304\n"
+                       "image=/var/lib/images/a very long path name that "
+                       "needs more than one tag because it is long.qcow2\n";
+    lq_lvm_tags_put("s", spec, &tags);
+    lq_lvm_tags_put("n", "", &tags);
+    assert_true(sset_count(&tags) > 2);
+    struct ds list = DS_EMPTY_INITIALIZER;
+    ds_put_cstr(&list, "lq.vol=v1");
+    const char *t;
+    SSET_FOR_EACH (t, &tags) {
+        assert_true(strlen(t) <= 110);
+        for (const char *c = t; *c; c++) {
+            assert_non_null(strchr("abcdefghijklmnopqrstuvwxyz0123456789.=",
+                                   *c));
+        }
+        ds_put_format(&list, ",%s", t);
+    }
+    ds_put_cstr(&list, ",lq.ctime=17");
+    char *back = lq_lvm_tags_get(ds_cstr(&list), "s");
+    assert_string_equal(back, spec);
+    free(back);
+    back = lq_lvm_tags_get(ds_cstr(&list), "n");
+    assert_string_equal(back, "");
+    free(back);
+    assert_null(lq_lvm_tags_get(ds_cstr(&list), "x"));
+    assert_null(lq_lvm_tags_get("lq.s00=zz", "s"));
+    char *v = lq_lvm_tag_value(ds_cstr(&list), "lq.vol");
+    assert_string_equal(v, "v1");
+    free(v);
+    v = lq_lvm_tag_value(ds_cstr(&list), "lq.ctime");
+    assert_string_equal(v, "17");
+    free(v);
+    assert_null(lq_lvm_tag_value(ds_cstr(&list), "lq.vo"));
+    assert_null(lq_lvm_tag_value("", "lq.vol"));
+    ds_destroy(&list);
+    sset_destroy(&tags);
+
+    struct lq_config *c = parse(
+        "storage:\n  pools:\n"
+        "    - {id: t, backend: lvm-thin, vg: vg0, thin_pool: tp, "
+        "max_data_percent: 120}\n");
+    struct lq_storage *s;
+    assert_error(lq_storage_create(c, &s), LQ_INVALID_ARGUMENT,
+                 "storage.pools[t].max_data_percent: expected a percentage");
+    lq_config_free(c);
+    c = parse("storage:\n  pools:\n"
+              "    - {id: t, backend: lvm-thin, vg: 'vg/../x', "
+              "thin_pool: tp}\n");
+    assert_error(lq_storage_create(c, &s), LQ_INVALID_ARGUMENT,
+                 "storage.pools[t].vg: \"vg/../x\" is not an LVM name");
+    lq_config_free(c);
+}
+
+/* The C API in-process on a local pool (qemu-img, a temporary directory):
+ * what the compute side gets from lq_volume_disk_source(). */
+static void
+test_local_capi_disk_source(void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/lq-storage-unit-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *yaml = xasprintf("storage:\n  pools:\n"
+                           "    - {id: disk, backend: local, path: %s}\n",
+                           dir);
+    struct lq_config *c = parse(yaml);
+    struct lq_storage *s;
+    assert_null(lq_storage_create(c, &s));
+
+    struct lq_volume_spec spec = { .id = "cv1", .pool_id = "disk",
+                                   .size_bytes = 4 << 20 };
+    struct lq_volume_info *v;
+    assert_null(lq_volume_create(s, &spec, &v));
+    assert_int_equal(v->size_bytes, 4 << 20);
+    lq_volume_info_free(v);
+    assert_null(lq_snapshot_create(s, "cv1", "cs1", NULL, NULL));
+    struct lq_volume_spec clone = { .id = "cv2", .pool_id = "disk",
+                                    .source_snapshot_id = "cs1" };
+    assert_null(lq_volume_create(s, &clone, &v));
+    assert_string_equal(v->parent_volume_id, "cv1");
+    assert_int_equal(v->clone_depth, 1);
+    lq_volume_info_free(v);
+
+    struct lq_disk_source *ds;
+    assert_null(lq_volume_disk_source(s, "cv2", &ds));
+    char *path = xasprintf("%s/lq-cv2.qcow2", dir);
+    assert_string_equal(ds->type, "file");
+    assert_string_equal(ds->path, path);
+    assert_string_equal(ds->format, "qcow2");
+    assert_null(ds->protocol);
+    assert_null(ds->secret_type);
+    lq_disk_source_free(ds);
+    free(path);
+    assert_error(lq_volume_disk_source(s, "nope", &ds), LQ_NOT_FOUND,
+                 "nope");
+
+    assert_error(lq_volume_delete(s, "cv1", false), LQ_FAILED_PRECONDITION,
+                 "has clones (cv2)");
+    assert_null(lq_volume_delete(s, "cv2", false));
+    assert_null(lq_volume_delete(s, "cv1", false));
+    lq_storage_destroy(s);
+    lq_config_free(c);
+    free(yaml);
+    assert_int_equal(rmdir(dir), 0);        /* Nothing left behind. */
+}
+
 int
 main(void)
 {
@@ -401,6 +864,15 @@ main(void)
         cmocka_unit_test(test_storage_create_and_validation),
         cmocka_unit_test(test_storage_create_bad_params),
         cmocka_unit_test(test_volume_json),
+        cmocka_unit_test(test_local_pool_path),
+        cmocka_unit_test(test_local_names),
+        cmocka_unit_test(test_local_pool_config),
+        cmocka_unit_test(test_iscsi_portal_iqn_chap),
+        cmocka_unit_test(test_tgt_parse_show),
+        cmocka_unit_test(test_iscsi_pool_config),
+        cmocka_unit_test(test_nfs_names),
+        cmocka_unit_test(test_lvm_names_and_tags),
+        cmocka_unit_test(test_local_capi_disk_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -182,8 +182,8 @@ struct lq_error *lq_snapshot_rollback(struct lq_storage *,
 /* ---- Attaching ----------------------------------------------------------- */
 
 /* Everything libvirt's <disk> needs to attach the volume; no secrets: the
- * cephx key stays in 'keyring', the compute subsystem turns it into a
- * libvirt secret. */
+ * cephx key stays in 'keyring', the iSCSI CHAP secret in node.yaml; the
+ * compute subsystem turns them into libvirt secrets. */
 struct lq_disk_host {
     char *name;                 /* "127.0.0.1", "[::1]" */
     char *port;                 /* "3300"; may be "" */
@@ -198,7 +198,10 @@ struct lq_disk_source {
     struct lq_disk_host *hosts; /* <host name= port=/> */
     size_t n_hosts;
     char *auth_username;        /* <auth username=>: "admin" */
-    char *secret_type;          /* <secret type=>: "ceph" */
+    char *secret_type;          /* <secret type=>: "ceph", "iscsi" */
+    char *secret_usage;         /* <secret usage=> (iscsi): the libvirt
+                                 * secret the compute side defines with
+                                 * the pool's CHAP secret. */
     char *config_file;          /* ceph.conf path (QEMU rbd conf=) */
     char *keyring;              /* Path holding the key, not the key. */
 };
