@@ -4,8 +4,9 @@
  *
  * Design decisions:
  * - The cephx key is read from the pool's keyring file only here, decoded
- *   and handed to libvirt with virSecretSetValue(); it is never logged or
- *   put in an error.  The secret is private (libvirt will not give the
+ *   and handed to libvirt with virSecretSetValue(); an iSCSI pool's CHAP
+ *   secret comes from the storage subsystem (lq_volume_disk_secret()).
+ *   Neither is ever logged or put in an error.  The secret is private (libvirt will not give the
  *   value back) and persistent, and its usage name is derived from the
  *   cluster config and user, so every VM of one pool shares one secret
  *   and a restarted daemon finds it again.  Its value is set on every use,
@@ -85,8 +86,61 @@ lq_ceph_keyring_key(const char *path, const char *user, char **keyp)
                           "for client.%s", path, user);
 }
 
-/* The libvirt secret holding the key the disk source's keyring has for its
- * user; its UUID into 'uuid'. */
+/* A private, persistent libvirt secret of 'usage_type' named 'usage' (the
+ * <usage> child 'usage_tag': "name" for ceph, "target" for iscsi), with a
+ * UUID derived from the usage name, so every node defines the same secret
+ * and a domain XML naming it is valid on any of them (live migration
+ * carries the XML to the target).  Its value is set every time: a rotated
+ * key takes effect at the next attach.  'usage' holds only characters we
+ * checked; the value never leaves this function except to libvirt. */
+static struct lq_error *
+define_secret(virConnectPtr conn, int usage_type, const char *type_name,
+              const char *usage_tag, const char *usage,
+              const unsigned char *value, size_t len, char uuid[37])
+{
+    uint8_t digest[SHA1_DIGEST_SIZE];
+    char hex[SHA1_HEX_DIGEST_LEN + 1];
+    sha1_bytes(usage, strlen(usage), digest);
+    sha1_to_hex(digest, hex);
+    char sec_uuid[37];
+    snprintf(sec_uuid, sizeof sec_uuid, "%.8s-%.4s-%.4s-%.4s-%.12s", hex,
+             hex + 8, hex + 12, hex + 16, hex + 20);
+
+    virSecretPtr sec = virSecretLookupByUsage(conn, usage_type, usage);
+    if (!sec) {
+        struct ds xml = DS_EMPTY_INITIALIZER;
+        ds_put_format(&xml, "<secret ephemeral='no' private='yes'><uuid>%s"
+                      "</uuid><usage type='%s'><%s>%s</%s></usage>"
+                      "</secret>", sec_uuid, type_name, usage_tag, usage,
+                      usage_tag);
+        sec = virSecretDefineXML(conn, ds_cstr(&xml), 0);
+        ds_destroy(&xml);
+    }
+    struct lq_error *e = NULL;
+    if (!sec || virSecretSetValue(sec, value, len, 0) < 0
+        || virSecretGetUUIDString(sec, uuid) < 0) {
+        const virError *ve = virGetLastError();
+        e = lq_error_new(LQ_INTERNAL, "cannot store the %s secret \"%s\" in "
+                         "libvirt: %s", type_name, usage,
+                         ve && ve->message ? ve->message : "unknown error");
+    }
+    if (sec) {
+        virSecretFree(sec);
+    }
+    return e;
+}
+
+/* Characters allowed in the parts of a secret's usage name (it is put
+ * into XML). */
+static bool
+is_plain_name(const char *s)
+{
+    return *s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+                        "VWXYZ0123456789_.-") == strlen(s);
+}
+
+/* The libvirt secret holding the cephx key that the disk source's keyring
+ * has for its user; its UUID into 'uuid'. */
 static struct lq_error *
 ensure_ceph_secret(virConnectPtr conn, const struct lq_disk_source *src,
                    char uuid[37])
@@ -96,12 +150,9 @@ ensure_ceph_secret(virConnectPtr conn, const struct lq_disk_source *src,
                             "ceph_keyring: VMs need the key as a libvirt "
                             "secret");
     }
-    /* The user name goes into the secret's usage name (XML). */
-    const char *u = src->auth_username;
-    if (!*u || strspn(u, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                      "0123456789_.-") != strlen(u)) {
+    if (!is_plain_name(src->auth_username)) {
         return lq_error_new(LQ_FAILED_PRECONDITION, "ceph_user: \"%s\" is not"
-                            " a plain cephx user name", u);
+                            " a plain cephx user name", src->auth_username);
     }
     char *b64;
     struct lq_error *e = lq_ceph_keyring_key(src->keyring,
@@ -129,41 +180,39 @@ ensure_ceph_secret(virConnectPtr conn, const struct lq_disk_source *src,
     ds_destroy(&id);
     char *usage = xasprintf("limiquantix ceph client.%s %.16s",
                             src->auth_username, hex);
-
-    /* The UUID comes from the same digest, so every node defines the same
-     * secret and a domain XML naming it is valid on any of them (live
-     * migration carries the XML to the target). */
-    char sec_uuid[37];
-    snprintf(sec_uuid, sizeof sec_uuid, "%.8s-%.4s-%.4s-%.4s-%.12s", hex,
-             hex + 8, hex + 12, hex + 16, hex + 20);
-    virSecretPtr sec = virSecretLookupByUsage(conn, VIR_SECRET_USAGE_TYPE_CEPH,
-                                              usage);
-    if (!sec) {
-        /* Built by hand: the only variable parts are our own hex digest and
-         * the user name checked above. */
-        struct ds xml = DS_EMPTY_INITIALIZER;
-        ds_put_format(&xml, "<secret ephemeral='no' private='yes'><uuid>%s"
-                      "</uuid><usage type='ceph'><name>%s</name></usage>"
-                      "</secret>", sec_uuid, usage);
-        sec = virSecretDefineXML(conn, ds_cstr(&xml), 0);
-        ds_destroy(&xml);
-    }
-    if (sec && virSecretSetValue(sec, raw.data, raw.size, 0) == 0
-        && virSecretGetUUIDString(sec, uuid) == 0) {
-        e = NULL;
-    } else {
-        const virError *ve = virGetLastError();
-        e = lq_error_new(LQ_INTERNAL, "cannot store the cephx key of "
-                         "client.%s as a libvirt secret: %s",
-                         src->auth_username,
-                         ve && ve->message ? ve->message : "unknown error");
-    }
-    if (sec) {
-        virSecretFree(sec);
-    }
+    e = define_secret(conn, VIR_SECRET_USAGE_TYPE_CEPH, "ceph", "name",
+                      usage, raw.data, raw.size, uuid);
     memset(raw.data, 0, raw.size);
     gnutls_free(raw.data);
     free(usage);
+    return e;
+}
+
+/* The libvirt secret holding the CHAP secret of an iSCSI volume's pool. */
+static struct lq_error *
+ensure_iscsi_secret(const struct lq_compute_backends *b, virConnectPtr conn,
+                    const char *volume_id, const struct lq_disk_source *src,
+                    char uuid[37])
+{
+    if (!src->secret_usage || !is_plain_name(src->secret_usage)) {
+        return lq_error_new(LQ_INTERNAL, "the iSCSI disk source names no "
+                            "usable secret");
+    }
+    char *secret;
+    struct lq_error *e = lq_volume_disk_secret(b->storage, volume_id,
+                                               &secret);
+    if (!e && !secret) {
+        e = lq_error_new(LQ_FAILED_PRECONDITION, "the pool gives no CHAP "
+                         "secret for its chap_user");
+    }
+    if (!e) {
+        e = define_secret(conn, VIR_SECRET_USAGE_TYPE_ISCSI, "iscsi",
+                          "target", src->secret_usage,
+                          (const unsigned char *) secret, strlen(secret),
+                          uuid);
+        memset(secret, 0, strlen(secret));
+    }
+    free(secret);
     return e;
 }
 
@@ -193,11 +242,15 @@ lq_resolve_disk(const struct lq_compute_backends *b, virConnectPtr conn,
         }
         return lq_error_prefix(e, "%s.volumeId", field);
     }
-    if (d->source->secret_type && !strcmp(d->source->secret_type, "ceph")) {
+    const char *type = d->source->secret_type;
+    if (type && !strcmp(type, "ceph")) {
         e = ensure_ceph_secret(conn, d->source, d->secret_uuid);
-        if (e) {
-            return lq_error_prefix(e, "%s.volumeId", field);
-        }
+    } else if (type && !strcmp(type, "iscsi")) {
+        e = ensure_iscsi_secret(b, conn, d->volume_id, d->source,
+                                d->secret_uuid);
+    }
+    if (e) {
+        return lq_error_prefix(e, "%s.volumeId", field);
     }
     return NULL;
 }

@@ -107,6 +107,10 @@ struct lq_storage_driver {
 
     struct lq_error *(*disk_source)(void *impl, const char *id,
                                     struct lq_disk_source **);
+    /* Optional: the secret value the disk source's <auth> needs (iSCSI
+     * CHAP), '*secretp' NULL if none.  Never logged. */
+    struct lq_error *(*disk_secret)(void *impl, const char *id,
+                                    char **secretp);
 };
 
 extern const struct lq_storage_driver lq_rbd_driver;

@@ -1727,6 +1727,14 @@ drv_disk_source(void *impl, const char *id, struct lq_disk_source **sp)
     return NULL;
 }
 
+static struct lq_error *
+drv_disk_secret(void *impl, const char *id OVS_UNUSED, char **secretp)
+{
+    struct iscsi_pool *p = impl;
+    *secretp = nullable_xstrdup(p->chap_user ? p->chap_secret : NULL);
+    return NULL;
+}
+
 const struct lq_storage_driver lq_iscsi_driver = {
     .backend = "iscsi",
     .open = drv_open,
@@ -1748,4 +1756,5 @@ const struct lq_storage_driver lq_iscsi_driver = {
     .snapshot_rollback = drv_snapshot_rollback,
     .snapshot_find = drv_snapshot_find,
     .disk_source = drv_disk_source,
+    .disk_secret = drv_disk_secret,
 };

@@ -1478,3 +1478,19 @@ lq_volume_disk_source(struct lq_storage *s, const char *id,
     }
     return error;
 }
+
+struct lq_error *
+lq_volume_disk_secret(struct lq_storage *s, const char *id, char **secretp)
+{
+    *secretp = NULL;
+    struct lq_error *error = lq_storage_check_id("id", id);
+    if (error) {
+        return error;
+    }
+    struct lq_storage_pool *pool;
+    error = volume_locate(s, id, &pool, NULL);
+    if (!error && pool->driver->disk_secret) {
+        error = pool->driver->disk_secret(pool->impl, id, secretp);
+    }
+    return error;
+}

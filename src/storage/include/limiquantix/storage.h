@@ -208,6 +208,12 @@ struct lq_disk_source {
 struct lq_error *lq_volume_disk_source(struct lq_storage *, const char *id,
                                        struct lq_disk_source **sourcep);
 void lq_disk_source_free(struct lq_disk_source *);
+/* The secret value a disk source's <auth> needs where it is not in a file
+ * (iSCSI CHAP: from node.yaml), for the compute subsystem to store in a
+ * libvirt secret; '*secretp' is NULL when there is none.  The caller
+ * clears and frees it.  Never logged, never in an error. */
+struct lq_error *lq_volume_disk_secret(struct lq_storage *, const char *id,
+                                       char **secretp);
 
 /* ---- Validation (exposed for tests and other callers) ------------------- */
 
