@@ -91,6 +91,27 @@ lq_json_field(const struct json *obj, const char *camel)
     return v && v->type != JSON_NULL ? v : NULL;
 }
 
+const struct json *
+lq_json_member(const struct json *obj, const char *name)
+{
+    return obj && obj->type == JSON_OBJECT
+           ? shash_find_data(json_object(obj), name) : NULL;
+}
+
+const char *
+lq_json_member_string(const struct json *obj, const char *name)
+{
+    const struct json *m = lq_json_member(obj, name);
+    return m && m->type == JSON_STRING ? json_string(m) : NULL;
+}
+
+int64_t
+lq_json_member_int(const struct json *obj, const char *name)
+{
+    const struct json *m = lq_json_member(obj, name);
+    return m && m->type == JSON_INTEGER ? json_integer(m) : 0;
+}
+
 static struct lq_error *
 type_error(const char *camel, const char *expected, const struct json *v)
 {

@@ -21,6 +21,13 @@ struct lq_error *lq_json_parse_object(const char *text, size_t len,
  * absent or JSON null (proto3: null means "default"). */
 const struct json *lq_json_field(const struct json *obj, const char *camel);
 
+/* For JSON we wrote ourselves or a tool printed (metadata files, qemu-img
+ * output): member 'name' exactly, and its string or integer value, NULL /
+ * 0 if absent or of another type. */
+const struct json *lq_json_member(const struct json *obj, const char *name);
+const char *lq_json_member_string(const struct json *obj, const char *name);
+int64_t lq_json_member_int(const struct json *obj, const char *name);
+
 /* Typed getters: leave '*out' unchanged when the field is absent, and return
  * an invalid_argument error naming the field when the type is wrong. */
 struct lq_error *lq_json_get_string(const struct json *obj, const char *camel,

@@ -31,6 +31,7 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/json.h"
 #include "openvswitch/vlog.h"
+#include "jsonx.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(storage_image);
@@ -43,13 +44,6 @@ lq_image_probe_clear(struct lq_image_probe *p)
 {
     free(p->format);
     p->format = NULL;
-}
-
-static const struct json *
-member(const struct json *obj, const char *name)
-{
-    return obj && obj->type == JSON_OBJECT
-           ? shash_find_data(json_object(obj), name) : NULL;
 }
 
 struct lq_error *
@@ -66,8 +60,8 @@ lq_image_parse_info(const char *field, const char *text,
         goto out;
     }
 
-    const struct json *format = member(j, "format");
-    const struct json *vsize = member(j, "virtual-size");
+    const struct json *format = lq_json_member(j, "format");
+    const struct json *vsize = lq_json_member(j, "virtual-size");
     if (!format || format->type != JSON_STRING
         || !vsize || vsize->type != JSON_INTEGER || json_integer(vsize) < 0) {
         error = lq_error_new(LQ_INTERNAL, "%s: qemu-img info output lacks "
@@ -80,20 +74,20 @@ lq_image_parse_info(const char *field, const char *text,
                              "is not supported (raw or qcow2)", field, fmt);
         goto out;
     }
-    if (member(j, "backing-filename") || member(j, "full-backing-filename")) {
+    if (lq_json_member(j, "backing-filename") || lq_json_member(j, "full-backing-filename")) {
         error = lq_error_new(LQ_INVALID_ARGUMENT, "%s: qcow2 images with a "
                              "backing file are not accepted (flatten it "
                              "first: qemu-img convert -O qcow2)", field);
         goto out;
     }
-    const struct json *enc = member(j, "encrypted");
+    const struct json *enc = lq_json_member(j, "encrypted");
     if (enc && enc->type == JSON_TRUE) {
         error = lq_error_new(LQ_INVALID_ARGUMENT, "%s: encrypted images are "
                              "not accepted", field);
         goto out;
     }
-    const struct json *data = member(member(j, "format-specific"), "data");
-    if (member(data, "data-file")) {
+    const struct json *data = lq_json_member(lq_json_member(j, "format-specific"), "data");
+    if (lq_json_member(data, "data-file")) {
         error = lq_error_new(LQ_INVALID_ARGUMENT, "%s: qcow2 images with an "
                              "external data file are not accepted", field);
         goto out;

@@ -62,6 +62,7 @@
 #include "ovs-thread.h"
 #include "pooldir.h"
 #include "sset.h"
+#include "jsonx.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(storage_iscsi);
@@ -917,27 +918,6 @@ lun_file_id(const char *name)
     return id;
 }
 
-static const struct json *
-member(const struct json *obj, const char *name)
-{
-    return obj && obj->type == JSON_OBJECT
-           ? shash_find_data(json_object(obj), name) : NULL;
-}
-
-static const char *
-member_string(const struct json *obj, const char *name)
-{
-    const struct json *m = member(obj, name);
-    return m && m->type == JSON_STRING ? json_string(m) : NULL;
-}
-
-static int64_t
-member_int(const struct json *obj, const char *name)
-{
-    const struct json *m = member(obj, name);
-    return m && m->type == JSON_INTEGER ? json_integer(m) : 0;
-}
-
 static struct lq_error *
 export_dir(const struct iscsi_pool *p, struct lq_pooldir *d)
 {
@@ -959,7 +939,7 @@ export_meta(const struct iscsi_pool *p, const struct lq_pooldir *d,
     }
     if (!e) {
         e = lq_pooldir_read_json(d, meta, mp);
-        if (!e && strcmp(member_string(*mp, "volume_id") ?: "", id)) {
+        if (!e && strcmp(lq_json_member_string(*mp, "volume_id") ?: "", id)) {
             json_destroy(*mp);
             *mp = NULL;
             e = lq_error_new(LQ_NOT_FOUND, "volume \"%s\" not found (%s is "
@@ -1023,7 +1003,7 @@ export_sync(struct iscsi_pool *p, const struct lq_pooldir *d,
         if (e || tgt_find_lun(t, id) || export_meta(p, d, id, &m, NULL)) {
             continue;   /* Exported, or not (yet) a volume. */
         }
-        int lun = member_int(m, "lun");
+        int lun = lq_json_member_int(m, "lun");
         char *raw = lun_file(id, "raw");
         if (lun > 0) {
             e = tgt_lun_add(p, t, d, raw, lun, id);
@@ -1069,11 +1049,11 @@ static struct lq_volume_info *
 export_info(const struct iscsi_pool *p, const char *id, const struct json *m,
             const struct stat *st, const struct lq_tgt_target *t)
 {
-    struct lq_volume_info *v = volume_new(p, id, member_int(m, "lun"));
-    const char *name = member_string(m, "name");
+    struct lq_volume_info *v = volume_new(p, id, lq_json_member_int(m, "lun"));
+    const char *name = lq_json_member_string(m, "name");
     v->name = xstrdup(name ? name : id);
-    v->create_spec = nullable_xstrdup(member_string(m, "spec"));
-    v->created_at = member_int(m, "created_at");
+    v->create_spec = nullable_xstrdup(lq_json_member_string(m, "spec"));
+    v->created_at = lq_json_member_int(m, "created_at");
     v->size_bytes = st->st_size;
     v->allocated_bytes = (uint64_t) st->st_blocks * 512;
     v->attached = t->n_nexus > 0;
@@ -1293,7 +1273,7 @@ free_lun(const struct iscsi_pool *p, const struct lq_pooldir *d,
         SSET_FOR_EACH (id, &ids) {
             struct json *m;
             if (!used && !export_meta(p, d, id, &m, NULL)) {
-                used = member_int(m, "lun") == lun;
+                used = lq_json_member_int(m, "lun") == lun;
                 json_destroy(m);
             }
         }
@@ -1615,7 +1595,7 @@ drv_resize(void *impl, const char *id, uint64_t size, bool allow_shrink)
     }
     /* tgtd reads the size when the LUN is added: export it again. */
     const struct lq_tgt_lun *l = tgt_find_lun(&t, id);
-    int lun = member_int(m, "lun");
+    int lun = lq_json_member_int(m, "lun");
     if (!e && l) {
         e = tgt_lun_delete(p, &t, l->lun);
     }

@@ -63,6 +63,7 @@
 #include "openvswitch/vlog.h"
 #include "ovs-thread.h"
 #include "sset.h"
+#include "jsonx.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(storage_local);
@@ -224,27 +225,6 @@ qinfo_clear(struct qinfo *q)
     memset(q, 0, sizeof *q);
 }
 
-static const struct json *
-member(const struct json *obj, const char *name)
-{
-    return obj && obj->type == JSON_OBJECT
-           ? shash_find_data(json_object(obj), name) : NULL;
-}
-
-static const char *
-member_string(const struct json *obj, const char *name)
-{
-    const struct json *m = member(obj, name);
-    return m && m->type == JSON_STRING ? json_string(m) : NULL;
-}
-
-static int64_t
-member_int(const struct json *obj, const char *name)
-{
-    const struct json *m = member(obj, name);
-    return m && m->type == JSON_INTEGER ? json_integer(m) : 0;
-}
-
 static struct lq_error *
 qinfo_get(const struct local_pool *p, const struct lq_pooldir *d, const char *vid,
           const char *name, struct qinfo *q)
@@ -262,23 +242,23 @@ qinfo_get(const struct local_pool *p, const struct lq_pooldir *d, const char *vi
     }
     struct json *j = json_from_string(r.out);
     lq_exec_result_clear(&r);
-    const struct json *vs = member(j, "virtual-size");
+    const struct json *vs = lq_json_member(j, "virtual-size");
     if (!vs || vs->type != JSON_INTEGER) {
         json_destroy(j);
         return lq_error_new(LQ_INTERNAL, "pool %s: volume %s: cannot parse "
                             "qemu-img info", p->id, vid);
     }
     q->virtual_size = json_integer(vs);
-    q->actual_size = MAX(member_int(j, "actual-size"), 0);
-    q->backing = nullable_xstrdup(member_string(j, "backing-filename"));
-    const struct json *snaps = member(j, "snapshots");
+    q->actual_size = MAX(lq_json_member_int(j, "actual-size"), 0);
+    q->backing = nullable_xstrdup(lq_json_member_string(j, "backing-filename"));
+    const struct json *snaps = lq_json_member(j, "snapshots");
     if (snaps && snaps->type == JSON_ARRAY) {
         const struct json_array *arr = json_array(snaps);
         size_t n = arr->n;
         q->snaps = xcalloc(MAX(n, 1), sizeof *q->snaps);
         for (size_t i = 0; i < n; i++) {
             const struct json *s = arr->elems[i];
-            const char *tag = member_string(s, "name");
+            const char *tag = lq_json_member_string(s, "name");
             struct lq_error *bad = tag && !strncmp(tag, "lq-", 3)
                 ? lq_storage_check_id("tag", tag + 3) : NULL;
             if (!tag || strncmp(tag, "lq-", 3) || bad) {
@@ -286,7 +266,7 @@ qinfo_get(const struct local_pool *p, const struct lq_pooldir *d, const char *vi
                 continue;           /* Not one of ours. */
             }
             q->snaps[q->n_snaps].sid = xstrdup(tag + 3);
-            q->snaps[q->n_snaps].date = member_int(s, "date-sec");
+            q->snaps[q->n_snaps].date = lq_json_member_int(s, "date-sec");
             q->n_snaps++;
         }
     }
@@ -309,7 +289,7 @@ meta_read(const struct local_pool *p, const struct lq_pooldir *d,
                          "qcow2 has no metadata: not a limiquantix volume)",
                          id, p->path, id);
     } else if (!e) {
-        const char *vid = member_string(*jp, "volume_id");
+        const char *vid = lq_json_member_string(*jp, "volume_id");
         if (!vid || strcmp(vid, id)) {
             json_destroy(*jp);
             *jp = NULL;
@@ -566,9 +546,9 @@ info_build(const struct local_pool *p, const struct lq_pooldir *d, const char *i
         goto out;
     }
 
-    const struct json *parent = member(meta, "parent");
-    const char *pvid = member_string(parent, "volume_id");
-    const char *psid = member_string(parent, "snapshot_id");
+    const struct json *parent = lq_json_member(meta, "parent");
+    const char *pvid = lq_json_member_string(parent, "volume_id");
+    const char *psid = lq_json_member_string(parent, "snapshot_id");
     if (q.backing && !lq_local_backing_ok(q.backing, pvid, psid)) {
         e = lq_error_new(LQ_FAILED_PRECONDITION, "pool %s: volume %s has "
                          "backing file \"%s\", which is not its clone base; "
@@ -579,9 +559,9 @@ info_build(const struct local_pool *p, const struct lq_pooldir *d, const char *i
     struct lq_volume_info *v = lq_volume_info_new();
     v->id = xstrdup(id);
     v->pool_id = xstrdup(p->id);
-    const char *name = member_string(meta, "name");
+    const char *name = lq_json_member_string(meta, "name");
     v->name = xstrdup(name ? name : id);
-    v->create_spec = nullable_xstrdup(member_string(meta, "spec"));
+    v->create_spec = nullable_xstrdup(lq_json_member_string(meta, "spec"));
     v->state = LQ_VOLUME_AVAILABLE;
     v->progress_percent = 100;
     v->size_bytes = q.virtual_size;
@@ -592,16 +572,16 @@ info_build(const struct local_pool *p, const struct lq_pooldir *d, const char *i
         v->clone_depth = 1;
     }
     v->attached = lq_pooldir_locked(d, vol);
-    v->created_at = member_int(meta, "created_at");
+    v->created_at = lq_json_member_int(meta, "created_at");
     v->backend_name = xasprintf("%s/%s", p->path, vol);
 
-    const struct json *snames = member(meta, "snapshots");
+    const struct json *snames = lq_json_member(meta, "snapshots");
     v->snapshots = xcalloc(MAX(q.n_snaps, 1), sizeof *v->snapshots);
     for (size_t i = 0; i < q.n_snaps; i++) {
         struct lq_snapshot_info *s = &v->snapshots[v->n_snapshots++];
-        const struct json *sm = member(snames, q.snaps[i].sid);
-        const char *sname = member_string(sm, "name");
-        int64_t ssize = member_int(sm, "size");
+        const struct json *sm = lq_json_member(snames, q.snaps[i].sid);
+        const char *sname = lq_json_member_string(sm, "name");
+        int64_t ssize = lq_json_member_int(sm, "size");
         s->id = xstrdup(q.snaps[i].sid);
         s->volume_id = xstrdup(id);
         s->name = xstrdup(sname ? sname : q.snaps[i].sid);
@@ -699,9 +679,9 @@ find_children(const struct local_pool *p, const struct lq_pooldir *d,
         if (e || meta_read(p, d, id, &m)) {
             continue;   /* Errors of others' metadata are theirs. */
         }
-        const struct json *parent = member(m, "parent");
-        const char *pv = member_string(parent, "volume_id");
-        const char *ps = member_string(parent, "snapshot_id");
+        const struct json *parent = lq_json_member(m, "parent");
+        const char *pv = lq_json_member_string(parent, "volume_id");
+        const char *ps = lq_json_member_string(parent, "snapshot_id");
         if (pv && !strcmp(pv, vid) && (!sid || (ps && !strcmp(ps, sid)))) {
             sset_add(children, id);
         }

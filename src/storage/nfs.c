@@ -48,6 +48,7 @@
 #include "openvswitch/vlog.h"
 #include "pooldir.h"
 #include "sset.h"
+#include "jsonx.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(storage_nfs);
@@ -521,27 +522,6 @@ lq_nfs_volume_id(const char *name)
     return id;
 }
 
-static const struct json *
-member(const struct json *obj, const char *name)
-{
-    return obj && obj->type == JSON_OBJECT
-           ? shash_find_data(json_object(obj), name) : NULL;
-}
-
-static const char *
-member_string(const struct json *obj, const char *name)
-{
-    const struct json *m = member(obj, name);
-    return m && m->type == JSON_STRING ? json_string(m) : NULL;
-}
-
-static int64_t
-member_int(const struct json *obj, const char *name)
-{
-    const struct json *m = member(obj, name);
-    return m && m->type == JSON_INTEGER ? json_integer(m) : 0;
-}
-
 /* Volume 'id': its metadata and the file's attributes; LQ_NOT_FOUND if
  * it is not a published volume of ours. */
 static struct lq_error *
@@ -562,7 +542,7 @@ vol_read(const struct nfs_pool *p, struct nfs_context *n, const char *id,
             e = lq_error_new(LQ_NOT_FOUND, "volume \"%s\" not found (%s has "
                              "no metadata: not a limiquantix volume)", id,
                              raw);
-        } else if (!e && strcmp(member_string(*mp, "volume_id") ?: "", id)) {
+        } else if (!e && strcmp(lq_json_member_string(*mp, "volume_id") ?: "", id)) {
             json_destroy(*mp);
             *mp = NULL;
             e = lq_error_new(LQ_NOT_FOUND, "volume \"%s\" not found (%s is "
@@ -610,17 +590,17 @@ info_build(const struct nfs_pool *p, struct nfs_context *n, const char *id,
     struct lq_volume_info *v = lq_volume_info_new();
     v->id = xstrdup(id);
     v->pool_id = xstrdup(p->id);
-    const char *name = member_string(m, "name");
+    const char *name = lq_json_member_string(m, "name");
     v->name = xstrdup(name ? name : id);
-    v->create_spec = nullable_xstrdup(member_string(m, "spec"));
+    v->create_spec = nullable_xstrdup(lq_json_member_string(m, "spec"));
     v->state = LQ_VOLUME_AVAILABLE;
     v->progress_percent = 100;
     v->size_bytes = st.nfs_size;
     v->allocated_bytes = st.nfs_used ? st.nfs_used : st.nfs_blocks * 512;
-    v->created_at = member_int(m, "created_at");
+    v->created_at = lq_json_member_int(m, "created_at");
     v->backend_name = xasprintf("%s:%s/lq-%s.raw", p->server, p->export, id);
 
-    const struct json *snaps = member(m, "snapshots");
+    const struct json *snaps = lq_json_member(m, "snapshots");
     size_t max = snaps && snaps->type == JSON_OBJECT
                  ? shash_count(json_object(snaps)) : 0;
     v->snapshots = xcalloc(MAX(max, 1), sizeof *v->snapshots);
@@ -637,12 +617,12 @@ info_build(const struct nfs_pool *p, struct nfs_context *n, const char *id,
             }
             if (!e && exists) {     /* Else a crashed create: not shown. */
                 struct lq_snapshot_info *s = &v->snapshots[v->n_snapshots++];
-                const char *sn = member_string(sm, "name");
+                const char *sn = lq_json_member_string(sm, "name");
                 s->id = xstrdup(sid);
                 s->volume_id = xstrdup(id);
                 s->name = xstrdup(sn ? sn : sid);
-                s->size_bytes = member_int(sm, "size");
-                s->created_at = member_int(sm, "created_at");
+                s->size_bytes = lq_json_member_int(sm, "size");
+                s->created_at = lq_json_member_int(sm, "created_at");
             }
             free(sf);
         }
@@ -1034,8 +1014,8 @@ drv_snapshot_create(void *impl, const char *vid, const char *sid,
     if (e) {
         goto out_free;
     }
-    const struct json *old = member(member(m, "snapshots"), sid);
-    const char *old_name = member_string(old, "name");
+    const struct json *old = lq_json_member(lq_json_member(m, "snapshots"), sid);
+    const char *old_name = lq_json_member_string(old, "name");
     e = ncheck(p, n, sf, &exists, NULL);
     if (!e && old_name && strcmp(old_name, name) && exists) {
         e = lq_error_new(LQ_ALREADY_EXISTS, "snapshot %s of volume %s exists "

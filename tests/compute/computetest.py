@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
@@ -203,6 +204,36 @@ def build_initramfs(path, net=False):
         _cpio_entry(out, len(files) + 1, "bin/sh", stat.S_IFLNK | 0o777,
                     target="busybox")
         _cpio_entry(out, 0, "TRAILER!!!", 0)
+
+
+def wait_for(pred, timeout, what):
+    """Polls 'pred' until true; fails the test after 'timeout' seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def read_serial(path):
+    """A guest's serial log so far ("" before QEMU created it)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+class SerialMixin:
+    """For test cases with guests: wait for a marker on a serial log."""
+
+    def serial(self, path):
+        return read_serial(path)
+
+    def wait_serial(self, path, marker, timeout=120):
+        wait_for(lambda: marker in read_serial(path), timeout,
+                 "%s in %s:\n%s" % (marker, path, read_serial(path)[-3000:]))
 
 
 class LibvirtSandbox:

@@ -34,18 +34,10 @@ VM = "limiquantix.node.v1.NodeDaemonService/"
 VOL = "limiquantix.storage.v1.VolumeService/"
 
 
-def wait_for(pred, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for " + what)
-
 
 @unittest.skipIf(computetest.missing_prerequisites(),
                  computetest.missing_prerequisites())
-class VmAttachTest(unittest.TestCase):
+class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="lq-vm-attach-")
@@ -68,17 +60,6 @@ class VmAttachTest(unittest.TestCase):
         status, r = self.node.api_status(method, body)
         self.assertEqual(r.get("code"), code, (method, body, r))
         self.assertIn(fragment, r["message"])
-
-    def serial(self, path):
-        try:
-            with open(path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def wait_serial(self, path, marker, timeout=120):
-        wait_for(lambda: marker in self.serial(path), timeout,
-                 "%s in %s:\n%s" % (marker, path, self.serial(path)[-3000:]))
 
     def volume(self, vol_id):
         """A 16 MiB volume in the sandbox's Ceph, deleted afterwards."""

@@ -29,18 +29,10 @@ USER = "lqvm"
 SECRET = "Vm-Chap-Secret-90210q"
 
 
-def wait_for(pred, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for " + what)
-
 
 @unittest.skipIf(computetest.missing_prerequisites(),
                  computetest.missing_prerequisites())
-class VmIscsiTest(unittest.TestCase):
+class VmIscsiTest(computetest.SerialMixin, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="lq-vm-iscsi-")
@@ -87,17 +79,6 @@ class VmIscsiTest(unittest.TestCase):
         r = self.node.api(method, body)
         self.assertNotIn(SECRET, str(r))
         return r
-
-    def serial(self, path):
-        try:
-            with open(path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def wait_serial(self, path, marker, timeout=120):
-        wait_for(lambda: marker in self.serial(path), timeout,
-                 "%s in %s:\n%s" % (marker, path, self.serial(path)[-3000:]))
 
     def vm(self, name, cmdline, disks=()):
         log = os.path.join(self.tmp, name + ".log")
