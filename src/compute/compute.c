@@ -423,40 +423,37 @@ random_password(char out[9])
     out[8] = '\0';
 }
 
-/* Which of our VMs other than 'self' use volume 'volume_id' (read-write
- * if 'rw_only') or port 'port_id' (either may be NULL): the first one's id
- * into 'user', or "" if none. */
+/* What the other VMs of ours hold: read once per CreateVM or hot-plug,
+ * then every disk and NIC of the request is checked against it. */
+struct other_vms {
+    char (*ids)[VIR_UUID_STRING_BUFLEN];
+    struct lq_vm_metadata *meta;
+    size_t n;
+};
+
 static struct lq_error *
-find_user(virConnectPtr conn, const char *self, const char *volume_id,
-          bool rw_only, const char *port_id, char user[37])
+other_vms_load(virConnectPtr conn, const char *self, struct other_vms *o)
 {
     virDomainPtr *doms = NULL;
     int n = virConnectListAllDomains(conn, &doms, 0);
-    user[0] = '\0';
+    memset(o, 0, sizeof *o);
     if (n < 0) {
         return compute_virt_error("listing VMs", NULL);
     }
+    o->ids = xcalloc(n + 1, sizeof *o->ids);
+    o->meta = xcalloc(n + 1, sizeof *o->meta);
     for (int i = 0; i < n; i++) {
-        char id[VIR_UUID_STRING_BUFLEN];
-        struct lq_vm_metadata m;
-        if (!user[0] && virDomainGetUUIDString(doms[i], id) == 0
-            && strcmp(id, self)) {
-            struct lq_error *e = compute_get_metadata(doms[i], id, &m);
+        char *id = o->ids[o->n];
+        if (virDomainGetUUIDString(doms[i], id) == 0 && strcmp(id, self)) {
+            /* Not ours (no metadata): nothing of ours is attached. */
+            struct lq_error *e = compute_get_metadata(doms[i], id,
+                                                      &o->meta[o->n]);
             if (!e) {
-                for (size_t k = 0; volume_id && k < m.n_disks; k++) {
-                    if (!strcmp(m.disks[k].ref, volume_id)
-                        && (!rw_only || !m.disks[k].readonly)) {
-                        ovs_strlcpy(user, id, 37);
-                    }
-                }
-                for (size_t k = 0; port_id && k < m.n_nics; k++) {
-                    if (!strcmp(m.nics[k].ref, port_id)) {
-                        ovs_strlcpy(user, id, 37);
-                    }
-                }
+                o->n++;
+            } else {
+                lq_vm_metadata_clear(&o->meta[o->n]);
+                lq_error_free(e);
             }
-            lq_error_free(e);
-            lq_vm_metadata_clear(&m);
         }
         virDomainFree(doms[i]);
     }
@@ -464,55 +461,117 @@ find_user(virConnectPtr conn, const char *self, const char *volume_id,
     return NULL;
 }
 
+static void
+other_vms_clear(struct other_vms *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        lq_vm_metadata_clear(&o->meta[i]);
+    }
+    free(o->meta);
+    free(o->ids);
+}
+
+/* The first other VM that has volume 'volume_id' (read-write if
+ * 'rw_only'), or port 'port_id' (either may be NULL); NULL if none. */
+static const char *
+other_vms_user(const struct other_vms *o, const char *volume_id,
+               bool rw_only, const char *port_id)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        const struct lq_vm_metadata *m = &o->meta[i];
+        for (size_t k = 0; volume_id && k < m->n_disks; k++) {
+            if (!strcmp(m->disks[k].ref, volume_id)
+                && (!rw_only || !m->disks[k].readonly)) {
+                return o->ids[i];
+            }
+        }
+        for (size_t k = 0; port_id && k < m->n_nics; k++) {
+            if (!strcmp(m->nics[k].ref, port_id)) {
+                return o->ids[i];
+            }
+        }
+    }
+    return NULL;
+}
+
 /* A volume disk's source and secret; refused if another VM has the volume
  * and either of them writes to it. */
-struct lq_error *
-compute_check_disk(virConnectPtr conn, struct lq_compute *c, const char *vm_id,
-           struct lq_disk_spec *d, const char *field)
+static struct lq_error *
+check_disk(const struct other_vms *o, virConnectPtr conn,
+           struct lq_compute *c, struct lq_disk_spec *d, const char *field)
 {
     if (!d->volume_id) {
         return NULL;
     }
-    char user[37];
-    struct lq_error *e = find_user(conn, vm_id, d->volume_id, d->readonly,
-                                   NULL, user);
-    if (!e && user[0]) {
-        e = lq_error_new(LQ_FAILED_PRECONDITION, "%s.volumeId: volume %s is "
-                         "attached to VM %s%s", field, d->volume_id, user,
-                         d->readonly ? " read-write" : "");
+    const char *user = other_vms_user(o, d->volume_id, d->readonly, NULL);
+    if (user) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "%s.volumeId: volume %s "
+                            "is attached to VM %s%s", field, d->volume_id,
+                            user, d->readonly ? " read-write" : "");
     }
-    return e ? e : lq_resolve_disk(&c->backends, conn, d, field);
+    return lq_resolve_disk(&c->backends, conn, d, field);
+}
+
+static struct lq_error *
+check_nic(const struct other_vms *o, struct lq_compute *c, const char *vm_id,
+          struct lq_nic_spec *n, const char *field)
+{
+    const char *user = other_vms_user(o, NULL, false, n->port_id);
+    if (user) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "%s.portId: port %s is "
+                            "used by VM %s", field, n->port_id, user);
+    }
+    return lq_resolve_nic(&c->backends, n, vm_id, field);
+}
+
+/* Checks and resolves the disks and NICs of VM 'vm_id': a new spec
+ * ('indexed': errors name "spec.disks[i]"), or one device being
+ * hot-plugged (errors name 'disk_field' / 'nic_field' as given). */
+static struct lq_error *
+check_devices(virConnectPtr conn, struct lq_compute *c, const char *vm_id,
+              struct lq_disk_spec *disks, size_t n_disks,
+              const char *disk_field, struct lq_nic_spec *nics,
+              size_t n_nics, const char *nic_field, bool indexed)
+{
+    struct other_vms o;
+    struct lq_error *e = other_vms_load(conn, vm_id, &o);
+    for (size_t i = 0; !e && i < n_disks; i++) {
+        char *field = indexed ? xasprintf("%s[%zu]", disk_field, i)
+                              : xstrdup(disk_field);
+        e = check_disk(&o, conn, c, &disks[i], field);
+        free(field);
+    }
+    for (size_t i = 0; !e && i < n_nics; i++) {
+        char *field = indexed ? xasprintf("%s[%zu]", nic_field, i)
+                              : xstrdup(nic_field);
+        e = check_nic(&o, c, vm_id, &nics[i], field);
+        free(field);
+    }
+    other_vms_clear(&o);
+    return e;
+}
+
+struct lq_error *
+compute_check_disk(virConnectPtr conn, struct lq_compute *c, const char *vm_id,
+                   struct lq_disk_spec *d, const char *field)
+{
+    return check_devices(conn, c, vm_id, d, 1, field, NULL, 0, NULL, false);
 }
 
 struct lq_error *
 compute_check_nic(virConnectPtr conn, struct lq_compute *c, const char *vm_id,
-          struct lq_nic_spec *n, const char *field)
+                  struct lq_nic_spec *n, const char *field)
 {
-    char user[37];
-    struct lq_error *e = find_user(conn, vm_id, NULL, false, n->port_id, user);
-    if (!e && user[0]) {
-        e = lq_error_new(LQ_FAILED_PRECONDITION, "%s.portId: port %s is used "
-                         "by VM %s", field, n->port_id, user);
-    }
-    return e ? e : lq_resolve_nic(&c->backends, n, vm_id, field);
+    return check_devices(conn, c, vm_id, NULL, 0, NULL, n, 1, field, false);
 }
 
 static struct lq_error *
 check_attachments(virConnectPtr conn, struct lq_compute *c,
                   struct lq_vm_spec *spec)
 {
-    struct lq_error *e = NULL;
-    for (size_t i = 0; !e && i < spec->n_disks; i++) {
-        char *field = xasprintf("spec.disks[%zu]", i);
-        e = compute_check_disk(conn, c, spec->id, &spec->disks[i], field);
-        free(field);
-    }
-    for (size_t i = 0; !e && i < spec->n_nics; i++) {
-        char *field = xasprintf("spec.nics[%zu]", i);
-        e = compute_check_nic(conn, c, spec->id, &spec->nics[i], field);
-        free(field);
-    }
-    return e;
+    return check_devices(conn, c, spec->id, spec->disks, spec->n_disks,
+                         "spec.disks", spec->nics, spec->n_nics,
+                         "spec.nics", true);
 }
 
 /* Binds the ports of a running VM's NICs (BindPort waits for OVN). */

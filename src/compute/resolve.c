@@ -257,11 +257,12 @@ lq_resolve_disk(const struct lq_compute_backends *b, virConnectPtr conn,
 
 /* ---- Ports -------------------------------------------------------------- */
 
+/* A string member of a port as the network API answers it, "" if none. */
 static const char *
-json_str(const struct json *obj, const char *field)
+port_str(const struct json *port, const char *name)
 {
-    const struct json *v = lq_json_field(obj, field);
-    return v && v->type == JSON_STRING ? json_string(v) : "";
+    const char *v = lq_json_member_string(port, name);
+    return v ? v : "";
 }
 
 struct lq_error *
@@ -286,15 +287,15 @@ lq_resolve_nic(const struct lq_compute_backends *b, struct lq_nic_spec *n,
         }
         return lq_error_prefix(e, "%s.portId", field);
     }
-    const char *bound_vm = json_str(port, "vmId");
+    const char *bound_vm = port_str(port, "vmId");
     if (bound_vm[0] && strcmp(bound_vm, vm_id)) {
         e = lq_error_new(LQ_FAILED_PRECONDITION, "%s.portId: port %s is "
                          "bound to VM %s", field, n->port_id, bound_vm);
-    } else if (!json_str(port, "macAddress")[0]) {
+    } else if (!port_str(port, "macAddress")[0]) {
         e = lq_error_new(LQ_FAILED_PRECONDITION, "%s.portId: port %s has no "
                          "MAC address", field, n->port_id);
     } else {
-        ovs_strlcpy(n->mac, json_str(port, "macAddress"), sizeof n->mac);
+        ovs_strlcpy(n->mac, port_str(port, "macAddress"), sizeof n->mac);
         free(n->bridge);
         n->bridge = xstrdup(b->bridge ? b->bridge : "br-int");
         const char *dp = lq_network_options(b->network)->datapath_type;

@@ -116,6 +116,14 @@ get_u32_min1(const struct json *obj, const char *field, const char *name,
     return NULL;
 }
 
+/* The compute handle and the request's required vmId. */
+static struct lq_error *
+vm_request(const struct json *req, struct lq_compute **c, char id[37])
+{
+    struct lq_error *error = get_compute(c);
+    return error ? error : get_uuid(req, "vmId", true, id);
+}
+
 static bool
 parse_enum(const char *s, const char *const names[], size_t n, int *out)
 {
@@ -129,7 +137,7 @@ parse_enum(const char *s, const char *const names[], size_t n, int *out)
 }
 
 static struct lq_error *
-parse_disk(const struct json *j, size_t i, struct lq_disk_spec *d)
+parse_disk(const struct json *j, const char *field, struct lq_disk_spec *d)
 {
     static const char *const buses[] = { "virtio", "sata", "scsi" };
     static const char *const caches[] = { "none", "writeback", "writethrough",
@@ -138,36 +146,36 @@ parse_disk(const struct json *j, size_t i, struct lq_disk_spec *d)
     const char *s;
 
     if (j->type != JSON_OBJECT) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu]: expected "
-                            "an object", i);
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: expected "
+                            "an object", field);
     }
     if ((error = get_opt_string(j, "id", &d->id))
         || (error = get_opt_string(j, "path", &d->path))
         || (error = lq_json_get_bool(j, "readonly", &d->readonly))) {
-        return in_object(error, "spec.disks[%zu]", i);
+        return in_object(error, "%s", field);
     }
     if ((error = get_opt_string(j, "volumeId", &d->volume_id))) {
-        return in_object(error, "spec.disks[%zu]", i);
+        return in_object(error, "%s", field);
     }
     int v = LQ_DISK_BUS_VIRTIO;
     s = NULL;
     if ((error = lq_json_get_string(j, "bus", &s))) {
-        return in_object(error, "spec.disks[%zu]", i);
+        return in_object(error, "%s", field);
     }
     if (s && *s && !parse_enum(s, buses, ARRAY_SIZE(buses), &v)) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu].bus: "
-                            "expected virtio, sata or scsi", i);
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.bus: "
+                            "expected virtio, sata or scsi", field);
     }
     d->bus = v;
     v = LQ_DISK_CACHE_NONE;
     s = NULL;
     if ((error = lq_json_get_string(j, "cache", &s))) {
-        return in_object(error, "spec.disks[%zu]", i);
+        return in_object(error, "%s", field);
     }
     if (s && *s && !parse_enum(s, caches, ARRAY_SIZE(caches), &v)) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu].cache: "
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.cache: "
                             "expected none, writeback, writethrough, "
-                            "directsync or unsafe", i);
+                            "directsync or unsafe", field);
     }
     d->cache = v;
 
@@ -176,23 +184,23 @@ parse_disk(const struct json *j, size_t i, struct lq_disk_spec *d)
     s = NULL;
     if ((error = lq_json_get_string(j, "io", &s))
         || (error = lq_json_get_bool(j, "discard", &d->discard))) {
-        return in_object(error, "spec.disks[%zu]", i);
+        return in_object(error, "%s", field);
     }
     if (s && *s && (!parse_enum(s, ios, ARRAY_SIZE(ios), &v)
                     || v == LQ_DISK_IO_DEFAULT)) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu].io: "
-                            "expected native, io_uring or threads", i);
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.io: "
+                            "expected native, io_uring or threads", field);
     }
     d->io = v;
     static const char *const limits[] = { "iopsLimit", "throughputBytes" };
     for (size_t k = 0; k < 2; k++) {
         int64_t n = 0;
         if ((error = lq_json_get_int64(j, limits[k], &n))) {
-            return in_object(error, "spec.disks[%zu]", i);
+            return in_object(error, "%s", field);
         }
         if (n < 0) {
-            return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu].%s: "
-                                "must not be negative", i, limits[k]);
+            return lq_error_new(LQ_INVALID_ARGUMENT, "%s.%s: "
+                                "must not be negative", field, limits[k]);
         }
         *(k ? &d->throughput_bytes : &d->iops_limit) = n;
     }
@@ -352,7 +360,10 @@ parse_spec(const struct json *spec, struct lq_vm_spec *s)
         s->disks = xcalloc(a->n ? a->n : 1, sizeof *s->disks);
         for (size_t i = 0; i < a->n; i++) {
             s->n_disks++;
-            if ((error = parse_disk(a->elems[i], i, &s->disks[i]))) {
+            char *field = xasprintf("spec.disks[%zu]", i);
+            error = parse_disk(a->elems[i], field, &s->disks[i]);
+            free(field);
+            if (error) {
                 return error;
             }
         }
@@ -468,10 +479,7 @@ vm_op(const struct json *req, struct json **responsep,
 {
     struct lq_compute *c;
     char id[37];
-    struct lq_error *error = get_compute(&c);
-    if (!error) {
-        error = get_uuid(req, "vmId", true, id);
-    }
+    struct lq_error *error = vm_request(req, &c, id);
     if (!error) {
         error = op(c, id);
     }
@@ -509,10 +517,7 @@ stop_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
     struct lq_compute *c;
     char id[37];
     uint32_t timeout = 0;
-    struct lq_error *error = get_compute(&c);
-    if (!error) {
-        error = get_uuid(req, "vmId", true, id);
-    }
+    struct lq_error *error = vm_request(req, &c, id);
     if (!error) {
         error = lq_json_get_uint32(req, "timeoutSeconds", &timeout);
     }
@@ -536,10 +541,7 @@ delete_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
 {
     struct lq_compute *c;
     char id[37];
-    struct lq_error *error = get_compute(&c);
-    if (!error) {
-        error = get_uuid(req, "vmId", true, id);
-    }
+    struct lq_error *error = vm_request(req, &c, id);
     if (!error) {
         error = lq_compute_delete_vm(c, id);
     }
@@ -582,20 +584,11 @@ attach_disk(struct lq_node *node OVS_UNUSED, const struct json *req,
     char id[37];
     struct lq_disk_spec d;
     memset(&d, 0, sizeof d);
-    struct lq_error *error = get_compute(&c);
-    if (!error) {
-        error = get_uuid(req, "vmId", true, id);
-    }
+    struct lq_error *error = vm_request(req, &c, id);
     if (!error) {
         const struct json *disk = lq_json_field(req, "disk");
-        error = disk ? parse_disk(disk, 0, &d)
+        error = disk ? parse_disk(disk, "disk", &d)
                      : lq_error_new(LQ_INVALID_ARGUMENT, "disk: required");
-        if (error && !strncmp(error->message, "spec.disks[0]", 13)) {
-            /* The same parser as CreateVM: name the field as sent here. */
-            char *msg = xasprintf("disk%s", error->message + 13);
-            free(error->message);
-            error->message = msg;
-        }
     }
     if (!error) {
         error = lq_compute_attach_disk(c, id, &d);
@@ -615,10 +608,7 @@ attach_nic(struct lq_node *node OVS_UNUSED, const struct json *req,
     char id[37];
     struct lq_nic_spec n;
     memset(&n, 0, sizeof n);
-    struct lq_error *error = get_compute(&c);
-    if (!error) {
-        error = get_uuid(req, "vmId", true, id);
-    }
+    struct lq_error *error = vm_request(req, &c, id);
     if (!error) {
         error = parse_nic(lq_json_field(req, "nic"), "nic", &n);
     }
@@ -641,10 +631,7 @@ detach(const struct json *req, struct json **responsep, const char *field,
     struct lq_compute *c;
     char id[37];
     char *device = NULL;
-    struct lq_error *error = get_compute(&c);
-    if (!error) {
-        error = get_uuid(req, "vmId", true, id);
-    }
+    struct lq_error *error = vm_request(req, &c, id);
     if (!error) {
         error = get_opt_string(req, field, &device);
     }
@@ -682,10 +669,7 @@ get_console(struct lq_node *node OVS_UNUSED, const struct json *req,
     struct lq_compute *c;
     char id[37];
     struct lq_vm_console con;
-    struct lq_error *error = get_compute(&c);
-    if (!error) {
-        error = get_uuid(req, "vmId", true, id);
-    }
+    struct lq_error *error = vm_request(req, &c, id);
     if (!error) {
         error = lq_compute_get_console(c, id, &con);
     }
@@ -736,10 +720,7 @@ create_snapshot(struct lq_node *node OVS_UNUSED, const struct json *req,
     char *snap_id = NULL, *name = NULL, *description = NULL;
     struct lq_vm_snapshot sn;
     memset(&sn, 0, sizeof sn);
-    struct lq_error *error = get_compute(&c);
-    if (!error) {
-        error = get_uuid(req, "vmId", true, id);
-    }
+    struct lq_error *error = vm_request(req, &c, id);
     if (!error && !(error = get_opt_string(req, "snapshotId", &snap_id))
         && !(error = get_opt_string(req, "name", &name))) {
         error = get_opt_string(req, "description", &description);
@@ -763,10 +744,7 @@ static struct lq_error *
 snapshot_request(const struct json *req, struct lq_compute **c, char id[37],
                  char snap_id[37])
 {
-    struct lq_error *error = get_compute(c);
-    if (!error) {
-        error = get_uuid(req, "vmId", true, id);
-    }
+    struct lq_error *error = vm_request(req, c, id);
     if (!error) {
         error = get_uuid(req, "snapshotId", true, snap_id);
     }
@@ -813,10 +791,7 @@ list_snapshots(struct lq_node *node OVS_UNUSED, const struct json *req,
     char id[37];
     struct lq_vm_snapshot *list = NULL;
     size_t n = 0;
-    struct lq_error *error = get_compute(&c);
-    if (!error) {
-        error = get_uuid(req, "vmId", true, id);
-    }
+    struct lq_error *error = vm_request(req, &c, id);
     if (!error) {
         error = lq_compute_list_snapshots(c, id, &list, &n);
     }
@@ -860,10 +835,7 @@ get_vm_metrics(struct lq_node *node OVS_UNUSED, const struct json *req,
     char id[37];
     struct lq_vm_metrics mt;
     memset(&mt, 0, sizeof mt);
-    struct lq_error *error = get_compute(&c);
-    if (!error) {
-        error = get_uuid(req, "vmId", true, id);
-    }
+    struct lq_error *error = vm_request(req, &c, id);
     if (!error) {
         error = lq_compute_get_metrics(c, id, &mt);
     }
@@ -957,10 +929,7 @@ migrate_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
     char id[37];
     char *target = NULL;
     bool live = false;
-    struct lq_error *error = get_compute(&c);
-    if (!error) {
-        error = get_uuid(req, "vmId", true, id);
-    }
+    struct lq_error *error = vm_request(req, &c, id);
     if (!error && !(error = get_opt_string(req, "targetNodeUri", &target))) {
         error = lq_json_get_bool(req, "live", &live);
     }
