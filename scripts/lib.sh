@@ -16,7 +16,7 @@ LQ_PACKAGES=(
     python3-rados python3-rbd qemu-utils qemu-block-extra
     libxml2-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
     qemu-system-x86 linux-image-amd64 ovmf
-    libdpdk-dev dpdk-dev
+    libdpdk-dev dpdk-dev openvswitch-switch-dpdk
     libiscsi-dev libiscsi-bin tgt
     libnfs-dev libnfs-utils nfs-ganesha nfs-ganesha-vfs
     lvm2 thin-provisioning-tools

@@ -602,6 +602,7 @@ dpdk_interfaces_clear(struct lq_config *c)
         free(c->dpdk.interfaces[i].name);
         free(c->dpdk.interfaces[i].pci);
         free(c->dpdk.interfaces[i].vdev);
+        free(c->dpdk.interfaces[i].bridge);
     }
     free(c->dpdk.interfaces);
     c->dpdk.interfaces = NULL;
@@ -750,9 +751,16 @@ dpdk_interface_set(struct loader *l, yaml_node_t *value, const char *path,
                                 "\"%s\"", s);
         }
         lq_config_set_string(&iface->vdev, s);
+    } else if (!strcmp(key, "bridge")) {
+        if (!iface_name_is_valid(s)) {
+            return loader_error(l, value, path, "expected an Open vSwitch "
+                                "bridge name of 1 to 15 letters, digits, "
+                                "\"_\", \".\" or \"-\", got \"%s\"", s);
+        }
+        lq_config_set_string(&iface->bridge, s);
     } else {
-        return loader_error(l, value, path, "unknown key (expected name, pci "
-                            "or vdev)");
+        return loader_error(l, value, path, "unknown key (expected name, pci, "
+                            "vdev or bridge)");
     }
     return NULL;
 }

@@ -102,6 +102,7 @@ lq_network_create(const struct lq_network_options *o,
     copy->encap_type = xstrdup(o->encap_type);
     copy->encap_ip = xstrdup(o->encap_ip);
     copy->bridge_mappings = o->bridge_mappings;
+    copy->dpdk = o->dpdk;
 
     net->nb = ovsdb_idl_create(copy->nb_remote, &nbrec_idl_class, true, true);
     if (copy->ovs_remote) {

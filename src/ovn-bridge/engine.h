@@ -23,6 +23,8 @@ struct lq_network;
 struct ovsdb_idl;
 struct ovsdb_idl_txn;
 
+struct lq_vs_dpdk;
+
 struct lq_network_options {
     const char *nb_remote;          /* Required. */
     const char *ovs_remote;         /* NULL: no local switch (no binding). */
@@ -34,6 +36,9 @@ struct lq_network_options {
     const char *encap_type;
     const char *encap_ip;
     const struct lq_kv_list *bridge_mappings;
+    /* The DPDK fast path (vswitchd-ctl/dpdk.h), NULL without it.  Not
+     * copied: it must outlive the network. */
+    const struct lq_vs_dpdk *dpdk;
 };
 
 struct lq_net_ctx {

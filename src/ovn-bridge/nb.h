@@ -95,6 +95,8 @@ struct lq_net_call {
     struct json *request;           /* UpdatePort: the raw fields. */
     char *device_name;              /* BindPort */
     char *vm_id;
+    bool vhost_user;                /* deviceType "vhostuser" (DPDK). */
+    uint64_t memory_mib;            /* The VM's memory, for its hugepages. */
     struct json *response;          /* Set by build(). */
 };
 void lq_net_call_destroy(struct lq_net_call *);

@@ -20,6 +20,7 @@
 #include "jsonx.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/vlog.h"
+#include "../vswitchd-ctl/dpdk.h"
 #include "../vswitchd-ctl/vswitchd.h"
 #include "sset.h"
 #include "util.h"
@@ -585,14 +586,16 @@ delete_port_build(struct lq_net_ctx *ctx, void *aux)
 
 /* BindPort. */
 static struct lq_error *
-check_device(const char *device)
+check_device(const char *device, bool vhost_user)
 {
     size_t n = strlen(device);
-    if (!n || n >= IF_NAMESIZE || strcspn(device, "/ \t\n:") != n) {
+    if (!n || n >= IF_NAMESIZE || strcspn(device, "/ \t\n:") != n
+        || !strcmp(device, ".") || !strcmp(device, "..")) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "deviceName: \"%s\" is not a "
                             "valid network device name", device);
     }
-    if (!if_nametoindex(device)) {
+    /* A vhost-user device is created by the binding itself. */
+    if (!vhost_user && !if_nametoindex(device)) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "deviceName: no network "
                             "device \"%s\" on this host", device);
     }
@@ -633,9 +636,21 @@ bind_port_build(struct lq_net_ctx *ctx, void *aux)
     if (!lsp) {
         return lq_error_new(LQ_NOT_FOUND, "port %s not found", c->id);
     }
-    struct lq_error *e = check_device(c->device_name);
+    struct lq_error *e = check_device(c->device_name, c->vhost_user);
     if (e) {
         return e;
+    }
+    if (c->vhost_user && !ctx->options->dpdk) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "deviceType: vhostuser "
+                            "needs the DPDK fast path, and this node runs "
+                            "without it (dpdk.enabled is false)");
+    }
+    if (c->vhost_user && c->memory_mib) {
+        e = lq_vs_dpdk_check_memory(ctx->options->dpdk, c->memory_mib,
+                                    "memoryMib");
+        if (e) {
+            return e;
+        }
     }
     const struct vsrec_bridge *br = lq_vs_find_bridge(
         ctx->ovs, ctx->options->integration_bridge);
@@ -666,7 +681,16 @@ bind_port_build(struct lq_net_ctx *ctx, void *aux)
         if (a.has_mac) {
             lq_mac_format(&a.mac, mac);
         }
-        lq_vs_plug(ctx, br, c->device_name, c->id, mac, c->vm_id);
+        if (c->vhost_user) {
+            lq_vs_plug_vhost(ctx, br, c->device_name, c->id, mac, c->vm_id);
+        } else {
+            lq_vs_plug(ctx, br, c->device_name, c->id, mac, c->vm_id);
+        }
+    } else if (c->vhost_user
+               != !strcmp(by_name->type, "dpdkvhostuserclient")) {
+        return lq_error_new(LQ_ALREADY_EXISTS, "deviceName: %s is already "
+                            "plugged in as a device of type \"%s\"",
+                            c->device_name, by_name->type);
     }
     lq_net_nb_txn(ctx);
     set_binding(lsp, c->device_name, c->vm_id, ctx->options->hostname);

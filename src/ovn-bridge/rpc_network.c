@@ -119,9 +119,24 @@ parse_bind(const struct json *j, struct lq_net_call *c)
     if (!e && vm && *vm) {
         e = lq_text_check("vmId", vm, 64);
     }
+    const char *type = NULL;
+    if (!e) {
+        e = lq_json_get_string(j, "deviceType", &type);
+    }
+    if (!e && type && *type && strcmp(type, "netdev")
+        && strcmp(type, "vhostuser")) {
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "deviceType: expected netdev "
+                         "or vhostuser, got \"%s\"", type);
+    }
+    uint32_t memory_mib = 0;
+    if (!e) {
+        e = lq_json_get_uint32(j, "memoryMib", &memory_mib);
+    }
     if (!e) {
         c->device_name = xstrdup(device);
         c->vm_id = xstrdup(vm ? vm : "");
+        c->vhost_user = type && !strcmp(type, "vhostuser");
+        c->memory_mib = memory_mib;
     }
     return e;
 }

@@ -179,7 +179,7 @@ start_daemons(struct lq_sandbox *sb)
     char *pid = xasprintf("--pidfile=%s/ovs-vswitchd.pid", ovs);
     char *ctl = xasprintf("--unixctl=%s/ovs-vswitchd.ctl", ovs);
     char *log = xasprintf("--log-file=%s/ovs-vswitchd.log", ovs);
-    const char *vswitchd[] = { "ovs-vswitchd", db, pid, ctl, log,
+    const char *vswitchd[] = { sb->vswitchd, db, pid, ctl, log,
                                "--detach", "--no-chdir", NULL };
     e = run(sb, vswitchd);
     free(pid);
@@ -241,9 +241,11 @@ absolute(const char *dir)
 }
 
 struct lq_error *
-lq_sandbox_start(const char *dir, struct lq_sandbox **sbp)
+lq_sandbox_start(const char *dir, const char *vswitchd,
+                 struct lq_sandbox **sbp)
 {
     struct lq_sandbox *sb = xzalloc(sizeof *sb);
+    sb->vswitchd = xstrdup(vswitchd ? vswitchd : "ovs-vswitchd");
     sb->dir = absolute(dir);
     sb->ovs_dir = xasprintf("%s/ovs", sb->dir);
     sb->ovn_dir = xasprintf("%s/ovn", sb->dir);
@@ -286,5 +288,6 @@ lq_sandbox_stop(struct lq_sandbox *sb)
     free(sb->ovs_remote);
     free(sb->nb_remote);
     free(sb->sb_remote);
+    free(sb->vswitchd);
     free(sb);
 }

@@ -18,9 +18,13 @@ struct lq_sandbox {
     char *ovs_remote;       /* unix:DIR/ovs/db.sock */
     char *nb_remote;        /* unix:DIR/ovn/nb.sock */
     char *sb_remote;        /* unix:DIR/ovn/sb.sock */
+    char *vswitchd;         /* The ovs-vswitchd binary. */
 };
 
-struct lq_error *lq_sandbox_start(const char *dir, struct lq_sandbox **);
+/* 'vswitchd': the ovs-vswitchd binary (NULL: "ovs-vswitchd" from PATH;
+ * LQ_OVS_VSWITCHD_DPDK for the DPDK fast path). */
+struct lq_error *lq_sandbox_start(const char *dir, const char *vswitchd,
+                                  struct lq_sandbox **);
 /* ovn-controller exits if it starts before the chassis settings exist, so
  * it is started separately, once they are written.  Blocks briefly. */
 struct lq_error *lq_sandbox_start_controller(const struct lq_sandbox *);

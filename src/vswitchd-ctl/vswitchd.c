@@ -1,8 +1,11 @@
 /* vswitchd.c: chassis settings and VM port plugging (see vswitchd.h). */
 #include <config.h>
 #include "vswitchd.h"
+#include "dpdk.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/vlog.h"
@@ -47,27 +50,43 @@ lq_vs_setup_chassis(struct lq_net_ctx *ctx)
     }
     smap_destroy(&ext);
 
-    if (lq_vs_find_bridge(ctx->ovs, o->integration_bridge)) {
-        return;
+    if (!lq_vs_find_bridge(ctx->ovs, o->integration_bridge)) {
+        VLOG_INFO("creating integration bridge %s (datapath %s)",
+                  o->integration_bridge, o->datapath_type);
+        lq_vs_create_bridge(ctx, ovs, o->integration_bridge,
+                            o->datapath_type, true);
     }
-    VLOG_INFO("creating integration bridge %s (datapath %s)",
-              o->integration_bridge, o->datapath_type);
+    if (o->dpdk) {
+        lq_vs_dpdk_setup(ctx, ovs);
+    }
+}
+
+const struct vsrec_bridge *
+lq_vs_create_bridge(struct lq_net_ctx *ctx,
+                    const struct vsrec_open_vswitch *ovs, const char *name,
+                    const char *datapath_type, bool secure)
+{
+    struct ovsdb_idl_txn *txn = lq_net_ovs_txn(ctx);
     struct vsrec_interface *iface = vsrec_interface_insert(txn);
-    vsrec_interface_set_name(iface, o->integration_bridge);
+    vsrec_interface_set_name(iface, name);
     vsrec_interface_set_type(iface, "internal");
     struct vsrec_port *port = vsrec_port_insert(txn);
-    vsrec_port_set_name(port, o->integration_bridge);
+    vsrec_port_set_name(port, name);
     vsrec_port_set_interfaces(port, &iface, 1);
     struct vsrec_bridge *br = vsrec_bridge_insert(txn);
-    vsrec_bridge_set_name(br, o->integration_bridge);
-    vsrec_bridge_set_fail_mode(br, "secure");
-    vsrec_bridge_set_datapath_type(br, o->datapath_type);
+    vsrec_bridge_set_name(br, name);
+    if (secure) {
+        /* No NORMAL flows before OVN's: nothing leaks between ports. */
+        vsrec_bridge_set_fail_mode(br, "secure");
+    }
+    vsrec_bridge_set_datapath_type(br, datapath_type);
     vsrec_bridge_set_ports(br, &port, 1);
     struct smap oc = SMAP_INITIALIZER(&oc);
     smap_add(&oc, "disable-in-band", "true");
     vsrec_bridge_set_other_config(br, &oc);
     smap_destroy(&oc);
     vsrec_open_vswitch_update_bridges_addvalue(ovs, br);
+    return br;
 }
 
 const struct vsrec_bridge *
@@ -112,6 +131,15 @@ lq_vs_plug(struct lq_net_ctx *ctx, const struct vsrec_bridge *br,
            const char *device, const char *port_id, const char *mac,
            const char *vm_id)
 {
+    lq_vs_plug_typed(ctx, br, device, port_id, mac, vm_id, NULL, NULL);
+}
+
+void
+lq_vs_plug_typed(struct lq_net_ctx *ctx, const struct vsrec_bridge *br,
+                 const char *device, const char *port_id, const char *mac,
+                 const char *vm_id, const char *type,
+                 const struct smap *options)
+{
     struct ovsdb_idl_txn *txn = lq_net_ovs_txn(ctx);
     struct smap ext = SMAP_INITIALIZER(&ext);
 
@@ -123,6 +151,12 @@ lq_vs_plug(struct lq_net_ctx *ctx, const struct vsrec_bridge *br,
     }
     struct vsrec_interface *iface = vsrec_interface_insert(txn);
     vsrec_interface_set_name(iface, device);
+    if (type) {
+        vsrec_interface_set_type(iface, type);
+    }
+    if (options) {
+        vsrec_interface_set_options(iface, options);
+    }
     vsrec_interface_set_external_ids(iface, &ext);
     smap_destroy(&ext);
 
@@ -137,6 +171,16 @@ lq_vs_unplug(struct lq_net_ctx *ctx, const struct vsrec_interface *iface)
 {
     const struct vsrec_bridge *br;
 
+    if (ctx->options->dpdk && !strcmp(iface->type, "dpdkvhostuserclient")) {
+        /* The socket QEMU listened on goes with the port.  Its path is ours
+         * (vhost_socket_dir + the validated device name), never the one
+         * read back from the database. */
+        char *path = lq_vs_dpdk_socket_path(ctx->options->dpdk, iface->name);
+        if (unlink(path) && errno != ENOENT) {
+            VLOG_WARN("removing %s: %s", path, ovs_strerror(errno));
+        }
+        free(path);
+    }
     lq_net_ovs_txn(ctx);
     VSREC_BRIDGE_FOR_EACH (br, ctx->ovs) {
         for (size_t i = 0; i < br->n_ports; i++) {
@@ -163,7 +207,7 @@ setup_chassis_finish(struct lq_error *error, void *aux_)
 {
     struct lq_chassis_hook *hook = aux_;
     if (error) {
-        VLOG_WARN("chassis setup: %s", error->message);
+        VLOG_ERR("chassis setup: %s", error->message);
         lq_error_free(error);
     } else {
         VLOG_INFO("chassis settings applied");
@@ -174,6 +218,19 @@ setup_chassis_finish(struct lq_error *error, void *aux_)
     free(hook);
 }
 
+/* With the DPDK fast path, set-up ends when ovs-vswitchd has initialized
+ * DPDK. */
+static struct lq_error *
+setup_chassis_ready(struct lq_net_ctx *ctx, void *aux OVS_UNUSED, bool *done)
+{
+    if (!ctx->options->dpdk) {
+        *done = true;
+        return NULL;
+    }
+    return lq_vs_dpdk_ready(ctx, done);
+}
+
 const struct lq_net_op_class lq_op_setup_chassis = {
-    "SetupChassis", true, setup_chassis_build, NULL, setup_chassis_finish,
+    "SetupChassis", true, setup_chassis_build, setup_chassis_ready,
+    setup_chassis_finish,
 };

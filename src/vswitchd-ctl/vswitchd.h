@@ -21,6 +21,14 @@ struct lq_chassis_hook {
     void *aux;
 };
 
+struct smap;
+
+/* Inserts bridge 'name' with its internal port into 'ovs'.  'secure':
+ * fail_mode secure (the integration bridge). */
+const struct vsrec_bridge *lq_vs_create_bridge(
+    struct lq_net_ctx *, const struct vsrec_open_vswitch *,
+    const char *name, const char *datapath_type, bool secure);
+
 const struct vsrec_bridge *lq_vs_find_bridge(struct ovsdb_idl *,
                                              const char *name);
 const struct vsrec_interface *lq_vs_find_iface(struct ovsdb_idl *,
@@ -32,6 +40,11 @@ const struct vsrec_interface *lq_vs_find_iface_by_port(struct ovsdb_idl *,
 void lq_vs_plug(struct lq_net_ctx *, const struct vsrec_bridge *,
                 const char *device, const char *port_id, const char *mac,
                 const char *vm_id);
+/* The same with an interface type and options (NULL: none). */
+void lq_vs_plug_typed(struct lq_net_ctx *, const struct vsrec_bridge *,
+                      const char *device, const char *port_id,
+                      const char *mac, const char *vm_id, const char *type,
+                      const struct smap *options);
 /* Removes the Port that holds 'iface' from every bridge. */
 void lq_vs_unplug(struct lq_net_ctx *, const struct vsrec_interface *);
 

@@ -2,7 +2,8 @@
 
 The daemon runs without --sandbox and without networking (no
 network.ovn_nb_db), so no OVS or OVN is started: only its Unix socket in a
-temporary directory.  Needs root to reserve (and give back) a few 2M
+temporary directory.  Also: the refusals at start (host checks) with
+nothing changed, and a sandbox without DPDK refusing vhost-user ports.  Needs root to reserve (and give back) a few 2M
 hugepages so the counts are not all zero.
 """
 import json
@@ -13,9 +14,14 @@ import sys
 import tempfile
 import time
 import unittest
+import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from lqtest import NODE, LQCTL, SERVICE, UnixHTTPConnection  # noqa: E402
+from lqtest import (NODE, LQCTL, SERVICE, Daemon,  # noqa: E402
+                    UnixHTTPConnection)
+
+NET_SERVICE = "limiquantix.network.v1.VirtualNetworkService"
+PORT_SERVICE = "limiquantix.network.v1.PortService"
 
 HP = "/sys/kernel/mm/hugepages"
 HP2M = HP + "/hugepages-2048kB/nr_hugepages"
@@ -36,19 +42,23 @@ def sysfs_hugepages():
 class PlainDaemon:
     """limiquantix-node with a config, a private socket, no TCP."""
 
-    def __init__(self, config):
+    def __init__(self, config, pin=True):
         self.dir = tempfile.mkdtemp(prefix="lq-test-dpdk-node-")
         self.socket = os.path.join(self.dir, "node.sock")
         self.log_path = os.path.join(self.dir, "daemon.log")
         path = os.path.join(self.dir, "node.yaml")
         with open(path, "w") as f:
             f.write("hypervisor: {libvirt_uri: \"test:///default\"}\n"
-                    + config)
+                    + config.replace("@VHOST@", self.dir + "/vhost"))
         self.log = open(self.log_path, "w")
+        # The PMD core (1) must not be among the daemon's CPUs.
         self.proc = subprocess.Popen(
-            [NODE, "-c", path, "--listen", "", "--metrics-port", "0",
-             "--unix-socket", self.socket],
+            (["taskset", "-c", "0"] if pin else [])
+            + [NODE, "-c", path, "--listen", "", "--metrics-port", "0",
+               "--unix-socket", self.socket],
             stdout=self.log, stderr=subprocess.STDOUT)
+        if config.startswith("#refused"):
+            return
         deadline = time.time() + 20
         while "ready: node" not in self.read_log():
             if self.proc.poll() is not None or time.time() > deadline:
@@ -101,7 +111,8 @@ class NodeInfoDpdkTest(unittest.TestCase):
 
     def test_dpdk_node(self):
         d = self.start("dpdk:\n  enabled: true\n  pmd_cores: \"1\"\n"
-                       "  socket_mem_mb: 8\n")
+                       "  socket_mem_mb: 8\n  vhost_socket_dir: @VHOST@\n")
+        self.assertTrue(os.path.isdir(d.dir + "/vhost"))
         r = d.node_info()
         self.assertEqual(r["datapath"], "dpdk")
         self.assertEqual(r["pmdCores"], [1])
@@ -115,6 +126,81 @@ class NodeInfoDpdkTest(unittest.TestCase):
         self.assertIn("Datapath:            dpdk (PMD cores 1)\n", out.stdout)
         self.assertRegex(out.stdout, r"Hugepages: +2M %d/%d free"
                          % (two_m["free"], two_m["total"]))
+
+    def refused(self, config, pin=True):
+        """Starts a daemon that must refuse; returns its output."""
+        d = PlainDaemon("#refused\n" + config, pin=pin)
+        try:
+            rc = d.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            d.proc.kill()
+            raise
+        log = d.read_log()
+        d.log.close()
+        subprocess.run(["rm", "-rf", d.dir], check=True)
+        self.assertEqual(rc, 1, log)
+        self.assertNotIn("ready: node", log)
+        return log
+
+    def test_refusals_at_start(self):
+        with open(HP2M) as f:
+            before = int(f.read())
+        base = "dpdk:\n  enabled: true\n  socket_mem_mb: 8\n"
+        # The PMD core among the daemon's own CPUs (not pinned: 0-1).
+        log = self.refused(base + "  pmd_cores: \"1\"\n", pin=False)
+        self.assertIn("dpdk.pmd_cores: CPU 1 overlaps the daemon's CPU "
+                      "affinity (0-1)", log)
+        # A PMD core that does not exist, and more pages than memory.
+        log = self.refused("dpdk:\n  enabled: true\n  pmd_cores: \"1,63\"\n"
+                           "  socket_mem_mb: 1048576\n")
+        self.assertIn("dpdk.pmd_cores: CPU 63 not present", log)
+        # No hugepages for what EAL would take at start.
+        log = self.refused("dpdk:\n  enabled: true\n  pmd_cores: \"1\"\n"
+                           "  socket_mem_mb: 1048576\n")
+        self.assertIn("dpdk.socket_mem_mb", log)
+        # A bad core list is a config error.
+        log = self.refused(base + "  pmd_cores: \"3-1\"\n")
+        self.assertIn("dpdk.pmd_cores: backwards range 3-1", log)
+        log = self.refused(base + "  pmd_cores: \"0\"\n")
+        self.assertIn("dpdk.pmd_cores: CPU 0 is also dpdk.lcore", log)
+        # Nothing changed: the hugepage count is what it was.
+        with open(HP2M) as f:
+            self.assertEqual(int(f.read()), before)
+
+    def test_refused_sandbox_starts_nothing(self):
+        d = Daemon(config="dpdk: {enabled: true, pmd_cores: \"1\", "
+                   "socket_mem_mb: 1048576}\n")
+        d.args = ["taskset", "-c", "0"] + d.args
+        d.start(wait=False)
+        rc = d.proc.wait(timeout=30)
+        log = d.read_log()
+        self.assertEqual(d.stop(), 1, log)
+        self.assertIn("dpdk.socket_mem_mb", log)
+        # No Open_vSwitch database, no OVS or OVN started.
+        self.assertFalse(os.path.exists(d.sandbox + "/ovs/conf.db"), log)
+        self.assertEqual(rc, 1)
+
+    def test_vhostuser_needs_dpdk(self):
+        plain = Daemon()
+        plain.start()
+        try:
+            net = {"id": str(uuid.uuid4()),
+                   "subnets": [{"cidr": "10.78.0.0/24"}]}
+            status, r = plain.call("CreateNetwork", net,
+                                   service=NET_SERVICE)
+            self.assertEqual(status, 200, r)
+            port = {"id": str(uuid.uuid4()), "networkId": net["id"]}
+            status, r = plain.call("CreatePort", port, service=PORT_SERVICE)
+            self.assertEqual(status, 200, r)
+            status, r = plain.call("BindPort", {
+                "portId": port["id"], "deviceName": "vhu0",
+                "deviceType": "vhostuser"}, service=PORT_SERVICE)
+            self.assertEqual(status, 400, r)
+            self.assertEqual(r["code"], "failed_precondition")
+            self.assertIn("deviceType: vhostuser needs the DPDK fast path",
+                          r["message"])
+        finally:
+            self.assertEqual(plain.stop(), 0, plain.read_log())
 
     def test_kernel_and_userspace_nodes(self):
         # A disabled dpdk section changes nothing.

@@ -305,7 +305,7 @@ test_dpdk_errors(void **state)
                  "already interface \"a\"");
     expect_error("dpdk:\n  interfaces:\n    - {name: a, mac: x}\n",
                  "node.yaml:3: dpdk.interfaces[0].mac: unknown key (expected "
-                 "name, pci or vdev)");
+                 "name, pci, vdev or bridge)");
 
     /* Cross-field rules. */
     struct lq_config *c = parse_ok("dpdk: {enabled: true}\n");

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fastpath.h"
 #include "fatal-signal.h"
 #include "http_server.h"
 #include "latch.h"
@@ -27,6 +28,7 @@
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
 #include "registration.h"
+#include "dpdk.h"
 #include "engine.h"
 #include "nb.h"
 #include "sandbox.h"
@@ -54,6 +56,9 @@ struct options {
 };
 
 static struct latch exit_latch;
+/* Set on the loop when start-up failed after the loop began (the DPDK
+ * fast path not initialized): the daemon exits with status 1. */
+static bool startup_failed;
 
 static void
 exit_signal(int sig OVS_UNUSED)
@@ -189,6 +194,13 @@ load_config(const struct options *o, struct lq_config **cp)
         }
         /* The private OVS has no kernel datapath (see network_start()). */
         lq_config_set_string(&c->network.datapath_type, "netdev");
+        if (!strcmp(c->dpdk.vhost_socket_dir, LQ_DPDK_DEFAULT_VHOST_DIR)) {
+            char *abs = realpath(o->sandbox_dir, NULL);
+            char *dir = xasprintf("%s/vhost", abs ? abs : o->sandbox_dir);
+            lq_config_set_string(&c->dpdk.vhost_socket_dir, dir);
+            free(dir);
+            free(abs);
+        }
     }
     if (o->listen) {
         lq_config_set_string(&c->server.listen_address, o->listen);
@@ -228,7 +240,8 @@ set_log_level(const char *level)
 /* Sandbox: ovn-controller starts once the chassis settings exist; the exec
  * runs on the worker pool, off the loop. */
 struct controller_start {
-    struct lq_sandbox *sandbox;
+    struct lq_sandbox *sandbox;     /* NULL: nothing to start. */
+    bool fatal;                     /* A failed set-up stops the daemon. */
     struct lq_worker_pool *pool;
     struct lq_error *error;
 };
@@ -257,11 +270,18 @@ static void
 chassis_ready(void *cs_, bool ok)
 {
     struct controller_start *cs = cs_;
-    if (ok) {
+    if (ok && cs->sandbox) {
         lq_worker_pool_submit(cs->pool, controller_work, controller_done, cs);
-    } else {
-        free(cs);
+        return;
     }
+    if (!ok && cs->fatal) {
+        /* The DPDK fast path was asked for and is not there: serving
+         * anyway would bind VMs to a datapath that does not work. */
+        VLOG_ERR("stopping: the DPDK fast path could not be set up");
+        startup_failed = true;
+        latch_set(&exit_latch);
+    }
+    free(cs);
 }
 
 /* The network subsystem: a private OVS/OVN with --sandbox, otherwise the
@@ -269,6 +289,7 @@ chassis_ready(void *cs_, bool ok)
 static struct lq_error *
 network_start(const struct options *o, const struct lq_config *c,
               struct lq_node *node, struct lq_worker_pool *pool,
+              const struct lq_fastpath *fastpath,
               struct lq_sandbox **sandboxp, struct lq_network **netp)
 {
     struct lq_network_options no = {
@@ -280,12 +301,17 @@ network_start(const struct options *o, const struct lq_config *c,
         .encap_ip = c->network.encap_ip ? c->network.encap_ip
                                         : lq_node_management_ip(node),
         .bridge_mappings = &c->network.bridge_mappings,
+        .dpdk = fastpath ? fastpath->ovs : NULL,
     };
+    if (fastpath) {
+        no.datapath_type = "netdev";
+    }
 
     *sandboxp = NULL;
     *netp = NULL;
     if (o->sandbox_dir) {
-        struct lq_error *e = lq_sandbox_start(o->sandbox_dir, sandboxp);
+        struct lq_error *e = lq_sandbox_start(
+            o->sandbox_dir, fastpath ? LQ_OVS_VSWITCHD_DPDK : NULL, sandboxp);
         if (e) {
             return e;
         }
@@ -305,10 +331,11 @@ network_start(const struct options *o, const struct lq_config *c,
     struct lq_error *e = lq_network_create(&no, netp);
     if (!e) {
         struct controller_start *cs = NULL;
-        if (*sandboxp) {
+        if (*sandboxp || fastpath) {
             cs = xzalloc(sizeof *cs);
             cs->sandbox = *sandboxp;
             cs->pool = pool;
+            cs->fatal = fastpath != NULL;
         }
         lq_node_set_network(node, *netp);
         lq_network_start(*netp, cs ? chassis_ready : NULL, cs);
@@ -406,10 +433,15 @@ main(int argc, char *argv[])
         error = lq_storage_create(config, &storage);
         lq_node_set_storage(node, storage);
     }
+    struct lq_fastpath *fastpath = NULL;
+    if (!error && config->dpdk.enabled) {
+        error = lq_fastpath_start(config, o.sandbox_dir, &fastpath);
+    }
     struct lq_sandbox *sandbox = NULL;
     struct lq_network *net = NULL;
     if (!error) {
-        error = network_start(&o, config, node, pool, &sandbox, &net);
+        error = network_start(&o, config, node, pool, fastpath, &sandbox,
+                              &net);
     }
     struct lq_sandbox_libvirt *libvirtd = NULL;
     if (!error && o.sandbox_libvirt) {
@@ -433,6 +465,7 @@ main(int argc, char *argv[])
                   o.sandbox_dir ? o.sandbox_dir : "");
         run_loop(http, pool, reg, net);
         VLOG_INFO("shutting down");
+        rc = startup_failed;
         lq_worker_pool_destroy(pool);   /* Finishes in-flight calls. */
         lq_registration_destroy(reg);
     } else {
@@ -446,6 +479,7 @@ main(int argc, char *argv[])
     /* Its guests, by pid, while their OVS ports can still be removed. */
     lq_sandbox_libvirt_stop(libvirtd);
     lq_sandbox_stop(sandbox);
+    lq_fastpath_stop(fastpath);         /* After ovs-vswitchd let go. */
     lq_storage_destroy(storage);        /* After the worker pool. */
     lq_sandbox_ceph_stop(ceph);
 

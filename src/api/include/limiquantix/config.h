@@ -43,6 +43,8 @@ struct lq_dpdk_interface_config {
     char *name;                 /* Unique, 1..15 of [A-Za-z0-9_.-]. */
     char *pci;                  /* Full form "0000:03:00.0", or NULL. */
     char *vdev;                 /* "net_af_xdp0,iface=eth1", or NULL. */
+    char *bridge;               /* OVS bridge; NULL: the bridge of the first
+                                 * network.bridge_mappings entry. */
     int line;
 };
 

@@ -1,0 +1,31 @@
+/* fastpath.h: the daemon's start and stop of the DPDK fast path.
+ *
+ * Before any network set-up: the host checks of limiquantix/dpdk.h with
+ * the daemon's own CPU affinity and hugepage reservation (a refusal stops
+ * the daemon with every problem named and nothing changed), the
+ * vhost-user socket directory, and the Open_vSwitch settings for the
+ * network engine (vswitchd-ctl/dpdk.h). */
+#ifndef LQ_DAEMON_FASTPATH_H
+#define LQ_DAEMON_FASTPATH_H 1
+
+#include <stdbool.h>
+#include "limiquantix/error.h"
+
+struct lq_config;
+struct lq_vs_dpdk;
+
+struct lq_fastpath {
+    struct lq_vs_dpdk *ovs;     /* For lq_network_options.dpdk. */
+    bool give_back;             /* Restore nr_hugepages at stop. */
+    unsigned int size_kb;
+    unsigned long long prev_total;
+};
+
+/* 'sandbox_dir' (NULL outside --sandbox): its EAL file prefix, and the
+ * hugepages reserved for it are given back at stop. */
+struct lq_error *lq_fastpath_start(const struct lq_config *,
+                                   const char *sandbox_dir,
+                                   struct lq_fastpath **);
+void lq_fastpath_stop(struct lq_fastpath *);
+
+#endif
