@@ -48,6 +48,8 @@ lq_metrics_init(struct lq_metrics *m)
     shash_init(&m->methods);
     shash_init(&m->gauges);
     m->start_time = now_unix();
+    m->extra = NULL;
+    m->extra_aux = NULL;
 }
 
 void
@@ -211,5 +213,16 @@ lq_metrics_render(const struct lq_metrics *m, struct ds *out)
     }
     free(nodes);
 
+    if (m->extra) {
+        m->extra(m->extra_aux, out);
+    }
     render_process(m, out);
+}
+
+void
+lq_metrics_set_extra(struct lq_metrics *m, lq_metrics_extra_fn *extra,
+                     void *aux)
+{
+    m->extra = extra;
+    m->extra_aux = aux;
 }

@@ -15,6 +15,8 @@ struct lq_metrics {
     struct shash methods;       /* method name -> struct lq_method_stats. */
     struct shash gauges;        /* metric name -> struct lq_gauge. */
     double start_time;          /* Unix time the process started. */
+    void (*extra)(void *aux, struct ds *out);
+    void *extra_aux;
 };
 
 void lq_metrics_init(struct lq_metrics *);
@@ -27,6 +29,12 @@ void lq_metrics_observe_rpc(struct lq_metrics *, const char *method,
 /* Sets a gauge or counter (by 'type': "gauge" or "counter"). */
 void lq_metrics_set(struct lq_metrics *, const char *name, const char *type,
                     const char *help, double value);
+
+/* A subsystem that renders its own (labelled) families: called on the
+ * loop thread at every rendering.  NULL removes it. */
+typedef void lq_metrics_extra_fn(void *aux, struct ds *out);
+void lq_metrics_set_extra(struct lq_metrics *, lq_metrics_extra_fn *,
+                          void *aux);
 
 /* Appends the whole exposition to 'out'. */
 void lq_metrics_render(const struct lq_metrics *, struct ds *out);

@@ -574,17 +574,32 @@ check_attachments(virConnectPtr conn, struct lq_compute *c,
                          "spec.nics", true);
 }
 
-/* Binds the ports of a running VM's NICs (BindPort waits for OVN). */
+/* Binds the ports of a VM's NICs (BindPort waits for OVN).  'memory_mib'
+ * (0: none) is checked against free hugepages on the fast path. */
 static struct lq_error *
-bind_ports(struct lq_compute *c, virDomainPtr dom, const char *id)
+bind_ports(struct lq_compute *c, virDomainPtr dom, const char *id,
+           uint64_t memory_mib)
 {
     struct lq_vm_metadata m;
     struct lq_error *e = compute_get_metadata(dom, id, &m);
     for (size_t i = 0; !e && i < m.n_nics; i++) {
-        e = lq_port_bind(&c->backends, m.nics[i].ref, id);
+        e = lq_port_bind(&c->backends, m.nics[i].ref, id, memory_mib);
     }
     lq_vm_metadata_clear(&m);
     return e;
+}
+
+static void
+unbind_ports(struct lq_compute *c, virDomainPtr dom, const char *id)
+{
+    struct lq_vm_metadata m;
+    if (compute_get_metadata(dom, id, &m)) {
+        return;
+    }
+    for (size_t i = 0; i < m.n_nics; i++) {
+        lq_error_free(lq_port_unbind(&c->backends, m.nics[i].ref));
+    }
+    lq_vm_metadata_clear(&m);
 }
 
 /* ---- Create ------------------------------------------------------------- */
@@ -650,6 +665,14 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
     error = check_attachments(conn, c, spec);
     if (error) {
         return error;
+    }
+    uint64_t page_mib = lq_compute_hugepage_mib(&c->backends);
+    spec->shared_hugepages = page_mib > 0;
+    if (page_mib && spec->memory_mib % page_mib) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.memoryMib: %"PRIu64
+                            " is not a multiple of %"PRIu64" MiB, the "
+                            "hugepage size of this node's DPDK fast path",
+                            spec->memory_mib, page_mib);
     }
     char password[9];
     random_password(password);
@@ -727,13 +750,29 @@ start_op(virDomainPtr dom, const char *id, void *c_)
         return compute_virt_error("starting VM", id);
     }
     if (!active) {
+        /* On the fast path the vhost-user ports come first: QEMU, their
+         * server, waits for OVS to connect before it runs the guest, and
+         * BindPort checks the hugepages before QEMU would fail on them. */
+        bool fast = lq_compute_fast_path(&c->backends);
+        if (fast) {
+            struct lq_error *e = bind_ports(
+                c, dom, id, virDomainGetMaxMemory(dom) / 1024);
+            if (e) {
+                unbind_ports(c, dom, id);
+                return e;
+            }
+        }
         if (virDomainCreate(dom) < 0) {
-            return compute_virt_error("starting VM", id);
+            struct lq_error *e = compute_virt_error("starting VM", id);
+            if (fast) {
+                unbind_ports(c, dom, id);
+            }
+            return e;
         }
         VLOG_INFO("started VM %s", id);
     }
     /* Also when it was running: a retried StartVM finishes the binding. */
-    return bind_ports(c, dom, id);
+    return bind_ports(c, dom, id, 0);
 }
 
 struct lq_error *

@@ -316,7 +316,7 @@ attach_nic_op(virDomainPtr dom, const char *id, void *aux_)
                                 "has a NIC %s", id, n->id);
         }
         return virDomainIsActive(dom) == 1
-               ? lq_port_bind(&aux->c->backends, n->port_id, id) : NULL;
+               ? lq_port_bind(&aux->c->backends, n->port_id, id, 0) : NULL;
     }
     if ((e = compute_device_flags(dom, id, &flags))
         || (e = compute_check_nic(virDomainGetConnect(dom), aux->c, id, n, "nic"))) {
@@ -325,15 +325,25 @@ attach_nic_op(virDomainPtr dom, const char *id, void *aux_)
     virDomainInfo info;
     unsigned int vcpus = virDomainGetInfo(dom, &info) == 0 ? info.nrVirtCpu
                                                            : 1;
+    /* A vhost-user NIC's port first: QEMU waits for OVS to connect. */
+    bool bind_first = n->vhost_socket && (flags & VIR_DOMAIN_AFFECT_LIVE);
+    if (bind_first
+        && (e = lq_port_bind(&aux->c->backends, n->port_id, id, 0))) {
+        lq_error_free(lq_port_unbind(&aux->c->backends, n->port_id));
+        goto out;
+    }
     xml = lq_nic_xml(n, vcpus);
     if (!xml || virDomainAttachDeviceFlags(dom, xml, flags) < 0) {
         e = compute_virt_error("attaching a NIC to VM", id);
+        if (bind_first) {
+            lq_error_free(lq_port_unbind(&aux->c->backends, n->port_id));
+        }
         goto out;
     }
     lq_vm_metadata_add(&m.nics, &m.n_nics, n->id, n->port_id, false);
     e = compute_save_metadata(dom, id, &m, flags);
-    if (!e && (flags & VIR_DOMAIN_AFFECT_LIVE)) {
-        e = lq_port_bind(&aux->c->backends, n->port_id, id);
+    if (!e && (flags & VIR_DOMAIN_AFFECT_LIVE) && !bind_first) {
+        e = lq_port_bind(&aux->c->backends, n->port_id, id, 0);
     }
     if (!e) {
         VLOG_INFO("attached NIC %s (port %s) to VM %s", n->id, n->port_id,

@@ -104,6 +104,7 @@ lq_nic_spec_clear(struct lq_nic_spec *n)
 {
     free(n->id);
     free(n->bridge);
+    free(n->vhost_socket);
     memset(n, 0, sizeof *n);
 }
 
@@ -567,6 +568,15 @@ attachments_free(struct lq_vm_attachment *a, size_t n)
     free(a);
 }
 
+/* An element of libvirt's QEMU namespace (declared on <domain>). */
+#define QEMU_XMLNS "http://libvirt.org/schemas/domain/qemu/1.0"
+static void
+w_qemu_start(struct writer *w, const char *name)
+{
+    w->failed |= xmlTextWriterStartElementNS(w->w, X("qemu"), X(name),
+                                             NULL) < 0;
+}
+
 /* Our <lq:vm> element.  Without 'ns' the elements carry no namespace:
  * virDomainSetMetadata() puts its own on the root and refuses one that is
  * already there. */
@@ -912,9 +922,41 @@ write_disks(struct writer *w, const struct lq_vm_spec *s)
     }
 }
 
+/* A NIC on the DPDK fast path: vhost-user with QEMU as the server (OVS
+ * reconnects to it), no host device, no offload settings (the DPDK
+ * datapath handles the virtio-net header). */
+static void
+write_vhost_nic(struct writer *w, const struct lq_nic_spec *n,
+                unsigned int queues)
+{
+    char num[16];
+
+    w_start(w, "interface");
+    w_attr(w, "type", "vhostuser");
+    w_empty(w, "mac", "address", n->mac);
+    w_start(w, "source");
+    w_attr(w, "type", "unix");
+    w_attr(w, "path", n->vhost_socket);
+    w_attr(w, "mode", "server");
+    w_end(w);
+    w_empty(w, "model", "type", "virtio");
+    if (queues > 1) {
+        snprintf(num, sizeof num, "%u", queues);
+        w_empty(w, "driver", "queues", num);
+    }
+    char *alias = xasprintf("ua-lqn-%s", n->id);
+    w_empty(w, "alias", "name", alias);
+    free(alias);
+    w_end(w);
+}
+
 static void
 write_nic(struct writer *w, const struct lq_nic_spec *n, unsigned int queues)
 {
+    if (n->vhost_socket) {
+        write_vhost_nic(w, n, queues);
+        return;
+    }
     char tap[16], num[16];
     lq_nic_tap_name(n->port_id, tap);
 
@@ -1035,6 +1077,9 @@ lq_domain_xml(const struct lq_vm_spec *s, const char *vnc_password)
 
     w_start(&w, "domain");
     w_attr(&w, "type", "qemu");
+    if (s->shared_hugepages) {
+        w_attr(&w, "xmlns:qemu", QEMU_XMLNS);
+    }
     w_text_element(&w, "name", s->name);
     w_text_element(&w, "uuid", s->id);
     write_metadata(&w, s);
@@ -1045,6 +1090,16 @@ lq_domain_xml(const struct lq_vm_spec *s, const char *vnc_password)
     snprintf(num, sizeof num, "%"PRIu64, s->memory_mib);
     w.failed |= xmlTextWriterWriteString(w.w, X(num)) < 0;
     w_end(&w);
+    if (s->shared_hugepages) {
+        /* vhost-user: OVS maps the guest's memory, so it must be shared;
+         * hugepages keep it to a few regions and out of swap.  memfd needs
+         * no hugetlbfs mount. */
+        w_start(&w, "memoryBacking");
+        w_empty(&w, "hugepages", NULL, NULL);
+        w_empty(&w, "source", "type", "memfd");
+        w_empty(&w, "access", "mode", "shared");
+        w_end(&w);
+    }
     snprintf(num, sizeof num, "%"PRIu32,
              s->cpu_sockets * s->cpu_cores * s->cpu_threads);
     w_text_element(&w, "vcpu", num);
@@ -1096,6 +1151,22 @@ lq_domain_xml(const struct lq_vm_spec *s, const char *vnc_password)
     }
     w_empty(&w, "memballoon", "model", "none");
     w_end(&w);                  /* devices */
+    if (s->shared_hugepages) {
+        /* Under TCG (domain type qemu), QEMU 7.2 crashes when a vhost-user
+         * virtio-net device uses MSI-X: every virtio-net device of the VM
+         * gets vectors=0 (INTx).  A -global also covers NICs hot-plugged
+         * later, which a per-device <qemu:override> would not.  Not needed
+         * with KVM. */
+        static const char *const args[] = { "-global",
+                                            "virtio-net-pci.vectors=0" };
+        w_qemu_start(&w, "commandline");
+        for (size_t i = 0; i < ARRAY_SIZE(args); i++) {
+            w_qemu_start(&w, "arg");
+            w_attr(&w, "value", args[i]);
+            w_end(&w);
+        }
+        w_end(&w);
+    }
     w_end(&w);                  /* domain */
     return writer_close(&w, buf);
 }

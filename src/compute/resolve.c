@@ -23,6 +23,7 @@
 #include <libvirt/virterror.h>
 
 #include "fileutil.h"
+#include "dpdk.h"
 #include "engine.h"
 #include "jsonx.h"
 #include "limiquantix/network.h"
@@ -299,15 +300,37 @@ lq_resolve_nic(const struct lq_compute_backends *b, struct lq_nic_spec *n,
         free(n->bridge);
         n->bridge = xstrdup(b->bridge ? b->bridge : "br-int");
         const char *dp = lq_network_options(b->network)->datapath_type;
-        n->no_offloads = dp && !strcmp(dp, "netdev");
+        const struct lq_vs_dpdk *dpdk = lq_network_options(b->network)->dpdk;
+        free(n->vhost_socket);
+        n->vhost_socket = NULL;
+        if (dpdk) {
+            char dev[16];
+            lq_nic_tap_name(n->port_id, dev);
+            n->vhost_socket = lq_vs_dpdk_socket_path(dpdk, dev);
+        }
+        n->no_offloads = !dpdk && dp && !strcmp(dp, "netdev");
     }
     json_destroy(port);
     return e;
 }
 
+bool
+lq_compute_fast_path(const struct lq_compute_backends *b)
+{
+    return b->network && lq_network_options(b->network)->dpdk;
+}
+
+uint64_t
+lq_compute_hugepage_mib(const struct lq_compute_backends *b)
+{
+    return lq_compute_fast_path(b)
+           ? lq_network_options(b->network)->dpdk->hugepage_size_kb / 1024
+           : 0;
+}
+
 struct lq_error *
 lq_port_bind(const struct lq_compute_backends *b, const char *port_id,
-             const char *vm_id)
+             const char *vm_id, uint64_t memory_mib)
 {
     char tap[16];
     lq_nic_tap_name(port_id, tap);
@@ -315,6 +338,13 @@ lq_port_bind(const struct lq_compute_backends *b, const char *port_id,
     json_object_put_string(req, "portId", port_id);
     json_object_put_string(req, "deviceName", tap);
     json_object_put_string(req, "vmId", vm_id);
+    if (lq_compute_fast_path(b)) {
+        json_object_put_string(req, "deviceType", "vhostuser");
+        if (memory_mib) {
+            json_object_put(req, "memoryMib",
+                            json_integer_create(memory_mib));
+        }
+    }
     struct json *resp = NULL;
     struct lq_error *e = lq_network_call_threaded(b->network, "BindPort", req,
                                                   &resp);

@@ -33,9 +33,18 @@ struct lq_error *lq_resolve_nic(const struct lq_compute_backends *,
                                 struct lq_nic_spec *, const char *vm_id,
                                 const char *field);
 
-/* BindPort / UnbindPort for a VM NIC (its tap, lq_nic_tap_name()). */
+/* True when the node's network runs the DPDK fast path: NICs are
+ * vhost-user and guests need shared hugepage memory. */
+bool lq_compute_fast_path(const struct lq_compute_backends *);
+/* The fast path's hugepage size in MiB; 0 without the fast path. */
+uint64_t lq_compute_hugepage_mib(const struct lq_compute_backends *);
+
+/* BindPort / UnbindPort for a VM NIC (its tap, lq_nic_tap_name(); on the
+ * fast path the vhost-user port of that name, checked against the VM's
+ * 'memory_mib' of hugepages unless 0). */
 struct lq_error *lq_port_bind(const struct lq_compute_backends *,
-                              const char *port_id, const char *vm_id);
+                              const char *port_id, const char *vm_id,
+                              uint64_t memory_mib);
 struct lq_error *lq_port_unbind(const struct lq_compute_backends *,
                                 const char *port_id);
 

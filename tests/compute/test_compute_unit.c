@@ -397,6 +397,36 @@ test_xml_volume_disk_and_nic(void **state OVS_UNUSED)
     assert_int_equal(xpath_count(xml, "/interface/driver/guest[@csum='off']"),
                      1);
     free(xml);
+
+    /* The DPDK fast path: a vhost-user NIC with QEMU as the server, no
+     * tap, no offload settings; the guest's memory in shared hugepages and
+     * MSI-X off for virtio-net under TCG. */
+    s.nics[0].no_offloads = false;
+    s.nics[0].vhost_socket = xstrdup("/run/lq/vhost/lq8f4caea071d4");
+    s.shared_hugepages = true;
+    xml = lq_nic_xml(&s.nics[0], 2);
+    assert_int_equal(xpath_count(xml, "/interface[@type='vhostuser']/source"
+                                 "[@type='unix'][@mode='server'][@path="
+                                 "'/run/lq/vhost/lq8f4caea071d4']"), 1);
+    assert_int_equal(xpath_count(xml, "/interface/driver[@queues='2']"), 1);
+    assert_int_equal(xpath_count(xml, "/interface/target"), 0);
+    assert_int_equal(xpath_count(xml, "/interface/virtualport"), 0);
+    assert_int_equal(xpath_count(xml, "/interface/alias[@name='ua-lqn-eth0']"),
+                     1);
+    free(xml);
+    xml = lq_domain_xml(&s, NULL);
+    assert_int_equal(xpath_count(xml, "/domain/memoryBacking[hugepages]"
+                                 "[source/@type='memfd']"
+                                 "[access/@mode='shared']"), 1);
+    assert_non_null(strstr(xml, "xmlns:qemu=\"http://libvirt.org/schemas/"
+                            "domain/qemu/1.0\""));
+    const char *cl = strstr(xml, "<qemu:commandline>");
+    assert_non_null(cl);
+    const char *g = strstr(cl, "<qemu:arg value=\"-global\"/>");
+    assert_non_null(g);
+    assert_non_null(strstr(g, "<qemu:arg value=\"virtio-net-pci.vectors=0"
+                           "\"/>"));
+    free(xml);
     lq_vm_spec_clear(&s);
 }
 

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "netns"))
 from netlib import Node, new_id, sh  # noqa: E402,F401
@@ -63,6 +64,11 @@ class DpdkNode(Node):
         out = sh("ovs-ofctl", "--no-stats", "dump-flows",
                  "unix:%s/ovs/br-int.mgmt" % self.sandbox).stdout
         return "\n".join(sorted(out.strip().split("\n")))
+
+    def metrics(self):
+        return urllib.request.urlopen(
+            "http://127.0.0.1:%d/metrics" % self.metrics_port,
+            timeout=10).read().decode()
 
     def vhost_dir(self):
         return os.path.join(self.sandbox, "vhost")

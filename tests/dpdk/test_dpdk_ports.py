@@ -9,7 +9,9 @@ PMD-spinning process is short-lived and stopped by the test.
 """
 import json
 import os
+import re
 import time
+import urllib.request
 import unittest
 
 from dpdklib import DpdkNode, TestPmd, hugepages, new_id, set_hugepages
@@ -141,6 +143,25 @@ class DpdkPortTest(unittest.TestCase):
         # installed: the fast path changes the datapath, not the pipeline.
         self.assertEqual(node.openflows(), flows_before)
         self.assertIn("netdev@ovs-netdev", node.appctl("dpif/show"))
+
+        # The PMD's work is on /metrics, as pmd-stats-show counts it.
+        pattern = (r'limiquantix_dpdk_pmd_packets_received_total'
+                   r'\{core="1",numa="0"\} (\d+)')
+        deadline = time.time() + 10
+        while True:
+            m = re.search(pattern, node.metrics())
+            if (m and int(m.group(1)) >= received) or time.time() > deadline:
+                break
+            time.sleep(0.3)
+        self.assertIsNotNone(m, node.metrics())
+        self.assertGreaterEqual(int(m.group(1)), received)
+        text = node.metrics()
+        self.assertRegex(text, r'limiquantix_dpdk_pmd_cycles_total\{core="1",'
+                         r'numa="0",state="processing"\} [1-9]')
+        self.assertRegex(text, r'limiquantix_dpdk_pmd_busy_ratio\{core="1",'
+                         r'numa="0"\} 0?\.?[0-9e.-]+')
+        self.assertIn("# TYPE limiquantix_dpdk_pmd_cycles_per_packet gauge",
+                      text)
 
     def test_unbind_removes_port_and_socket(self):
         net = self.network()

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -12,10 +13,41 @@
 #include "hash.h"
 #include "limiquantix/config.h"
 #include "limiquantix/dpdk.h"
+#include "limiquantix/pmd_stats.h"
+#include "metrics.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/thread.h"
 #include "openvswitch/vlog.h"
+#include "timeval.h"
 #include "util.h"
+#include "worker_pool.h"
 
 VLOG_DEFINE_THIS_MODULE(fastpath);
+
+#define SYSTEM_VSWITCHD_PIDFILE "/var/run/openvswitch/ovs-vswitchd.pid"
+#define PMD_STATS_MAX_AGE_MS 1000
+
+struct lq_fastpath {
+    struct lq_vs_dpdk *ovs;
+    bool give_back;             /* Restore nr_hugepages at stop. */
+    uint32_t size_kb;
+    uint64_t prev_total;
+
+    /* PMD statistics; all on the loop thread except the fetch. */
+    struct lq_worker_pool *pool;
+    char *ctl_path;             /* NULL: the system ovs-vswitchd. */
+    char *pmd_text;             /* Rendered families, "" before the first. */
+    long long pmd_time;         /* time_msec() of the last refresh. */
+    bool pmd_busy;              /* A fetch is on the worker pool. */
+    bool stopping;              /* Freed by the fetch's done. */
+};
+
+struct pmd_fetch {
+    struct lq_fastpath *fp;
+    char *ctl_path;
+    char *text;                 /* Rendered, or NULL. */
+    struct lq_error *error;
+};
 
 /* Every parent of 'dir' and 'dir' itself.  0755: QEMU, running as its
  * own user on a real host, creates its sockets there. */
@@ -85,6 +117,7 @@ lq_fastpath_start(const struct lq_config *c, const char *sandbox_dir,
     }
 
     struct lq_fastpath *fp = xzalloc(sizeof *fp);
+    fp->pmd_text = xstrdup("");
     char *prefix = NULL;
     if (sandbox_dir) {
         /* Two sandboxes' EALs must not share /var/run/dpdk/PREFIX. */
@@ -108,6 +141,115 @@ lq_fastpath_start(const struct lq_config *c, const char *sandbox_dir,
     return NULL;
 }
 
+const struct lq_vs_dpdk *
+lq_fastpath_ovs(const struct lq_fastpath *fp)
+{
+    return fp ? fp->ovs : NULL;
+}
+
+/* The unixctl socket of the system ovs-vswitchd: RUNDIR/NAME.PID.ctl. */
+static char *
+system_ctl_path(void)
+{
+    FILE *f = fopen(SYSTEM_VSWITCHD_PIDFILE, "r");
+    long pid = 0;
+    if (f) {
+        if (fscanf(f, "%ld", &pid) != 1) {
+            pid = 0;
+        }
+        fclose(f);
+    }
+    return pid > 0 ? xasprintf("/var/run/openvswitch/ovs-vswitchd.%ld.ctl",
+                               pid) : NULL;
+}
+
+static void
+pmd_fetch_work(void *f_)
+{
+    struct pmd_fetch *f = f_;
+    char *path = f->ctl_path ? xstrdup(f->ctl_path) : system_ctl_path();
+    char *raw = NULL;
+    if (!path) {
+        f->error = lq_error_new(LQ_UNAVAILABLE, "no %s",
+                                SYSTEM_VSWITCHD_PIDFILE);
+    } else {
+        f->error = lq_pmd_stats_fetch(path, &raw);
+    }
+    struct lq_pmd_stats *stats = NULL;
+    size_t n = 0;
+    if (!f->error) {
+        f->error = lq_pmd_stats_parse(raw, &stats, &n);
+    }
+    if (!f->error) {
+        struct ds out = DS_EMPTY_INITIALIZER;
+        lq_pmd_stats_render(stats, n, &out);
+        f->text = ds_steal_cstr(&out);
+    }
+    free(stats);
+    free(raw);
+    free(path);
+}
+
+static void fastpath_free(struct lq_fastpath *);
+
+static void
+pmd_fetch_done(void *f_)
+{
+    struct pmd_fetch *f = f_;
+    struct lq_fastpath *fp = f->fp;
+
+    fp->pmd_busy = false;
+    fp->pmd_time = time_msec();
+    if (f->error) {
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+        VLOG_WARN_RL(&rl, "PMD statistics: %s", f->error->message);
+        lq_error_free(f->error);
+        free(fp->pmd_text);
+        fp->pmd_text = xstrdup("");     /* No stale numbers. */
+    } else {
+        free(fp->pmd_text);
+        fp->pmd_text = f->text;
+    }
+    free(f->ctl_path);
+    free(f);
+    if (fp->stopping) {
+        fastpath_free(fp);
+    }
+}
+
+static void
+render_pmd_stats(void *fp_, struct ds *out)
+{
+    struct lq_fastpath *fp = fp_;
+    ds_put_cstr(out, fp->pmd_text);
+    if (!fp->pmd_busy && time_msec() - fp->pmd_time > PMD_STATS_MAX_AGE_MS) {
+        struct pmd_fetch *f = xzalloc(sizeof *f);
+        f->fp = fp;
+        f->ctl_path = nullable_xstrdup(fp->ctl_path);
+        fp->pmd_busy = true;
+        lq_worker_pool_submit(fp->pool, pmd_fetch_work, pmd_fetch_done, f);
+    }
+}
+
+void
+lq_fastpath_export_pmd_stats(struct lq_fastpath *fp, struct lq_metrics *m,
+                             struct lq_worker_pool *pool,
+                             const char *ctl_path)
+{
+    fp->pool = pool;
+    fp->ctl_path = nullable_xstrdup(ctl_path);
+    lq_metrics_set_extra(m, render_pmd_stats, fp);
+}
+
+static void
+fastpath_free(struct lq_fastpath *fp)
+{
+    lq_vs_dpdk_destroy(fp->ovs);
+    free(fp->ctl_path);
+    free(fp->pmd_text);
+    free(fp);
+}
+
 void
 lq_fastpath_stop(struct lq_fastpath *fp)
 {
@@ -122,6 +264,9 @@ lq_fastpath_stop(struct lq_fastpath *fp)
             lq_error_free(e);
         }
     }
-    lq_vs_dpdk_destroy(fp->ovs);
-    free(fp);
+    if (fp->pmd_busy) {
+        fp->stopping = true;    /* The fetch's done frees it. */
+    } else {
+        fastpath_free(fp);
+    }
 }

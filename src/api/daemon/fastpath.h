@@ -12,14 +12,13 @@
 #include "limiquantix/error.h"
 
 struct lq_config;
+struct lq_metrics;
 struct lq_vs_dpdk;
+struct lq_worker_pool;
+struct lq_fastpath;
 
-struct lq_fastpath {
-    struct lq_vs_dpdk *ovs;     /* For lq_network_options.dpdk. */
-    bool give_back;             /* Restore nr_hugepages at stop. */
-    unsigned int size_kb;
-    unsigned long long prev_total;
-};
+/* For lq_network_options.dpdk. */
+const struct lq_vs_dpdk *lq_fastpath_ovs(const struct lq_fastpath *);
 
 /* 'sandbox_dir' (NULL outside --sandbox): its EAL file prefix, and the
  * hugepages reserved for it are given back at stop. */
@@ -27,5 +26,14 @@ struct lq_error *lq_fastpath_start(const struct lq_config *,
                                    const char *sandbox_dir,
                                    struct lq_fastpath **);
 void lq_fastpath_stop(struct lq_fastpath *);
+
+/* PMD statistics on /metrics (limiquantix/pmd_stats.h), from the
+ * ovs-vswitchd whose unixctl socket is 'ctl_path' (NULL: the system one,
+ * found through /var/run/openvswitch/ovs-vswitchd.pid at each refresh).
+ * A scrape renders the last numbers and starts a refresh on 'pool' when
+ * they are older than a second, so /metrics never waits for OVS. */
+void lq_fastpath_export_pmd_stats(struct lq_fastpath *, struct lq_metrics *,
+                                  struct lq_worker_pool *,
+                                  const char *ctl_path);
 
 #endif

@@ -301,7 +301,7 @@ network_start(const struct options *o, const struct lq_config *c,
         .encap_ip = c->network.encap_ip ? c->network.encap_ip
                                         : lq_node_management_ip(node),
         .bridge_mappings = &c->network.bridge_mappings,
-        .dpdk = fastpath ? fastpath->ovs : NULL,
+        .dpdk = lq_fastpath_ovs(fastpath),
     };
     if (fastpath) {
         no.datapath_type = "netdev";
@@ -442,6 +442,12 @@ main(int argc, char *argv[])
     if (!error) {
         error = network_start(&o, config, node, pool, fastpath, &sandbox,
                               &net);
+    }
+    if (!error && fastpath) {
+        char *ctl = sandbox ? xasprintf("%s/ovs-vswitchd.ctl", sandbox->ovs_dir)
+                            : NULL;
+        lq_fastpath_export_pmd_stats(fastpath, &metrics, pool, ctl);
+        free(ctl);
     }
     struct lq_sandbox_libvirt *libvirtd = NULL;
     if (!error && o.sandbox_libvirt) {

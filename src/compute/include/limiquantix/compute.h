@@ -89,6 +89,10 @@ struct lq_nic_spec {
      * virtio-net header, so a checksum left to the NIC would never be
      * filled in and TCP/UDP would be dropped while ICMP works. */
     bool no_offloads;
+    /* The DPDK fast path: a vhost-user NIC on this socket (QEMU is the
+     * server, OVS's dpdkvhostuserclient port connects to it).  NULL: a
+     * tap on the bridge. */
+    char *vhost_socket;
 };
 /* The host device of a NIC: "lq" + the first 12 hex digits of the port id
  * (IFNAMSIZ allows 15). */
@@ -130,6 +134,10 @@ struct lq_vm_spec {
     size_t n_boot;              /* 0: hd. */
     struct lq_label *labels;    /* Sorted by key, unique. */
     size_t n_labels;
+    /* Guest memory in shared hugepages (the DPDK fast path: vhost-user
+     * needs it, for every VM of the node so NICs can be hot-plugged).
+     * Set by lq_compute. */
+    bool shared_hugepages;
 };
 
 /* An empty spec with the defaults (1 socket, 1 core, 1 thread). */
