@@ -14,17 +14,30 @@ import time
 import urllib.request
 import unittest
 
-from dpdklib import DpdkNode, TestPmd, hugepages, new_id, set_hugepages
+from dpdklib import (DpdkNode, TestPmd, hugepages, new_id, set_hugepages,
+                     sh)
 from netlib import NET, PORT, SG
 
 node = None
 orig_pages = 0
 
 
+UPLINK = "lqdpdkup0"     # A veth whose end OVS-DPDK owns via af_packet.
+
+UPLINK_CONFIG = """  interfaces:
+    - {name: phy0, vdev: "net_af_packet0,iface=%s", bridge: br-phys}
+""" % UPLINK
+
+
 def setUpModule():
     global node, orig_pages
     orig_pages = hugepages()[0]
-    node = DpdkNode().start()
+    sh("ip", "link", "del", UPLINK, check=False)
+    sh("ip", "link", "add", UPLINK, "type", "veth", "peer", "name",
+       UPLINK + "p")
+    sh("ip", "link", "set", UPLINK, "up")
+    sh("ip", "link", "set", UPLINK + "p", "up")
+    node = DpdkNode(extra_config=UPLINK_CONFIG).start()
     deadline = time.time() + 60
     while "DPDK initialized" not in node.read_log():
         if time.time() > deadline or node.proc.poll() is not None:
@@ -34,6 +47,7 @@ def setUpModule():
 
 def tearDownModule():
     rc = node.stop()
+    sh("ip", "link", "del", UPLINK, check=False)
     try:
         assert rc == 0, "daemon exited %d:\n%s" % (rc, node.read_log())
         # The sandbox gave back the hugepages it reserved.
@@ -162,6 +176,22 @@ class DpdkPortTest(unittest.TestCase):
                          r'numa="0"\} 0?\.?[0-9e.-]+')
         self.assertIn("# TYPE limiquantix_dpdk_pmd_cycles_per_packet gauge",
                       text)
+
+    def test_dpdk_interface_on_its_bridge(self):
+        # dpdk.interfaces: a type=dpdk port with its devargs, opened by
+        # OVS-DPDK (ofport assigned, no error) on a netdev bridge.
+        row = json.loads(node.vsctl(
+            "--format=json", "--columns=type,options,ofport,error,link_state",
+            "list", "Interface", "phy0"))["data"][0]
+        self.assertEqual(row[0], "dpdk")
+        self.assertEqual(dict(row[1][1]), {"dpdk-devargs":
+                         "net_af_packet0,iface=" + UPLINK})
+        self.assertGreater(row[2], 0)
+        self.assertEqual(row[3], ["set", []])
+        self.assertEqual(row[4], "up")
+        self.assertEqual(node.vsctl("port-to-br", "phy0").strip(), "br-phys")
+        self.assertEqual(node.vsctl("get", "Bridge", "br-phys",
+                                    "datapath_type").strip(), "netdev")
 
     def test_unbind_removes_port_and_socket(self):
         net = self.network()

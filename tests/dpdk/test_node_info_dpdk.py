@@ -180,6 +180,23 @@ class NodeInfoDpdkTest(unittest.TestCase):
         self.assertFalse(os.path.exists(d.sandbox + "/ovs/conf.db"), log)
         self.assertEqual(rc, 1)
 
+    def test_unopenable_dpdk_interface_stops_the_daemon(self):
+        # Past the host checks: OVS-DPDK starts, but cannot open the port.
+        d = Daemon(config="dpdk:\n  enabled: true\n  pmd_cores: \"1\"\n"
+                   "  socket_mem_mb: 64\n  hugepages: {count: 64}\n"
+                   "  extra_eal_args: [--no-pci]\n  interfaces:\n"
+                   "    - {name: bad0, vdev: \"net_af_packet0,iface="
+                   "lqnosuchdev0\", bridge: br-phys}\n")
+        d.args = ["taskset", "-c", "0"] + d.args
+        d.start(wait=False)
+        rc = d.proc.wait(timeout=150)
+        log = d.read_log()
+        self.assertEqual(d.stop(), 1, log)
+        self.assertEqual(rc, 1)
+        self.assertIn("dpdk.interfaces: Open vSwitch cannot open bad0 "
+                      "(net_af_packet0,iface=lqnosuchdev0)", log)
+        self.assertIn("stopping: the DPDK fast path could not be set up", log)
+
     def test_vhostuser_needs_dpdk(self):
         plain = Daemon()
         plain.start()
