@@ -139,6 +139,29 @@ class VhostUserVmTest(computetest.SerialMixin, unittest.TestCase):
                                          os.path.basename(sock),
                                          "link_state").strip(), "up")
 
+        # A second vhost-user NIC hot-plugged into the running guest: bound
+        # first, then QEMU opens its socket and OVS connects.
+        pc = self.port()
+        self.node.api(VM + "AttachNIC", {"vmId": vm_id, "nic": {
+            "id": "eth1", "portId": pc["id"]}})
+        dev_c = "lq" + pc["id"].replace("-", "")[:12]
+        got = self.node.api(PORT + "GetPort", {"id": pc["id"]})
+        self.assertEqual((got["status"], got["vmId"]), ("UP", vm_id))
+        self.assertEqual(self.node.vsctl("get", "Interface", dev_c,
+                                         "type").strip(),
+                         "dpdkvhostuserclient")
+        computetest.wait_for(lambda: self.node.vsctl(
+            "get", "Interface", dev_c, "link_state").strip() == "up", 30,
+            "the hot-plugged NIC's vhost-user link")
+        self.assertIn("<alias name='ua-lqn-eth1'/>", self.domain_xml(vm_id))
+        self.node.api(VM + "DetachNIC", {"vmId": vm_id, "nicId": "eth1"})
+        self.assertEqual(self.node.api(PORT + "GetPort", {"id": pc["id"]})
+                         ["vmId"], "")
+        self.assertNotIn(dev_c, self.node.vsctl("--columns=name", "list",
+                                                "Interface"))
+        self.assertFalse(os.path.exists(os.path.join(self.node.vhost_dir(),
+                                                     dev_c)))
+
         # DeleteVM unbinds: the OVS port and the socket are gone.
         self.delete_vm(vm_id)
         self.assertNotIn(os.path.basename(sock), self.node.vsctl(
