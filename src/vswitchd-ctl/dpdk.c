@@ -128,6 +128,23 @@ setup_other_config(const struct lq_vs_dpdk *d,
     smap_destroy(&oc);
 }
 
+void
+lq_vs_dpdk_remove_settings(const struct vsrec_open_vswitch *ovs)
+{
+    struct smap oc;
+    smap_clone(&oc, &ovs->other_config);
+    for (size_t i = 0; i < ARRAY_SIZE(owned_keys); i++) {
+        smap_remove(&oc, owned_keys[i]);
+    }
+    if (!smap_equal(&oc, &ovs->other_config)) {
+        VLOG_INFO("DPDK fast path off: removing the dpdk-* settings this "
+                  "node wrote (ovs-vswitchd needs a restart to let go of "
+                  "DPDK)");
+        vsrec_open_vswitch_set_other_config(ovs, &oc);
+    }
+    smap_destroy(&oc);
+}
+
 /* A dpdk.interfaces port: created, or its type and devargs corrected. */
 static void
 setup_port(struct lq_net_ctx *ctx, const struct vsrec_open_vswitch *ovs,

@@ -46,6 +46,15 @@ void lq_vs_dpdk_destroy(struct lq_vs_dpdk *);
  * set-up transaction. */
 void lq_vs_dpdk_setup(struct lq_net_ctx *,
                       const struct vsrec_open_vswitch *ovs);
+/* external_ids key on the Open_vSwitch row: "true" while the node has
+ * written our other_config keys, so that a start with dpdk.enabled false
+ * knows to remove them (and never removes an operator's own). */
+#define LQ_VS_DPDK_MARK "limiquantix-dpdk"
+
+/* Removes the other_config keys lq_vs_dpdk_setup() writes (the fast path
+ * was turned off).  DPDK ports and bridges are left to the operator. */
+void lq_vs_dpdk_remove_settings(const struct vsrec_open_vswitch *);
+
 /* After the set-up commit: done once ovs-vswitchd reports
  * dpdk_initialized; an error names a vswitchd that is not the DPDK build,
  * and a DPDK port OVS could not open. */

@@ -24,8 +24,16 @@ lq_vs_setup_chassis(struct lq_net_ctx *ctx)
     if (!ovs) {
         ovs = vsrec_open_vswitch_insert(txn);
     }
+    /* Whether an earlier start with the fast path wrote its settings. */
+    bool had_dpdk = smap_get_bool(&ovs->external_ids, LQ_VS_DPDK_MARK,
+                                  false);
     struct smap ext;
     smap_clone(&ext, &ovs->external_ids);
+    if (o->dpdk) {
+        smap_replace(&ext, LQ_VS_DPDK_MARK, "true");
+    } else {
+        smap_remove(&ext, LQ_VS_DPDK_MARK);
+    }
     smap_replace(&ext, "system-id", o->chassis);
     smap_replace(&ext, "hostname", o->hostname);
     smap_replace(&ext, "ovn-encap-type", o->encap_type);
@@ -58,6 +66,8 @@ lq_vs_setup_chassis(struct lq_net_ctx *ctx)
     }
     if (o->dpdk) {
         lq_vs_dpdk_setup(ctx, ovs);
+    } else if (had_dpdk) {
+        lq_vs_dpdk_remove_settings(ovs);
     }
 }
 

@@ -197,6 +197,45 @@ class NodeInfoDpdkTest(unittest.TestCase):
                       "(net_af_packet0,iface=lqnosuchdev0)", log)
         self.assertIn("stopping: the DPDK fast path could not be set up", log)
 
+    def test_turning_dpdk_off_removes_its_settings(self):
+        on = Daemon(config="dpdk:\n  enabled: true\n  pmd_cores: \"1\"\n"
+                    "  socket_mem_mb: 64\n  hugepages: {count: 64}\n"
+                    "  extra_eal_args: [--no-pci]\n")
+        on.args = ["taskset", "-c", "0"] + on.args
+        on.start()
+        deadline = time.time() + 60
+        while "DPDK initialized" not in on.read_log():
+            self.assertLess(time.time(), deadline, on.read_log())
+            time.sleep(0.2)
+        db = "--db=unix:%s/ovs/db.sock" % on.sandbox
+
+        def ovs_row(column):
+            return subprocess.run(
+                ["ovs-vsctl", "--no-wait", db, "get", "Open_vSwitch", ".",
+                 column], capture_output=True, text=True,
+                timeout=10).stdout
+        self.assertIn("dpdk-init=\"true\"", ovs_row("other_config"))
+        self.assertIn("pmd-cpu-mask=\"0x2\"", ovs_row("other_config"))
+        self.assertIn("limiquantix-dpdk=\"true\"", ovs_row("external_ids"))
+        self.assertEqual(on.stop(), 0, on.read_log())
+
+        # The same sandbox without the fast path: the keys the node wrote
+        # are gone, the rest of the row stays.
+        off = Daemon()
+        off.args[off.args.index(off.sandbox)] = on.sandbox
+        off.sandbox, off.socket = on.sandbox, on.socket
+        off.start()
+        try:
+            deadline = time.time() + 30
+            while "dpdk" in ovs_row("other_config"):
+                self.assertLess(time.time(), deadline, off.read_log())
+                time.sleep(0.2)
+            self.assertNotIn("limiquantix-dpdk", ovs_row("external_ids"))
+            self.assertIn("system-id", ovs_row("external_ids"))
+            self.assertIn("removing the dpdk-* settings", off.read_log())
+        finally:
+            self.assertEqual(off.stop(), 0, off.read_log())
+
     def test_vhostuser_needs_dpdk(self):
         plain = Daemon()
         plain.start()
@@ -216,6 +255,18 @@ class NodeInfoDpdkTest(unittest.TestCase):
             self.assertEqual(r["code"], "failed_precondition")
             self.assertIn("deviceType: vhostuser needs the DPDK fast path",
                           r["message"])
+            # Nothing of the fast path in the Open_vSwitch database.
+            out = subprocess.run(
+                ["ovs-vsctl", "--no-wait",
+                 "--db=unix:%s/ovs/db.sock" % plain.sandbox, "--columns="
+                 "other_config,external_ids", "list", "Open_vSwitch"],
+                capture_output=True, text=True, timeout=10).stdout
+            self.assertNotIn("dpdk", out)
+            self.assertNotIn("vhu0", subprocess.run(
+                ["ovs-vsctl", "--no-wait",
+                 "--db=unix:%s/ovs/db.sock" % plain.sandbox, "--columns=name",
+                 "list", "Interface"], capture_output=True, text=True,
+                timeout=10).stdout)
         finally:
             self.assertEqual(plain.stop(), 0, plain.read_log())
 
