@@ -124,16 +124,18 @@ trace_port_load(const struct nbrec_logical_switch_port *lsp,
                         ? json_string(mac) : "", &tp->mac);
 }
 
-/* The port's first fixed IP of 'family'; false if it has none. */
+/* The first fixed IP of 'tp' that 'match' accepts, in '*ip'. */
 static bool
-trace_port_ip(const struct trace_port *tp, int family, struct lq_ip *ip)
+trace_port_find_ip(const struct trace_port *tp,
+                   bool (*match)(const struct lq_ip *, const void *aux),
+                   const void *aux, struct lq_ip *ip)
 {
     const struct json *ips = lq_json_field(tp->json, "fixedIps");
     for (size_t i = 0; ips && i < json_array(ips)->n; i++) {
         const struct json *a = lq_json_field(json_array(ips)->elems[i],
                                              "ipAddress");
         if (a && a->type == JSON_STRING && lq_ip_parse(json_string(a), ip)
-            && ip->family == family) {
+            && match(ip, aux)) {
             return true;
         }
     }
@@ -141,19 +143,29 @@ trace_port_ip(const struct trace_port *tp, int family, struct lq_ip *ip)
 }
 
 static bool
+ip_in_family(const struct lq_ip *ip, const void *family)
+{
+    return ip->family == *(const int *) family;
+}
+
+static bool
+ip_equals(const struct lq_ip *ip, const void *want)
+{
+    return !lq_ip_cmp(ip, want);
+}
+
+/* The port's first fixed IP of 'family'; false if it has none. */
+static bool
+trace_port_ip(const struct trace_port *tp, int family, struct lq_ip *ip)
+{
+    return trace_port_find_ip(tp, ip_in_family, &family, ip);
+}
+
+static bool
 trace_port_has_ip(const struct trace_port *tp, const struct lq_ip *want)
 {
     struct lq_ip ip;
-    const struct json *ips = lq_json_field(tp->json, "fixedIps");
-    for (size_t i = 0; ips && i < json_array(ips)->n; i++) {
-        const struct json *a = lq_json_field(json_array(ips)->elems[i],
-                                             "ipAddress");
-        if (a && a->type == JSON_STRING && lq_ip_parse(json_string(a), &ip)
-            && !lq_ip_cmp(&ip, want)) {
-            return true;
-        }
-    }
-    return false;
+    return trace_port_find_ip(tp, ip_equals, want, &ip);
 }
 
 /* "port NAME (ID)", or "port ID" for a port without a name. */
