@@ -575,15 +575,28 @@ check_attachments(virConnectPtr conn, struct lq_compute *c,
 }
 
 /* Binds the ports of a VM's NICs (BindPort waits for OVN).  'memory_mib'
- * (0: none) is checked against free hugepages on the fast path. */
+ * (0: none) is checked against free hugepages on the fast path.  With
+ * 'undo', a failure unbinds the ports this call bound (and only those). */
 static struct lq_error *
 bind_ports(struct lq_compute *c, virDomainPtr dom, const char *id,
-           uint64_t memory_mib)
+           uint64_t memory_mib, bool undo)
 {
     struct lq_vm_metadata m;
     struct lq_error *e = compute_get_metadata(dom, id, &m);
-    for (size_t i = 0; !e && i < m.n_nics; i++) {
-        e = lq_port_bind(&c->backends, m.nics[i].ref, id, memory_mib);
+    size_t bound = 0;
+    while (!e && bound < m.n_nics) {
+        e = lq_port_bind(&c->backends, m.nics[bound].ref, id, memory_mib);
+        bound += !e;
+    }
+    if (e && undo) {
+        /* A refused binding wrote nothing (and its port may be another
+         * VM's); one that timed out waiting for OVN was written. */
+        if (e->code == LQ_DEADLINE_EXCEEDED) {
+            bound++;
+        }
+        for (size_t i = 0; i < bound; i++) {
+            lq_error_free(lq_port_unbind(&c->backends, m.nics[i].ref));
+        }
     }
     lq_vm_metadata_clear(&m);
     return e;
@@ -756,9 +769,8 @@ start_op(virDomainPtr dom, const char *id, void *c_)
         bool fast = lq_compute_fast_path(&c->backends);
         if (fast) {
             struct lq_error *e = bind_ports(
-                c, dom, id, virDomainGetMaxMemory(dom) / 1024);
+                c, dom, id, virDomainGetMaxMemory(dom) / 1024, true);
             if (e) {
-                unbind_ports(c, dom, id);
                 return e;
             }
         }
@@ -772,7 +784,7 @@ start_op(virDomainPtr dom, const char *id, void *c_)
         VLOG_INFO("started VM %s", id);
     }
     /* Also when it was running: a retried StartVM finishes the binding. */
-    return bind_ports(c, dom, id, 0);
+    return bind_ports(c, dom, id, 0, false);
 }
 
 struct lq_error *

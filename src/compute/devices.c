@@ -329,7 +329,11 @@ attach_nic_op(virDomainPtr dom, const char *id, void *aux_)
     bool bind_first = n->vhost_socket && (flags & VIR_DOMAIN_AFFECT_LIVE);
     if (bind_first
         && (e = lq_port_bind(&aux->c->backends, n->port_id, id, 0))) {
-        lq_error_free(lq_port_unbind(&aux->c->backends, n->port_id));
+        /* Refused: nothing was written (and the port may be bound to
+         * someone else).  Timed out waiting for OVN: it was. */
+        if (e->code == LQ_DEADLINE_EXCEEDED) {
+            lq_error_free(lq_port_unbind(&aux->c->backends, n->port_id));
+        }
         goto out;
     }
     xml = lq_nic_xml(n, vcpus);
