@@ -79,10 +79,11 @@ class TestPmd:
     server), in rxonly or txonly mode; stop() returns (rx, tx) packets."""
 
     def __init__(self, name, socket, mac, mode, extra=()):
+        self.prefix = "lqtest-%s-%d" % (name, os.getpid())
         self.proc = subprocess.Popen(
             ["dpdk-testpmd", "-l", "0,1", "--no-pci", "--in-memory",
              "--single-file-segments", "-m", "64", "--no-telemetry",
-             "--file-prefix=lqtest-%s-%d" % (name, os.getpid()),
+             "--file-prefix=" + self.prefix,
              "--vdev=net_virtio_user0,path=%s,server=1,mac=%s"
              % (socket, mac),
              "--", "--no-mlockall", "--total-num-mbufs=8192",
@@ -92,6 +93,7 @@ class TestPmd:
 
     def stop(self):
         out, _ = self.proc.communicate("\n", timeout=60)
+        self.remove_runtime_dir()
         m = re.search(r"Accumulated forward statistics.*?RX-packets: +(\d+)"
                       r".*?TX-packets: +(\d+)", out, re.S)
         if not m:
@@ -102,3 +104,9 @@ class TestPmd:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.remove_runtime_dir()
+
+    def remove_runtime_dir(self):
+        """EAL leaves /var/run/dpdk/PREFIX even with --in-memory."""
+        subprocess.run(["rm", "-rf", "/var/run/dpdk/" + self.prefix],
+                       check=False)

@@ -29,9 +29,15 @@ UPLINK_CONFIG = """  interfaces:
 """ % UPLINK
 
 
+def eal_dirs():
+    d = "/var/run/dpdk"
+    return set(os.listdir(d)) if os.path.isdir(d) else set()
+
+
 def setUpModule():
-    global node, orig_pages
+    global node, orig_pages, orig_eal_dirs
     orig_pages = hugepages()[0]
+    orig_eal_dirs = eal_dirs()
     sh("ip", "link", "del", UPLINK, check=False)
     sh("ip", "link", "add", UPLINK, "type", "veth", "peer", "name",
        UPLINK + "p")
@@ -50,8 +56,10 @@ def tearDownModule():
     sh("ip", "link", "del", UPLINK, check=False)
     try:
         assert rc == 0, "daemon exited %d:\n%s" % (rc, node.read_log())
-        # The sandbox gave back the hugepages it reserved.
+        # The sandbox gave back the hugepages it reserved, and neither it
+        # nor the testpmds left an EAL runtime directory behind.
         assert hugepages()[0] == orig_pages, hugepages()
+        assert eal_dirs() == orig_eal_dirs, eal_dirs() - orig_eal_dirs
     finally:
         set_hugepages(orig_pages)
 

@@ -3,11 +3,14 @@
 #include <config.h>
 #include "fastpath.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dpdk.h"
 #include "hash.h"
@@ -40,6 +43,7 @@ struct lq_fastpath {
     long long pmd_time;         /* time_msec() of the last refresh. */
     bool pmd_busy;              /* A fetch is on the worker pool. */
     bool stopping;              /* Freed by the fetch's done. */
+    char *eal_prefix;           /* Sandbox: its EAL --file-prefix. */
 };
 
 struct pmd_fetch {
@@ -127,7 +131,7 @@ lq_fastpath_start(const struct lq_config *c, const char *sandbox_dir,
         fp->prev_total = report.prev_total;
     }
     fp->ovs = lq_vs_dpdk_create(c, prefix);
-    free(prefix);
+    fp->eal_prefix = prefix;
     const struct lq_hugepage_pool *pool = lq_hugepages_find(
         &report.hugepages, report.hugepage_size_kb);
     VLOG_INFO("DPDK fast path: host checks passed (online CPUs %s, "
@@ -241,9 +245,35 @@ lq_fastpath_export_pmd_stats(struct lq_fastpath *fp, struct lq_metrics *m,
     lq_metrics_set_extra(m, render_pmd_stats, fp);
 }
 
+/* EAL leaves /var/run/dpdk/PREFIX (its telemetry socket) even with
+ * --in-memory: a sandbox removes its own once ovs-vswitchd is gone. */
+static void
+remove_eal_runtime_dir(const char *prefix)
+{
+    char *dir = xasprintf("/var/run/dpdk/%s", prefix);
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+                unlinkat(dirfd(d), de->d_name, 0);
+            }
+        }
+        closedir(d);
+        if (rmdir(dir) && errno != ENOENT) {
+            VLOG_WARN("removing %s: %s", dir, ovs_strerror(errno));
+        }
+    }
+    free(dir);
+}
+
 static void
 fastpath_free(struct lq_fastpath *fp)
 {
+    if (fp->eal_prefix) {
+        remove_eal_runtime_dir(fp->eal_prefix);
+        free(fp->eal_prefix);
+    }
     lq_vs_dpdk_destroy(fp->ovs);
     free(fp->ctl_path);
     free(fp->pmd_text);
