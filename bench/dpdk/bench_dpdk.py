@@ -43,7 +43,6 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
@@ -51,19 +50,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "dpdk"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "netns"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "api"))
 
-NET = "limiquantix.network.v1.VirtualNetworkService/"
-PORT = "limiquantix.network.v1.PortService/"
-SG = "limiquantix.network.v1.SecurityGroupService/"
+from netlib import NET, PORT, SG, new_id, sh  # noqa: E402
+
 BOGUS_MAC = "02:00:00:00:be:ef"
-
-
-def sh(*argv, check=True):
-    return subprocess.run(argv, check=check, capture_output=True, text=True,
-                          timeout=60).stdout
-
-
-def new_id():
-    return str(uuid.uuid4())
 
 
 def tsc_hz():
@@ -172,14 +161,6 @@ class Run:
                 time.sleep(0.2)
         self.veths = []
 
-    def vsctl(self, *args):
-        return sh("ovs-vsctl", "--no-wait",
-                  "--db=unix:%s/ovs/db.sock" % self.node.sandbox, *args)
-
-    def appctl(self, *args):
-        return sh("ovs-appctl", "-t",
-                  "%s/ovs/ovs-vswitchd.ctl" % self.node.sandbox, *args)
-
     def vswitchd_pid(self):
         with open("%s/ovs/ovs-vswitchd.pid" % self.node.sandbox) as f:
             return int(f.read())
@@ -233,8 +214,21 @@ class Run:
                                         "securityGroupIds": [self.sg["id"]]})
         time.sleep(2)       # ovn-controller installs the ACL flows.
 
+    def start_loop(self, t, tries=5):
+        """Injects the packets; again if the loop died out (injected before
+        ovn-controller had installed the flows, so all were dropped)."""
+        for _ in range(tries):
+            t.cmd("start tx_first %d" % self.bursts)
+            time.sleep(2)                   # Flows set up, loop full.
+            rx0 = port_stats(t.cmd("show port stats all"), 1)[0]
+            time.sleep(0.5)
+            if port_stats(t.cmd("show port stats all"), 1)[0] > rx0:
+                return
+            t.cmd("stop")
+        raise RuntimeError("no packets loop from A to B")
+
     def measure(self, seconds):
-        self.appctl("dpctl/del-flows")
+        self.node.appctl("dpctl/del-flows")
         ip = lambda p: p["fixedIps"][0]["ipAddress"]  # noqa: E731
         # Without hugepages (af_packet needs none) EAL cannot run
         # --in-memory; its runtime directory is removed after.
@@ -246,15 +240,13 @@ class Run:
             if self.dpdk:
                 for dev in ("vhbench0", "vhbench1"):
                     deadline = time.time() + 30
-                    while self.vsctl("get", "Interface", dev,
+                    while self.node.vsctl("get", "Interface", dev,
                                      "link_state").strip() != "up":
                         if time.time() > deadline:
                             raise RuntimeError("vhost link %s down" % dev)
                         time.sleep(0.2)
-            t.cmd("start tx_first %d" % self.bursts)
-            time.sleep(2)                   # Flows set up, loop full.
-            t.cmd("show port stats all")
-            self.appctl("dpif-netdev/pmd-stats-clear")
+            self.start_loop(t)
+            self.node.appctl("dpif-netdev/pmd-stats-clear")
             pid = self.vswitchd_pid()
             cpu0, t0 = cpu_seconds(pid), time.time()
             rx0 = port_stats(t.cmd("show port stats all"), 1)[0]
@@ -262,7 +254,7 @@ class Run:
             text = t.cmd("show port stats all")
             cpu1, t1 = cpu_seconds(pid), time.time()
             rx1 = port_stats(text, 1)[0]
-            pmd = self.appctl("dpif-netdev/pmd-stats-show")
+            pmd = self.node.appctl("dpif-netdev/pmd-stats-show")
             if os.environ.get("LQ_BENCH_DEBUG"):
                 print(pmd, file=sys.stderr)
             t.cmd("stop")

@@ -35,3 +35,17 @@ lq_read_file(const char *path, char **textp, size_t *lenp)
     *textp = ds_steal_cstr(&s);
     return 0;
 }
+
+long
+lq_read_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    if (f) {
+        if (fscanf(f, "%ld", &pid) != 1) {
+            pid = 0;
+        }
+        fclose(f);
+    }
+    return pid > 1 ? pid : 0;
+}

@@ -9,4 +9,8 @@
  * '*textp' is NULL. */
 int lq_read_file(const char *path, char **textp, size_t *lenp);
 
+/* The pid in pidfile 'path' (as OVS daemons write it); 0 if the file is
+ * missing or holds no pid above 1. */
+long lq_read_pidfile(const char *path);
+
 #endif

@@ -645,13 +645,6 @@ bind_port_build(struct lq_net_ctx *ctx, void *aux)
                             "needs the DPDK fast path, and this node runs "
                             "without it (dpdk.enabled is false)");
     }
-    if (c->vhost_user && c->memory_mib) {
-        e = lq_vs_dpdk_check_memory(ctx->options->dpdk, c->memory_mib,
-                                    "memoryMib");
-        if (e) {
-            return e;
-        }
-    }
     const struct vsrec_bridge *br = lq_vs_find_bridge(
         ctx->ovs, ctx->options->integration_bridge);
     if (!br) {
@@ -682,6 +675,15 @@ bind_port_build(struct lq_net_ctx *ctx, void *aux)
             lq_mac_format(&a.mac, mac);
         }
         if (c->vhost_user) {
+            /* Only for a new port: a repeated BindPort for a running VM
+             * would count its own pages as missing. */
+            if (c->memory_mib) {
+                e = lq_vs_dpdk_check_memory(ctx->options->dpdk,
+                                            c->memory_mib, "memoryMib");
+                if (e) {
+                    return e;
+                }
+            }
             lq_vs_plug_vhost(ctx, br, c->device_name, c->id, mac, c->vm_id);
         } else {
             lq_vs_plug(ctx, br, c->device_name, c->id, mac, c->vm_id);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "fileutil.h"
 #include "openvswitch/vlog.h"
 #include "util.h"
 
@@ -42,20 +43,6 @@ pidfile(const struct lq_sandbox *sb, size_t i)
 {
     return xasprintf("%s/%s.pid", !strcmp(daemons[i][0], "ovs")
                      ? sb->ovs_dir : sb->ovn_dir, daemons[i][1]);
-}
-
-static pid_t
-read_pid(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    long pid = 0;
-    if (f) {
-        if (fscanf(f, "%ld", &pid) != 1) {
-            pid = 0;
-        }
-        fclose(f);
-    }
-    return pid > 1 ? pid : 0;
 }
 
 /* A detached daemon is reparented to pid 1, which may be slow to reap it:
@@ -99,7 +86,7 @@ stop_all(const struct lq_sandbox *sb)
 {
     for (size_t i = ARRAY_SIZE(daemons); i-- > 0; ) {
         char *path = pidfile(sb, i);
-        stop_pid(read_pid(path), daemons[i][1]);
+        stop_pid(lq_read_pidfile(path), daemons[i][1]);
         unlink(path);
         free(path);
     }

@@ -51,14 +51,6 @@ class DpdkNode(Node):
                          args=args)
         self.args = ["taskset", "-c", "0"] + self.args
 
-    def vsctl(self, *args):
-        return sh("ovs-vsctl", "--no-wait",
-                  "--db=unix:%s/ovs/db.sock" % self.sandbox, *args).stdout
-
-    def appctl(self, *args):
-        return sh("ovs-appctl", "-t",
-                  "%s/ovs/ovs-vswitchd.ctl" % self.sandbox, *args).stdout
-
     def openflows(self):
         """br-int's OpenFlow table without counters, sorted."""
         out = sh("ovs-ofctl", "--no-stats", "dump-flows",

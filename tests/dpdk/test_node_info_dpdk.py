@@ -19,6 +19,8 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from lqtest import (NODE, LQCTL, SERVICE, Daemon,  # noqa: E402
                     UnixHTTPConnection)
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "netns"))
+from netlib import Node  # noqa: E402
 
 NET_SERVICE = "limiquantix.network.v1.VirtualNetworkService"
 PORT_SERVICE = "limiquantix.network.v1.PortService"
@@ -198,7 +200,7 @@ class NodeInfoDpdkTest(unittest.TestCase):
         self.assertIn("stopping: the DPDK fast path could not be set up", log)
 
     def test_turning_dpdk_off_removes_its_settings(self):
-        on = Daemon(config="dpdk:\n  enabled: true\n  pmd_cores: \"1\"\n"
+        on = Node(config="dpdk:\n  enabled: true\n  pmd_cores: \"1\"\n"
                     "  socket_mem_mb: 64\n  hugepages: {count: 64}\n"
                     "  extra_eal_args: [--no-pci]\n")
         on.args = ["taskset", "-c", "0"] + on.args
@@ -207,13 +209,9 @@ class NodeInfoDpdkTest(unittest.TestCase):
         while "DPDK initialized" not in on.read_log():
             self.assertLess(time.time(), deadline, on.read_log())
             time.sleep(0.2)
-        db = "--db=unix:%s/ovs/db.sock" % on.sandbox
 
         def ovs_row(column):
-            return subprocess.run(
-                ["ovs-vsctl", "--no-wait", db, "get", "Open_vSwitch", ".",
-                 column], capture_output=True, text=True,
-                timeout=10).stdout
+            return on.vsctl("get", "Open_vSwitch", ".", column)
         self.assertIn("dpdk-init=\"true\"", ovs_row("other_config"))
         self.assertIn("pmd-cpu-mask=\"0x2\"", ovs_row("other_config"))
         self.assertIn("limiquantix-dpdk=\"true\"", ovs_row("external_ids"))
@@ -221,7 +219,7 @@ class NodeInfoDpdkTest(unittest.TestCase):
 
         # The same sandbox without the fast path: the keys the node wrote
         # are gone, the rest of the row stays.
-        off = Daemon()
+        off = Node()
         off.args[off.args.index(off.sandbox)] = on.sandbox
         off.sandbox, off.socket = on.sandbox, on.socket
         off.start()
@@ -237,7 +235,7 @@ class NodeInfoDpdkTest(unittest.TestCase):
             self.assertEqual(off.stop(), 0, off.read_log())
 
     def test_vhostuser_needs_dpdk(self):
-        plain = Daemon()
+        plain = Node()
         plain.start()
         try:
             net = {"id": str(uuid.uuid4()),
@@ -256,17 +254,11 @@ class NodeInfoDpdkTest(unittest.TestCase):
             self.assertIn("deviceType: vhostuser needs the DPDK fast path",
                           r["message"])
             # Nothing of the fast path in the Open_vSwitch database.
-            out = subprocess.run(
-                ["ovs-vsctl", "--no-wait",
-                 "--db=unix:%s/ovs/db.sock" % plain.sandbox, "--columns="
-                 "other_config,external_ids", "list", "Open_vSwitch"],
-                capture_output=True, text=True, timeout=10).stdout
-            self.assertNotIn("dpdk", out)
-            self.assertNotIn("vhu0", subprocess.run(
-                ["ovs-vsctl", "--no-wait",
-                 "--db=unix:%s/ovs/db.sock" % plain.sandbox, "--columns=name",
-                 "list", "Interface"], capture_output=True, text=True,
-                timeout=10).stdout)
+            self.assertNotIn("dpdk", plain.vsctl(
+                "--columns=other_config,external_ids", "list",
+                "Open_vSwitch"))
+            self.assertNotIn("vhu0", plain.vsctl("--columns=name", "list",
+                                                 "Interface"))
         finally:
             self.assertEqual(plain.stop(), 0, plain.read_log())
 

@@ -47,6 +47,17 @@ class Node(Daemon):
         return sh("ovn-nbctl", "--db=unix:%s/ovn/nb.sock" % self.sandbox,
                   *args).stdout
 
+    def vsctl(self, *args):
+        """ovs-vsctl on the sandbox's Open_vSwitch database (no waiting
+        for ovs-vswitchd)."""
+        return sh("ovs-vsctl", "--no-wait",
+                  "--db=unix:%s/ovs/db.sock" % self.sandbox, *args).stdout
+
+    def appctl(self, *args):
+        """ovs-appctl to the sandbox's ovs-vswitchd."""
+        return sh("ovs-appctl", "-t",
+                  "%s/ovs/ovs-vswitchd.ctl" % self.sandbox, *args).stdout
+
     def lsp_uuid(self, name):
         return self.nbctl("--bare", "--columns=_uuid", "find",
                           "Logical_Switch_Port", "name=%s" % name).strip()

@@ -7,12 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "dpdk.h"
+#include "fileutil.h"
 #include "hash.h"
 #include "limiquantix/config.h"
 #include "limiquantix/dpdk.h"
@@ -155,15 +155,8 @@ lq_fastpath_ovs(const struct lq_fastpath *fp)
 static char *
 system_ctl_path(void)
 {
-    FILE *f = fopen(SYSTEM_VSWITCHD_PIDFILE, "r");
-    long pid = 0;
-    if (f) {
-        if (fscanf(f, "%ld", &pid) != 1) {
-            pid = 0;
-        }
-        fclose(f);
-    }
-    return pid > 0 ? xasprintf("/var/run/openvswitch/ovs-vswitchd.%ld.ctl",
+    long pid = lq_read_pidfile(SYSTEM_VSWITCHD_PIDFILE);
+    return pid ? xasprintf("/var/run/openvswitch/ovs-vswitchd.%ld.ctl",
                                pid) : NULL;
 }
 
