@@ -20,6 +20,8 @@ LQ_PACKAGES=(
     libiscsi-dev libiscsi-bin tgt
     libnfs-dev libnfs-utils nfs-ganesha nfs-ganesha-vfs
     lvm2 thin-provisioning-tools
+    protobuf-c-compiler libprotobuf-c-dev protobuf-compiler libprotobuf-dev
+    libnghttp2-dev nghttp2-client python3-grpcio python3-grpc-tools wrk
 )
 
 lq_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -57,7 +57,7 @@ struct cfg_key {
 #define END { NULL, 0, 0, 0, 0, NULL }
 
 static cfg_parse_fn parse_cpu_list, parse_hugepage_size, parse_abs_path,
-                    parse_eal_args, parse_dpdk_interfaces;
+                    parse_eal_args, parse_dpdk_interfaces, parse_image_dirs;
 
 static const struct cfg_key node_keys[] = {
     F(node, id, CT_OPT_STRING),
@@ -76,9 +76,19 @@ static const struct cfg_key server_keys[] = {
     END
 };
 
+static const struct cfg_key migration_keys[] = {
+    F(hypervisor.migration, scheme, CT_STRING),
+    F(hypervisor.migration, tls, CT_BOOL),
+    F(hypervisor.migration, peers, CT_KV_MAP),
+    END
+};
+
 static const struct cfg_key hypervisor_keys[] = {
     F(hypervisor, backend, CT_STRING),
     F(hypervisor, libvirt_uri, CT_STRING),
+    F_CUSTOM("image_dirs", hypervisor.image_dirs, parse_image_dirs),
+    F_CUSTOM("state_dir", hypervisor.state_dir, parse_abs_path),
+    SECTION(migration, migration_keys),
     END
 };
 
@@ -584,15 +594,93 @@ parse_abs_path(struct loader *l, yaml_node_t *value, const char *path,
     return NULL;
 }
 
+/* A list of strings kept as a (char **, size_t) pair in lq_config. */
+static void
+string_list_clear(char ***itemsp, size_t *np)
+{
+    for (size_t i = 0; i < *np; i++) {
+        free((*itemsp)[i]);
+    }
+    free(*itemsp);
+    *itemsp = NULL;
+    *np = 0;
+}
+
+static void
+string_list_add(char ***itemsp, size_t *np, const char *s)
+{
+    *itemsp = xrealloc(*itemsp, (*np + 1) * sizeof **itemsp);
+    (*itemsp)[(*np)++] = xstrdup(s);
+}
+
+/* Replaces the list with the YAML sequence 'seq' of scalars, each checked
+ * by 'check' (which reports "PATH[i]: ..."). */
+typedef struct lq_error *string_check_fn(struct loader *, yaml_node_t *item,
+                                         const char *item_path);
+static struct lq_error *
+load_string_list(struct loader *l, yaml_node_t *seq, const char *path,
+                 string_check_fn *check, char ***itemsp, size_t *np)
+{
+    string_list_clear(itemsp, np);
+    if (scalar_is_null(seq)) {
+        return NULL;
+    }
+    if (seq->type != YAML_SEQUENCE_NODE) {
+        return loader_error(l, seq, path, "expected a list, got %s",
+                            node_type_name(seq));
+    }
+    for (yaml_node_item_t *it = seq->data.sequence.items.start;
+         it < seq->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
+        char *item_path = xasprintf("%s[%zu]", path,
+                                    (size_t) (it - seq->data.sequence.items
+                                              .start));
+        struct lq_error *error = expect_scalar(l, item, item_path);
+        if (!error) {
+            error = check(l, item, item_path);
+        }
+        free(item_path);
+        if (error) {
+            return error;
+        }
+        string_list_add(itemsp, np, scalar_text(item));
+    }
+    return NULL;
+}
+
+void
+lq_config_add_image_dir(struct lq_config *c, const char *dir)
+{
+    string_list_add(&c->hypervisor.image_dirs, &c->hypervisor.n_image_dirs,
+                    dir);
+}
+
+/* hypervisor.image_dirs: a list of absolute directories.  "/" alone is
+ * refused: it would allow every file of the host. */
+static struct lq_error *
+check_image_dir(struct loader *l, yaml_node_t *item, const char *path)
+{
+    const char *s = scalar_text(item);
+    return s[0] != '/' || !s[strspn(s, "/")]
+           ? loader_error(l, item, path, "expected an absolute directory "
+                          "other than /, got \"%s\"", s)
+           : NULL;
+}
+
+static struct lq_error *
+parse_image_dirs(struct loader *l, yaml_node_t *seq, const char *path,
+                 void *field OVS_UNUSED)
+{
+    struct lq_config *c = l->config;
+    return load_string_list(l, seq, path, check_image_dir,
+                            &c->hypervisor.image_dirs,
+                            &c->hypervisor.n_image_dirs);
+}
+
 static void
 dpdk_eal_args_clear(struct lq_config *c)
 {
-    for (size_t i = 0; i < c->dpdk.n_extra_eal_args; i++) {
-        free(c->dpdk.extra_eal_args[i]);
-    }
-    free(c->dpdk.extra_eal_args);
-    c->dpdk.extra_eal_args = NULL;
-    c->dpdk.n_extra_eal_args = 0;
+    string_list_clear(&c->dpdk.extra_eal_args, &c->dpdk.n_extra_eal_args);
 }
 
 static void
@@ -636,10 +724,6 @@ eal_option_owner(const char *arg)
 static struct lq_error *
 check_eal_arg(struct loader *l, yaml_node_t *item, const char *path)
 {
-    struct lq_error *error = expect_scalar(l, item, path);
-    if (error) {
-        return error;
-    }
     const char *arg = scalar_text(item);
     const char *owner = eal_option_owner(arg);
     if (!*arg || arg[strcspn(arg, " \t\r\n")]) {
@@ -658,32 +742,9 @@ parse_eal_args(struct loader *l, yaml_node_t *seq, const char *path,
                void *field OVS_UNUSED)
 {
     struct lq_config *c = l->config;
-
-    dpdk_eal_args_clear(c);
-    if (scalar_is_null(seq)) {
-        return NULL;
-    }
-    if (seq->type != YAML_SEQUENCE_NODE) {
-        return loader_error(l, seq, path, "expected a list, got %s",
-                            node_type_name(seq));
-    }
-    for (yaml_node_item_t *it = seq->data.sequence.items.start;
-         it < seq->data.sequence.items.top; it++) {
-        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
-        size_t i = it - seq->data.sequence.items.start;
-        char *item_path = xasprintf("%s[%zu]", path, i);
-        struct lq_error *error = check_eal_arg(l, item, item_path);
-        free(item_path);
-        if (error) {
-            return error;
-        }
-        c->dpdk.extra_eal_args = xrealloc(c->dpdk.extra_eal_args,
-                                          (c->dpdk.n_extra_eal_args + 1)
-                                          * sizeof *c->dpdk.extra_eal_args);
-        c->dpdk.extra_eal_args[c->dpdk.n_extra_eal_args++]
-            = xstrdup(scalar_text(item));
-    }
-    return NULL;
+    return load_string_list(l, seq, path, check_eal_arg,
+                            &c->dpdk.extra_eal_args,
+                            &c->dpdk.n_extra_eal_args);
 }
 
 /* "net_af_xdp0,iface=eth1": a driver-and-instance name of [a-z0-9_], then
@@ -958,6 +1019,8 @@ lq_config_new_default(void)
     c->server.worker_threads = 4;
     c->hypervisor.backend = xstrdup("libvirt");
     c->hypervisor.libvirt_uri = xstrdup("qemu:///system");
+    c->hypervisor.state_dir = xstrdup(LQ_DEFAULT_STATE_DIR);
+    c->hypervisor.migration.scheme = xstrdup("qemu+tls");
     c->control_plane.address = xstrdup("");
     c->control_plane.registration_enabled = true;
     c->control_plane.heartbeat_interval_secs = 30;
@@ -1029,6 +1092,35 @@ lq_config_load(const char *path, struct lq_config **configp)
     return error;
 }
 
+bool
+lq_migration_peer_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    return n && n <= 253 && strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "abcdefghijklmnopqrstuvwxyz0123456789._-")
+                            == n;
+}
+
+bool
+lq_migration_peer_target_valid(const char *target)
+{
+    size_t n = strlen(target);
+    if (!n || n > 1024) {
+        return false;
+    }
+    for (const char *p = target; *p; p++) {
+        if ((unsigned char) *p <= ' ' || *p == 0x7f) {
+            return false;
+        }
+    }
+    if (strstr(target, "://")) {
+        return !strncmp(target, "qemu", 4);
+    }
+    /* A host: name, IPv4, or [IPv6], optionally :port. */
+    return strspn(target, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                  "0123456789.-:[]") == n;
+}
+
 struct lq_error *
 lq_config_validate(const struct lq_config *c)
 {
@@ -1045,6 +1137,29 @@ lq_config_validate(const struct lq_config *c)
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s: hypervisor.backend: "
                             "unsupported backend \"%s\" (expected libvirt)",
                             src, c->hypervisor.backend);
+    }
+    const char *scheme = c->hypervisor.migration.scheme;
+    if (strcmp(scheme, "qemu+tls") && strcmp(scheme, "qemu+ssh")
+        && strcmp(scheme, "qemu+tcp")) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: hypervisor.migration."
+                            "scheme: expected qemu+tls, qemu+ssh or qemu+tcp, "
+                            "got \"%s\"", src, scheme);
+    }
+    const struct lq_kv_list *peers = &c->hypervisor.migration.peers;
+    for (size_t i = 0; i < peers->n; i++) {
+        if (!lq_migration_peer_name_valid(peers->items[i].key)) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "%s: hypervisor."
+                                "migration.peers: \"%s\" is not a node name "
+                                "(1-253 of [A-Za-z0-9._-])", src,
+                                peers->items[i].key);
+        }
+        if (!lq_migration_peer_target_valid(peers->items[i].value)) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "%s: hypervisor."
+                                "migration.peers.%s: expected a host name, "
+                                "an address or a qemu libvirt URI, got \"%s\"",
+                                src, peers->items[i].key,
+                                peers->items[i].value);
+        }
     }
     if (strcmp(c->network.datapath_type, "system")
         && strcmp(c->network.datapath_type, "netdev")) {
@@ -1084,6 +1199,11 @@ lq_config_free(struct lq_config *c)
     free(c->server.unix_socket);
     free(c->hypervisor.backend);
     free(c->hypervisor.libvirt_uri);
+    string_list_clear(&c->hypervisor.image_dirs,
+                      &c->hypervisor.n_image_dirs);
+    free(c->hypervisor.state_dir);
+    free(c->hypervisor.migration.scheme);
+    kv_list_clear(&c->hypervisor.migration.peers);
     free(c->control_plane.address);
     free(c->tls.cert_path);
     free(c->tls.key_path);

@@ -29,8 +29,12 @@ struct lq_node {
     struct lq_storage *storage;     /* Attached subsystems, not owned. */
     struct lq_network *network;
 
-    struct ovs_mutex mutex;         /* Guards the CPU sample below. */
+    struct ovs_mutex mutex;         /* Guards the CPU sample and health. */
     unsigned long long prev_busy, prev_total;
+    char **problems;                /* lq_node_set_health(). */
+    size_t n_problems;
+    int64_t checked_unix;           /* 0: never checked. */
+    uint32_t running_vms;
 };
 
 static char *
@@ -96,6 +100,10 @@ lq_node_destroy(struct lq_node *node)
         free(node->id);
         free(node->hostname);
         free(node->management_ip);
+        for (size_t i = 0; i < node->n_problems; i++) {
+            free(node->problems[i]);
+        }
+        free(node->problems);
         ovs_mutex_destroy(&node->mutex);
         free(node);
     }
@@ -168,12 +176,48 @@ lq_node_health_check(struct lq_node *node, struct lq_health *health)
     struct timespec now;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
-    health->healthy = true;
+    memset(health, 0, sizeof *health);
+    ovs_mutex_lock(&node->mutex);
+    health->checked_unix = node->checked_unix;
+    health->n_problems = node->checked_unix ? node->n_problems : 1;
+    health->problems = xcalloc(health->n_problems + 1,
+                               sizeof *health->problems);
+    if (!node->checked_unix) {
+        health->problems[0] = xstrdup("starting: the dependencies have not "
+                                      "been checked yet");
+    }
+    for (size_t i = 0; node->checked_unix && i < node->n_problems; i++) {
+        health->problems[i] = xstrdup(node->problems[i]);
+    }
+    ovs_mutex_unlock(&node->mutex);
+    health->healthy = !health->n_problems;
     health->version = xstrdup(LQ_VERSION);
     health->hypervisor = xstrdup(node->config->hypervisor.backend);
     health->hypervisor_version = libvirt_version();
     health->uptime_seconds = now.tv_sec - node->started.tv_sec;
     return NULL;
+}
+
+static void
+free_strings(char **s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(s[i]);
+    }
+    free(s);
+}
+
+void
+lq_node_set_health(struct lq_node *node, char **problems, size_t n,
+                   uint32_t running_vms)
+{
+    ovs_mutex_lock(&node->mutex);
+    free_strings(node->problems, node->n_problems);
+    node->problems = problems;
+    node->n_problems = n;
+    node->checked_unix = time(NULL);
+    node->running_vms = running_vms;
+    ovs_mutex_unlock(&node->mutex);
 }
 
 void
@@ -182,6 +226,7 @@ lq_health_clear(struct lq_health *health)
     free(health->version);
     free(health->hypervisor);
     free(health->hypervisor_version);
+    free_strings(health->problems, health->n_problems);
     memset(health, 0, sizeof *health);
 }
 
@@ -286,7 +331,8 @@ lq_node_get_usage(struct lq_node *node, struct lq_node_usage *usage)
     if (f) {
         fclose(f);
     }
-    /* No VMs are managed until the compute subsystem lands. */
-    usage->running_vm_count = 0;
+    ovs_mutex_lock(&node->mutex);
+    usage->running_vm_count = node->running_vms;
+    ovs_mutex_unlock(&node->mutex);
     return error;
 }

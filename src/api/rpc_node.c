@@ -11,6 +11,16 @@
 
 #define NODE_SERVICE "limiquantix.node.v1.NodeDaemonService"
 
+static struct json *
+string_array(char **strings, size_t n)
+{
+    struct json *a = json_array_create_empty();
+    for (size_t i = 0; i < n; i++) {
+        json_array_add(a, json_string_create(strings[i]));
+    }
+    return a;
+}
+
 static struct lq_error *
 health_check(struct lq_node *node, const struct json *request OVS_UNUSED,
              struct json **responsep)
@@ -26,19 +36,10 @@ health_check(struct lq_node *node, const struct json *request OVS_UNUSED,
     lq_json_put_string(r, "hypervisor", h.hypervisor);
     lq_json_put_string(r, "hypervisorVersion", h.hypervisor_version);
     lq_json_put_uint64(r, "uptimeSeconds", h.uptime_seconds);
+    json_object_put(r, "problems", string_array(h.problems, h.n_problems));
     lq_health_clear(&h);
     *responsep = r;
     return NULL;
-}
-
-static struct json *
-string_array(char **strings, size_t n)
-{
-    struct json *a = json_array_create_empty();
-    for (size_t i = 0; i < n; i++) {
-        json_array_add(a, json_string_create(strings[i]));
-    }
-    return a;
 }
 
 static struct json *

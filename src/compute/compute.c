@@ -61,6 +61,7 @@ lq_compute_create(const char *uri, struct lq_compute **cp)
     c->uri = xstrdup(uri && *uri ? uri : "qemu:///system");
     ovs_mutex_init(&c->mutex);
     ovs_mutex_init(&c->create_mutex);
+    smap_init(&c->migration_peers);
     compute_events_init(c);
     *cp = c;
     return NULL;
@@ -83,6 +84,8 @@ lq_compute_destroy(struct lq_compute *c)
     ovs_mutex_destroy(&c->mutex);
     ovs_mutex_destroy(&c->create_mutex);
     free(c->backends.bridge);
+    compute_files_clear(c);
+    smap_destroy(&c->migration_peers);
     free(c->uri);
     free(c);
 }
@@ -283,6 +286,7 @@ lq_vm_status_clear(struct lq_vm_status *s)
 {
     if (s) {
         free(s->name);
+        free(s->serial_log_path);
         for (size_t i = 0; i < s->n_labels; i++) {
             free(s->labels[i].key);
             free(s->labels[i].value);
@@ -303,7 +307,8 @@ lq_vm_status_free_array(struct lq_vm_status *a, size_t n)
 
 /* Fills 's' from 'dom'; not_found if the domain is not ours. */
 static struct lq_error *
-status_from_domain(virDomainPtr dom, struct lq_vm_status *s)
+status_from_domain(const struct lq_compute *c, virDomainPtr dom,
+                   struct lq_vm_status *s)
 {
     char id[VIR_UUID_STRING_BUFLEN];
     int state;
@@ -321,6 +326,7 @@ status_from_domain(virDomainPtr dom, struct lq_vm_status *s)
         ovs_strlcpy(s->id, id, sizeof s->id);
         s->name = xstrdup(virDomainGetName(dom));
         s->state = state_from_virt(state);
+        s->serial_log_path = compute_existing_serial_log(c, id);
         s->labels = m.labels;
         s->n_labels = m.n_labels;
         m.labels = NULL;
@@ -344,7 +350,7 @@ lq_compute_get_vm(struct lq_compute *c, const char *id,
     }
     error = lookup_vm(conn, id, &dom);
     if (!error) {
-        error = status_from_domain(dom, s);
+        error = status_from_domain(c, dom, s);
         virDomainFree(dom);
     }
     virConnectClose(conn);
@@ -378,7 +384,7 @@ lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
     struct lq_vm_status *vms = n > 0 ? xcalloc(n, sizeof *vms) : NULL;
     size_t n_vms = 0;
     for (int i = 0; i < n; i++) {
-        struct lq_error *e = status_from_domain(doms[i], &vms[n_vms]);
+        struct lq_error *e = status_from_domain(c, doms[i], &vms[n_vms]);
         if (!e) {
             n_vms++;
         } else if (e->code != LQ_NOT_FOUND) {
@@ -644,7 +650,7 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
         }
         lq_vm_metadata_clear(&m);
         if (!error && status) {
-            error = status_from_domain(dom, status);
+            error = status_from_domain(c, dom, status);
         }
         virDomainFree(dom);
         return error;
@@ -694,16 +700,23 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
         return lq_error_new(LQ_INTERNAL, "cannot build the domain XML of VM "
                             "%s", spec->id);
     }
+    error = compute_make_vm_files(c, spec);
+    if (error) {
+        free(xml);
+        return error;
+    }
     dom = virDomainDefineXMLFlags(conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
     if (!dom && virt_last_code() == VIR_ERR_INVALID_ARG) {
         dom = virDomainDefineXML(conn, xml);    /* Drivers without VALIDATE. */
     }
     free(xml);
     if (!dom) {
-        return compute_virt_error("defining VM", spec->id);
+        error = compute_virt_error("defining VM", spec->id);
+        compute_remove_vm_files(c, spec->id);
+        return error;
     }
     VLOG_INFO("defined VM %s (%s)", spec->id, spec->name);
-    error = status ? status_from_domain(dom, status) : NULL;
+    error = status ? status_from_domain(c, dom, status) : NULL;
     virDomainFree(dom);
     return error;
 }
@@ -717,7 +730,10 @@ lq_compute_create_vm(struct lq_compute *c, struct lq_vm_spec *spec,
     if (status) {
         memset(status, 0, sizeof *status);
     }
-    struct lq_error *error = lq_vm_spec_validate(spec, true);
+    struct lq_error *error = lq_vm_spec_validate(spec, false);
+    if (!error) {
+        error = compute_resolve_files(c, spec);
+    }
     if (!error) {
         error = compute_get_conn(c, &conn);
     }
@@ -978,6 +994,7 @@ delete_op(virDomainPtr dom, const char *id, void *c_)
         }
     }
     VLOG_INFO("deleted VM %s", id);
+    compute_remove_vm_files(c, id);
     for (size_t i = 0; i < m.n_nics; i++) {
         struct lq_error *e = lq_port_unbind(&c->backends, m.nics[i].ref);
         if (e) {
@@ -1000,3 +1017,33 @@ lq_compute_delete_vm(struct lq_compute *c, const char *id)
     return error;
 }
 
+
+/* ---- Health ------------------------------------------------------------- */
+
+struct lq_error *
+lq_compute_ping(struct lq_compute *c)
+{
+    virConnectPtr conn;
+    struct lq_error *error = compute_get_conn(c, &conn);
+    if (!error) {
+        virConnectClose(conn);
+    }
+    return error;
+}
+
+struct lq_error *
+lq_compute_count_running(struct lq_compute *c, unsigned int *np)
+{
+    *np = 0;
+    struct lq_vm_status *vms;
+    size_t n;
+    struct lq_error *error = lq_compute_list_vms(c, &vms, &n);
+    if (error) {
+        return error;
+    }
+    for (size_t i = 0; i < n; i++) {
+        *np += vms[i].state == LQ_VM_RUNNING;
+    }
+    lq_vm_status_free_array(vms, n);
+    return NULL;
+}

@@ -7,7 +7,9 @@
 #include <libvirt/libvirt.h>
 #include "limiquantix/compute.h"
 #include "openvswitch/thread.h"
+#include "openvswitch/shash.h"
 #include "resolve.h"
+#include "smap.h"
 #include "sset.h"
 
 struct lq_compute {
@@ -16,6 +18,14 @@ struct lq_compute {
     virConnectPtr conn;         /* NULL until first use or after a failure. */
     struct ovs_mutex create_mutex;
     struct lq_compute_backends backends;
+
+    /* From node.yaml (lq_compute_configure(); files.c, migrate.c). */
+    char **image_dirs;
+    size_t n_image_dirs;
+    char *state_dir;            /* NULL: no per-VM files (serial logs). */
+    char *migration_scheme;     /* "qemu+tls", ... */
+    bool migration_tls;
+    struct smap migration_peers;    /* Node name -> host or libvirt URI. */
 
     /* Lifecycle events (events.c). */
     struct ovs_mutex ev_mutex;
@@ -63,5 +73,24 @@ struct lq_error *compute_device_flags(virDomainPtr, const char *id,
 struct lq_error *compute_save_metadata(virDomainPtr, const char *id,
                                        const struct lq_vm_metadata *,
                                        unsigned int flags);
+
+/* files.c: the host files of a VM (see there). */
+void compute_files_clear(struct lq_compute *);
+/* Kernel, initrd, CD-ROM and path-disk paths replaced by their canonical
+ * form, each inside an image directory; the serial log path set from
+ * 'serial_log'.  invalid_argument naming the field. */
+struct lq_error *compute_resolve_files(const struct lq_compute *,
+                                       struct lq_vm_spec *);
+struct lq_error *compute_resolve_disk_path(const struct lq_compute *,
+                                           struct lq_disk_spec *,
+                                           const char *field);
+char *compute_serial_log_path(const struct lq_compute *, const char *id);
+/* The serial log path of VM 'id' if it has one, else NULL. */
+char *compute_existing_serial_log(const struct lq_compute *, const char *id);
+/* The node's own files of a VM being defined (its serial log), and their
+ * removal with the VM. */
+struct lq_error *compute_make_vm_files(const struct lq_compute *,
+                                       const struct lq_vm_spec *);
+void compute_remove_vm_files(const struct lq_compute *, const char *id);
 
 #endif

@@ -218,7 +218,10 @@ struct lq_error *
 lq_compute_attach_disk(struct lq_compute *c, const char *id,
                        struct lq_disk_spec *d)
 {
-    struct lq_error *e = lq_disk_spec_validate(d, "disk", true);
+    struct lq_error *e = lq_disk_spec_validate(d, "disk", false);
+    if (!e) {
+        e = compute_resolve_disk_path(c, d, "disk");
+    }
     if (e) {
         return e;
     }

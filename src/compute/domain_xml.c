@@ -30,6 +30,7 @@
 
 #include "openvswitch/dynamic-string.h"
 #include "sha1.h"
+#include "hostdev.h"
 #include "util.h"
 
 #define MAX_NAME_LEN 64
@@ -111,14 +112,7 @@ lq_nic_spec_clear(struct lq_nic_spec *n)
 void
 lq_nic_tap_name(const char *port_id, char name[16])
 {
-    size_t k = 0;
-    memcpy(name, "lq", 2);
-    for (const char *p = port_id; *p && k < 12; p++) {
-        if (*p != '-') {
-            name[2 + k++] = *p;
-        }
-    }
-    name[2 + k] = '\0';
+    lq_vs_vm_tap_name(port_id, name);   /* One naming rule (hostdev.h). */
 }
 
 static bool

@@ -18,7 +18,13 @@
  *   the XML, the target's libvirtd plugs it into its integration bridge
  *   and ovn-controller there claims the port.
  * - A running VM is migrated live (or paused, if live is false); a stopped
- *   VM's definition is moved (VIR_MIGRATE_OFFLINE). */
+ *   VM's definition is moved (VIR_MIGRATE_OFFLINE).
+ * - The caller names the target node, never a libvirt URI: a URI can make
+ *   libvirt run a program (qemu+ext://...?command=), open any socket or
+ *   skip certificate checks, and the disks' secrets are defined on
+ *   whatever it reaches.  The URI comes from node.yaml's
+ *   hypervisor.migration (scheme + peer address, or the peer's own URI);
+ *   VIR_MIGRATE_TLS encrypts QEMU's stream when migration.tls is set. */
 #include "compute_impl.h"
 
 #include <stdlib.h>
@@ -31,34 +37,114 @@
 
 VLOG_DEFINE_THIS_MODULE(compute_migrate);
 
-#define MAX_URI_LEN 1024
+#define MAX_TARGET_LEN 1024
 
 struct migrate_aux {
     struct lq_compute *c;
-    const char *target;
+    const char *target;         /* The libvirt URI we built. */
     bool live;
 };
 
-/* The target URI is handed to libvirt as a value, never spliced, but we
- * still only accept what a libvirt QEMU URI looks like. */
-static struct lq_error *
-check_target(const char *uri)
+/* The host part of "scheme://[user@]host[:port]/path?query", or NULL. */
+static char *
+uri_host(const char *uri)
 {
-    if (!uri || !*uri) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "targetNodeUri: required");
+    const char *p = strstr(uri, "://");
+    if (!p) {
+        return NULL;
     }
-    if (strlen(uri) > MAX_URI_LEN || strncmp(uri, "qemu", 4)
-        || !strstr(uri, "://")) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "targetNodeUri: expected a "
-                            "libvirt QEMU URI (qemu+tls://host/system, ...)");
+    p += 3;
+    const char *end = p + strcspn(p, "/?#");
+    const char *at = memchr(p, '@', end - p);
+    if (at) {
+        p = at + 1;
     }
-    for (const char *p = uri; *p; p++) {
+    const char *colon = *p == '[' ? NULL : memchr(p, ':', end - p);
+    if (*p == '[') {
+        const char *close = memchr(p, ']', end - p);
+        if (!close) {
+            return NULL;
+        }
+        return xmemdup0(p + 1, close - p - 1);
+    }
+    return xmemdup0(p, (colon ? colon : end) - p);
+}
+
+/* A peer's address without brackets or port, for comparing with a host. */
+static bool
+peer_matches_host(const char *name, const char *value, const char *host)
+{
+    if (!strcmp(name, host)) {
+        return true;
+    }
+    char *vhost = strstr(value, "://") ? uri_host(value) : NULL;
+    bool match;
+    if (vhost) {
+        match = !strcmp(vhost, host);
+    } else {
+        char *v = xstrdup(value);
+        if (v[0] == '[') {
+            char *close = strchr(v, ']');
+            if (close) {
+                *close = '\0';
+            }
+            match = !strcmp(v + 1, host);
+        } else {
+            v[strcspn(v, ":")] = '\0';
+            match = !strcmp(v, host);
+        }
+        free(v);
+    }
+    free(vhost);
+    return match;
+}
+
+struct lq_error *
+lq_compute_migration_uri(const struct lq_compute *c, const char *field,
+                         const char *target, char **urip)
+{
+    *urip = NULL;
+    if (!target || !*target) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: required (a node "
+                            "name of hypervisor.migration.peers)", field);
+    }
+    if (strlen(target) > MAX_TARGET_LEN) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: too long", field);
+    }
+    for (const char *p = target; *p; p++) {
         if ((unsigned char) *p <= ' ' || *p == 0x7f) {
-            return lq_error_new(LQ_INVALID_ARGUMENT, "targetNodeUri: no "
-                                "spaces or control characters");
+            return lq_error_new(LQ_INVALID_ARGUMENT, "%s: no spaces or "
+                                "control characters", field);
         }
     }
-    return NULL;
+    /* A URI from the caller only names a host; the rest of it (scheme,
+     * ?socket=, ?command=, no_verify, ...) never reaches libvirt. */
+    char *host = strstr(target, "://") ? uri_host(target) : xstrdup(target);
+    const struct smap_node *peer = NULL;
+    if (host && *host) {
+        peer = smap_get_node(&c->migration_peers, host);
+        const struct smap_node *n;
+        SMAP_FOR_EACH (n, &c->migration_peers) {
+            if (!peer && peer_matches_host(n->key, n->value, host)) {
+                peer = n;
+            }
+        }
+    }
+    struct lq_error *e = NULL;
+    if (!peer) {
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "%s: \"%s\" is not a node "
+                         "this node migrates to (%zu known in node.yaml "
+                         "hypervisor.migration.peers)", field,
+                         host && *host ? host : target,
+                         smap_count(&c->migration_peers));
+    } else if (strstr(peer->value, "://")) {
+        *urip = xstrdup(peer->value);   /* The operator's own URI. */
+    } else {
+        *urip = xasprintf("%s://%s/system", c->migration_scheme
+                          ? c->migration_scheme : "qemu+tls", peer->value);
+    }
+    free(host);
+    return e;
 }
 
 /* Every disk on shared storage; the target gets the secrets they need. */
@@ -118,7 +204,8 @@ migrate_op(virDomainPtr dom, const char *id, void *aux_)
     }
     if (!e) {
         unsigned long flags = VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST
-                              | VIR_MIGRATE_UNDEFINE_SOURCE;
+                              | VIR_MIGRATE_UNDEFINE_SOURCE
+                              | (aux->c->migration_tls ? VIR_MIGRATE_TLS : 0);
         if (!active) {
             flags |= VIR_MIGRATE_OFFLINE;
         } else {
@@ -143,16 +230,19 @@ migrate_op(virDomainPtr dom, const char *id, void *aux_)
 
 struct lq_error *
 lq_compute_migrate_vm(struct lq_compute *c, const char *id,
-                      const char *target_uri, bool live)
+                      const char *target, bool live)
 {
-    struct lq_error *e = check_target(target_uri);
-    if (!e && !strcmp(target_uri, c->uri)) {
+    char *uri;
+    struct lq_error *e = lq_compute_migration_uri(c, "targetNodeUri", target,
+                                                  &uri);
+    if (!e && !strcmp(uri, c->uri)) {
         e = lq_error_new(LQ_INVALID_ARGUMENT, "targetNodeUri: that is this "
                          "node's own libvirt");
     }
-    if (e) {
-        return e;
+    if (!e) {
+        struct migrate_aux aux = { c, uri, live };
+        e = compute_with_vm(c, id, migrate_op, &aux);
     }
-    struct migrate_aux aux = { c, target_uri, live };
-    return compute_with_vm(c, id, migrate_op, &aux);
+    free(uri);
+    return e;
 }

@@ -323,9 +323,14 @@ parse_spec(const struct json *spec, struct lq_vm_spec *s)
     if ((error = get_opt_string(spec, "kernelPath", &s->kernel_path))
         || (error = get_opt_string(spec, "initrdPath", &s->initrd_path))
         || (error = get_opt_string(spec, "kernelCmdline", &s->kernel_cmdline))
-        || (error = get_opt_string(spec, "serialLogPath",
-                                   &s->serial_log_path))) {
+        || (error = lq_json_get_bool(spec, "serialLog", &s->serial_log))) {
         return in_object(error, "spec");
+    }
+    if (lq_json_field(spec, "serialLogPath")) {
+        /* The node decides where its files go (issue 13). */
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.serialLogPath: not "
+                            "accepted; set spec.serialLog to true and read "
+                            "serialLogPath from the VM");
     }
 
     if ((error = parse_boot(spec, s))
@@ -427,6 +432,9 @@ lq_vm_status_to_json(const struct lq_vm_status *st)
     lq_json_put_string(j, "vmId", st->id);
     lq_json_put_string(j, "name", st->name ? st->name : "");
     lq_json_put_string(j, "state", lq_vm_state_name(st->state));
+    if (st->serial_log_path) {
+        lq_json_put_string(j, "serialLogPath", st->serial_log_path);
+    }
     struct json *labels = json_object_create();
     for (size_t i = 0; i < st->n_labels; i++) {
         json_object_put_string(labels, st->labels[i].key,

@@ -15,6 +15,7 @@
 #include "ovs-thread.h"
 #include "ovsdb-idl.h"
 #include "seq.h"
+#include "svec.h"
 #include "timeval.h"
 #include "util.h"
 
@@ -28,6 +29,11 @@ struct op {
     struct ovsdb_idl_txn *nb_txn;
     struct ovsdb_idl_txn *ovs_txn;
     bool nb_done, ovs_done;         /* Committed (or nothing to commit). */
+    /* What the commits said so far: the NB and Open_vSwitch transactions
+     * may finish in different loop passes, and the outcome is decided only
+     * when both have. */
+    struct lq_error *commit_error;
+    bool commit_retry;
 };
 
 struct lq_network {
@@ -46,6 +52,7 @@ struct lq_network {
     struct ovs_list inbox OVS_GUARDED;
     struct seq *inbox_seq;          /* Wakes the loop. */
     uint64_t inbox_seqno;
+    bool stopped OVS_GUARDED;       /* lq_network_stop_threaded(). */
 };
 
 static struct lq_net_ctx
@@ -139,6 +146,10 @@ static void
 op_finish(struct op *op, struct lq_error *error)
 {
     op_drop_txns(op);
+    if (op->commit_error && error != op->commit_error) {
+        lq_error_free(op->commit_error);
+    }
+    op->commit_error = NULL;
     op->class->finish(error, op->aux);
     free(op);
 }
@@ -245,32 +256,46 @@ op_build(struct lq_network *net, struct op *op)
     return true;
 }
 
-/* Commits 'txn'; returns 1 done, 0 in progress, -1 try again; sets
- * '*error' on failure. */
-static int
-commit_one(struct ovsdb_idl_txn *txn, const char *db, const struct op *op,
-           struct lq_error **error)
+/* Keeps the first commit failure of 'op'; a second one (the other
+ * database's) is added to its message rather than lost. */
+static void
+op_add_commit_error(struct op *op, struct lq_error *error)
+{
+    if (!op->commit_error) {
+        op->commit_error = error;
+    } else {
+        char *msg = xasprintf("%s; and %s", op->commit_error->message,
+                              error->message);
+        free(op->commit_error->message);
+        op->commit_error->message = msg;
+        lq_error_free(error);
+    }
+}
+
+/* Commits 'txn'; returns true when it is finished, recording a failure or
+ * a TRY_AGAIN in 'op'. */
+static bool
+commit_one(struct ovsdb_idl_txn *txn, const char *db, struct op *op)
 {
     enum ovsdb_idl_txn_status status = ovsdb_idl_txn_commit(txn);
     switch (status) {
     case TXN_UNCOMMITTED:
     case TXN_INCOMPLETE:
-        return 0;
+        return false;
     case TXN_SUCCESS:
     case TXN_UNCHANGED:
-        return 1;
+        return true;
     case TXN_TRY_AGAIN:
-        return -1;
+        op->commit_retry = true;
+        return true;
     case TXN_ABORTED:
     case TXN_NOT_LOCKED:
     case TXN_ERROR:
-    default: {
-        char *detail = xstrdup(ovsdb_idl_txn_get_error(txn));
-        *error = lq_error_new(LQ_INTERNAL, "%s: %s transaction failed: %s",
-                              op->class->name, db, detail);
-        free(detail);
-        return 1;
-    }
+    default:
+        op_add_commit_error(op, lq_error_new(
+            LQ_INTERNAL, "%s: %s transaction failed: %s", op->class->name,
+            db, ovsdb_idl_txn_get_error(txn)));
+        return true;
     }
 }
 
@@ -278,25 +303,23 @@ static void
 run_active(struct lq_network *net)
 {
     struct op *op = net->active;
-    struct lq_error *error = NULL;
-    bool retry = false;
 
     if (!op->nb_done) {
-        int r = commit_one(op->nb_txn, "Northbound", op, &error);
-        op->nb_done = r != 0;
-        retry |= r < 0;
+        op->nb_done = commit_one(op->nb_txn, "Northbound", op);
     }
     if (!op->ovs_done) {
-        int r = commit_one(op->ovs_txn, "Open_vSwitch", op, &error);
-        op->ovs_done = r != 0;
-        retry |= r < 0;
+        op->ovs_done = commit_one(op->ovs_txn, "Open_vSwitch", op);
     }
     if (!op->nb_done || !op->ovs_done) {
         return;
     }
     net->active = NULL;
-    if (error) {
-        op_finish(op, error);
+    bool retry = op->commit_retry;
+    op->commit_retry = false;
+    if (op->commit_error) {
+        /* A failure wins over a retry: the other half may have committed,
+         * and the caller must hear that the operation did not succeed. */
+        op_finish(op, op->commit_error);
     } else if (retry) {
         /* Someone changed what we verified: rebuild on a fresh replica. */
         op_drop_txns(op);
@@ -466,15 +489,78 @@ lq_network_execute(struct lq_network *net, const struct lq_net_op_class *c,
 }
 
 /* lq_network_execute_threaded(): an operation handed over from another
- * thread.  'sync' comes first so the sync_* wrappers work on it. */
+ * thread.  'sync' comes first so the sync_* wrappers work on it.
+ *
+ * Ownership: the xcall belongs to the waiting thread until it gives up,
+ * then to the loop.  The inner aux always belongs to the caller, who frees
+ * it once we return, so the loop may only touch it (in build() and
+ * ready()) while the waiter still waits: each such call is bracketed by
+ * 'in_inner', and a waiter that gives up first marks the call abandoned
+ * and waits for a running build()/ready() to end. */
 struct xcall {
     struct sync_aux sync;
     struct ovs_list node;           /* In net->inbox until submitted. */
     struct lq_network *net;
     struct lq_net_op_class wrapper;
     long long timeout_ms;
-    bool abandoned;                 /* The caller gave up: free on finish. */
+    bool queued;                    /* In net->inbox. */
+    bool in_inner;                  /* The loop runs build() or ready(). */
+    bool abandoned;                 /* The caller gave up: no more calls
+                                     * into its code. */
+    bool orphaned;                  /* The waiter left: free on finish. */
 };
+
+/* Marks the start of a call into the caller's code; false if the caller
+ * is gone. */
+static bool
+xcall_enter(struct xcall *x)
+{
+    ovs_mutex_lock(&x->net->inbox_mutex);
+    bool ok = !x->abandoned;
+    x->in_inner = ok;
+    ovs_mutex_unlock(&x->net->inbox_mutex);
+    return ok;
+}
+
+static void
+xcall_leave(struct xcall *x)
+{
+    ovs_mutex_lock(&x->net->inbox_mutex);
+    x->in_inner = false;
+    xpthread_cond_broadcast(&x->net->inbox_cond);
+    ovs_mutex_unlock(&x->net->inbox_mutex);
+}
+
+static struct lq_error *
+abandoned_error(const struct xcall *x)
+{
+    return lq_error_new(LQ_ABORTED, "%s: the caller gave up waiting",
+                        x->sync.inner->name);
+}
+
+static struct lq_error *
+xcall_build(struct lq_net_ctx *ctx, void *aux)
+{
+    struct xcall *x = aux;
+    if (!xcall_enter(x)) {
+        return abandoned_error(x);
+    }
+    struct lq_error *error = sync_build(ctx, &x->sync);
+    xcall_leave(x);
+    return error;
+}
+
+static struct lq_error *
+xcall_ready(struct lq_net_ctx *ctx, void *aux, bool *done)
+{
+    struct xcall *x = aux;
+    if (!xcall_enter(x)) {
+        return abandoned_error(x);
+    }
+    struct lq_error *error = sync_ready(ctx, &x->sync, done);
+    xcall_leave(x);
+    return error;
+}
 
 static void
 xcall_finish(struct lq_error *error, void *aux)
@@ -483,12 +569,12 @@ xcall_finish(struct lq_error *error, void *aux)
     struct lq_network *net = x->net;
 
     ovs_mutex_lock(&net->inbox_mutex);
-    bool abandoned = x->abandoned;
+    bool orphaned = x->orphaned;
     x->sync.error = error;
     x->sync.done = true;
     xpthread_cond_broadcast(&net->inbox_cond);
     ovs_mutex_unlock(&net->inbox_mutex);
-    if (abandoned) {
+    if (orphaned) {
         lq_error_free(error);
         free(x);
     }
@@ -504,9 +590,12 @@ take_inbox(struct lq_network *net)
     ovs_mutex_lock(&net->inbox_mutex);
     ovs_list_move(&taken, &net->inbox);
     ovs_list_init(&net->inbox);
+    struct xcall *x;
+    LIST_FOR_EACH (x, node, &taken) {
+        x->queued = false;
+    }
     ovs_mutex_unlock(&net->inbox_mutex);
 
-    struct xcall *x;
     LIST_FOR_EACH_POP (x, node, &taken) {
         lq_network_submit(net, &x->wrapper, x, x->timeout_ms);
     }
@@ -522,13 +611,14 @@ lq_network_execute_threaded(struct lq_network *net,
     x->sync.inner_aux = inner_aux;
     x->net = net;
     x->wrapper = (struct lq_net_op_class) {
-        c->name, c->needs_ovs, sync_build, c->ready ? sync_ready : NULL,
+        c->name, c->needs_ovs, xcall_build, c->ready ? xcall_ready : NULL,
         xcall_finish,
     };
     x->timeout_ms = timeout_ms;
 
     ovs_mutex_lock(&net->inbox_mutex);
     ovs_list_push_back(&net->inbox, &x->node);
+    x->queued = true;
     ovs_mutex_unlock(&net->inbox_mutex);
     seq_change(net->inbox_seq);
 
@@ -540,25 +630,66 @@ lq_network_execute_threaded(struct lq_network *net,
     deadline.tv_nsec = (until % 1000) * 1000000;
     struct lq_error *error;
     ovs_mutex_lock(&net->inbox_mutex);
-    while (!x->sync.done) {
+    while (!x->sync.done && !net->stopped) {
         if (pthread_cond_timedwait(&net->inbox_cond, &net->inbox_mutex.lock,
                                    &deadline) == ETIMEDOUT) {
             break;
         }
     }
+    if (!x->sync.done) {
+        /* Cancel: never again touch 'inner_aux', and wait out a build() or
+         * ready() that is using it right now. */
+        x->abandoned = true;
+        while (x->in_inner && !x->sync.done) {
+            ovs_mutex_cond_wait(&net->inbox_cond, &net->inbox_mutex);
+        }
+    }
     if (x->sync.done) {
         error = x->sync.error;
     } else {
-        /* Still queued or running: whoever finishes it frees it.  The
-         * inner aux belongs to the caller, who frees it after we return:
-         * only safe because the op can no longer run its build() once the
-         * loop has stopped, which is the only way to get here. */
-        x->abandoned = true;
-        x = NULL;
+        if (x->queued) {
+            ovs_list_remove(&x->node);  /* Never reached the loop. */
+        } else {
+            x->orphaned = true;         /* The loop frees it on finish. */
+            x = NULL;
+        }
         error = lq_error_new(LQ_UNAVAILABLE, "%s: the network engine did not "
                              "answer", c->name);
     }
     ovs_mutex_unlock(&net->inbox_mutex);
     free(x);
     return error;
+}
+
+void
+lq_network_stop_threaded(struct lq_network *net)
+{
+    if (net) {
+        ovs_mutex_lock(&net->inbox_mutex);
+        net->stopped = true;
+        xpthread_cond_broadcast(&net->inbox_cond);
+        ovs_mutex_unlock(&net->inbox_mutex);
+    }
+}
+
+bool
+lq_network_has_connected(const struct lq_network *net)
+{
+    return ovsdb_idl_has_ever_connected(net->nb)
+           && (!net->ovs || ovsdb_idl_has_ever_connected(net->ovs));
+}
+
+void
+lq_network_check_health(const struct lq_network *net, struct svec *problems)
+{
+    if (!idl_ready(net->nb)) {
+        svec_add_nocopy(problems, xasprintf(
+            "the OVN Northbound database (%s) is not reachable",
+            net->options.nb_remote));
+    }
+    if (net->ovs && !idl_ready(net->ovs)) {
+        svec_add_nocopy(problems, xasprintf(
+            "the local Open_vSwitch database (%s) is not reachable",
+            net->options.ovs_remote));
+    }
 }

@@ -68,6 +68,10 @@ struct lq_error *lq_network_create(const struct lq_network_options *,
                                    struct lq_network **);
 /* Operations still queued or waiting finish with "unavailable". */
 void lq_network_destroy(struct lq_network *);
+/* The loop has stopped for good: threads waiting in
+ * lq_network_execute_threaded() give up at once (unavailable) instead of
+ * waiting out their timeout, and new ones are refused. */
+void lq_network_stop_threaded(struct lq_network *);
 
 void lq_network_run(struct lq_network *);
 void lq_network_wait(struct lq_network *);
@@ -91,5 +95,12 @@ struct lq_error *lq_network_execute_threaded(struct lq_network *,
                                              const struct lq_net_op_class *,
                                              void *aux, long long timeout_ms);
 const struct lq_network_options *lq_network_options(const struct lq_network *);
+
+/* On the loop: a line for each database this node cannot use now (the OVN
+ * Northbound, the local Open_vSwitch), appended to 'problems'. */
+struct svec;
+void lq_network_check_health(const struct lq_network *, struct svec *problems);
+/* True once both replicas have connected at least once. */
+bool lq_network_has_connected(const struct lq_network *);
 
 #endif

@@ -23,6 +23,7 @@
 #include "../vswitchd-ctl/dpdk.h"
 #include "../vswitchd-ctl/vswitchd.h"
 #include "sset.h"
+#include "hostdev.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(nb_port);
@@ -584,20 +585,16 @@ delete_port_build(struct lq_net_ctx *ctx, void *aux)
     return e;
 }
 
-/* BindPort. */
+/* BindPort.  The name alone is checked first (it goes into OVSDB and
+ * /sys paths); what the device is comes later (hostdev.h). */
 static struct lq_error *
-check_device(const char *device, bool vhost_user)
+check_device_name(const char *device)
 {
     size_t n = strlen(device);
     if (!n || n >= IF_NAMESIZE || strcspn(device, "/ \t\n:") != n
         || !strcmp(device, ".") || !strcmp(device, "..")) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "deviceName: \"%s\" is not a "
                             "valid network device name", device);
-    }
-    /* A vhost-user device is created by the binding itself. */
-    if (!vhost_user && !if_nametoindex(device)) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "deviceName: no network "
-                            "device \"%s\" on this host", device);
     }
     return NULL;
 }
@@ -636,7 +633,7 @@ bind_port_build(struct lq_net_ctx *ctx, void *aux)
     if (!lsp) {
         return lq_error_new(LQ_NOT_FOUND, "port %s not found", c->id);
     }
-    struct lq_error *e = check_device(c->device_name, c->vhost_user);
+    struct lq_error *e = check_device_name(c->device_name);
     if (e) {
         return e;
     }
@@ -666,6 +663,12 @@ bind_port_build(struct lq_net_ctx *ctx, void *aux)
     if (by_port && by_port != by_name) {
         return lq_error_new(LQ_ALREADY_EXISTS, "port %s is already bound to "
                             "device %s", c->id, by_port->name);
+    }
+    /* A vhost-user device is created by the binding itself; any other must
+     * be a VM's own device, never one of the host's. */
+    if (!c->vhost_user
+        && (e = lq_vs_check_vm_device(c->device_name, c->id, by_name))) {
+        return e;
     }
     if (!by_name) {
         struct lq_port_addrs a;

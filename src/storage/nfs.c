@@ -25,6 +25,7 @@
  *   names are refused (lstat over NFS before every use).
  * - One libnfs context per call (contexts are not thread-safe), 10 s RPC
  *   timeout, no automatic reconnect: a dead server is LQ_UNAVAILABLE.
+ *   Each context has its own NFSv4 client name (see conn_open()).
  * - "Attached" cannot be seen over NFS: always false; resizes and
  *   rollbacks of a disk in use are the caller's responsibility. */
 #include <config.h>
@@ -33,6 +34,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -219,6 +222,17 @@ conn_open(const struct nfs_pool *p, struct nfs_context **np)
     }
     nfs_set_timeout(n, NFS_TIMEOUT_MS);
     nfs_set_autoreconnect(n, 0);
+    /* Each context is its own NFSv4 client: with libnfs's default name,
+     * every new context of this process would look like the same client
+     * rebooted, and the server would expire the opens of the calls still
+     * running on the others (NFS4ERR_EXPIRED). */
+    static atomic_uint serial;
+    char name[128];
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(name, sizeof name, "limiquantix-node/%s/%ld/%u", host,
+             (long) getpid(), atomic_fetch_add(&serial, 1));
+    nfs4_set_client_name(n, name);
     int r = nfs_mount(n, u->server, u->path);
     nfs_destroy_url(u);
     if (r) {

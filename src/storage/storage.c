@@ -40,6 +40,7 @@
 #include "sset.h"
 #include "ovs-thread.h"
 #include "timeval.h"
+#include "fileutil.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(storage);
@@ -89,6 +90,10 @@ struct lq_storage {
     struct shash snap_hints OVS_GUARDED; /* snapshot id -> volume id. */
     struct sset busy OVS_GUARDED;        /* Volume ids being changed. */
     pthread_cond_t busy_cond;            /* Signalled when one is done. */
+
+    /* hypervisor.image_dirs: where import sources may come from. */
+    char **image_dirs;
+    size_t n_image_dirs;
 };
 
 static const struct lq_storage_driver *const drivers[] = {
@@ -326,6 +331,12 @@ lq_storage_create(const struct lq_config *config, struct lq_storage **sp)
     sset_init(&s->busy);
     xpthread_cond_init(&s->busy_cond, NULL);
     s->pools = xcalloc(MAX(config->storage.n_pools, 1), sizeof *s->pools);
+    s->image_dirs = xcalloc(config->hypervisor.n_image_dirs + 1,
+                            sizeof *s->image_dirs);
+    for (size_t i = 0; i < config->hypervisor.n_image_dirs; i++) {
+        s->image_dirs[s->n_image_dirs++]
+            = xstrdup(config->hypervisor.image_dirs[i]);
+    }
 
     for (size_t i = 0; i < config->storage.n_pools; i++) {
         const struct lq_pool_config *pc = &config->storage.pools[i];
@@ -402,6 +413,10 @@ lq_storage_destroy(struct lq_storage *s)
         job_free(jobs[i]);
     }
     free(jobs);
+    for (size_t i = 0; i < s->n_image_dirs; i++) {
+        free(s->image_dirs[i]);
+    }
+    free(s->image_dirs);
     shash_destroy(&s->jobs);
     shash_destroy_free_data(&s->snap_hints);
     sset_destroy(&s->busy);
@@ -870,8 +885,15 @@ check_spec(const struct lq_volume_spec *spec)
 /* Existing volume 'v' against the requested 'spec': the retry of the same
  * create succeeds, anything else is already_exists. */
 static struct lq_error *
-compare_existing(const struct lq_volume_info *v, const char *spec)
+compare_existing(const struct lq_volume_info *v, const char *pool_id,
+                 const char *spec)
 {
+    if (strcmp(v->pool_id, pool_id)) {
+        /* The same id asked for in another pool is another volume. */
+        return lq_error_new(LQ_ALREADY_EXISTS, "volume %s already exists in "
+                            "pool %s, not in pool %s", v->id, v->pool_id,
+                            pool_id);
+    }
     if (v->create_spec && !strcmp(v->create_spec, spec)) {
         return NULL;
     }
@@ -936,10 +958,19 @@ volume_create__(struct lq_storage *s, const struct lq_volume_spec *spec,
     struct lq_volume_info *src = NULL;
     struct lq_storage_pool *src_pool = NULL;
     char *spec_str = NULL;
+    char *image = NULL;         /* Canonical source.imagePath. */
     if (spec->source_image_path) {
-        error = lq_image_probe("source.imagePath", spec->source_image_path,
-                               &probe);
+        /* Only files the operator allowed: never /etc/shadow, a keyring
+         * or a device node. */
+        error = lq_allowed_file_resolve("source.imagePath",
+                                        spec->source_image_path,
+                                        s->image_dirs, s->n_image_dirs,
+                                        &image);
+        if (!error) {
+            error = lq_image_probe("source.imagePath", image, &probe);
+        }
         if (error) {
+            free(image);
             return error;
         }
         uint64_t need = round_up_512(probe.virtual_size);
@@ -956,8 +987,7 @@ volume_create__(struct lq_storage *s, const struct lq_volume_spec *spec,
                                  "image is empty");
             goto out;
         }
-        spec_str = canonical_spec(name, spec->size_bytes, NULL, NULL,
-                                  spec->source_image_path);
+        spec_str = canonical_spec(name, spec->size_bytes, NULL, NULL, image);
     } else if (spec->source_snapshot_id) {
         error = snapshot_locate(s, "source.snapshotId",
                                 spec->source_volume_id,
@@ -993,7 +1023,7 @@ volume_create__(struct lq_storage *s, const struct lq_volume_spec *spec,
     ovs_mutex_lock(&s->mutex);
     struct storage_job *job = job_find_locked(s, spec->id);
     if (job && !job->finished) {
-        error = strcmp(job->spec, spec_str)
+        error = job->pool != pool || strcmp(job->spec, spec_str)
             ? lq_error_new(LQ_ALREADY_EXISTS, "volume %s is being created "
                            "with a different spec", spec->id)
             : NULL;
@@ -1022,7 +1052,7 @@ volume_create__(struct lq_storage *s, const struct lq_volume_spec *spec,
         }
     }
     if (!error) {
-        error = compare_existing(existing, spec_str);
+        error = compare_existing(existing, pool->id, spec_str);
         if (!error) {
             *infop = existing;
         } else {
@@ -1049,7 +1079,7 @@ volume_create__(struct lq_storage *s, const struct lq_volume_spec *spec,
         job->spec = xstrdup(spec_str);
         job->size_bytes = size;
         if (spec->source_image_path) {
-            job->image_path = xstrdup(spec->source_image_path);
+            job->image_path = xstrdup(image);
             job->probe = probe;
             memset(&probe, 0, sizeof probe);
         } else {
@@ -1061,7 +1091,7 @@ volume_create__(struct lq_storage *s, const struct lq_volume_spec *spec,
             /* Lost a race with an identical request: report that one. */
             job_free(job);
             job = job_find_locked(s, spec->id);
-            error = strcmp(job->spec, spec_str)
+            error = job->pool != pool || strcmp(job->spec, spec_str)
                 ? lq_error_new(LQ_ALREADY_EXISTS, "volume %s is being "
                                "created with a different spec", spec->id)
                 : NULL;
@@ -1088,7 +1118,7 @@ volume_create__(struct lq_storage *s, const struct lq_volume_spec *spec,
         struct lq_error *e2 = pool->driver->info(pool->impl, spec->id, &v);
         if (!e2) {
             lq_error_free(error);
-            error = compare_existing(v, spec_str);
+            error = compare_existing(v, pool->id, spec_str);
             if (!error) {
                 *infop = v;
             } else {
@@ -1109,6 +1139,7 @@ out:
     }
     lq_image_probe_clear(&probe);
     free(spec_str);
+    free(image);
     if (infop == &dummy) {
         lq_volume_info_free(dummy);
     }

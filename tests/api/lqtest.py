@@ -35,11 +35,36 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
+def hypervisor_yaml(libvirt_uri=None, image_dirs=(), peers=None,
+                    state_dir=None):
+    """node.yaml's hypervisor section.  'image_dirs': the directories whose
+    files the API may name (kernels, disk images, import sources; nothing
+    else is reachable); 'peers': migration targets, node name -> libvirt
+    URI (QEMU's stream unencrypted: no TLS set up here)."""
+    y = "hypervisor:\n"
+    if libvirt_uri:
+        y += '  libvirt_uri: "%s"\n' % libvirt_uri
+    if image_dirs:
+        y += "  image_dirs: [%s]\n" % ", ".join('"%s"' % d
+                                                 for d in image_dirs)
+    if state_dir:
+        y += '  state_dir: "%s"\n' % state_dir
+    if peers:
+        y += "  migration:\n    tls: false\n    peers:\n" + "".join(
+            '      %s: "%s"\n' % kv for kv in sorted(peers.items()))
+    return y
+
+
 class Daemon:
     """A limiquantix-node started in a private directory."""
 
-    def __init__(self, config=None, args=(), tls=False):
+    def __init__(self, config=None, args=(), tls=False, image_dirs=(),
+                 peers=None):
         self.dir = tempfile.mkdtemp(prefix="lq-test-")
+        if image_dirs or peers:
+            assert config is None or "hypervisor:" not in config
+            config = (config or "") + "\n" + hypervisor_yaml(
+                image_dirs=image_dirs, peers=peers)
         self.sandbox = os.path.join(self.dir, "sandbox")
         self.socket = os.path.join(self.sandbox, "node.sock")
         self.port = free_port()

@@ -267,8 +267,17 @@ class ComputeDaemon(lqtest.Daemon):
     """limiquantix-node without --sandbox: hypervisor.libvirt_uri from the
     node.yaml, a Unix socket and a loopback port in a private directory."""
 
-    def __init__(self, uri):
-        super().__init__(config="hypervisor:\n  libvirt_uri: \"%s\"\n" % uri)
+    def __init__(self, uri, image_dirs=(), peers=None):
+        """'image_dirs': the directories whose files CreateVM may name
+        (Debian's kernel in /boot always, for the guests); 'peers':
+        migration targets, node name -> libvirt URI."""
+        super().__init__(config="")
+        # The node's own per-VM files (serial logs) stay in the test's
+        # directory.
+        with open(self.config_path, "w") as f:
+            f.write(lqtest.hypervisor_yaml(
+                libvirt_uri=uri, image_dirs=["/boot"] + list(image_dirs),
+                peers=peers, state_dir=os.path.join(self.dir, "vms")))
         self.socket = os.path.join(self.dir, "node.sock")
         self.args = [lqtest.NODE, "-c", self.config_path,
                      "--unix-socket", self.socket,

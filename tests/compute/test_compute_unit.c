@@ -642,6 +642,69 @@ test_parse_create(void **state OVS_UNUSED)
                        "{\"a\": 1}}", LQ_INVALID_ARGUMENT, "labels.a");
 }
 
+/* MigrateVM's target (issue 13): a node name of node.yaml, or a URI
+ * whose host is a peer; the libvirt URI is always the node's own. */
+static void
+expect_uri(struct lq_compute *c, const char *target, const char *want)
+{
+    char *uri = (void *) 1;
+    struct lq_error *e = lq_compute_migration_uri(c, "targetNodeUri", target,
+                                                  &uri);
+    if (want) {
+        if (e) {
+            fail_msg("%s: %s", target, e->message);
+        }
+        assert_string_equal(uri, want);
+        free(uri);
+    } else {
+        assert_non_null(e);
+        assert_int_equal(e->code, LQ_INVALID_ARGUMENT);
+        assert_true(!strncmp(e->message, "targetNodeUri: ", 15));
+        assert_null(uri);
+        lq_error_free(e);
+    }
+}
+
+static void
+test_migration_targets(void **state)
+{
+    (void) state;
+    static const char yaml[] =
+        "hypervisor:\n"
+        "  migration:\n"
+        "    peers:\n"
+        "      node-b: 10.0.0.2\n"
+        "      node-c: \"[fd00::3]:16509\"\n"
+        "      lab: \"qemu+unix:///system?socket=/run/lab/libvirt-sock\"\n";
+    struct lq_config *cfg;
+    assert_null(lq_config_parse("node.yaml", yaml, strlen(yaml), &cfg));
+    assert_null(lq_config_validate(cfg));
+    struct lq_compute *c;
+    assert_null(lq_compute_create("test:///default", &c));
+    lq_compute_configure(c, cfg);
+
+    expect_uri(c, "node-b", "qemu+tls://10.0.0.2/system");
+    expect_uri(c, "10.0.0.2", "qemu+tls://10.0.0.2/system");
+    expect_uri(c, "qemu+tcp://10.0.0.2/system", "qemu+tls://10.0.0.2/system");
+    /* Only the host of a caller's URI counts; its options never. */
+    expect_uri(c, "qemu+ssh://root@node-b:22/system?no_verify=1",
+               "qemu+tls://10.0.0.2/system");
+    expect_uri(c, "node-c", "qemu+tls://[fd00::3]:16509/system");
+    expect_uri(c, "qemu+tls://[fd00::3]/system",
+               "qemu+tls://[fd00::3]:16509/system");
+    /* The operator's own URI for a peer is used as written. */
+    expect_uri(c, "lab", "qemu+unix:///system?socket=/run/lab/libvirt-sock");
+
+    expect_uri(c, "", NULL);
+    expect_uri(c, "x y", NULL);
+    expect_uri(c, "node-d", NULL);
+    expect_uri(c, "qemu+ext:///system?command=/bin/true", NULL);
+    expect_uri(c, "qemu+unix:///system?socket=/tmp/evil", NULL);
+    expect_uri(c, "qemu+tcp://10.9.9.9/system", NULL);
+    lq_compute_destroy(c);
+    lq_config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -654,6 +717,7 @@ main(void)
         cmocka_unit_test(test_xml_boot_cdrom_iotune),
         cmocka_unit_test(test_fingerprint_and_metadata),
         cmocka_unit_test(test_parse_create),
+        cmocka_unit_test(test_migration_targets),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     xmlCleanupParser();

@@ -39,13 +39,22 @@ test_sandbox_and_reconnect(void **state OVS_UNUSED)
     }
     struct lq_compute *c;
     assert_null(lq_compute_create(lq_sandbox_libvirt_uri(sb), &c));
+    /* The kernel must come from an image directory (node.yaml). */
+    char *kernel = xasprintf("%s/vmlinuz", dir);
+    FILE *f = fopen(kernel, "w");
+    assert_non_null(f);
+    fclose(f);
+    struct lq_config *config = lq_config_new_default();
+    lq_config_add_image_dir(config, dir);
+    lq_compute_configure(c, config);
+    lq_config_free(config);
 
     struct lq_vm_spec spec;
     lq_vm_spec_init(&spec);
     ovs_strlcpy(spec.id, ID, sizeof spec.id);
     spec.name = xstrdup("sandbox-vm");
     spec.memory_mib = 64;
-    spec.kernel_path = xstrdup("/bin/sh");      /* Defined, never booted. */
+    spec.kernel_path = kernel;                  /* Defined, never booted. */
     lq_vm_spec_add_label(&spec, "k", "v");
     struct lq_vm_status st;
     e = lq_compute_create_vm(c, &spec, &st);

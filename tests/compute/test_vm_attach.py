@@ -44,7 +44,13 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
         cls.kernel, _ = computetest.kernel()
         cls.initrd = os.path.join(cls.tmp, "initrd")
         computetest.build_initramfs(cls.initrd, net=True)
-        cls.node = Node(args=["--sandbox-ceph", "--sandbox-libvirt"])
+        # The migration target of test_live_migration, known to the node
+        # by name (node.yaml), started by the test.
+        cls.mig_port = computetest.lqtest.free_port()
+        cls.node = Node(args=["--sandbox-ceph", "--sandbox-libvirt"],
+                        image_dirs=["/boot", cls.tmp],
+                        peers={"node-b": "qemu+tcp://127.0.0.1:%d/system"
+                               % cls.mig_port})
         cls.node.start(wait=False)
         cls.node.wait_ready(timeout=120)
 
@@ -71,17 +77,24 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
         return vol
 
     def create_vm(self, name, port, cmdline):
-        log = os.path.join(self.tmp, name + ".log")
         vm_id = str(uuid.uuid4())
-        self.ok(VM + "CreateVM", {
+        log = self.ok(VM + "CreateVM", {
             "id": vm_id, "name": name,
             "spec": {"cpuCores": 1, "memoryMib": 256,
                      "kernelPath": self.kernel, "initrdPath": self.initrd,
                      "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline,
-                     "serialLogPath": log,
-                     "nics": [{"id": "eth0", "portId": port["id"]}]}})
+                     "serialLog": True,
+                     "nics": [{"id": "eth0", "portId": port["id"]}]}}
+        )["serialLogPath"]
         self.addCleanup(self.delete_vm, vm_id)
         return vm_id, log
+
+    def raw_file(self):
+        """A small raw disk image in the node's image directory."""
+        path = os.path.join(self.tmp, "disk.raw")
+        with open(path, "wb") as f:
+            f.truncate(1 << 20)
+        return path
 
     def delete_vm(self, vm_id):
         self.node.api_status(VM + "ForceStopVM", {"vmId": vm_id})
@@ -259,16 +272,16 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
         """A VM snapshot is a snapshot of each volume, taken with the VM
         paused; revert (VM stopped) brings back the bytes."""
         vol = self.volume("vm-snap")
-        log = os.path.join(self.tmp, "lq-c.log")
         c = str(uuid.uuid4())
-        self.ok(VM + "CreateVM", {
+        log = self.ok(VM + "CreateVM", {
             "id": c, "name": "lq-c",
             "spec": {"memoryMib": 256, "kernelPath": self.kernel,
                      "initrdPath": self.initrd,
                      "kernelCmdline": "console=ttyS0 panic=-1 lq.disk=write "
                                       "lq.pattern=one",
-                     "serialLogPath": log,
-                     "disks": [{"id": "data", "volumeId": vol["id"]}]}})
+                     "serialLog": True,
+                     "disks": [{"id": "data", "volumeId": vol["id"]}]}}
+        )["serialLogPath"]
         self.addCleanup(self.delete_vm, c)
         self.ok(VM + "StartVM", {"vmId": c})
         self.wait_serial(log, "LQ-GUEST-DISK-WRITTEN")
@@ -313,7 +326,7 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
         # A VM with a plain-path disk cannot be snapshotted.
         d = str(uuid.uuid4())
         self.ok(VM + "CreateVM", {"id": d, "name": "lq-d", "spec": {
-            "memoryMib": 64, "disks": [{"id": "p", "path": "/dev/null"}]}})
+            "memoryMib": 64, "disks": [{"id": "p", "path": self.raw_file()}]}})
         self.addCleanup(self.delete_vm, d)
         self.refused(VM + "CreateSnapshot", {"vmId": d, "name": "s"},
                      "failed_precondition", "disk p of VM %s is a path" % d)
@@ -322,42 +335,52 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
     def test_live_migration(self):
         """A running VM with an RBD disk moves to another libvirtd (peer to
         peer): its definition, metadata and cephx secret go with it."""
-        target = computetest.LibvirtSandbox().start(
-            tcp_port=computetest.lqtest.free_port())
+        target = computetest.LibvirtSandbox().start(tcp_port=self.mig_port)
         self.addCleanup(target.stop)
         vol = self.volume("vm-mig")
-        log = os.path.join(self.tmp, "lq-e.log")
         e = str(uuid.uuid4())
-        self.ok(VM + "CreateVM", {
+        log = self.ok(VM + "CreateVM", {
             "id": e, "name": "lq-e",
             "spec": {"memoryMib": 256, "kernelPath": self.kernel,
                      "initrdPath": self.initrd,
                      "kernelCmdline": "console=ttyS0 panic=-1 lq.disk=write "
                                       "lq.pattern=mig lq.heartbeat",
-                     "serialLogPath": log,
+                     "serialLog": True,
                      "disks": [{"id": "data", "volumeId": vol["id"]}]},
-            "labels": {"app": "mig"}})
+            "labels": {"app": "mig"}})["serialLogPath"]
         self.addCleanup(self.delete_vm, e)
         self.ok(VM + "StartVM", {"vmId": e})
         self.wait_serial(log, "LQ-GUEST-DISK-WRITTEN")
 
-        # Refusals: a bad URI; a VM with a local disk.
-        self.refused(VM + "MigrateVM", {"vmId": e, "targetNodeUri": "x y"},
-                     "invalid_argument", "targetNodeUri")
+        # Refusals: a bad name; URIs the caller makes up (a program to
+        # run, another socket, no certificate check) never reach libvirt:
+        # only the host part names a node, and those are unknown; the
+        # node's own URI; a VM with a local disk.
+        marker = os.path.join(self.tmp, "migration-ran-a-program")
+        for bad in ("x y", "qemu+ext:///system?command=/usr/bin/touch%20"
+                    + marker, "qemu+unix:///system?socket=/run/x.sock",
+                    "qemu+tls://evil.example/system?no_verify=1",
+                    "qemu+tcp://10.9.9.9/system", "node-c"):
+            self.refused(VM + "MigrateVM", {"vmId": e, "targetNodeUri": bad},
+                         "invalid_argument", "targetNodeUri")
+        self.assertFalse(os.path.exists(marker))
         f = str(uuid.uuid4())
         self.ok(VM + "CreateVM", {"id": f, "name": "lq-f", "spec": {
-            "memoryMib": 64, "disks": [{"id": "p", "path": "/dev/null"}]}})
+            "memoryMib": 64, "disks": [{"id": "p", "path": self.raw_file()}]}})
         self.addCleanup(self.delete_vm, f)
         self.refused(VM + "MigrateVM", {"vmId": f, "targetNodeUri":
-                                        target.uri}, "failed_precondition",
+                                        "node-b"}, "failed_precondition",
                      "disk p of VM %s is a local path" % f)
 
         self.wait_serial(log, "LQ-GUEST-ALIVE")
         up_before = float(self.serial(log).rsplit("LQ-GUEST-ALIVE ", 1)[1]
                           .split()[0])
         t = time.time()
+        # Named as the control plane may name it: by a URI whose host is
+        # the peer's address (the URI itself is the node's own).
         self.assertEqual(self.ok(VM + "MigrateVM", {
-            "vmId": e, "targetNodeUri": target.uri, "live": True}), {})
+            "vmId": e, "targetNodeUri": "qemu+ssh://root@127.0.0.1/system",
+            "live": True}), {})
         took = time.time() - t
         self.refused(VM + "GetVMStatus", {"vmId": e}, "not_found", e)
         r = target.virsh("domstate", e)

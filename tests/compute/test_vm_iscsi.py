@@ -57,7 +57,8 @@ class VmIscsiTest(computetest.SerialMixin, unittest.TestCase):
                   "      export: {backing_pool: back, tgtd_control_port: %d,"
                   " acl: \"127.0.0.0/8\"}\n"
                   % (cls.back, port, IQN, USER, SECRET, ctl))
-        cls.node = Node(config=config, args=["--sandbox-libvirt"])
+        cls.node = Node(config=config, args=["--sandbox-libvirt"],
+                        image_dirs=["/boot", cls.tmp])
         try:
             cls.node.start(wait=False)
             cls.node.wait_ready(timeout=120)
@@ -81,14 +82,14 @@ class VmIscsiTest(computetest.SerialMixin, unittest.TestCase):
         return r
 
     def vm(self, name, cmdline, disks=()):
-        log = os.path.join(self.tmp, name + ".log")
         vm_id = str(uuid.uuid4())
-        self.ok(VM + "CreateVM", {
+        log = self.ok(VM + "CreateVM", {
             "id": vm_id, "name": name,
             "spec": {"memoryMib": 256, "kernelPath": self.kernel,
                      "initrdPath": self.initrd,
                      "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline,
-                     "serialLogPath": log, "disks": list(disks)}})
+                     "serialLog": True, "disks": list(disks)}}
+        )["serialLogPath"]
         self.addCleanup(self.node.api_status, VM + "DeleteVM",
                         {"vmId": vm_id})
         self.addCleanup(self.node.api_status, VM + "ForceStopVM",

@@ -41,7 +41,8 @@ class QemuGuestTest(unittest.TestCase):
         computetest.build_initramfs(cls.initrd)
         cls.kernel, _ = computetest.kernel()
         cls.libvirt = computetest.LibvirtSandbox().start()
-        cls.daemon = computetest.ComputeDaemon(cls.libvirt.uri).start()
+        cls.daemon = computetest.ComputeDaemon(
+            cls.libvirt.uri, image_dirs=[cls.tmp]).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -61,17 +62,23 @@ class QemuGuestTest(unittest.TestCase):
 
     def create(self, name, cmdline_extra=""):
         vm_id = str(uuid.uuid4())
-        log = os.path.join(self.tmp, name + ".serial.log")
         request = {
             "id": vm_id, "name": name,
             "spec": {"cpuCores": 1, "memoryMib": 256,
                      "kernelPath": self.kernel, "initrdPath": self.initrd,
                      "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline_extra,
-                     "serialLogPath": log},
+                     "serialLog": True},
             "labels": {"test": "qemu", "role": name},
         }
         body = self.ok("CreateVM", request)
         self.assertEqual(body["vmId"], vm_id)
+        # The node chose where the log goes: its own per-VM directory.
+        log = body["serialLogPath"]
+        self.assertEqual(log, os.path.join(self.daemon.dir, "vms",
+                                           vm_id + ".serial.log"))
+        self.assertEqual(os.stat(os.path.dirname(log)).st_mode & 0o777,
+                         0o700)
+        self.assertEqual(os.stat(log).st_mode & 0o777, 0o600)
         self.assertEqual(body["state"], "STOPPED")
         self.assertEqual(body["labels"], {"test": "qemu", "role": name})
         return vm_id, log, request
@@ -190,12 +197,11 @@ class QemuGuestTest(unittest.TestCase):
         """firmware UEFI: OVMF boots the kernel; DeleteVM removes the VM's
         NVRAM file."""
         vm_id = str(uuid.uuid4())
-        log = os.path.join(self.tmp, "uefi.serial.log")
-        self.ok("CreateVM", {"id": vm_id, "name": "lq-uefi", "spec": {
+        log = self.ok("CreateVM", {"id": vm_id, "name": "lq-uefi", "spec": {
             "memoryMib": 256, "firmware": "UEFI", "kernelPath": self.kernel,
             "initrdPath": self.initrd,
             "kernelCmdline": "console=ttyS0 panic=-1 lq.ignore_acpi",
-            "serialLogPath": log}})
+            "serialLog": True}})["serialLogPath"]
         self.addCleanup(self.cleanup, vm_id)
         self.ok("StartVM", {"vmId": vm_id})
         wait_for(lambda: "LQ-GUEST-BOOTED" in self.serial(log), 120,
@@ -212,6 +218,8 @@ class QemuGuestTest(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(
             self.libvirt.dir, "lib", os.path.relpath(nvram,
                                                      "/var/lib/libvirt"))))
+        # ...and the node's own files of the VM (its serial log).
+        self.assertFalse(os.path.exists(log))
 
     def test_name_is_escaped_not_injected(self):
         vm_id = str(uuid.uuid4())
@@ -249,6 +257,37 @@ class QemuGuestTest(unittest.TestCase):
                                   "bus": "floppy"}]}},
              "spec.disks[0].bus"),
         ]
+        # Host files and devices the API must never reach (issue 13): only
+        # regular files inside hypervisor.image_dirs, symlinks resolved.
+        escape = os.path.join(self.tmp, "escape-link")
+        if not os.path.lexists(escape):
+            os.symlink("/etc/shadow", escape)
+        os.makedirs(os.path.join(self.tmp, "a-dir"), exist_ok=True)
+        out = "not inside one of the node's image directories"
+        kernel = {"memoryMib": 64, "kernelPath": self.kernel}
+        cases += [
+            ({"spec": {"memoryMib": 64, "kernelPath": "/etc/shadow"}},
+             "spec.kernelPath: \"/etc/shadow\" is " + out),
+            ({"spec": dict(kernel, initrdPath="/etc/passwd")},
+             "spec.initrdPath: \"/etc/passwd\" is " + out),
+            ({"spec": dict(kernel, initrdPath=escape)},
+             "spec.initrdPath: \"%s\" is %s" % (escape, out)),
+            ({"spec": dict(kernel, initrdPath=self.tmp + "/../../etc/passwd")},
+             "spec.initrdPath"),
+            ({"spec": dict(kernel, initrdPath=self.tmp + "/a-dir")},
+             "spec.initrdPath: \"%s/a-dir\" is not a regular file"
+             % self.tmp),
+            ({"spec": dict(kernel, cdroms=[{"id": "cd",
+                                            "path": "/etc/hostname"}])},
+             "spec.cdroms[0].path"),
+            ({"spec": dict(kernel, disks=[{"id": "d0",
+                                           "path": "/etc/hostname"}])},
+             "spec.disks[0].path: \"/etc/hostname\" is " + out),
+            ({"spec": dict(kernel, disks=[{"id": "d0", "path": "/dev/null"}])},
+             "spec.disks[0].path: \"/dev/null\" is " + out),
+            ({"spec": dict(kernel, serialLogPath="/etc/lq-evil.log")},
+             "spec.serialLogPath: not accepted"),
+        ]
         for change, field in cases:
             request = dict(base, **change)
             status, body = self.call("CreateVM", request)
@@ -258,6 +297,13 @@ class QemuGuestTest(unittest.TestCase):
                             (field, body))
         r = self.libvirt.virsh("list", "--all", "--name")
         self.assertNotIn("lq-bad", r.stdout.split())
+        self.assertFalse(os.path.exists("/etc/lq-evil.log"))
+        # No serial log was made for any of them.
+        vms = os.path.join(self.daemon.dir, "vms")
+        listed = {v["vmId"] + ".serial.log"
+                  for v in self.ok("ListVMs", {})["vms"]}
+        self.assertTrue(set(os.listdir(vms) if os.path.isdir(vms) else [])
+                        <= listed)
         self.assertNotIn("lq-bad", [v["name"] for v in
                                     self.ok("ListVMs", {})["vms"]])
 

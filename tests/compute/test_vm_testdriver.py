@@ -5,21 +5,42 @@ test:///default starts with one running domain, "test", which is not ours:
 it must stay invisible and untouched.
 """
 import os
+import shutil
 import sys
+import tempfile
+import time
 import unittest
 import uuid
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "api"))
 import computetest  # noqa: E402
+from test_registration import FakeControlPlane  # noqa: E402
 
 TEST_DOMAIN_UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
-KERNEL = sys.executable          # Any existing file: the driver never boots.
+# Any file in the node's image directory: the driver never boots.
+IMAGES = tempfile.mkdtemp(prefix="lq-testdriver-")
+KERNEL = os.path.join(IMAGES, "vmlinuz")
+with open(KERNEL, "wb") as f:
+    f.write(b"not a kernel")
+
+
+def wait_for(pred, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
 
 
 class TestDriverTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.daemon = computetest.ComputeDaemon("test:///default").start()
+        cls.daemon = computetest.ComputeDaemon(
+            "test:///default", image_dirs=[IMAGES]).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -144,7 +165,8 @@ class TestDriverTest(unittest.TestCase):
         before = self.ok("ListVMs", {})
         for spec in (self.spec(memoryMib=0), self.spec(cpuThreads=0),
                      self.spec(kernelPath="/nonexistent"),
-                     self.spec(serialLogPath="relative.log")):
+                     self.spec(kernelPath=sys.executable),
+                     self.spec(serialLogPath="/etc/lq-evil.log")):
             self.error("CreateVM", {"name": "bad", "spec": spec},
                        "invalid_argument")
         # 200 vCPUs pass the static limit (255) but not the test driver's
@@ -157,17 +179,62 @@ class TestDriverTest(unittest.TestCase):
         self.assertEqual(self.ok("ListVMs", {}), before)
 
 
-class UnavailableTest(unittest.TestCase):
+class HealthTest(unittest.TestCase):
+    def health(self, d):
+        """HealthCheck once the node has checked its dependencies."""
+        def checked():
+            status, body = d.call("HealthCheck", {})
+            self.assertEqual(status, 200, body)
+            return body if not any("not been checked" in p for p in
+                                   body.get("problems", [])) else None
+        return wait_for(checked)
+
     def test_libvirtd_down(self):
         d = computetest.ComputeDaemon(
             "qemu:///system?socket=/nonexistent/libvirt-sock").start()
         try:
             status, body = d.call("ListVMs", {})
             self.assertEqual(body["code"], "unavailable", body)
-            status, body = d.call("HealthCheck", {})
-            self.assertEqual(status, 200)
+            body = self.health(d)
+            self.assertIs(body["healthy"], False, body)
+            self.assertEqual(len(body["problems"]), 1, body)
+            self.assertTrue(body["problems"][0].startswith("libvirt: "),
+                            body)
         finally:
             self.assertEqual(d.stop(), 0)
+
+    def test_healthy_and_running_vms_in_heartbeats(self):
+        """A node whose libvirt answers is healthy; the heartbeat counts
+        the VMs of ours that run (not the driver's own domain)."""
+        cp = FakeControlPlane()
+        d = computetest.ComputeDaemon("test:///default", image_dirs=[IMAGES])
+        d.args += ["--control-plane", "http://127.0.0.1:%d" % cp.port]
+        d.start()
+        try:
+            body = self.health(d)
+            self.assertIs(body["healthy"], True, body)
+            self.assertEqual(body["problems"], [])
+
+            def beats(calls):
+                return [c[1] for c in calls if c[0] == "UpdateHeartbeat"]
+            cp.wait_for(lambda calls: beats(calls))
+            vm = str(uuid.uuid4())
+            status, body = d.call("CreateVM", {
+                "id": vm, "name": "hb-" + vm[:8],
+                "spec": {"memoryMib": 128, "kernelPath": KERNEL}})
+            self.assertEqual(status, 200, body)
+            status, body = d.call("StartVM", {"vmId": vm})
+            self.assertEqual(status, 200, body)
+            cp.wait_for(lambda calls: any(
+                b.get("resources", b).get("runningVmCount") == 1
+                for b in beats(calls)), timeout=30)
+        finally:
+            cp.stop()
+            self.assertEqual(d.stop(), 0)
+
+
+def tearDownModule():
+    shutil.rmtree(IMAGES, ignore_errors=True)
 
 
 if __name__ == "__main__":

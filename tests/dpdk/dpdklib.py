@@ -46,9 +46,9 @@ DPDK_CONFIG = """dpdk:
 class DpdkNode(Node):
     """The daemon in --sandbox mode with dpdk.enabled, pinned to CPU 0."""
 
-    def __init__(self, pages=512, extra_config="", args=()):
+    def __init__(self, pages=512, extra_config="", args=(), image_dirs=()):
         super().__init__(config=DPDK_CONFIG % pages + extra_config,
-                         args=args)
+                         args=args, image_dirs=image_dirs)
         self.args = ["taskset", "-c", "0"] + self.args
 
     def openflows(self):

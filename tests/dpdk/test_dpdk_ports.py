@@ -10,10 +10,13 @@ PMD-spinning process is short-lived and stopped by the test.
 import json
 import os
 import re
+import sys
 import time
 import urllib.request
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import hostlock  # noqa: E402
 from dpdklib import (DpdkNode, TestPmd, hugepages, new_id, set_hugepages,
                      sh)
 from netlib import NET, PORT, SG
@@ -36,24 +39,40 @@ def eal_dirs():
 
 def setUpModule():
     global node, orig_pages, orig_eal_dirs
+    # Alone on the host (hugepages, /var/run/dpdk, the UPLINK veth), and
+    # the hugepage counts put back at exit whatever happens.
+    hostlock.hold("dpdk")
+    hostlock.keep_hugepages()
     orig_pages = hugepages()[0]
     orig_eal_dirs = eal_dirs()
     sh("ip", "link", "del", UPLINK, check=False)
     sh("ip", "link", "add", UPLINK, "type", "veth", "peer", "name",
        UPLINK + "p")
-    sh("ip", "link", "set", UPLINK, "up")
-    sh("ip", "link", "set", UPLINK + "p", "up")
-    node = DpdkNode(extra_config=UPLINK_CONFIG).start()
-    deadline = time.time() + 60
-    while "DPDK initialized" not in node.read_log():
-        if time.time() > deadline or node.proc.poll() is not None:
-            raise RuntimeError("DPDK not initialized:\n" + node.read_log())
-        time.sleep(0.2)
+    try:
+        sh("ip", "link", "set", UPLINK, "up")
+        sh("ip", "link", "set", UPLINK + "p", "up")
+        node = DpdkNode(extra_config=UPLINK_CONFIG)
+        node.start()
+        deadline = time.time() + 60
+        while "DPDK initialized" not in node.read_log():
+            if time.time() > deadline or node.proc.poll() is not None:
+                raise RuntimeError("DPDK not initialized:\n"
+                                   + node.read_log())
+            time.sleep(0.2)
+    except BaseException:
+        # tearDownModule does not run when setUpModule fails.
+        if node is not None and node.proc is not None:
+            node.stop()
+        sh("ip", "link", "del", UPLINK, check=False)
+        set_hugepages(orig_pages)
+        raise
 
 
 def tearDownModule():
-    rc = node.stop()
-    sh("ip", "link", "del", UPLINK, check=False)
+    try:
+        rc = node.stop()
+    finally:
+        sh("ip", "link", "del", UPLINK, check=False)
     try:
         assert rc == 0, "daemon exited %d:\n%s" % (rc, node.read_log())
         # The sandbox gave back the hugepages it reserved, and neither it

@@ -21,6 +21,8 @@ from lqtest import (NODE, LQCTL, SERVICE, Daemon,  # noqa: E402
                     UnixHTTPConnection)
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "netns"))
 from netlib import Node  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import hostlock  # noqa: E402
 
 NET_SERVICE = "limiquantix.network.v1.VirtualNetworkService"
 PORT_SERVICE = "limiquantix.network.v1.PortService"
@@ -89,22 +91,37 @@ class PlainDaemon:
         return rc
 
 
+def setUpModule():
+    # Alone on the host (hugepages, /var/run/dpdk); the hugepage counts
+    # are put back at exit whatever happens.
+    if os.geteuid() == 0:
+        hostlock.hold("dpdk")
+        hostlock.keep_hugepages()
+
+
+def write_hp2m(n):
+    with open(HP2M, "w") as f:
+        f.write("%d\n" % n)
+
+
 class NodeInfoDpdkTest(unittest.TestCase):
     def setUp(self):
         if os.geteuid() != 0:
             self.skipTest("needs root (hugepages)")
         with open(HP2M) as f:
             self.orig = int(f.read())
-        with open(HP2M, "w") as f:
-            f.write("%d\n" % (self.orig + 4))
+        # Cleanups run after tearDown, even when its checks fail.
+        self.addCleanup(write_hp2m, self.orig)
+        write_hp2m(self.orig + 4)
         self.daemons = []
 
     def tearDown(self):
-        for d in self.daemons:
+        rcs = []
+        for d in self.daemons:      # every daemon stopped, then checked
             log = d.read_log()
-            self.assertEqual(d.stop(), 0, log)
-        with open(HP2M, "w") as f:
-            f.write("%d\n" % self.orig)
+            rcs.append((d.stop(), log))
+        for rc, log in rcs:
+            self.assertEqual(rc, 0, log)
 
     def start(self, config):
         d = PlainDaemon(config)

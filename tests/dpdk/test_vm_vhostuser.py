@@ -19,8 +19,11 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "compute"))
+sys.path.insert(0, os.path.join(HERE, ".."))
 import computetest  # noqa: E402
-from dpdklib import DpdkNode, TestPmd, hugepages, new_id  # noqa: E402
+import hostlock  # noqa: E402
+from dpdklib import (DpdkNode, TestPmd, hugepages, new_id,  # noqa: E402
+                     set_hugepages)
 from netlib import NET, PORT, SG  # noqa: E402
 
 VM = "limiquantix.node.v1.NodeDaemonService/"
@@ -35,12 +38,23 @@ class VhostUserVmTest(computetest.SerialMixin, unittest.TestCase):
         cls.kernel, _ = computetest.kernel()
         cls.initrd = os.path.join(cls.tmp, "initrd")
         computetest.build_initramfs(cls.initrd, net=True)
+        # Alone on the host (hugepages, /var/run/dpdk); the hugepage
+        # counts are put back at exit whatever happens.
+        hostlock.hold("dpdk")
+        hostlock.keep_hugepages()
         cls.orig_pages = hugepages()[0]
-        cls.node = DpdkNode(args=["--sandbox-libvirt"])
+        # Runs even when setUpClass fails (tearDownClass does not).
+        cls.addClassCleanup(set_hugepages, cls.orig_pages)
+        cls.node = DpdkNode(args=["--sandbox-libvirt"],
+                            image_dirs=["/boot", cls.tmp])
         cls.node.start(wait=False)
-        cls.node.wait_ready(timeout=120)
-        computetest.wait_for(lambda: "DPDK initialized"
-                             in cls.node.read_log(), 60, "DPDK")
+        try:
+            cls.node.wait_ready(timeout=120)
+            computetest.wait_for(lambda: "DPDK initialized"
+                                 in cls.node.read_log(), 60, "DPDK")
+        except BaseException:
+            cls.node.stop()
+            raise
 
     @classmethod
     def tearDownClass(cls):
@@ -70,15 +84,15 @@ class VhostUserVmTest(computetest.SerialMixin, unittest.TestCase):
         return p
 
     def create_vm(self, name, port, memory_mib=256, cmdline=""):
-        log = os.path.join(self.tmp, name + ".log")
         vm_id = str(uuid.uuid4())
-        self.node.api(VM + "CreateVM", {
+        log = self.node.api(VM + "CreateVM", {
             "id": vm_id, "name": name,
             "spec": {"cpuCores": 1, "memoryMib": memory_mib,
                      "kernelPath": self.kernel, "initrdPath": self.initrd,
                      "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline,
-                     "serialLogPath": log,
-                     "nics": [{"id": "eth0", "portId": port["id"]}]}})
+                     "serialLog": True,
+                     "nics": [{"id": "eth0", "portId": port["id"]}]}}
+        )["serialLogPath"]
         self.addCleanup(self.delete_vm, vm_id)
         return vm_id, log
 

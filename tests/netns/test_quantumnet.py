@@ -438,6 +438,63 @@ class LifecycleTest(Base):
             self.assertIn(field, r["message"], (method, body, r))
         self.assertEqual(before, node.nb_dump())
 
+    def test_bind_refuses_host_devices(self):
+        """BindPort plugs only a VM's own tap or veth (issue 13): never the
+        loopback, a physical NIC, a bridge, a device already on a bridge,
+        another kind of device or another port's VM tap; each refusal
+        names deviceName and changes nothing in OVS or OVN."""
+        net = self.network(["10.67.0.0/24"], name="hostdev")
+        p = self.port(net)
+        other = self.port(net)
+        tag = "%d" % (os.getpid() % 10000)
+        br, enslaved, peer = "lqbr" + tag, "lqen" + tag, "lqep" + tag
+        dummy = "lqdu" + tag
+        other_tap = "lq" + other["id"].replace("-", "")[:12]
+        sh("ip", "link", "add", br, "type", "bridge")
+        self.addCleanup(sh, "ip", "link", "del", br, check=False)
+        sh("ip", "link", "add", enslaved, "type", "veth", "peer", "name",
+           peer)
+        self.addCleanup(sh, "ip", "link", "del", enslaved, check=False)
+        sh("ip", "link", "set", enslaved, "master", br)
+        # Another kind of device: a dummy, or (kernels without the dummy
+        # module) an ifb device the host already has.
+        kind = "dummy"
+        if sh("ip", "link", "add", dummy, "type", "dummy",
+              check=False).returncode:
+            ifbs = sorted(d for d in os.listdir("/sys/class/net")
+                          if d.startswith("ifb"))
+            dummy, kind = (ifbs[0], "ifb") if ifbs else (None, None)
+        else:
+            self.addCleanup(sh, "ip", "link", "del", dummy, check=False)
+        sh("ip", "tuntap", "add", "dev", other_tap, "mode", "tap")
+        self.addCleanup(sh, "ip", "link", "del", other_tap, check=False)
+        cases = [("lo", "is the loopback device"),
+                 (br, "is a bridge"),
+                 (enslaved, "is already attached to " + br),
+                 (dummy, "is a device of kind \"%s\"" % kind),
+                 (other_tap, "is the tap of another port's VM"),
+                 ("nosuchdev0", "no network device")]
+        cases = [c for c in cases if c[0]]
+        nics = [d for d in os.listdir("/sys/class/net")
+                if os.path.exists("/sys/class/net/%s/device" % d)]
+        if nics:
+            cases.append((nics[0], "is a physical network interface"))
+        before_ovs = node.vsctl("--columns=name,external_ids", "list",
+                                "Interface")
+        before_nb = node.nb_dump()
+        for dev, why in cases:
+            status, r = node.api_status(PORT + "BindPort", {
+                "portId": p["id"], "deviceName": dev})
+            self.assertEqual((status, r.get("code")),
+                             (400, "invalid_argument"), (dev, r))
+            self.assertTrue(r["message"].startswith("deviceName: "), r)
+            self.assertIn(why, r["message"], (dev, r))
+        self.assertEqual(node.vsctl("--columns=name,external_ids", "list",
+                                    "Interface"), before_ovs)
+        self.assertEqual(node.nb_dump(), before_nb)
+        self.assertEqual(node.api(PORT + "GetPort", {"id": p["id"]})
+                         ["deviceName"], "")
+
     def test_lqctl_views_of_our_rows(self):
         net = self.network(["10.65.0.0/24"], name="views")
         sg = self.sg([{"direction": "ingress", "protocol": "tcp",

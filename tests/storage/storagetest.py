@@ -7,9 +7,11 @@ python3-rbd / python3-rados) and `rbd export`.
 """
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -44,8 +46,8 @@ class StorageDaemon(lqtest.Daemon):
     """limiquantix-node without --sandbox (no private OVS/OVN): the node.yaml
     given, a Unix socket and a loopback port in a private directory."""
 
-    def __init__(self, config):
-        super().__init__(config=config)
+    def __init__(self, config, image_dirs=()):
+        super().__init__(config=config, image_dirs=image_dirs)
         self.socket = os.path.join(self.dir, "node.sock")
         self.args = [lqtest.NODE, "-c", self.config_path,
                      "--unix-socket", self.socket,
@@ -75,6 +77,8 @@ class CephTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        # Import sources live here: the daemon's only image directory.
+        cls.images = tempfile.mkdtemp(prefix="lq-images-")
         cls.cluster = cephvstart.Cluster(objectstore=cls.objectstore,
                                          mgr=cls.mgr, memstore_bytes=2 << 30,
                                          client_timeout=cls.client_timeout)
@@ -98,7 +102,8 @@ class CephTestCase(unittest.TestCase):
 
     @classmethod
     def start_daemon(cls):
-        return StorageDaemon(cls.node_yaml()).start()
+        return StorageDaemon(cls.node_yaml(),
+                             image_dirs=[cls.images]).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -111,6 +116,7 @@ class CephTestCase(unittest.TestCase):
             cls.ioctx.close()
             cls.rados.shutdown()
             cls.cluster.destroy()
+            shutil.rmtree(cls.images, ignore_errors=True)
 
     @classmethod
     def reconnect(cls):

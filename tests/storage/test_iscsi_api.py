@@ -18,7 +18,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
 from storagetest import MiB, POOLS, StorageDaemon, disk_source  # noqa
+import hostlock  # noqa: E402
 import lqtest  # noqa: E402
 
 IQN = "iqn.2026-11.io.limiquantix.test:san"
@@ -40,6 +43,9 @@ class Tgtd:
         self.proc = None
 
     def start(self, log):
+        # tgtd's control sockets are host-global (/var/run/tgtd/socket.N):
+        # one test process with a tgtd at a time, across meson runs too.
+        hostlock.hold("tgtd")
         self.proc = subprocess.Popen(
             ["tgtd", "-f", "-C", str(self.ctl), "--iscsi",
              "portal=%s" % self.portal], stdout=log, stderr=subprocess.STDOUT)
@@ -110,7 +116,8 @@ class IscsiTest(unittest.TestCase):
             cls.ns_run(["ip", "link", "set", "lo", "up"])
             cls.tgtd_log = open(os.path.join(cls.tmp, "tgtd.log"), "w")
             cls.tgtd.start(cls.tgtd_log)
-            cls.daemon = StorageDaemon(cls.node_yaml()).start()
+            cls.daemon = StorageDaemon(cls.node_yaml(),
+                                       image_dirs=[cls.tmp]).start()
         except Exception:
             cls.cleanup()
             raise

@@ -35,7 +35,7 @@ class LocalTestCase(unittest.TestCase):
         cls.daemon = StorageDaemon(
             "storage:\n  pools:\n"
             "    - {id: disk, backend: local, path: %s}\n"
-            % cls.pool).start()
+            % cls.pool, image_dirs=[cls.tmp]).start()
 
     @classmethod
     def tearDownClass(cls):

@@ -63,7 +63,10 @@ class LqctlStorageTest(CephTestCase):
     def test_import_with_progress(self):
         pool = json.loads(self.lqctl("-o", "json", "pool", "list")
                           .stdout)["pools"][0]["id"]
-        with tempfile.NamedTemporaryFile(suffix=".raw", delete=False) as f:
+        # In the node's image directory: lqctl names a file the node may
+        # read (it passes the absolute path of a relative one).
+        with tempfile.NamedTemporaryFile(suffix=".raw", delete=False,
+                                         dir=self.images) as f:
             f.write(b"limiquantix" * 1000)
             f.truncate(4 * MiB)
             path = f.name

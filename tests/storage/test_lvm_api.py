@@ -77,7 +77,8 @@ class LvmGuestTest(unittest.TestCase):
             "storage:\n  pools:\n"
             "    - {id: thin, backend: lvm-thin, vg: %s, thin_pool: %s}\n"
             "    - {id: tight, backend: lvm-thin, vg: %s, thin_pool: %s, "
-            "max_data_percent: 0.5}\n" % (VG, TP, VG, TP)).start()
+            "max_data_percent: 0.5}\n" % (VG, TP, VG, TP),
+            image_dirs=[cls.tmp]).start()
 
     @classmethod
     def tearDownClass(cls):

@@ -2,13 +2,15 @@
 through QEMU's own NFS driver and the agent reading it back.
 
 NFSv3 needs rpcbind on port 111, so the whole test runs in a private
-network namespace and mount namespace (tmpfs on /run): it re-executes
-itself there with --inside, then starts rpcbind and nfs-ganesha (NFSv3
-and v4, VFS FSAL on a temporary directory), the daemon (nfs_version 3,
-through the portmapper, libnfs writes of 32 KiB) and a QEMU/TCG guest
-(tests/storage/lvmguest.py) whose /dev/vda is the volume as libvirt would
-attach it (nfs://server/export/lq-<id>.raw).  Every daemon is stopped by
-pid; deleting the namespace ends anything left."""
+network namespace and mount namespace (a fresh tmpfs on /run, with the
+source and build trees and the test's directory bound back if they are
+under /run): it re-executes itself there with --inside, then starts
+rpcbind and nfs-ganesha (NFSv3 and v4, VFS FSAL on a temporary
+directory), the daemon (nfs_version 3, through the portmapper, libnfs
+writes of 32 KiB) and a QEMU/TCG guest (tests/storage/lvmguest.py) whose
+/dev/vda is the volume as libvirt would attach it
+(nfs://server/export/lq-<id>.raw).  Every daemon is stopped by pid;
+deleting the namespace ends anything left."""
 import os
 import shutil
 import signal
@@ -20,6 +22,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, ".."))
 
 MiB = 1 << 20
 
@@ -56,18 +59,21 @@ class Nfs3InsideTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        import lvmguest
         from storagetest import StorageDaemon
-        # Where the guest (the host's root over 9p) can see it: not /tmp.
-        cls.tmp = tempfile.mkdtemp(
-            prefix="lq-nfs3-",
-            dir=os.path.dirname(os.path.abspath(os.environ["LQ_NODE"])))
+        # Made (and removed) by Nfs3Test outside the namespace; anywhere:
+        # the guest is told to see it (lvmguest.run's expose).
+        cls.tmp = os.environ["LQ_NFS3_DIR"]
         os.makedirs(os.path.join(cls.tmp, "export"))
         os.makedirs(os.path.join(cls.tmp, "recovery"))
         cls.export = os.path.join(cls.tmp, "export")
         conf = os.path.join(cls.tmp, "ganesha.conf")
         with open(conf, "w") as f:
             f.write(GANESHA_CONF.format(dir=cls.tmp))
-        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run"], check=True)
+        # rpcbind's socket and state (/run/rpcbind*) private to this test;
+        # whatever of the host's /run the test needs stays visible.
+        lvmguest.tmpfs_keeping("/run", lvmguest.needed_paths(
+            extra=[cls.tmp]))
         os.makedirs("/run/rpcbind")
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
         # ganesha fails its name lookups without a second address.
@@ -90,8 +96,8 @@ class Nfs3InsideTest(unittest.TestCase):
             time.sleep(0.1)
         cls.daemon = StorageDaemon(
             "storage:\n  pools:\n"
-            "    - {id: nas, backend: nfs, server: 127.0.0.1, export: /lq}\n"
-        ).start()
+            "    - {id: nas, backend: nfs, server: 127.0.0.1, export: /lq}\n",
+            image_dirs=[cls.tmp]).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -147,7 +153,8 @@ class Nfs3InsideTest(unittest.TestCase):
         rc, out = lvmguest.run(
             ["/bin/dd", "if=" + pattern, "of=/dev/vda", "bs=64k", "seek=48",
              "conv=fsync"], {"PATH": "/usr/bin:/bin"},
-            "nfs://127.0.0.1/lq/lq-g1.raw", gdir, timeout=300)
+            "nfs://127.0.0.1/lq/lq-g1.raw", gdir, timeout=300,
+            expose=[self.tmp])
         self.assertEqual(rc, 0, out)
 
         # The agent reads it back through libnfs (NFSv3): a snapshot is a
@@ -190,18 +197,25 @@ class Nfs3Test(unittest.TestCase):
     def test_nfs3_in_namespace(self):
         if os.geteuid() != 0:
             self.skipTest("needs root")
+        # rpcbind is private to the namespaces, but NFSv3 tests take the
+        # host's rpcbind lock all the same (docs/testing.md).
+        import hostlock
+        hostlock.hold("rpcbind")
         ns = "lqnfs3-%d" % os.getpid()
+        d = tempfile.mkdtemp(prefix="lq-nfs3-")
         subprocess.run(["ip", "netns", "add", ns], check=True)
         try:
             r = subprocess.run(
                 ["ip", "netns", "exec", ns, "unshare", "-m",
                  "--propagation", "private", sys.executable,
                  os.path.abspath(__file__), "--inside"],
-                capture_output=True, text=True, timeout=900)
+                capture_output=True, text=True, timeout=900,
+                env=dict(os.environ, LQ_NFS3_DIR=d))
             sys.stderr.write(r.stdout + r.stderr)
             self.assertEqual(r.returncode, 0, "tests in the namespace failed")
         finally:
             subprocess.run(["ip", "netns", "del", ns])
+            shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ class NfsTest(unittest.TestCase):
                 "storage:\n  pools:\n"
                 "    - {id: nas, backend: nfs, server: 127.0.0.1, "
                 "export: /lq, nfs_version: 4, port: %d}\n"
-                % cls.ganesha.port).start()
+                % cls.ganesha.port, image_dirs=[cls.tmp]).start()
         except Exception:
             cls.ganesha.stop()
             shutil.rmtree(cls.tmp, ignore_errors=True)

@@ -102,6 +102,22 @@ class SideBySideTest(unittest.TestCase):
                        "--id", "v-disk")
         self.assertEqual(r.returncode, 1)
         self.assertIn("already_exists", r.stderr)
+        # ...also with the very same spec (issue 13: the pool is part of
+        # what "the same create" means), and nothing is made in 'back'.
+        back = sorted(os.listdir(os.path.join(self.tmp, "back")))
+        r = self.lqctl("volume", "create", "--pool", "disk", "--size", "8M",
+                       "--name", "twin", "--id", "v-twin")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.lqctl("volume", "create", "--pool", "back", "--size", "8M",
+                       "--name", "twin", "--id", "v-twin")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("already_exists", r.stderr)
+        self.assertIn("already exists in pool disk, not in pool back",
+                      r.stderr)
+        self.assertEqual(sorted(os.listdir(os.path.join(self.tmp, "back"))),
+                         back)
+        r = self.lqctl("volume", "delete", "v-twin")
+        self.assertEqual(r.returncode, 0, r.stderr)
 
         vols = json.loads(self.lqctl("-o", "json", "volume", "list")
                           .stdout)["volumes"]

@@ -68,7 +68,10 @@ class VolumeApiTest(CephTestCase):
 
     def test_invalid_requests_create_nothing(self):
         before = self.image_names()
-        d = tempfile.mkdtemp()
+        d = tempfile.mkdtemp(dir=self.images)
+        escape = os.path.join(self.images, "shadow-link")
+        if not os.path.lexists(escape):
+            os.symlink("/etc/shadow", escape)
         cases = [
             ({"id": "bad1", "poolId": "nope", "sizeBytes": "1048576"},
              "poolId: unknown pool"),
@@ -98,6 +101,23 @@ class VolumeApiTest(CephTestCase):
             ({"id": "bad1", "poolId": "ceph",
               "source": {"imagePath": "/etc/hostname", "snapshotId": "x"}},
              "source: set snapshotId or imagePath, not both"),
+            # Host files outside the image directories (issue 13): the
+            # shadow file, a keyring, a device, a symlink leading out.
+            ({"id": "bad1", "poolId": "ceph",
+              "source": {"imagePath": "/etc/shadow"}},
+             "is not inside one of the node's image directories"),
+            ({"id": "bad1", "poolId": "ceph",
+              "source": {"imagePath": self.cluster.keyring}},
+             "is not inside one of the node's image directories"),
+            ({"id": "bad1", "poolId": "ceph",
+              "source": {"imagePath": "/dev/zero"}},
+             "is not inside one of the node's image directories"),
+            ({"id": "bad1", "poolId": "ceph",
+              "source": {"imagePath": escape}},
+             "is not inside one of the node's image directories"),
+            ({"id": "bad1", "poolId": "ceph",
+              "source": {"imagePath": self.images + "/../../etc/passwd"}},
+             "is not inside one of the node's image directories"),
             ({"id": "bad1", "poolId": "ceph", "source": "x"},
              "source: expected an object"),
             ({"id": "bad1", "poolId": "ceph", "sizeBytes": True},

@@ -30,7 +30,7 @@ class ImportTest(CephTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.tmp = tempfile.mkdtemp(prefix="lq-import-test-")
+        cls.tmp = cls.images    # the daemon's image directory
 
     @classmethod
     def tearDownClass(cls):
@@ -174,7 +174,7 @@ class ImportTest(CephTestCase):
         names = self.image_names()
         self.assertIn("lq-tmp~imp-k", names)    # the half-written copy...
         self.assertNotIn("lq-imp-k", names)     # ...is not the volume
-        self.__class__.daemon = StorageDaemon(self.node_yaml()).start()
+        self.__class__.daemon = self.start_daemon()
         self.refused("GetVolume", {"id": "imp-k"}, "not_found")
         vols = self.ok("ListVolumes", {"poolId": "ceph"})["volumes"]
         self.assertNotIn("imp-k", [v["id"] for v in vols])

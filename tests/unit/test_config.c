@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "limiquantix/config.h"
+#include "util.h"
 
 static struct lq_config *
 parse_ok(const char *yaml)
@@ -343,6 +344,71 @@ test_missing_file(void **state)
     lq_error_free(e);
 }
 
+/* hypervisor: image_dirs, state_dir, migration (issue 13). */
+static void
+test_hypervisor_files_and_migration(void **state)
+{
+    (void) state;
+    struct lq_config *c = parse_ok("");
+    assert_int_equal(c->hypervisor.n_image_dirs, 0);
+    assert_string_equal(c->hypervisor.state_dir, LQ_DEFAULT_STATE_DIR);
+    assert_string_equal(c->hypervisor.migration.scheme, "qemu+tls");
+    assert_false(c->hypervisor.migration.tls);
+    lq_config_free(c);
+
+    c = parse_ok("hypervisor:\n"
+                 "  image_dirs: [/srv/images, /var/lib/iso]\n"
+                 "  state_dir: /var/lib/lq\n"
+                 "  migration:\n"
+                 "    scheme: qemu+ssh\n"
+                 "    tls: true\n"
+                 "    peers: {node-b: 10.0.0.2, node-c: "
+                 "\"qemu+tls://c.example/system\"}\n");
+    assert_int_equal(c->hypervisor.n_image_dirs, 2);
+    assert_string_equal(c->hypervisor.image_dirs[1], "/var/lib/iso");
+    assert_string_equal(c->hypervisor.state_dir, "/var/lib/lq");
+    assert_true(c->hypervisor.migration.tls);
+    assert_string_equal(lq_kv_list_get(&c->hypervisor.migration.peers,
+                                       "node-b"), "10.0.0.2");
+    assert_null(lq_config_validate(c));
+    lq_config_free(c);
+
+    expect_error("hypervisor:\n  image_dirs: [images]\n",
+                 "node.yaml:2: hypervisor.image_dirs[0]: expected an "
+                 "absolute directory other than /, got \"images\"");
+    expect_error("hypervisor:\n  image_dirs: [\"/\"]\n",
+                 "node.yaml:2: hypervisor.image_dirs[0]: expected an "
+                 "absolute directory other than /, got \"/\"");
+    expect_error("hypervisor:\n  image_dirs: /srv\n",
+                 "node.yaml:2: hypervisor.image_dirs: expected a list, got "
+                 "a scalar");
+    expect_error("hypervisor:\n  state_dir: vms\n",
+                 "node.yaml:2: hypervisor.state_dir: expected an absolute "
+                 "path, got \"vms\"");
+
+    const char *bad[][2] = {
+        { "hypervisor: {migration: {scheme: qemu+ext}}\n",
+          "hypervisor.migration.scheme: expected qemu+tls, qemu+ssh or "
+          "qemu+tcp" },
+        { "hypervisor: {migration: {peers: {\"a b\": h}}}\n",
+          "hypervisor.migration.peers: \"a b\" is not a node name" },
+        { "hypervisor: {migration: {peers: {b: \"h x\"}}}\n",
+          "hypervisor.migration.peers.b: expected a host name" },
+        { "hypervisor: {migration: {peers: {b: \"ssh://h\"}}}\n",
+          "hypervisor.migration.peers.b: expected a host name" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        c = parse_ok(bad[i][0]);
+        struct lq_error *e = lq_config_validate(c);
+        assert_non_null(e);
+        if (!strstr(e->message, bad[i][1])) {
+            fail_msg("%s: got %s", bad[i][1], e->message);
+        }
+        lq_error_free(e);
+        lq_config_free(c);
+    }
+}
+
 int
 main(void)
 {
@@ -355,6 +421,7 @@ main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_dpdk_section),
         cmocka_unit_test(test_dpdk_errors),
+        cmocka_unit_test(test_hypervisor_files_and_migration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

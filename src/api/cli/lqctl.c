@@ -80,6 +80,13 @@ cmd_health(struct cli *cli, int argc, char *argv[] OVS_UNUSED)
                cli_bool(r, "healthy") ? "yes" : "NO", cli_str(r, "version"),
                cli_str(r, "hypervisor"), cli_str(r, "hypervisorVersion"), up);
         free(up);
+        const struct json_array *problems = cli_array(r, "problems");
+        for (size_t i = 0; i < problems->n; i++) {
+            if (problems->elems[i]->type == JSON_STRING) {
+                printf("Problem:             %s\n",
+                       json_string(problems->elems[i]));
+            }
+        }
     }
     json_destroy(r);
     return 0;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fastpath.h"
+#include "health.h"
 #include "fatal-signal.h"
 #include "http_server.h"
 #include "latch.h"
@@ -194,13 +195,33 @@ load_config(const struct options *o, struct lq_config **cp)
         }
         /* The private OVS has no kernel datapath (see network_start()). */
         lq_config_set_string(&c->network.datapath_type, "netdev");
+        char *abs = realpath(o->sandbox_dir, NULL);
+        const char *base = abs ? abs : o->sandbox_dir;
         if (!strcmp(c->dpdk.vhost_socket_dir, LQ_DPDK_DEFAULT_VHOST_DIR)) {
-            char *abs = realpath(o->sandbox_dir, NULL);
-            char *dir = xasprintf("%s/vhost", abs ? abs : o->sandbox_dir);
+            char *dir = xasprintf("%s/vhost", base);
             lq_config_set_string(&c->dpdk.vhost_socket_dir, dir);
             free(dir);
-            free(abs);
         }
+        if (!strcmp(c->hypervisor.state_dir, LQ_DEFAULT_STATE_DIR)) {
+            char *dir = xasprintf("%s/vms", base);
+            lq_config_set_string(&c->hypervisor.state_dir, dir);
+            free(dir);
+        }
+        /* The sandbox's own image directory: files copied there may be
+         * named by CreateVM and CreateVolume. */
+        char *images = xasprintf("%s/images", base);
+        if (mkdir(images, 0700) && errno != EEXIST) {
+            struct lq_error *e = lq_error_new(LQ_INVALID_ARGUMENT,
+                                              "--sandbox: cannot create "
+                                              "\"%s\": %s", images,
+                                              strerror(errno));
+            free(images);
+            free(abs);
+            return e;
+        }
+        lq_config_add_image_dir(c, images);
+        free(images);
+        free(abs);
     }
     if (o->listen) {
         lq_config_set_string(&c->server.listen_address, o->listen);
@@ -345,12 +366,14 @@ network_start(const struct options *o, const struct lq_config *c,
 
 static void
 run_loop(struct lq_http_server *http, struct lq_worker_pool *pool,
-         struct lq_registration *reg, struct lq_network *net)
+         struct lq_registration *reg, struct lq_network *net,
+         struct lq_health_monitor *health)
 {
     while (!latch_is_set(&exit_latch)) {
         lq_http_server_run(http);
         lq_worker_pool_run(pool);
         lq_registration_run(reg);
+        lq_health_monitor_run(health);
         if (net) {
             lq_network_run(net);
         }
@@ -358,6 +381,7 @@ run_loop(struct lq_http_server *http, struct lq_worker_pool *pool,
         lq_http_server_wait(http);
         lq_worker_pool_wait(pool);
         lq_registration_wait(reg);
+        lq_health_monitor_wait(health);
         if (net) {
             lq_network_wait(net);
         }
@@ -460,6 +484,7 @@ main(int argc, char *argv[])
         error = lq_compute_create(libvirtd ? lq_sandbox_libvirt_uri(libvirtd)
                                   : config->hypervisor.libvirt_uri, &compute);
         lq_compute_set_default(compute);
+        lq_compute_configure(compute, config);
         lq_compute_set_backends(compute, storage, net,
                                 config->network.integration_bridge);
     }
@@ -469,10 +494,15 @@ main(int argc, char *argv[])
         VLOG_INFO("limiquantix-node %s ready: node %s%s%s", LQ_VERSION,
                   lq_node_id(node), o.sandbox_dir ? ", sandbox " : "",
                   o.sandbox_dir ? o.sandbox_dir : "");
-        run_loop(http, pool, reg, net);
+        struct lq_health_monitor *health = lq_health_monitor_create(
+            node, pool, net, storage, compute);
+        run_loop(http, pool, reg, net, health);
         VLOG_INFO("shutting down");
         rc = startup_failed;
+        /* Workers waiting for the network loop give up now. */
+        lq_network_stop_threaded(net);
         lq_worker_pool_destroy(pool);   /* Finishes in-flight calls. */
+        lq_health_monitor_destroy(health);
         lq_registration_destroy(reg);
     } else {
         fprintf(stderr, "limiquantix-node: %s\n", error->message);

@@ -49,6 +49,7 @@ struct lq_dpdk_interface_config {
 };
 
 #define LQ_DPDK_DEFAULT_VHOST_DIR "/var/run/limiquantix/vhost"
+#define LQ_DEFAULT_STATE_DIR "/var/lib/limiquantix/vms"
 
 struct lq_config {
     char *source;               /* File it came from, or NULL for defaults. */
@@ -71,6 +72,24 @@ struct lq_config {
     struct {
         char *backend;          /* "libvirt". */
         char *libvirt_uri;      /* "qemu:///system". */
+        /* The only directories whose files (kernels, initrds, ISOs, disk
+         * images, import sources) the API may name; absolute.  Default
+         * none; --sandbox DIR adds DIR/images. */
+        char **image_dirs;
+        size_t n_image_dirs;
+        /* Per-VM files the node makes itself (serial logs): one directory
+         * per VM below it.  LQ_DEFAULT_STATE_DIR; absolute. */
+        char *state_dir;
+        struct {
+            /* Libvirt URI scheme for a peer given by address:
+             * SCHEME://ADDRESS/system.  "qemu+tls", "qemu+ssh" or
+             * "qemu+tcp". */
+            char *scheme;
+            bool tls;           /* VIR_MIGRATE_TLS (QEMU's stream). */
+            /* Migration targets by node name (or node id): a host name or
+             * address, or a full libvirt URI written by the operator. */
+            struct lq_kv_list peers;
+        } migration;
     } hypervisor;
 
     struct {
@@ -134,6 +153,14 @@ struct lq_error *lq_config_parse(const char *name, const char *text,
 struct lq_error *lq_config_validate(const struct lq_config *);
 
 void lq_config_free(struct lq_config *);
+
+/* Appends a directory to hypervisor.image_dirs (--sandbox adds its own). */
+void lq_config_add_image_dir(struct lq_config *, const char *dir);
+
+/* hypervisor.migration.peers: a node name, and its value (a host name,
+ * an address or a full qemu libvirt URI). */
+bool lq_migration_peer_name_valid(const char *name);
+bool lq_migration_peer_target_valid(const char *target);
 
 /* Replaces the string at '*fieldp' with a copy of 'value'. */
 void lq_config_set_string(char **fieldp, const char *value);

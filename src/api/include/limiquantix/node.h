@@ -45,14 +45,26 @@ struct lq_network *lq_node_network(const struct lq_node *);
 
 /* HealthCheck. */
 struct lq_health {
-    bool healthy;
+    bool healthy;               /* Checked, and no problem found. */
     char *version;              /* limiquantix-node version. */
     char *hypervisor;           /* "libvirt". */
     char *hypervisor_version;   /* libvirt library version, "9.0.0". */
     uint64_t uptime_seconds;    /* Since lq_node_create(). */
+    char **problems;            /* "libvirt: ...", "pool ceph: ...". */
+    size_t n_problems;
+    int64_t checked_unix;       /* When the dependencies were last checked;
+                                 * 0: not yet (then unhealthy). */
 };
 struct lq_error *lq_node_health_check(struct lq_node *, struct lq_health *);
 void lq_health_clear(struct lq_health *);
+
+/* The result of the last check of the node's dependencies (libvirt, the
+ * OVN and Open_vSwitch databases, every storage pool), made by the daemon
+ * every few seconds (daemon/health.c): HealthCheck reports it and the
+ * heartbeat its running VM count.  Takes ownership of 'problems' (n
+ * strings, the array from malloc). */
+void lq_node_set_health(struct lq_node *, char **problems, size_t n,
+                        uint32_t running_vms);
 
 /* GetNodeInfo. */
 struct lq_cpu_info {

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "limiquantix/config.h"
 #include "limiquantix/error.h"
 #include "limiquantix/storage.h"
 
@@ -122,7 +123,10 @@ struct lq_vm_spec {
     char *kernel_path;          /* Direct kernel boot; NULL: boot from disk. */
     char *initrd_path;          /* NULL: none. */
     char *kernel_cmdline;       /* NULL: none. */
-    char *serial_log_path;      /* Serial port 0 logged here; NULL: none. */
+    bool serial_log;            /* Log serial port 0 to a file. */
+    /* Set by lq_compute from 'serial_log': the node's own file for it
+     * (<hypervisor.state_dir>/<id>.serial.log); NULL: none. */
+    char *serial_log_path;
     struct lq_disk_spec *disks;
     size_t n_disks;
     struct lq_nic_spec *nics;
@@ -241,6 +245,7 @@ const char *lq_vm_state_name(enum lq_vm_state);   /* "RUNNING" ... */
 struct lq_vm_status {
     char id[37];
     char *name;
+    char *serial_log_path;      /* NULL: the VM logs no serial port. */
     enum lq_vm_state state;
     struct lq_label *labels;
     size_t n_labels;
@@ -283,6 +288,19 @@ struct lq_error *lq_compute_list_vms(struct lq_compute *,
 struct lq_network;
 void lq_compute_set_backends(struct lq_compute *, struct lq_storage *,
                              struct lq_network *, const char *bridge);
+
+/* Takes from node.yaml's hypervisor section what decides which host files
+ * a VM may use (image_dirs: kernels, initrds, ISOs, path disks; nothing
+ * outside them), where the node keeps per-VM files (state_dir: serial
+ * logs) and the migration peers.  Without it no local file is allowed,
+ * serialLog is refused and no migration target is known. */
+void lq_compute_configure(struct lq_compute *, const struct lq_config *);
+
+/* Running VMs (domains of ours that are active). */
+struct lq_error *lq_compute_count_running(struct lq_compute *,
+                                          unsigned int *np);
+/* NULL if libvirtd answers, else why not (unavailable). */
+struct lq_error *lq_compute_ping(struct lq_compute *);
 
 /* Hot-plug.  Live if the VM runs, and always in its persistent config.
  * The disk is checked as in CreateVM (a volume attached read-write to
@@ -365,13 +383,22 @@ struct lq_error *lq_compute_watch_events(struct lq_compute *, uint64_t since,
                                          bool *truncatedp);
 void lq_vm_events_free(struct lq_vm_event *, size_t n);
 
-/* Moves the VM to the libvirtd at 'target_uri' (peer-to-peer; its
- * definition, our metadata included, goes with it).  Every disk must be a
- * volume on shared storage (failed_precondition otherwise); the target
- * gets the libvirt secrets its disks need.  A running VM moves live
- * ('live') or paused; a stopped one moves its definition. */
+/* Moves the VM to node 'target' (peer-to-peer; its definition, our
+ * metadata included, goes with it).  'target' names a node of
+ * hypervisor.migration.peers, by name or as any URI whose host is such a
+ * name or a peer's address; the libvirt URI is the node's own
+ * (SCHEME://ADDRESS/system, or the peer's configured URI), never the
+ * caller's.  Every disk must be a volume on shared storage
+ * (failed_precondition otherwise); the target gets the libvirt secrets its
+ * disks need.  A running VM moves live ('live') or paused; a stopped one
+ * moves its definition. */
 struct lq_error *lq_compute_migrate_vm(struct lq_compute *, const char *id,
-                                       const char *target_uri, bool live);
+                                       const char *target, bool live);
+/* The libvirt URI of migration peer 'target' (see above; caller frees), or
+ * invalid_argument naming 'field'.  Exposed for unit tests. */
+struct lq_error *lq_compute_migration_uri(const struct lq_compute *,
+                                          const char *field,
+                                          const char *target, char **urip);
 
 struct lq_vm_console {
     char type[8];               /* "vnc" */
