@@ -1,5 +1,11 @@
 /* http_server.c: Connect unary RPCs over HTTP/1.1 with libmicrohttpd.
  *
+ * Codecs: application/json (proto3 JSON) and application/proto (binary
+ * protobuf).  A binary request is decoded with the contract's descriptor
+ * (protobuf-c, generated from proto/) and handed to the handler in its
+ * proto3 JSON form (pbjson.h); the handler's JSON reply is encoded back
+ * the same way.  Errors are JSON whatever the codec (the Connect spec).
+ *
  * Design decisions:
  * - Framing errors are decided before the body is read, in the order a
  *   client would want to learn them: authentication (mTLS), HTTP method,
@@ -31,6 +37,7 @@
 #include "fileutil.h"
 #include "jsonx.h"
 #include "metrics.h"
+#include "pbjson.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
@@ -77,6 +84,7 @@ struct request {
     struct json *response;      /* Result: response or error. */
     struct lq_error *error;
     unsigned int status;        /* Overrides the code's HTTP status if set. */
+    bool binary;                /* application/proto. */
 };
 
 static double
@@ -88,15 +96,45 @@ seconds_since(const struct timespec *start)
 }
 
 static enum MHD_Result
-queue_body(struct MHD_Connection *conn, unsigned int status,
-           const char *content_type, char *body)
+queue_bytes(struct MHD_Connection *conn, unsigned int status,
+            const char *content_type, void *body, size_t len)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
-        strlen(body), body, MHD_RESPMEM_MUST_FREE);
+        len, body, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+static enum MHD_Result
+queue_body(struct MHD_Connection *conn, unsigned int status,
+           const char *content_type, char *body)
+{
+    return queue_bytes(conn, status, content_type, body, strlen(body));
+}
+
+/* The binary form of the handler's JSON reply, or an error if the reply
+ * does not fit the contract's response message. */
+static struct lq_error *
+encode_binary(const struct request *req, void **bodyp, size_t *lenp)
+{
+    const ProtobufCMethodDescriptor *pm = lq_pb_find_method(
+        req->method->service, req->method->name);
+    ProtobufCMessage *m = NULL;
+    struct lq_error *e = pm ? lq_pb_from_json(pm->output, req->response,
+                                              LQ_PB_IGNORE_UNKNOWN, &m)
+                            : lq_error_new(LQ_UNIMPLEMENTED, "no schema");
+    if (e) {
+        return lq_error_prefix(e, "the reply of %s/%s does not fit its "
+                               "contract message", req->method->service,
+                               req->method->name);
+    }
+    *lenp = protobuf_c_message_get_packed_size(m);
+    *bodyp = xmalloc(*lenp ? *lenp : 1);
+    protobuf_c_message_pack(m, *bodyp);
+    protobuf_c_message_free_unpacked(m, NULL);
+    return NULL;
 }
 
 /* Queues the request's result (response or error) and records metrics. */
@@ -122,6 +160,20 @@ queue_result(struct MHD_Connection *conn, struct request *req)
             static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
             VLOG_WARN_RL(&rl, "%s: %s", method_name, req->error->message);
         }
+    } else if (req->binary) {
+        void *bytes = NULL;
+        size_t len = 0;
+        req->error = encode_binary(req, &bytes, &len);
+        if (req->error) {
+            free(method_name);
+            return queue_result(conn, req);
+        }
+        lq_metrics_observe_rpc(s->metrics, method_name, code,
+                               seconds_since(&req->start));
+        free(method_name);
+        req->state = REQ_DONE;
+        return queue_bytes(conn, MHD_HTTP_OK, "application/proto", bytes,
+                           len);
     } else {
         body = lq_json_to_string(req->response);
         status = MHD_HTTP_OK;
@@ -191,17 +243,23 @@ client_cert_ok(struct MHD_Connection *conn, const char **why)
 }
 
 static bool
-content_type_is_json(const char *ct)
+content_type_is(const char *ct, const char *type)
 {
-    if (!ct) {
-        return true;            /* Lenient: curl -d without -H. */
-    }
     size_t n = strcspn(ct, ";");
     while (n && ct[n - 1] == ' ') {
         n--;
     }
-    return n == strlen("application/json")
-           && !strncasecmp(ct, "application/json", n);
+    return n == strlen(type) && !strncasecmp(ct, type, n);
+}
+
+/* Connect unary codecs: 1 JSON, 2 binary protobuf, 0 neither. */
+static int
+content_type_codec(const char *ct)
+{
+    if (!ct || content_type_is(ct, "application/json")) {
+        return 1;               /* Lenient: curl -d without -H. */
+    }
+    return content_type_is(ct, "application/proto") ? 2 : 0;
 }
 
 /* First call for a request: everything decidable from the headers. */
@@ -233,12 +291,15 @@ request_start(struct listener *l, struct MHD_Connection *conn,
     }
     const char *ct = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (!content_type_is_json(ct)) {
+    int codec = content_type_codec(ct);
+    if (!codec) {
         return reject(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                   LQ_INVALID_ARGUMENT, "Content-Type: "
                                   "unsupported \"%s\" (expected "
-                                  "application/json)", ct);
+                                  "application/json or application/proto)",
+                                  ct);
     }
+    req->binary = codec == 2;
     const char *cl = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > s->max_body) {
@@ -283,6 +344,33 @@ async_complete(struct lq_rpc_call *call, struct lq_error *error,
     poll_immediate_wake();
 }
 
+/* A binary request body, decoded with the method's contract message, as
+ * the proto3 JSON object the handlers read. */
+static struct lq_error *
+decode_binary(struct request *req)
+{
+    const ProtobufCMethodDescriptor *pm = lq_pb_find_method(
+        req->method->service, req->method->name);
+    if (!pm) {
+        return lq_error_new(LQ_UNIMPLEMENTED, "%s/%s has no protobuf schema "
+                            "in proto/: use application/json",
+                            req->method->service, req->method->name);
+    }
+    ProtobufCMessage *m = protobuf_c_message_unpack(
+        pm->input, NULL, req->body.length,
+        (const uint8_t *) (req->body.string ? req->body.string : ""));
+    if (!m) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "request: not a valid %s "
+                            "message", pm->input->name);
+    }
+    struct lq_error *e = lq_pb_check_utf8(m);
+    if (!e) {
+        req->request = lq_pb_to_json(m);
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return e;
+}
+
 /* The body is complete: parse and dispatch. */
 static enum MHD_Result
 request_dispatch(struct MHD_Connection *conn, struct request *req)
@@ -296,8 +384,10 @@ request_dispatch(struct MHD_Connection *conn, struct request *req)
         return reply_error(conn, req, LQ_RESOURCE_EXHAUSTED, "request body "
                            "exceeds the limit of %zu bytes", s->max_body);
     }
-    req->error = lq_json_parse_object(req->body.string ? req->body.string
-                                      : "", req->body.length, &req->request);
+    req->error = req->binary
+        ? decode_binary(req)
+        : lq_json_parse_object(req->body.string ? req->body.string : "",
+                               req->body.length, &req->request);
     if (req->error) {
         return queue_result(conn, req);
     }

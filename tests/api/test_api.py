@@ -128,10 +128,14 @@ class ApiTest(unittest.TestCase):
             405, "unimplemented")
 
     def test_wrong_content_type(self):
-        self.assertConnectError(
+        # application/json and application/proto are the Connect unary
+        # codecs (tests/proto/test_connect_codecs.py); anything else: 415.
+        err = self.assertConnectError(
             self.d.post("/%s/HealthCheck" % SERVICE, b"{}",
-                        headers={"Content-Type": "application/proto"}),
+                        headers={"Content-Type": "text/xml"}),
             415, "invalid_argument")
+        self.assertIn("application/json or application/proto",
+                      err["message"])
 
     def test_connect_protocol_version(self):
         status, _, _ = self.d.post("/%s/HealthCheck" % SERVICE,

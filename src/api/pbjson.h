@@ -1,0 +1,48 @@
+/* pbjson.h: the proto3 JSON mapping, over protobuf-c's descriptors.
+ *
+ * One mapping for every message of the contract (proto/), driven by the
+ * descriptors protoc-c generates at build time, so no message has a
+ * hand-written JSON shape:
+ * - out: lowerCamelCase names, fields at their default value left out
+ *   (unless proto3 `optional` and set), enums by name, 64-bit integers as
+ *   decimal strings, bytes as base64, maps as objects,
+ *   google.protobuf.Timestamp as RFC 3339 text, google.protobuf.Empty {};
+ * - in: both the lowerCamelCase and the proto field name, enums by name or
+ *   number (a number the enum does not define is refused), integers as
+ *   numbers or strings, null as the default; errors are invalid_argument
+ *   and name the field path ("spec.disks[0].bus: ...").
+ * Messages built here are freed with protobuf_c_message_free_unpacked(msg,
+ * NULL).  docs/proto.md says how the mapping is tested. */
+#ifndef LQ_PBJSON_H
+#define LQ_PBJSON_H 1
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include "limiquantix/error.h"
+
+struct json;
+
+/* A new JSON object for 'msg'.  Caller frees with json_destroy(). */
+struct json *lq_pb_to_json(const ProtobufCMessage *msg);
+
+enum {
+    /* Fields the descriptor does not know are skipped instead of refused
+     * (for our own replies, whose JSON may carry more than the contract). */
+    LQ_PB_IGNORE_UNKNOWN = 1 << 0,
+};
+
+/* Parses 'json' (an object) as a 'desc' message into '*msgp'. */
+struct lq_error *lq_pb_from_json(const ProtobufCMessageDescriptor *desc,
+                                 const struct json *json, unsigned int flags,
+                                 ProtobufCMessage **msgp);
+
+/* Checks what the binary decoder does not: every string of 'msg' (nested
+ * ones included) is valid UTF-8, as proto3 requires. */
+struct lq_error *lq_pb_check_utf8(const ProtobufCMessage *msg);
+
+/* The contract's method SERVICE/METHOD ("limiquantix.node.v1.
+ * NodeDaemonService", "HealthCheck"), or NULL if proto/ has none. */
+const ProtobufCMethodDescriptor *lq_pb_find_method(const char *service,
+                                                   const char *method);
+
+#endif

@@ -1,0 +1,230 @@
+/* The proto3 JSON mapping over protobuf-c (src/api/pbjson.c), on messages
+ * of the contract itself: names, enums, 64-bit integers, maps, repeated
+ * and nested messages, Timestamp, field-path errors, and agreement with
+ * protobuf-c's own binary codec. */
+#include <config.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "jsonx.h"
+#include "openvswitch/json.h"
+#include "pbjson.h"
+#include "util.h"
+
+#include "limiquantix_node_v1_compute.pb-c.h"
+#include "limiquantix_node_v1_node_daemon.pb-c.h"
+
+static struct json *
+parse(const char *text)
+{
+    struct json *j;
+    struct lq_error *e = lq_json_parse_object(text, strlen(text), &j);
+    if (e) {
+        fail_msg("%s: %s", text, e->message);
+    }
+    return j;
+}
+
+/* JSON -> message -> JSON, compared as canonical text. */
+static void
+round_trip(const ProtobufCMessageDescriptor *d, const char *in,
+           const char *expected)
+{
+    struct json *j = parse(in);
+    ProtobufCMessage *m;
+    struct lq_error *e = lq_pb_from_json(d, j, 0, &m);
+    if (e) {
+        fail_msg("%s: %s", in, e->message);
+    }
+    /* Through the binary codec too: what protobuf-c packs, it unpacks to
+     * the same JSON. */
+    size_t n = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = xmalloc(n + 1);
+    protobuf_c_message_pack(m, buf);
+    ProtobufCMessage *m2 = protobuf_c_message_unpack(d, NULL, n, buf);
+    assert_non_null(m2);
+    struct json *out = lq_pb_to_json(m), *out2 = lq_pb_to_json(m2);
+    char *s = json_to_string(out, JSSF_SORT);
+    char *s2 = json_to_string(out2, JSSF_SORT);
+    struct json *want = parse(expected);
+    char *w = json_to_string(want, JSSF_SORT);
+    assert_string_equal(s, w);
+    assert_string_equal(s2, w);
+    free(s);
+    free(s2);
+    free(w);
+    free(buf);
+    json_destroy(j);
+    json_destroy(out);
+    json_destroy(out2);
+    json_destroy(want);
+    protobuf_c_message_free_unpacked(m, NULL);
+    protobuf_c_message_free_unpacked(m2, NULL);
+}
+
+static void
+expect_error(const ProtobufCMessageDescriptor *d, const char *in,
+             unsigned int flags, const char *message)
+{
+    struct json *j = parse(in);
+    ProtobufCMessage *m = (void *) 1;
+    struct lq_error *e = lq_pb_from_json(d, j, flags, &m);
+    assert_non_null(e);
+    assert_int_equal(e->code, LQ_INVALID_ARGUMENT);
+    assert_null(m);
+    if (strcmp(e->message, message)) {
+        fail_msg("%s: expected \"%s\", got \"%s\"", in, message,
+                 e->message);
+    }
+    lq_error_free(e);
+    json_destroy(j);
+}
+
+static void
+test_scalars_names_and_defaults(void **state)
+{
+    (void) state;
+    const ProtobufCMessageDescriptor *d
+        = &limiquantix__node__v1__health_check_response__descriptor;
+    /* uint64 out as a string; false/""/0 left out; snake_case accepted. */
+    round_trip(d, "{\"healthy\": true, \"version\": \"0.1\", "
+               "\"hypervisor_version\": \"9.0.0\", \"uptimeSeconds\": 42, "
+               "\"problems\": [\"a\", \"b\"]}",
+               "{\"healthy\": true, \"version\": \"0.1\", "
+               "\"hypervisorVersion\": \"9.0.0\", \"uptimeSeconds\": \"42\", "
+               "\"problems\": [\"a\", \"b\"]}");
+    round_trip(d, "{\"healthy\": false, \"version\": \"\", "
+               "\"uptimeSeconds\": \"0\", \"hypervisor\": null}", "{}");
+    round_trip(d, "{\"uptimeSeconds\": \"18446744073709551615\"}",
+               "{\"uptimeSeconds\": \"18446744073709551615\"}");
+
+    expect_error(d, "{\"uptimeSeconds\": -1}", 0,
+                 "uptimeSeconds: -1 is out of range");
+    expect_error(d, "{\"uptimeSeconds\": \"18446744073709551616\"}", 0,
+                 "uptimeSeconds: \"18446744073709551616\" is not an unsigned "
+                 "integer in range");
+    expect_error(d, "{\"healthy\": 1}", 0, "healthy: expected true or false");
+    expect_error(d, "{\"problems\": \"x\"}", 0, "problems: expected an array");
+    expect_error(d, "{\"problems\": [1]}", 0,
+                 "problems[0]: expected a string");
+    expect_error(d, "{\"healty\": true}", 0,
+                 "healty: unknown field of "
+                 "limiquantix.node.v1.HealthCheckResponse");
+
+    /* Our own replies may carry more than the contract: skipped. */
+    struct json *j = parse("{\"healthy\": true, \"extra\": {\"x\": 1}}");
+    ProtobufCMessage *m;
+    assert_null(lq_pb_from_json(d, j, LQ_PB_IGNORE_UNKNOWN, &m));
+    assert_true(((Limiquantix__Node__V1__HealthCheckResponse *) m)->healthy);
+    protobuf_c_message_free_unpacked(m, NULL);
+    json_destroy(j);
+}
+
+static void
+test_enums_maps_timestamps(void **state)
+{
+    (void) state;
+    const ProtobufCMessageDescriptor *d
+        = &limiquantix__node__v1__node_event__descriptor;
+    round_trip(d, "{\"id\": \"e1\", \"type\": \"EVENT_TYPE_VM_STARTED\", "
+               "\"timestamp\": \"2026-12-03T08:00:00.5Z\", "
+               "\"metadata\": {\"a\": \"1\", \"b\": \"2\"}, \"vm_id\": \"v\"}",
+               "{\"id\": \"e1\", \"type\": \"EVENT_TYPE_VM_STARTED\", "
+               "\"timestamp\": \"2026-12-03T08:00:00.500000000Z\", "
+               "\"metadata\": {\"a\": \"1\", \"b\": \"2\"}, \"vmId\": \"v\"}");
+    /* An enum by number; the zero value is the default (left out). */
+    round_trip(d, "{\"type\": 1}", "{\"type\": \"EVENT_TYPE_VM_STARTED\"}");
+    round_trip(d, "{\"type\": \"EVENT_TYPE_UNKNOWN\", "
+               "\"timestamp\": \"1970-01-01T00:00:00Z\"}",
+               "{\"timestamp\": \"1970-01-01T00:00:00Z\"}");
+
+    expect_error(d, "{\"type\": \"EVENT_TYPE_NOPE\"}", 0,
+                 "type: unknown EventType value \"EVENT_TYPE_NOPE\"");
+    expect_error(d, "{\"type\": 9999}", 0,
+                 "type: 9999 is not a EventType value");
+    expect_error(d, "{\"timestamp\": \"yesterday\"}", 0,
+                 "timestamp: \"yesterday\" is not an RFC 3339 UTC timestamp "
+                 "(YYYY-MM-DDTHH:MM:SS[.fffffffff]Z)");
+    expect_error(d, "{\"metadata\": {\"a\": 5}}", 0,
+                 "metadata.a: expected a string");
+}
+
+static void
+test_nested_paths(void **state)
+{
+    (void) state;
+    const ProtobufCMessageDescriptor *d
+        = &limiquantix__node__v1__create_vmon_node_request__descriptor;
+    round_trip(d, "{\"vmId\": \"v1\", \"labels\": {\"app\": \"web\"}, "
+               "\"spec\": {\"cpuCores\": 2, \"memoryMib\": \"512\", "
+               "\"firmware\": \"FIRMWARE_UEFI\", "
+               "\"bootOrder\": [\"BOOT_DEVICE_CDROM\", \"BOOT_DEVICE_DISK\"], "
+               "\"disks\": [{\"id\": \"root\", \"sizeGib\": 10, "
+               "\"bus\": \"DISK_BUS_SCSI\"}]}}",
+               "{\"vmId\": \"v1\", \"labels\": {\"app\": \"web\"}, "
+               "\"spec\": {\"cpuCores\": 2, \"memoryMib\": \"512\", "
+               "\"firmware\": \"FIRMWARE_UEFI\", "
+               "\"bootOrder\": [\"BOOT_DEVICE_CDROM\", \"BOOT_DEVICE_DISK\"], "
+               "\"disks\": [{\"id\": \"root\", \"sizeGib\": \"10\", "
+               "\"bus\": \"DISK_BUS_SCSI\"}]}}");
+    expect_error(d, "{\"spec\": {\"disks\": [{\"id\": \"a\"}, "
+                 "{\"bus\": \"FLOPPY\"}]}}", 0,
+                 "spec.disks[1].bus: unknown DiskBus value \"FLOPPY\"");
+    expect_error(d, "{\"spec\": {\"disks\": [null]}}", 0,
+                 "spec.disks[0]: null is not a value");
+    expect_error(d, "{\"spec\": 7}", 0, "spec: expected an object");
+    expect_error(d, "{\"spec\": {\"cpuCores\": 4294967296}}", 0,
+                 "spec.cpuCores: 4294967296 is out of range");
+}
+
+static void
+test_utf8_of_binary_input(void **state)
+{
+    (void) state;
+    Limiquantix__Node__V1__NodeEvent ev = LIMIQUANTIX__NODE__V1__NODE_EVENT__INIT;
+    ev.id = "ok \xc3\xa9";
+    assert_null(lq_pb_check_utf8(&ev.base));
+    ev.message = "bad \xc3\x28";
+    struct lq_error *e = lq_pb_check_utf8(&ev.base);
+    assert_non_null(e);
+    assert_string_equal(e->message, "message: not valid UTF-8");
+    lq_error_free(e);
+    ev.message = "surrogate \xed\xa0\x80";
+    e = lq_pb_check_utf8(&ev.base);
+    assert_non_null(e);
+    lq_error_free(e);
+}
+
+static void
+test_methods_of_the_contract(void **state)
+{
+    (void) state;
+    const ProtobufCMethodDescriptor *m = lq_pb_find_method(
+        "limiquantix.node.v1.NodeDaemonService", "CreateVM");
+    assert_non_null(m);
+    assert_ptr_equal(m->input,
+                     &limiquantix__node__v1__create_vmon_node_request__descriptor);
+    assert_non_null(lq_pb_find_method("limiquantix.network.v1.PortService",
+                                      "BindPort"));
+    assert_null(lq_pb_find_method("limiquantix.node.v1.NodeDaemonService",
+                                  "NoSuch"));
+    assert_null(lq_pb_find_method("x.Y", "HealthCheck"));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scalars_names_and_defaults),
+        cmocka_unit_test(test_enums_maps_timestamps),
+        cmocka_unit_test(test_nested_paths),
+        cmocka_unit_test(test_utf8_of_binary_input),
+        cmocka_unit_test(test_methods_of_the_contract),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
