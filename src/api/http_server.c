@@ -36,8 +36,8 @@
 
 #include "fileutil.h"
 #include "jsonx.h"
+#include "h2_server.h"
 #include "metrics.h"
-#include "pbjson.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
@@ -52,6 +52,9 @@ enum listener_kind { LISTENER_API, LISTENER_METRICS };
 struct listener {
     struct lq_http_server *server;
     struct MHD_Daemon *mhd;
+    /* Plaintext API listeners: our own socket, HTTP/2 served by h2_server,
+     * HTTP/1.1 connections handed to 'mhd' (MHD_USE_NO_LISTEN_SOCKET). */
+    struct lq_h2_listener *h2;
     enum listener_kind kind;
     bool tls;
     char *unix_path;            /* Unlinked on destroy. */
@@ -114,29 +117,6 @@ queue_body(struct MHD_Connection *conn, unsigned int status,
     return queue_bytes(conn, status, content_type, body, strlen(body));
 }
 
-/* The binary form of the handler's JSON reply, or an error if the reply
- * does not fit the contract's response message. */
-static struct lq_error *
-encode_binary(const struct request *req, void **bodyp, size_t *lenp)
-{
-    const ProtobufCMethodDescriptor *pm = lq_pb_find_method(
-        req->method->service, req->method->name);
-    ProtobufCMessage *m = NULL;
-    struct lq_error *e = pm ? lq_pb_from_json(pm->output, req->response,
-                                              LQ_PB_IGNORE_UNKNOWN, &m)
-                            : lq_error_new(LQ_UNIMPLEMENTED, "no schema");
-    if (e) {
-        return lq_error_prefix(e, "the reply of %s/%s does not fit its "
-                               "contract message", req->method->service,
-                               req->method->name);
-    }
-    *lenp = protobuf_c_message_get_packed_size(m);
-    *bodyp = xmalloc(*lenp ? *lenp : 1);
-    protobuf_c_message_pack(m, *bodyp);
-    protobuf_c_message_free_unpacked(m, NULL);
-    return NULL;
-}
-
 /* Queues the request's result (response or error) and records metrics. */
 static enum MHD_Result
 queue_result(struct MHD_Connection *conn, struct request *req)
@@ -163,7 +143,8 @@ queue_result(struct MHD_Connection *conn, struct request *req)
     } else if (req->binary) {
         void *bytes = NULL;
         size_t len = 0;
-        req->error = encode_binary(req, &bytes, &len);
+        req->error = lq_rpc_encode_binary(req->method, req->response,
+                                          &bytes, &len);
         if (req->error) {
             free(method_name);
             return queue_result(conn, req);
@@ -344,33 +325,6 @@ async_complete(struct lq_rpc_call *call, struct lq_error *error,
     poll_immediate_wake();
 }
 
-/* A binary request body, decoded with the method's contract message, as
- * the proto3 JSON object the handlers read. */
-static struct lq_error *
-decode_binary(struct request *req)
-{
-    const ProtobufCMethodDescriptor *pm = lq_pb_find_method(
-        req->method->service, req->method->name);
-    if (!pm) {
-        return lq_error_new(LQ_UNIMPLEMENTED, "%s/%s has no protobuf schema "
-                            "in proto/: use application/json",
-                            req->method->service, req->method->name);
-    }
-    ProtobufCMessage *m = protobuf_c_message_unpack(
-        pm->input, NULL, req->body.length,
-        (const uint8_t *) (req->body.string ? req->body.string : ""));
-    if (!m) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "request: not a valid %s "
-                            "message", pm->input->name);
-    }
-    struct lq_error *e = lq_pb_check_utf8(m);
-    if (!e) {
-        req->request = lq_pb_to_json(m);
-    }
-    protobuf_c_message_free_unpacked(m, NULL);
-    return e;
-}
-
 /* The body is complete: parse and dispatch. */
 static enum MHD_Result
 request_dispatch(struct MHD_Connection *conn, struct request *req)
@@ -385,7 +339,8 @@ request_dispatch(struct MHD_Connection *conn, struct request *req)
                            "exceeds the limit of %zu bytes", s->max_body);
     }
     req->error = req->binary
-        ? decode_binary(req)
+        ? lq_rpc_decode_binary(req->method, req->body.string,
+                               req->body.length, &req->request)
         : lq_json_parse_object(req->body.string ? req->body.string : "",
                                req->body.length, &req->request);
     if (req->error) {
@@ -499,19 +454,31 @@ completed_cb(void *cls OVS_UNUSED, struct MHD_Connection *conn OVS_UNUSED,
     }
 }
 
+/* libmicrohttpd tunes TCP options (TCP_NODELAY, TCP_CORK) on every
+ * connection; on a Unix-socket connection handed over by h2_server they
+ * fail harmlessly (the data is sent without them), so those messages are
+ * not warnings. */
+static bool
+mhd_message_is_noise(const char *msg)
+{
+    return strstr(msg, "TCP_NODELAY") || strstr(msg, "TCP_CORK")
+           || strstr(msg, "Failed to push the data from buffers");
+}
+
 static void
 mhd_log(void *cls OVS_UNUSED, const char *fmt, va_list ap)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
-    if (!vlog_should_drop(&this_module, VLL_WARN, &rl)) {
-        char *msg = xvasprintf(fmt, ap);
+    char *msg = xvasprintf(fmt, ap);
+    if (!mhd_message_is_noise(msg)
+        && !vlog_should_drop(&this_module, VLL_WARN, &rl)) {
         size_t n = strlen(msg);
         if (n && msg[n - 1] == '\n') {
             msg[n - 1] = '\0';
         }
         VLOG_WARN("libmicrohttpd: %s", msg);
-        free(msg);
     }
+    free(msg);
 }
 
 struct lq_error *
@@ -635,6 +602,53 @@ unix_listen(const char *path, int *fdp)
     return NULL;
 }
 
+/* A TCP listening socket of our own (for the HTTP/2 sniffer). */
+static struct lq_error *
+tcp_listen(const char *field, const char *address,
+           const struct sockaddr_storage *ss, socklen_t len, int *fdp)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one)
+        || bind(fd, (const struct sockaddr *) ss, len) || listen(fd, 128)) {
+        struct lq_error *e = lq_error_new(LQ_UNAVAILABLE, "%s: cannot listen "
+                                          "on %s: %s", field, address,
+                                          strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return e;
+    }
+    *fdp = fd;
+    return NULL;
+}
+
+static int
+bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *) &ss, &len)) {
+        return 0;
+    }
+    return ntohs(ss.ss_family == AF_INET6
+                 ? ((struct sockaddr_in6 *) &ss)->sin6_port
+                 : ((struct sockaddr_in *) &ss)->sin_port);
+}
+
+/* h2_server's handoff of an HTTP/1.1 connection. */
+static void
+add_http1_connection(void *l_, int fd, const struct sockaddr *addr,
+                     socklen_t len)
+{
+    struct listener *l = l_;
+    if (MHD_add_connection(l->mhd, fd, addr, len) != MHD_YES) {
+        /* libmicrohttpd closed it (over its connection limit). */
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+        VLOG_WARN_RL(&rl, "HTTP/1.1 connection refused");
+    }
+}
+
 static struct lq_error *
 listener_start(struct lq_http_server *s, enum listener_kind kind,
                const char *field, const char *address, const char *unix_path,
@@ -653,6 +667,9 @@ listener_start(struct lq_http_server *s, enum listener_kind kind,
     l->kind = kind;
     l->tls = tls;
 
+    /* HTTP/2 (h2c) next to HTTP/1.1 on plaintext API listeners; under TLS
+     * (ALPN) libmicrohttpd keeps the socket and speaks HTTP/1.1 only. */
+    bool h2 = kind == LISTENER_API && !tls;
     if (unix_path) {
         error = unix_listen(unix_path, &unix_fd);
     } else {
@@ -660,9 +677,15 @@ listener_start(struct lq_http_server *s, enum listener_kind kind,
         if (!error && ss.ss_family == AF_INET6) {
             flags |= MHD_USE_IPv6;
         }
+        if (!error && h2) {
+            error = tcp_listen(field, address, &ss, ss_len, &unix_fd);
+        }
     }
     if (error) {
         return error;
+    }
+    if (h2) {
+        flags |= MHD_USE_NO_LISTEN_SOCKET;
     }
     if (tls) {
         flags |= MHD_USE_TLS;
@@ -674,8 +697,10 @@ listener_start(struct lq_http_server *s, enum listener_kind kind,
         { MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
         /* A restarted daemon must not wait out TIME_WAIT. */
         { MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL },
-        { unix_path ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
-          unix_fd, unix_path ? NULL : (void *) &ss },
+        /* With h2 the socket is ours: an empty option. */
+        { h2 ? MHD_OPTION_CONNECTION_LIMIT
+          : unix_path ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
+          h2 ? 1024 : unix_fd, h2 || unix_path ? NULL : (void *) &ss },
         /* Without TLS this entry ends the array. */
         { tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->tls_key },
         { MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert },
@@ -687,6 +712,8 @@ listener_start(struct lq_http_server *s, enum listener_kind kind,
     if (!l->mhd) {
         if (unix_fd >= 0) {
             close(unix_fd);
+        }
+        if (unix_path) {
             unlink(unix_path);
         }
         return lq_error_new(LQ_UNAVAILABLE, "%s: cannot listen on %s "
@@ -695,10 +722,20 @@ listener_start(struct lq_http_server *s, enum listener_kind kind,
     }
     if (unix_path) {
         l->unix_path = xstrdup(unix_path);
+    } else if (h2) {
+        l->port = bound_port(unix_fd);
     } else {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(
             l->mhd, MHD_DAEMON_INFO_BIND_PORT);
         l->port = info ? info->port : 0;
+    }
+    if (h2) {
+        struct lq_h2_env env = {
+            .node = s->node, .rpc = s->rpc, .pool = s->pool,
+            .metrics = s->metrics, .max_body = s->max_body,
+            .http1 = add_http1_connection, .http1_aux = l,
+        };
+        l->h2 = lq_h2_listener_create(unix_fd, &env);
     }
     s->n_listeners++;
     VLOG_INFO("listening on %s%s%s", unix_path ? unix_path : address,
@@ -776,6 +813,7 @@ lq_http_server_destroy(struct lq_http_server *s)
         return;
     }
     for (size_t i = 0; i < s->n_listeners; i++) {
+        lq_h2_listener_destroy(s->listeners[i].h2);
         MHD_stop_daemon(s->listeners[i].mhd);
         if (s->listeners[i].unix_path) {
             unlink(s->listeners[i].unix_path);
@@ -795,6 +833,9 @@ void
 lq_http_server_run(struct lq_http_server *s)
 {
     for (size_t i = 0; i < s->n_listeners; i++) {
+        if (s->listeners[i].h2) {
+            lq_h2_listener_run(s->listeners[i].h2);
+        }
         MHD_run(s->listeners[i].mhd);
     }
 }
@@ -811,6 +852,9 @@ lq_http_server_wait(struct lq_http_server *s)
         poll_fd_wait(info->epoll_fd, POLLIN);
         if (MHD_get_timeout(mhd, &timeout) == MHD_YES) {
             poll_timer_wait(timeout);
+        }
+        if (s->listeners[i].h2) {
+            lq_h2_listener_wait(s->listeners[i].h2);
         }
     }
 }

@@ -1,4 +1,6 @@
-/* http_server.h: the Connect-over-HTTP/1.1 front end and /metrics.
+/* http_server.h: the API front end (Connect over HTTP/1.1; gRPC and
+ * Connect over HTTP/2 through h2_server.h on plaintext listeners) and
+ * /metrics.
  *
  * libmicrohttpd runs in external-poll (epoll) mode: each listener exposes
  * one epoll fd that the daemon's poll loop waits on, so HTTP shares the one

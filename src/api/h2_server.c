@@ -1,0 +1,823 @@
+/* h2_server.c: gRPC and Connect unary over HTTP/2 cleartext (h2c, prior
+ * knowledge) with nghttp2 (see h2_server.h).
+ *
+ * Design decisions:
+ * - One socket, two protocols: the listener accepts, then peeks (MSG_PEEK,
+ *   nothing consumed) until it has the 24-byte HTTP/2 client preface or a
+ *   byte that cannot start one; a non-HTTP/2 connection goes to
+ *   libmicrohttpd as it arrived.  So grpc-go (prior knowledge), curl
+ *   --http2-prior-knowledge and HTTP/1.1 clients share server.listen_address
+ *   and server.unix_socket.
+ * - nghttp2 does the framing, HPACK, flow control and SETTINGS; we only
+ *   see complete requests (headers + body, END_STREAM) and submit complete
+ *   answers.  Unary only for now: a request is one message.
+ * - Protocol by Content-Type: application/grpc (+proto or +json) is gRPC
+ *   (5-byte length-prefixed messages, status in trailers, grpc-timeout);
+ *   application/proto and application/json are Connect unary (status as
+ *   HTTP status, JSON errors, Connect-Timeout-Ms).  The gRPC status codes
+ *   are the numbers of enum lq_code.
+ * - A stream is freed when nghttp2 has closed it *and* no call for it runs
+ *   on the worker pool; a connection when it is closed and none of its
+ *   streams still runs.  A call whose stream or connection went away
+ *   finishes into the void; one whose deadline passed is answered
+ *   deadline_exceeded at once and its late result dropped. */
+#include <config.h>
+#include "h2_server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <nghttp2/nghttp2.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jsonx.h"
+#include "metrics.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/json.h"
+#include "openvswitch/list.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "rpc.h"
+#include "socket-util.h"
+#include "timeval.h"
+#include "util.h"
+#include "worker_pool.h"
+
+VLOG_DEFINE_THIS_MODULE(h2_server);
+
+#define PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define PREFACE_LEN 24
+#define SNIFF_TIMEOUT_MS 10000
+#define MAX_STREAMS 100
+
+struct lq_h2_listener {
+    int fd;
+    struct lq_h2_env env;
+    struct ovs_list sniffing;       /* struct sniff */
+    struct ovs_list conns;          /* struct h2_conn, open */
+    struct ovs_list closed;         /* struct h2_conn, calls still running */
+};
+
+struct sniff {
+    struct ovs_list node;
+    int fd;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    long long deadline;
+};
+
+struct h2_conn {
+    struct ovs_list node;           /* In listener->conns, then ->closed. */
+    struct lq_h2_listener *listener;
+    int fd;                         /* -1 once closed. */
+    nghttp2_session *session;
+    struct ovs_list streams;        /* struct h2_stream */
+};
+
+enum h2_proto { PROTO_GRPC, PROTO_CONNECT };
+
+struct h2_stream {
+    struct lq_rpc_call call;        /* For async handlers; must be first. */
+    struct ovs_list node;           /* In conn->streams. */
+    struct h2_conn *conn;
+    int32_t id;
+    struct timespec start;
+
+    char *path, *content_type;
+    long long deadline;             /* time_msec(); LLONG_MAX: none. */
+    struct ds body;
+    bool too_large;
+
+    enum h2_proto proto;
+    bool binary;                    /* Protobuf (else JSON). */
+    const struct lq_rpc_method *method;
+    struct json *request, *response;
+    struct lq_error *error;
+    /* What the call returned, written by the worker thread and taken over
+     * by the loop in call_done() (the loop may have answered meanwhile). */
+    struct json *call_response;
+    struct lq_error *call_error;
+
+    bool in_flight;                 /* A call runs (worker or async). */
+    bool answered;
+    bool closed;                    /* nghttp2 closed the stream. */
+
+    /* The answer's body and trailers. */
+    uint8_t *out;
+    size_t out_len, out_off;
+    bool trailers;                  /* gRPC: status in trailers. */
+    enum lq_code code;
+    char *message;
+};
+
+static void conn_flush(struct h2_conn *);
+static void stream_answer(struct h2_stream *);
+
+/* ---- Streams ------------------------------------------------------------ */
+
+static void
+stream_free(struct h2_stream *st)
+{
+    ovs_list_remove(&st->node);
+    free(st->path);
+    free(st->content_type);
+    ds_destroy(&st->body);
+    json_destroy(st->request);
+    json_destroy(st->response);
+    lq_error_free(st->error);
+    free(st->out);
+    free(st->message);
+    free(st);
+}
+
+/* Frees 'st' if nothing needs it any more (never its connection: closed
+ * connections are reaped by the listener, outside every callback). */
+static void
+stream_release(struct h2_stream *st)
+{
+    if (!st->in_flight && (st->closed || st->conn->fd < 0)) {
+        stream_free(st);
+    }
+}
+
+/* "10S", "250m" (grpc-timeout) -> milliseconds; -1 if malformed. */
+static long long
+parse_grpc_timeout(const char *s)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v < 0 || end - s > 8 || !end[0] || end[1]) {
+        return -1;
+    }
+    switch (*end) {
+    case 'H': return v * 3600 * 1000;
+    case 'M': return v * 60 * 1000;
+    case 'S': return v * 1000;
+    case 'm': return v;
+    case 'u': return (v + 999) / 1000;
+    case 'n': return (v + 999999) / 1000000;
+    default: return -1;
+    }
+}
+
+static bool
+content_type_starts(const char *ct, const char *type)
+{
+    size_t n = strlen(type);
+    return ct && !strncasecmp(ct, type, n)
+           && (!ct[n] || ct[n] == ';' || ct[n] == '+');
+}
+
+/* ---- Answers ------------------------------------------------------------ */
+
+static ssize_t
+body_read_cb(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+             size_t length, uint32_t *data_flags,
+             nghttp2_data_source *source, void *user_data OVS_UNUSED)
+{
+    struct h2_stream *st = source->ptr;
+    size_t n = MIN(length, st->out_len - st->out_off);
+    memcpy(buf, st->out + st->out_off, n);
+    st->out_off += n;
+    if (st->out_off == st->out_len) {
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (st->trailers) {
+            char status[16];
+            snprintf(status, sizeof status, "%d", (int) st->code);
+            nghttp2_nv nv[] = {
+                { (uint8_t *) "grpc-status", (uint8_t *) status, 11,
+                  strlen(status), NGHTTP2_NV_FLAG_NONE },
+            };
+            *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            nghttp2_submit_trailer(session, stream_id, nv, ARRAY_SIZE(nv));
+        }
+    }
+    return n;
+}
+
+#define NV(NAME, VALUE) { (uint8_t *) (NAME), (uint8_t *) (VALUE), \
+                          strlen(NAME), strlen(VALUE), NGHTTP2_NV_FLAG_NONE }
+
+/* grpc-message is percent-encoded (the gRPC spec): printable ASCII except
+ * '%' as is, every other byte as %XX. */
+static char *
+grpc_message_encode(const char *msg)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    for (const unsigned char *p = (const unsigned char *) msg; *p; p++) {
+        if (*p >= 0x20 && *p <= 0x7e && *p != '%') {
+            ds_put_char(&s, *p);
+        } else {
+            ds_put_format(&s, "%%%02X", *p);
+        }
+    }
+    return ds_steal_cstr(&s);
+}
+
+static void
+submit_grpc(struct h2_stream *st, nghttp2_session *session)
+{
+    const char *ct = st->binary ? "application/grpc"
+                                : "application/grpc+json";
+    if (st->code != LQ_OK) {
+        /* Trailers-only: the status in the one HEADERS frame. */
+        char status[16];
+        snprintf(status, sizeof status, "%d", (int) st->code);
+        char *msg = grpc_message_encode(st->message ? st->message : "");
+        nghttp2_nv nv[] = { NV(":status", "200"), NV("content-type", ct),
+                            NV("grpc-status", status),
+                            NV("grpc-message", msg) };
+        nghttp2_submit_response(session, st->id, nv, ARRAY_SIZE(nv), NULL);
+        free(msg);
+        return;
+    }
+    nghttp2_nv nv[] = { NV(":status", "200"), NV("content-type", ct) };
+    nghttp2_data_provider dp = { .source.ptr = st, .read_callback =
+                                 body_read_cb };
+    st->trailers = true;
+    nghttp2_submit_response(session, st->id, nv, ARRAY_SIZE(nv), &dp);
+}
+
+static void
+submit_connect(struct h2_stream *st, nghttp2_session *session)
+{
+    char status[8];
+    const char *ct = st->code != LQ_OK || !st->binary ? "application/json"
+                                                      : "application/proto";
+    snprintf(status, sizeof status, "%d",
+             st->code == LQ_OK ? 200 : lq_code_http_status(st->code));
+    nghttp2_nv nv[] = { NV(":status", status), NV("content-type", ct) };
+    nghttp2_data_provider dp = { .source.ptr = st, .read_callback =
+                                 body_read_cb };
+    nghttp2_submit_response(session, st->id, nv, ARRAY_SIZE(nv), &dp);
+}
+
+/* Sets the answer from st->error / st->response, then submits it. */
+static void
+stream_answer(struct h2_stream *st)
+{
+    struct h2_conn *c = st->conn;
+    if (st->answered || st->closed || c->fd < 0) {
+        return;
+    }
+    st->answered = true;
+    void *payload = NULL;
+    size_t len = 0;
+    if (!st->error && st->binary) {
+        st->error = lq_rpc_encode_binary(st->method, st->response, &payload,
+                                         &len);
+    } else if (!st->error) {
+        payload = lq_json_to_string(st->response);
+        len = strlen(payload);
+    }
+    st->code = st->error ? st->error->code : LQ_OK;
+    if (st->error) {
+        free(payload);
+        st->message = xstrdup(st->error->message);
+        if (st->code == LQ_INTERNAL || st->code == LQ_UNKNOWN) {
+            static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+            VLOG_WARN_RL(&rl, "%s: %s", st->path, st->message);
+        }
+        if (st->proto == PROTO_CONNECT) {
+            struct json *e = json_object_create();
+            json_object_put_string(e, "code", lq_code_name(st->code));
+            json_object_put_string(e, "message", st->message);
+            payload = lq_json_to_string(e);
+            len = strlen(payload);
+            json_destroy(e);
+        }
+    }
+    if (st->proto == PROTO_GRPC && st->code == LQ_OK) {
+        /* One length-prefixed message, uncompressed. */
+        st->out = xmalloc(len + 5);
+        st->out[0] = 0;
+        st->out[1] = len >> 24;
+        st->out[2] = len >> 16;
+        st->out[3] = len >> 8;
+        st->out[4] = len;
+        memcpy(st->out + 5, payload, len);
+        st->out_len = len + 5;
+        free(payload);
+    } else {
+        st->out = payload;
+        st->out_len = len;
+    }
+    if (st->method) {
+        char *name = xasprintf("%s/%s", st->method->service,
+                               st->method->name);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        lq_metrics_observe_rpc(c->listener->env.metrics, name, st->code,
+                               (now.tv_sec - st->start.tv_sec)
+                               + (now.tv_nsec - st->start.tv_nsec) / 1e9);
+        free(name);
+    }
+    if (st->proto == PROTO_GRPC) {
+        submit_grpc(st, c->session);
+    } else {
+        submit_connect(st, c->session);
+    }
+}
+
+static void __attribute__((format(printf, 3, 4)))
+stream_fail(struct h2_stream *st, enum lq_code code, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    char *msg = xvasprintf(format, args);
+    va_end(args);
+    lq_error_free(st->error);
+    st->error = lq_error_new(code, "%s", msg);
+    free(msg);
+    stream_answer(st);
+}
+
+/* ---- Calls ---------------------------------------------------------------- */
+
+static void
+call_work(void *st_)
+{
+    struct h2_stream *st = st_;
+    st->call_error = lq_rpc_call(st->method, st->conn->listener->env.node,
+                                 st->request, &st->call_response);
+}
+
+/* Never sends here: this may run inside an nghttp2 callback (an async
+ * handler that completes at once); the loop's next pass flushes. */
+static void
+call_done(void *st_)
+{
+    struct h2_stream *st = st_;
+    st->in_flight = false;
+    if (st->answered) {
+        /* Answered deadline_exceeded already: the late result is dropped. */
+        lq_error_free(st->call_error);
+        json_destroy(st->call_response);
+    } else {
+        lq_error_free(st->error);
+        json_destroy(st->response);
+        st->error = st->call_error;
+        st->response = st->call_response;
+    }
+    st->call_error = NULL;
+    st->call_response = NULL;
+    if (st->conn->fd >= 0) {
+        stream_answer(st);
+    }
+    stream_release(st);
+    poll_immediate_wake();
+}
+
+static void
+async_complete(struct lq_rpc_call *call, struct lq_error *error,
+               struct json *response)
+{
+    struct h2_stream *st = CONTAINER_OF(call, struct h2_stream, call);
+    st->call_error = error;
+    st->call_response = response;
+    call_done(st);
+}
+
+/* The request of a gRPC call: exactly one uncompressed message. */
+static bool
+grpc_unframe(struct h2_stream *st, const uint8_t **datap, size_t *lenp)
+{
+    const uint8_t *p = (const uint8_t *) (st->body.string ? st->body.string
+                                          : "");
+    size_t n = st->body.length;
+    if (n < 5) {
+        stream_fail(st, LQ_INVALID_ARGUMENT, "request: a gRPC message needs "
+                    "a 5-byte prefix, got %zu bytes", n);
+        return false;
+    }
+    uint32_t len = (uint32_t) p[1] << 24 | p[2] << 16 | p[3] << 8 | p[4];
+    if (p[0] & 1) {
+        stream_fail(st, LQ_UNIMPLEMENTED, "request: compressed messages are "
+                    "not supported (grpc-encoding identity only)");
+        return false;
+    }
+    if (len != n - 5) {
+        stream_fail(st, LQ_INVALID_ARGUMENT, "request: the message prefix "
+                    "says %"PRIu32" bytes, %zu follow (a unary call sends "
+                    "exactly one message)", len, n - 5);
+        return false;
+    }
+    *datap = p + 5;
+    *lenp = len;
+    return true;
+}
+
+/* The request is complete (END_STREAM): decode and call. */
+static void
+stream_dispatch(struct h2_stream *st)
+{
+    struct lq_h2_env *env = &st->conn->listener->env;
+    const char *ct = st->content_type;
+
+    st->proto = content_type_starts(ct, "application/grpc") ? PROTO_GRPC
+                                                            : PROTO_CONNECT;
+    st->binary = st->proto == PROTO_GRPC
+                 ? !content_type_starts(ct, "application/grpc+json")
+                 : content_type_starts(ct, "application/proto");
+    if (st->proto == PROTO_CONNECT && ct
+        && !content_type_starts(ct, "application/proto")
+        && !content_type_starts(ct, "application/json")) {
+        stream_fail(st, LQ_INVALID_ARGUMENT, "Content-Type: unsupported "
+                    "\"%s\" (expected application/grpc, application/proto "
+                    "or application/json)", ct);
+        return;
+    }
+    st->method = st->path ? lq_rpc_find(env->rpc, st->path) : NULL;
+    if (!st->method) {
+        stream_fail(st, LQ_UNIMPLEMENTED, "unknown method \"%s\"",
+                    st->path ? st->path : "");
+        return;
+    }
+    if (st->too_large) {
+        stream_fail(st, LQ_RESOURCE_EXHAUSTED, "request body exceeds the "
+                    "limit of %zu bytes", env->max_body);
+        return;
+    }
+    const uint8_t *data = (const uint8_t *) (st->body.string
+                                             ? st->body.string : "");
+    size_t len = st->body.length;
+    if (st->proto == PROTO_GRPC && !grpc_unframe(st, &data, &len)) {
+        return;
+    }
+    struct lq_error *e = st->binary
+        ? lq_rpc_decode_binary(st->method, data, len, &st->request)
+        : lq_json_parse_object((const char *) data, len, &st->request);
+    if (e) {
+        st->error = e;
+        stream_answer(st);
+        return;
+    }
+    if (st->method->async_handler) {
+        st->in_flight = true;
+        st->call.complete = async_complete;
+        st->method->async_handler(env->node, st->request, &st->call);
+    } else if (st->method->blocking) {
+        st->in_flight = true;
+        lq_worker_pool_submit(env->pool, call_work, call_done, st);
+    } else {
+        st->error = lq_rpc_call(st->method, env->node, st->request,
+                                &st->response);
+        stream_answer(st);
+    }
+}
+
+/* ---- nghttp2 callbacks ------------------------------------------------------ */
+
+static ssize_t
+send_cb(nghttp2_session *session OVS_UNUSED, const uint8_t *data,
+        size_t length, int flags OVS_UNUSED, void *user_data)
+{
+    struct h2_conn *c = user_data;
+    ssize_t n = send(c->fd, data, length, MSG_NOSIGNAL);
+    if (n < 0) {
+        return errno == EAGAIN || errno == EWOULDBLOCK
+               ? NGHTTP2_ERR_WOULDBLOCK : NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    return n;
+}
+
+static int
+begin_headers_cb(nghttp2_session *session, const nghttp2_frame *frame,
+                 void *user_data)
+{
+    struct h2_conn *c = user_data;
+    if (frame->hd.type != NGHTTP2_HEADERS
+        || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+        return 0;
+    }
+    struct h2_stream *st = xzalloc(sizeof *st);
+    st->conn = c;
+    st->id = frame->hd.stream_id;
+    st->deadline = LLONG_MAX;
+    ds_init(&st->body);
+    clock_gettime(CLOCK_MONOTONIC, &st->start);
+    ovs_list_push_back(&c->streams, &st->node);
+    nghttp2_session_set_stream_user_data(session, st->id, st);
+    return 0;
+}
+
+static int
+header_cb(nghttp2_session *session, const nghttp2_frame *frame,
+          const uint8_t *name, size_t namelen, const uint8_t *value,
+          size_t valuelen, uint8_t flags OVS_UNUSED, void *user_data OVS_UNUSED)
+{
+    struct h2_stream *st = nghttp2_session_get_stream_user_data(
+        session, frame->hd.stream_id);
+    if (!st || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+        return 0;
+    }
+    char *v = xmemdup0((const char *) value, valuelen);
+#define IS(N) (namelen == strlen(N) && !memcmp(name, N, namelen))
+    if (IS(":path")) {
+        free(st->path);
+        st->path = v;
+        v = NULL;
+    } else if (IS("content-type")) {
+        free(st->content_type);
+        st->content_type = v;
+        v = NULL;
+    } else if (IS("grpc-timeout") || IS("connect-timeout-ms")) {
+        long long ms = IS("grpc-timeout") ? parse_grpc_timeout(v)
+                                          : strtoll(v, NULL, 10);
+        if (ms >= 0) {
+            st->deadline = time_msec() + ms;
+        }
+    }
+#undef IS
+    free(v);
+    return 0;
+}
+
+static int
+data_chunk_cb(nghttp2_session *session, uint8_t flags OVS_UNUSED,
+              int32_t stream_id, const uint8_t *data, size_t len,
+              void *user_data)
+{
+    struct h2_conn *c = user_data;
+    struct h2_stream *st = nghttp2_session_get_stream_user_data(session,
+                                                                stream_id);
+    if (!st || st->too_large) {
+        return 0;
+    }
+    /* The gRPC prefix does not count against the limit. */
+    if (st->body.length + len > c->listener->env.max_body + 5) {
+        st->too_large = true;
+        ds_destroy(&st->body);
+        ds_init(&st->body);
+        return 0;
+    }
+    ds_put_buffer(&st->body, (const char *) data, len);
+    return 0;
+}
+
+static int
+frame_recv_cb(nghttp2_session *session, const nghttp2_frame *frame,
+              void *user_data OVS_UNUSED)
+{
+    if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+        || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        return 0;
+    }
+    struct h2_stream *st = nghttp2_session_get_stream_user_data(
+        session, frame->hd.stream_id);
+    if (st && !st->in_flight && !st->answered) {
+        stream_dispatch(st);
+    }
+    return 0;
+}
+
+static int
+stream_close_cb(nghttp2_session *session, int32_t stream_id,
+                uint32_t error_code OVS_UNUSED, void *user_data OVS_UNUSED)
+{
+    struct h2_stream *st = nghttp2_session_get_stream_user_data(session,
+                                                                stream_id);
+    if (st) {
+        nghttp2_session_set_stream_user_data(session, stream_id, NULL);
+        st->closed = true;      /* A running call finishes into the void. */
+        stream_release(st);
+    }
+    return 0;
+}
+
+static nghttp2_session_callbacks *
+callbacks(void)
+{
+    static nghttp2_session_callbacks *cbs;
+    if (!cbs) {
+        nghttp2_session_callbacks_new(&cbs);
+        nghttp2_session_callbacks_set_send_callback(cbs, send_cb);
+        nghttp2_session_callbacks_set_on_begin_headers_callback(
+            cbs, begin_headers_cb);
+        nghttp2_session_callbacks_set_on_header_callback(cbs, header_cb);
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+            cbs, data_chunk_cb);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(cbs,
+                                                             frame_recv_cb);
+        nghttp2_session_callbacks_set_on_stream_close_callback(
+            cbs, stream_close_cb);
+    }
+    return cbs;
+}
+
+/* ---- Connections ------------------------------------------------------------ */
+
+/* Closes the socket; the connection and its streams are freed by
+ * reap_closed() once no call of theirs runs. */
+static void
+conn_close(struct h2_conn *c)
+{
+    if (c->fd < 0) {
+        return;
+    }
+    ovs_list_remove(&c->node);
+    ovs_list_push_back(&c->listener->closed, &c->node);
+    nghttp2_session_del(c->session);
+    c->session = NULL;
+    close(c->fd);
+    c->fd = -1;
+}
+
+static void
+reap_closed(struct lq_h2_listener *l)
+{
+    struct h2_conn *c;
+    LIST_FOR_EACH_SAFE (c, node, &l->closed) {
+        struct h2_stream *st;
+        LIST_FOR_EACH_SAFE (st, node, &c->streams) {
+            if (!st->in_flight) {
+                stream_free(st);
+            }
+        }
+        if (ovs_list_is_empty(&c->streams)) {
+            ovs_list_remove(&c->node);
+            free(c);
+        }
+    }
+}
+
+static void
+conn_flush(struct h2_conn *c)
+{
+    if (c->fd >= 0 && nghttp2_session_send(c->session)) {
+        conn_close(c);
+    }
+}
+
+static void
+conn_open(struct lq_h2_listener *l, int fd)
+{
+    struct h2_conn *c = xzalloc(sizeof *c);
+    c->listener = l;
+    c->fd = fd;
+    ovs_list_init(&c->streams);
+    ovs_list_push_back(&l->conns, &c->node);
+    nghttp2_session_server_new(&c->session, callbacks(), c);
+    nghttp2_settings_entry iv[] = {
+        { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS },
+    };
+    nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv,
+                            ARRAY_SIZE(iv));
+    conn_flush(c);
+}
+
+/* Reads what arrived, answers deadlines, sends what is queued. */
+static void
+conn_run(struct h2_conn *c)
+{
+    uint8_t buf[16384];
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            break;
+        }
+        if (n <= 0 || nghttp2_session_mem_recv(c->session, buf, n) < 0) {
+            conn_close(c);
+            return;
+        }
+    }
+    /* Deadlines passed: answer now, drop the late result. */
+    long long now = time_msec();
+    struct h2_stream *st;
+    LIST_FOR_EACH (st, node, &c->streams) {
+        if (st->in_flight && !st->answered && !st->closed
+            && now >= st->deadline) {
+            stream_fail(st, LQ_DEADLINE_EXCEEDED, "deadline exceeded");
+        }
+    }
+    conn_flush(c);
+    if (c->fd >= 0 && !nghttp2_session_want_read(c->session)
+        && !nghttp2_session_want_write(c->session)) {
+        conn_close(c);
+    }
+}
+
+static void
+conn_wait(struct h2_conn *c)
+{
+    poll_fd_wait(c->fd, POLLIN);
+    if (nghttp2_session_want_write(c->session)) {
+        poll_fd_wait(c->fd, POLLOUT);
+    }
+    const struct h2_stream *st;
+    LIST_FOR_EACH (st, node, &c->streams) {
+        if (st->in_flight && !st->answered && !st->closed
+            && st->deadline != LLONG_MAX) {
+            poll_timer_wait_until(st->deadline);
+        }
+    }
+}
+
+/* ---- The listener ------------------------------------------------------------ */
+
+struct lq_h2_listener *
+lq_h2_listener_create(int fd, const struct lq_h2_env *env)
+{
+    struct lq_h2_listener *l = xzalloc(sizeof *l);
+    l->fd = fd;
+    l->env = *env;
+    ovs_list_init(&l->sniffing);
+    ovs_list_init(&l->conns);
+    ovs_list_init(&l->closed);
+    set_nonblocking(fd);
+    return l;
+}
+
+void
+lq_h2_listener_destroy(struct lq_h2_listener *l)
+{
+    if (!l) {
+        return;
+    }
+    struct sniff *s;
+    LIST_FOR_EACH_POP (s, node, &l->sniffing) {
+        close(s->fd);
+        free(s);
+    }
+    struct h2_conn *c;
+    LIST_FOR_EACH_SAFE (c, node, &l->conns) {
+        conn_close(c);
+    }
+    reap_closed(l);     /* No call runs any more (see h2_server.h). */
+    close(l->fd);
+    free(l);
+}
+
+/* Decides what a sniffed connection is, once it can. */
+static void
+sniff_run(struct lq_h2_listener *l, struct sniff *s)
+{
+    char buf[PREFACE_LEN];
+    ssize_t n = recv(s->fd, buf, sizeof buf, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (time_msec() < s->deadline) {
+            return;
+        }
+        n = 0;
+    }
+    bool prefix = n > 0 && !memcmp(buf, PREFACE, n);
+    if (n > 0 && prefix && n < PREFACE_LEN && time_msec() < s->deadline) {
+        return;                 /* Maybe HTTP/2: wait for the rest. */
+    }
+    ovs_list_remove(&s->node);
+    if (n <= 0) {
+        close(s->fd);
+    } else if (prefix && n == PREFACE_LEN) {
+        conn_open(l, s->fd);
+    } else {
+        l->env.http1(l->env.http1_aux, s->fd,
+                     (struct sockaddr *) &s->addr, s->addr_len);
+    }
+    free(s);
+}
+
+void
+lq_h2_listener_run(struct lq_h2_listener *l)
+{
+    for (;;) {
+        struct sniff *s = xzalloc(sizeof *s);
+        s->addr_len = sizeof s->addr;
+        s->fd = accept4(l->fd, (struct sockaddr *) &s->addr, &s->addr_len,
+                        SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (s->fd < 0) {
+            free(s);
+            break;
+        }
+        s->deadline = time_msec() + SNIFF_TIMEOUT_MS;
+        ovs_list_push_back(&l->sniffing, &s->node);
+    }
+    struct sniff *s;
+    LIST_FOR_EACH_SAFE (s, node, &l->sniffing) {
+        sniff_run(l, s);
+    }
+    struct h2_conn *c;
+    LIST_FOR_EACH_SAFE (c, node, &l->conns) {
+        conn_run(c);
+    }
+    reap_closed(l);
+}
+
+void
+lq_h2_listener_wait(struct lq_h2_listener *l)
+{
+    poll_fd_wait(l->fd, POLLIN);
+    const struct sniff *s;
+    LIST_FOR_EACH (s, node, &l->sniffing) {
+        poll_fd_wait(s->fd, POLLIN);
+        poll_timer_wait_until(s->deadline);
+    }
+    struct h2_conn *c;
+    LIST_FOR_EACH (c, node, &l->conns) {
+        conn_wait(c);
+    }
+}

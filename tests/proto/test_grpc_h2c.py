@@ -1,0 +1,235 @@
+"""gRPC over HTTP/2 cleartext against the real daemon (sandbox mode), with
+Python's grpcio: stubs generated at test time from the seed control
+plane's protos (as its grpc-go client is) and from ours.
+
+- HealthCheck and GetNodeInfo through the seed's stubs, over TCP and over
+  the Unix socket (unix: target), equal to what Connect JSON returns;
+- our network service through stubs from proto/ (a port's round trip);
+- errors arrive as gRPC status codes matching our Connect codes
+  (invalid_argument -> INVALID_ARGUMENT, not_found -> NOT_FOUND), an
+  unknown method is UNIMPLEMENTED;
+- a deadline the call cannot meet is DEADLINE_EXCEEDED, at the deadline;
+- 200 concurrent calls on one channel, HTTP/1.1 and HTTP/2 clients on the
+  same port, a client that goes away mid-call: the daemon still answers
+  (and exits cleanly: the sanitizer build checks leaks at stop).
+- buf curl --protocol grpc (a second, Go, gRPC client) and Connect over
+  HTTP/2 with curl --http2-prior-knowledge.
+
+Run with /usr/bin/python3 (Debian's python3-grpcio / python3-grpc-tools).
+"""
+import concurrent.futures
+import importlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "api"))
+import protoenv  # noqa: E402
+from lqtest import Daemon  # noqa: E402
+
+import grpc  # noqa: E402
+
+TMP = tempfile.mkdtemp(prefix="lq-grpc-")
+NET = "limiquantix.network.v1.VirtualNetworkService"
+
+
+def generate(include_dir, files, out):
+    os.makedirs(out)
+    protoenv.grpc_protoc(["-I" + include_dir, "--python_out=" + out,
+                          "--grpc_python_out=" + out] + files)
+
+
+def import_from(path, *modules):
+    """Modules of one generated tree (seed and ours share package names,
+    so each is imported with only its own tree on sys.path)."""
+    for name in list(sys.modules):
+        if name == "limiquantix" or name.startswith("limiquantix."):
+            del sys.modules[name]
+    sys.path.insert(0, path)
+    try:
+        return [importlib.import_module(m) for m in modules]
+    finally:
+        sys.path.remove(path)
+
+
+def setUpModule():
+    global seed_pb, seed_rpc, net_pb, net_rpc, daemon
+    stage = os.path.join(TMP, "seed")
+    staged, _ = protoenv.stage_seed(stage)
+    generate(stage, staged, os.path.join(TMP, "seed_py"))
+    generate(protoenv.PROTO_DIR, protoenv.proto_files(),
+             os.path.join(TMP, "ours_py"))
+    net_pb, net_rpc = import_from(
+        os.path.join(TMP, "ours_py"), "limiquantix.network.v1.network_pb2",
+        "limiquantix.network.v1.network_pb2_grpc")
+    global watch_request, watch_response
+    # Our own messages of NodeDaemonService share full names with the
+    # seed's: they live in a descriptor pool of their own.
+    from google.protobuf import descriptor_pool, message_factory
+    pool = descriptor_pool.DescriptorPool()
+    for fd in protoenv.ours_descriptor_set().file:
+        pool.Add(fd)
+    factory = message_factory.MessageFactory(pool)
+    watch_request = factory.GetPrototype(pool.FindMessageTypeByName(
+        "limiquantix.node.v1.WatchEventsRequest"))
+    watch_response = factory.GetPrototype(pool.FindMessageTypeByName(
+        "limiquantix.node.v1.WatchEventsResponse"))
+    seed_pb, seed_rpc = import_from(
+        os.path.join(TMP, "seed_py"), "limiquantix.node.v1.node_daemon_pb2",
+        "limiquantix.node.v1.node_daemon_pb2_grpc")
+    # libvirt's in-process test driver: WatchEvents can block (deadlines).
+    daemon = Daemon(config='hypervisor: {libvirt_uri: "test:///default"}\n'
+                    ).start()
+
+
+def tearDownModule():
+    rc = daemon.stop()
+    shutil.rmtree(TMP, ignore_errors=True)
+    assert rc == 0, "daemon exited %d:\n%s" % (rc, daemon.read_log())
+
+
+class GrpcTest(unittest.TestCase):
+    def setUp(self):
+        self.channel = grpc.insecure_channel("127.0.0.1:%d" % daemon.port)
+        grpc.channel_ready_future(self.channel).result(timeout=20)
+        self.node = seed_rpc.NodeDaemonServiceStub(self.channel)
+
+    def tearDown(self):
+        self.channel.close()
+
+    def test_seed_client_over_tcp_and_unix(self):
+        h = self.node.HealthCheck(seed_pb.HealthCheckRequest(), timeout=10)
+        status, j = daemon.call("HealthCheck")
+        self.assertEqual(status, 200)
+        self.assertEqual(h.version, j["version"])
+        self.assertEqual(h.hypervisor, "libvirt")
+        info = self.node.GetNodeInfo(_empty(), timeout=10)
+        status, j = daemon.call("GetNodeInfo")
+        self.assertEqual(info.node_id, j["nodeId"])
+        self.assertEqual(info.memory.total_bytes,
+                         int(j["memory"]["totalBytes"]))
+        self.assertEqual(info.cpu.total_threads, os.cpu_count())
+        with grpc.insecure_channel("unix:" + daemon.socket) as ch:
+            stub = seed_rpc.NodeDaemonServiceStub(ch)
+            self.assertEqual(stub.HealthCheck(seed_pb.HealthCheckRequest(),
+                                              timeout=10).version,
+                             h.version)
+
+    def test_our_services_and_status_codes(self):
+        nets = net_rpc.VirtualNetworkServiceStub(self.channel)
+        ports = net_rpc.PortServiceStub(self.channel)
+        net_id, port_id = str(uuid.uuid4()), str(uuid.uuid4())
+        net = nets.CreateNetwork(net_pb.Network(
+            id=net_id, name="grpc",
+            subnets=[net_pb.Subnet(cidr="10.72.0.0/24")]), timeout=30)
+        self.assertEqual(net.subnets[0].gateway_ip, "10.72.0.1")
+        port = ports.CreatePort(net_pb.Port(id=port_id, network_id=net_id),
+                                timeout=30)
+        self.assertEqual(port.fixed_ips[0].ip_address, "10.72.0.2")
+        self.assertEqual(ports.GetPort(net_pb.IdRequest(id=port_id),
+                                       timeout=30), port)
+
+        def code_of(call, *args):
+            with self.assertRaises(grpc.RpcError) as ctx:
+                call(*args, timeout=30)
+            return ctx.exception.code(), ctx.exception.details()
+
+        code, details = code_of(nets.CreateNetwork, net_pb.Network(
+            id="not-a-uuid"))
+        self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertTrue(details.startswith("id: "), details)
+        code, _ = code_of(nets.GetNetwork,
+                          net_pb.IdRequest(id=str(uuid.uuid4())))
+        self.assertEqual(code, grpc.StatusCode.NOT_FOUND)
+        ports.DeletePort(net_pb.IdRequest(id=port_id), timeout=30)
+        nets.DeleteNetwork(net_pb.IdRequest(id=net_id), timeout=30)
+
+        unknown = self.channel.unary_unary(
+            "/limiquantix.node.v1.NodeDaemonService/NoSuchMethod",
+            request_serializer=lambda m: b"",
+            response_deserializer=lambda b: b)
+        with self.assertRaises(grpc.RpcError) as ctx:
+            unknown(None, timeout=10)
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+
+    def test_deadline(self):
+        """A long poll (WatchEvents, 10 s) under a 1 s gRPC deadline ends
+        with DEADLINE_EXCEEDED at the deadline, not after the poll."""
+        watch = self.channel.unary_unary(
+            "/limiquantix.node.v1.NodeDaemonService/WatchEvents",
+            request_serializer=watch_request.SerializeToString,
+            response_deserializer=watch_response.FromString)
+        t = time.time()
+        with self.assertRaises(grpc.RpcError) as ctx:
+            watch(watch_request(timeout_seconds=10), timeout=1)
+        took = time.time() - t
+        self.assertEqual(ctx.exception.code(),
+                         grpc.StatusCode.DEADLINE_EXCEEDED)
+        self.assertLess(took, 5)
+        # The late result is dropped; the node answers on.
+        self.assertTrue(self.node.HealthCheck(seed_pb.HealthCheckRequest(),
+                                              timeout=10).version)
+
+    def test_many_concurrent_calls(self):
+        with concurrent.futures.ThreadPoolExecutor(16) as ex:
+            futures = [self.node.HealthCheck.future(
+                seed_pb.HealthCheckRequest(), timeout=60)
+                for _ in range(200)]
+            versions = {f.result().version for f in futures}
+        self.assertEqual(len(versions), 1)
+
+    def test_abandoned_call_and_mixed_clients(self):
+        # A client that sends half an HTTP/2 request and goes away.
+        s = socket.create_connection(("127.0.0.1", daemon.port))
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04")
+        s.close()
+        s = socket.create_connection(("127.0.0.1", daemon.port))
+        s.sendall(b"PRI * HTTP/2.0\r\n")     # a prefix only, then silence
+        s.close()
+        # HTTP/1.1 on the same port still works, then gRPC again.
+        status, _, body = daemon.post(
+            "/limiquantix.node.v1.NodeDaemonService/HealthCheck", b"{}",
+            unix=False)
+        self.assertEqual(status, 200)
+        self.assertEqual(self.node.HealthCheck(
+            seed_pb.HealthCheckRequest(), timeout=10).hypervisor, "libvirt")
+
+    def test_buf_curl_grpc_and_curl_h2c(self):
+        try:
+            buf = protoenv.buf_path()
+        except protoenv.NoNpm as e:
+            self.skipTest(str(e))
+        url = "http://127.0.0.1:%d/%s/CreateNetwork" % (daemon.port, NET)
+        p = subprocess.run(
+            [buf, "curl", "--schema", protoenv.PROTO_DIR, "--protocol",
+             "grpc", "--http2-prior-knowledge", "-d",
+             json.dumps({"id": str(uuid.uuid4()), "name": "buf"}), url],
+            capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["name"], "buf")
+        if shutil.which("curl"):
+            p = subprocess.run(
+                ["curl", "-s", "--http2-prior-knowledge", "-H",
+                 "Content-Type: application/json", "-d", "{}",
+                 "http://127.0.0.1:%d/limiquantix.node.v1.NodeDaemonService"
+                 "/HealthCheck" % daemon.port], capture_output=True,
+                text=True, timeout=60)
+            self.assertEqual(json.loads(p.stdout)["hypervisor"], "libvirt")
+
+
+def _empty():
+    from google.protobuf import empty_pb2
+    return empty_pb2.Empty()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
