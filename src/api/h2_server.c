@@ -113,6 +113,13 @@ struct h2_stream {
     bool trailers;                  /* gRPC: status in trailers. */
     enum lq_code code;
     char *message;
+
+    /* A server stream (method->stream): open on the worker pool, then
+     * polled on the loop; messages go out as they come. */
+    bool streaming;                 /* Opened, answering. */
+    bool connect_stream;            /* application/connect+proto|json. */
+    void *stream_state;
+    bool stream_ended;              /* The last message is queued. */
 };
 
 static void conn_flush(struct h2_conn *);
@@ -123,6 +130,9 @@ static void stream_answer(struct h2_stream *);
 static void
 stream_free(struct h2_stream *st)
 {
+    if (st->stream_state) {
+        st->method->stream->close(st->stream_state);
+    }
     ovs_list_remove(&st->node);
     free(st->path);
     free(st->content_type);
@@ -175,34 +185,6 @@ content_type_starts(const char *ct, const char *type)
 
 /* ---- Answers ------------------------------------------------------------ */
 
-static ssize_t
-body_read_cb(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
-             size_t length, uint32_t *data_flags,
-             nghttp2_data_source *source, void *user_data OVS_UNUSED)
-{
-    struct h2_stream *st = source->ptr;
-    size_t n = MIN(length, st->out_len - st->out_off);
-    memcpy(buf, st->out + st->out_off, n);
-    st->out_off += n;
-    if (st->out_off == st->out_len) {
-        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-        if (st->trailers) {
-            char status[16];
-            snprintf(status, sizeof status, "%d", (int) st->code);
-            nghttp2_nv nv[] = {
-                { (uint8_t *) "grpc-status", (uint8_t *) status, 11,
-                  strlen(status), NGHTTP2_NV_FLAG_NONE },
-            };
-            *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-            nghttp2_submit_trailer(session, stream_id, nv, ARRAY_SIZE(nv));
-        }
-    }
-    return n;
-}
-
-#define NV(NAME, VALUE) { (uint8_t *) (NAME), (uint8_t *) (VALUE), \
-                          strlen(NAME), strlen(VALUE), NGHTTP2_NV_FLAG_NONE }
-
 /* grpc-message is percent-encoded (the gRPC spec): printable ASCII except
  * '%' as is, every other byte as %XX. */
 static char *
@@ -218,6 +200,43 @@ grpc_message_encode(const char *msg)
     }
     return ds_steal_cstr(&s);
 }
+
+
+static ssize_t
+body_read_cb(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+             size_t length, uint32_t *data_flags,
+             nghttp2_data_source *source, void *user_data OVS_UNUSED)
+{
+    struct h2_stream *st = source->ptr;
+    size_t n = MIN(length, st->out_len - st->out_off);
+    if (!n && st->streaming && !st->stream_ended) {
+        return NGHTTP2_ERR_DEFERRED;    /* Resumed when messages come. */
+    }
+    memcpy(buf, st->out + st->out_off, n);
+    st->out_off += n;
+    if (st->out_off == st->out_len && (!st->streaming || st->stream_ended)) {
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (st->trailers) {
+            char status[16];
+            snprintf(status, sizeof status, "%d", (int) st->code);
+            char *msg = grpc_message_encode(st->message ? st->message : "");
+            nghttp2_nv nv[] = {
+                { (uint8_t *) "grpc-status", (uint8_t *) status, 11,
+                  strlen(status), NGHTTP2_NV_FLAG_NONE },
+                { (uint8_t *) "grpc-message", (uint8_t *) msg, 12,
+                  strlen(msg), NGHTTP2_NV_FLAG_NONE },
+            };
+            *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            nghttp2_submit_trailer(session, stream_id, nv,
+                                   st->code == LQ_OK ? 1 : 2);
+            free(msg);
+        }
+    }
+    return n;
+}
+
+#define NV(NAME, VALUE) { (uint8_t *) (NAME), (uint8_t *) (VALUE), \
+                          strlen(NAME), strlen(VALUE), NGHTTP2_NV_FLAG_NONE }
 
 static void
 submit_grpc(struct h2_stream *st, nghttp2_session *session)
@@ -337,6 +356,145 @@ stream_fail(struct h2_stream *st, enum lq_code code, const char *format, ...)
     stream_answer(st);
 }
 
+/* ---- Server streams ------------------------------------------------------- */
+
+#define MAX_STREAM_BACKLOG (8u << 20)   /* Unsent bytes per stream. */
+
+/* Appends one 5-byte-prefixed envelope (gRPC message or Connect frame). */
+static void
+stream_append(struct h2_stream *st, uint8_t flags, const void *data,
+              size_t len)
+{
+    if (st->out_off == st->out_len) {
+        st->out_off = st->out_len = 0;
+    }
+    st->out = xrealloc(st->out, st->out_len + len + 5);
+    uint8_t *p = st->out + st->out_len;
+    p[0] = flags;
+    p[1] = len >> 24;
+    p[2] = len >> 16;
+    p[3] = len >> 8;
+    p[4] = len;
+    memcpy(p + 5, data, len);
+    st->out_len += len + 5;
+}
+
+/* Ends the stream with 'error' (NULL: OK): gRPC in the trailers, Connect
+ * in its end-of-stream frame. */
+static void
+stream_end(struct h2_stream *st, struct lq_error *error)
+{
+    st->stream_ended = true;
+    st->code = error ? error->code : LQ_OK;
+    free(st->message);
+    st->message = error ? xstrdup(error->message) : NULL;
+    if (st->connect_stream) {
+        struct json *end = json_object_create();
+        if (error) {
+            struct json *e = json_object_create();
+            json_object_put_string(e, "code", lq_code_name(error->code));
+            json_object_put_string(e, "message", error->message);
+            json_object_put(end, "error", e);
+        }
+        char *text = lq_json_to_string(end);
+        stream_append(st, 0x02, text, strlen(text));
+        free(text);
+        json_destroy(end);
+    }
+    lq_error_free(error);
+    nghttp2_session_resume_data(st->conn->session, st->id);
+}
+
+/* Sends what the stream has ready; ends it when it is over. */
+static void
+stream_poll(struct h2_stream *st)
+{
+    struct json *out = json_array_create_empty();
+    bool done = false;
+    struct lq_error *e = st->method->stream->poll(st->stream_state, out,
+                                                  &done);
+    const struct json_array *a = json_array(out);
+    size_t n_messages = a->n;
+    for (size_t i = 0; !e && i < a->n; i++) {
+        void *bytes = NULL;
+        size_t len = 0;
+        if (st->binary) {
+            e = lq_rpc_encode_binary(st->method, a->elems[i], &bytes, &len);
+        } else {
+            bytes = lq_json_to_string(a->elems[i]);
+            len = strlen(bytes);
+        }
+        if (!e) {
+            stream_append(st, 0, bytes, len);
+        }
+        free(bytes);
+    }
+    json_destroy(out);
+    if (!e && st->out_len - st->out_off > MAX_STREAM_BACKLOG) {
+        /* A client that does not read: drop what it has not taken. */
+        st->out_off = st->out_len = 0;
+        e = lq_error_new(LQ_RESOURCE_EXHAUSTED, "the client reads this "
+                         "stream too slowly (more than %u bytes waiting)",
+                         MAX_STREAM_BACKLOG);
+    }
+    if (e || done) {
+        stream_end(st, e);
+    } else if (n_messages) {
+        nghttp2_session_resume_data(st->conn->session, st->id);
+    }
+}
+
+static void
+stream_open_work(void *st_)
+{
+    struct h2_stream *st = st_;
+    st->call_error = st->method->stream->open(
+        st->conn->listener->env.node, st->request, &st->stream_state);
+}
+
+static void
+stream_open_done(void *st_)
+{
+    struct h2_stream *st = st_;
+    st->in_flight = false;
+    struct h2_conn *c = st->conn;
+    /* A Connect stream reports a refusal in its end frame (below). */
+    if ((st->call_error && !st->connect_stream) || st->closed || c->fd < 0) {
+        /* Refused, or the client left meanwhile. */
+        lq_error_free(st->error);
+        st->error = st->call_error;
+        st->call_error = NULL;
+        if (!st->error) {
+            st->error = lq_error_new(LQ_CANCELED, "the client went away");
+        }
+        if (c->fd >= 0) {
+            stream_answer(st);
+        }
+    } else {
+        /* Headers now, messages as they come, status at the end. */
+        st->streaming = true;
+        st->answered = true;
+        st->trailers = st->proto == PROTO_GRPC;
+        const char *ct = st->connect_stream
+            ? (st->binary ? "application/connect+proto"
+                          : "application/connect+json")
+            : (st->binary ? "application/grpc" : "application/grpc+json");
+        nghttp2_nv nv[] = { NV(":status", "200"), NV("content-type", ct) };
+        nghttp2_data_provider dp = { .source.ptr = st, .read_callback =
+                                     body_read_cb };
+        nghttp2_submit_response(c->session, st->id, nv, ARRAY_SIZE(nv),
+                                &dp);
+        if (st->call_error) {
+            stream_end(st, st->call_error);
+            st->call_error = NULL;
+        } else {
+            stream_poll(st);
+        }
+    }
+    stream_release(st);
+    poll_immediate_wake();
+}
+
 /* ---- Calls ---------------------------------------------------------------- */
 
 static void
@@ -421,10 +579,13 @@ stream_dispatch(struct h2_stream *st)
 
     st->proto = content_type_starts(ct, "application/grpc") ? PROTO_GRPC
                                                             : PROTO_CONNECT;
+    st->connect_stream = content_type_starts(ct, "application/connect");
     st->binary = st->proto == PROTO_GRPC
                  ? !content_type_starts(ct, "application/grpc+json")
+                 : st->connect_stream
+                 ? !content_type_starts(ct, "application/connect+json")
                  : content_type_starts(ct, "application/proto");
-    if (st->proto == PROTO_CONNECT && ct
+    if (st->proto == PROTO_CONNECT && ct && !st->connect_stream
         && !content_type_starts(ct, "application/proto")
         && !content_type_starts(ct, "application/json")) {
         stream_fail(st, LQ_INVALID_ARGUMENT, "Content-Type: unsupported "
@@ -446,7 +607,18 @@ stream_dispatch(struct h2_stream *st)
     const uint8_t *data = (const uint8_t *) (st->body.string
                                              ? st->body.string : "");
     size_t len = st->body.length;
-    if (st->proto == PROTO_GRPC && !grpc_unframe(st, &data, &len)) {
+    if (!st->method->stream != !st->connect_stream
+        && st->proto == PROTO_CONNECT) {
+        stream_fail(st, LQ_INVALID_ARGUMENT, "Content-Type: %s is %s; this "
+                    "method is %s", ct, st->connect_stream
+                    ? "for streams" : "for unary calls",
+                    st->method->stream ? "a server stream (use "
+                    "application/connect+proto or +json)" : "unary");
+        return;
+    }
+    /* gRPC and Connect streams both frame the request as one envelope. */
+    if ((st->proto == PROTO_GRPC || st->connect_stream)
+        && !grpc_unframe(st, &data, &len)) {
         return;
     }
     struct lq_error *e = st->binary
@@ -457,7 +629,11 @@ stream_dispatch(struct h2_stream *st)
         stream_answer(st);
         return;
     }
-    if (st->method->async_handler) {
+    if (st->method->stream) {
+        st->in_flight = true;
+        lq_worker_pool_submit(env->pool, stream_open_work, stream_open_done,
+                              st);
+    } else if (st->method->async_handler) {
         st->in_flight = true;
         st->call.complete = async_complete;
         st->method->async_handler(env->node, st->request, &st->call);
@@ -690,6 +866,15 @@ conn_run(struct h2_conn *c)
     long long now = time_msec();
     struct h2_stream *st;
     LIST_FOR_EACH (st, node, &c->streams) {
+        if (c->fd >= 0 && st->streaming && !st->stream_ended && !st->closed) {
+            if (now >= st->deadline) {
+                stream_end(st, lq_error_new(LQ_DEADLINE_EXCEEDED,
+                                            "deadline exceeded"));
+            } else {
+                stream_poll(st);
+            }
+            continue;
+        }
         if (st->in_flight && !st->answered && !st->closed
             && now >= st->deadline) {
             stream_fail(st, LQ_DEADLINE_EXCEEDED, "deadline exceeded");
@@ -711,7 +896,11 @@ conn_wait(struct h2_conn *c)
     }
     const struct h2_stream *st;
     LIST_FOR_EACH (st, node, &c->streams) {
-        if (st->in_flight && !st->answered && !st->closed
+        bool live_stream = st->streaming && !st->stream_ended && !st->closed;
+        if (live_stream) {
+            st->method->stream->wait(st->stream_state);
+        }
+        if (((st->in_flight && !st->answered) || live_stream) && !st->closed
             && st->deadline != LLONG_MAX) {
             poll_timer_wait_until(st->deadline);
         }

@@ -346,6 +346,11 @@ request_dispatch(struct MHD_Connection *conn, struct request *req)
     if (req->error) {
         return queue_result(conn, req);
     }
+    if (req->method->stream) {
+        return reply_error(conn, req, LQ_UNIMPLEMENTED, "%s/%s is a server "
+                           "stream: call it with gRPC or Connect over HTTP/2",
+                           req->method->service, req->method->name);
+    }
     if (req->method->async_handler) {
         req->state = REQ_RUNNING;
         req->conn = conn;

@@ -44,6 +44,11 @@ lq_rpc_call(const struct lq_rpc_method *m, struct lq_node *node,
             const struct json *request, struct json **responsep)
 {
     *responsep = NULL;
+    if (!m->handler) {
+        return lq_error_new(LQ_UNIMPLEMENTED, "%s/%s is a server stream: "
+                            "call it with gRPC or Connect over HTTP/2",
+                            m->service, m->name);
+    }
     struct lq_error *error = m->handler(node, request, responsep);
     if (!error && !*responsep) {
         *responsep = json_object_create();

@@ -32,12 +32,28 @@ typedef void lq_rpc_async_handler(struct lq_node *,
 void lq_rpc_call_complete(struct lq_rpc_call *, struct lq_error *,
                           struct json *response);
 
+/* A server stream, driven by the transport on the loop: open() once
+ * (on the worker pool: it may block), then poll() whenever wait()'s
+ * wakeups fire; poll() never blocks, appends the messages that are ready
+ * to 'out' (a JSON array) and sets '*done' when the stream is over (an
+ * error ends it with that status).  close() when it ends or the client
+ * goes away. */
+struct lq_rpc_stream_class {
+    struct lq_error *(*open)(struct lq_node *, const struct json *request,
+                             void **statep);
+    struct lq_error *(*poll)(void *state, struct json *out, bool *done);
+    void (*wait)(void *state);
+    void (*close)(void *state);
+};
+
 struct lq_rpc_method {
     const char *service;        /* "limiquantix.node.v1.NodeDaemonService" */
     const char *name;           /* "HealthCheck" */
     lq_rpc_handler *handler;    /* Synchronous handler, or NULL... */
     bool blocking;              /* ...run on the worker pool, not the loop. */
-    lq_rpc_async_handler *async_handler;    /* ...or this one. */
+    lq_rpc_async_handler *async_handler;    /* ...or this one... */
+    const struct lq_rpc_stream_class *stream;   /* ...or a server stream
+                                                 * (HTTP/2 only). */
 };
 
 struct lq_rpc_registry {

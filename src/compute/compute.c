@@ -247,13 +247,13 @@ const char *
 lq_vm_state_name(enum lq_vm_state s)
 {
     switch (s) {
-    case LQ_VM_RUNNING: return "RUNNING";
-    case LQ_VM_STOPPED: return "STOPPED";
-    case LQ_VM_PAUSED: return "PAUSED";
-    case LQ_VM_SHUTTING_DOWN: return "SHUTTING_DOWN";
-    case LQ_VM_CRASHED: return "CRASHED";
-    case LQ_VM_SUSPENDED: return "SUSPENDED";
-    case LQ_VM_UNKNOWN: default: return "UNKNOWN";
+    case LQ_VM_RUNNING: return "POWER_STATE_RUNNING";
+    case LQ_VM_STOPPED: return "POWER_STATE_STOPPED";
+    case LQ_VM_PAUSED: return "POWER_STATE_PAUSED";
+    case LQ_VM_SHUTTING_DOWN: return "POWER_STATE_SHUTTING_DOWN";
+    case LQ_VM_CRASHED: return "POWER_STATE_CRASHED";
+    case LQ_VM_SUSPENDED: return "POWER_STATE_SUSPENDED";
+    case LQ_VM_UNKNOWN: default: return "POWER_STATE_UNKNOWN";
     }
 }
 

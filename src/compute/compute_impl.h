@@ -33,6 +33,8 @@ struct lq_compute {
     struct lq_vm_event *ev_ring;    /* ev_ring[seq % size]. */
     uint64_t ev_next_seq;
     struct sset ev_ours;            /* VMs we recorded events of. */
+    struct seq *ev_seq;             /* Changed with every event (wakes the
+                                     * loop for server streams). */
     int ev_callback;                /* On 'conn'; -1 if none. */
 };
 

@@ -32,6 +32,7 @@
 #include "openvswitch/vlog.h"
 #include "ovs-thread.h"
 #include "timeval.h"
+#include "seq.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(compute_events);
@@ -76,6 +77,7 @@ compute_events_init(struct lq_compute *c)
     c->ev_ring = xcalloc(RING_SIZE, sizeof *c->ev_ring);
     c->ev_next_seq = 1;
     sset_init(&c->ev_ours);
+    c->ev_seq = seq_create();
     c->ev_callback = -1;
 }
 
@@ -87,6 +89,7 @@ compute_events_destroy(struct lq_compute *c)
     }
     free(c->ev_ring);
     sset_destroy(&c->ev_ours);
+    seq_destroy(c->ev_seq);
     xpthread_cond_destroy(&c->ev_cond);
     ovs_mutex_destroy(&c->ev_mutex);
 }
@@ -163,6 +166,9 @@ lifecycle_cb(virConnectPtr conn OVS_UNUSED, virDomainPtr dom, int event,
         xpthread_cond_broadcast(&c->ev_cond);
     }
     ovs_mutex_unlock(&c->ev_mutex);
+    if (ours) {
+        seq_change(c->ev_seq);
+    }
     return 0;
 }
 
@@ -193,6 +199,49 @@ wanted(const struct lq_vm_event *ev, uint64_t since, const char *vm_id)
     return ev->seq > since && (!vm_id || !strcmp(ev->vm_id, vm_id));
 }
 
+/* The ring's events after 'since' (see lq_compute_watch_events()). */
+static void
+collect_locked(struct lq_compute *c, uint64_t since, const char *vm_id,
+               struct lq_vm_event **eventsp, size_t *np,
+               uint64_t *last_seqp, bool *truncatedp)
+    OVS_REQUIRES(c->ev_mutex)
+{
+    uint64_t first = c->ev_next_seq > RING_SIZE
+                     ? c->ev_next_seq - RING_SIZE : 1;
+    /* Older than the ring, or newer than anything (a restarted daemon
+     * numbers from 1 again): the watcher must resync. */
+    *truncatedp = since + 1 < first || since >= c->ev_next_seq;
+    for (uint64_t seq = MAX(since + 1, first); seq < c->ev_next_seq; seq++) {
+        const struct lq_vm_event *ev = &c->ev_ring[seq % RING_SIZE];
+        if (wanted(ev, since, vm_id)) {
+            *eventsp = xrealloc(*eventsp, (*np + 1) * sizeof **eventsp);
+            struct lq_vm_event *copy = &(*eventsp)[(*np)++];
+            *copy = *ev;
+            copy->name = xstrdup(ev->name);
+        }
+    }
+    *last_seqp = c->ev_next_seq - 1;
+}
+
+void
+lq_compute_read_events(struct lq_compute *c, uint64_t since,
+                       struct lq_vm_event **eventsp, size_t *np,
+                       uint64_t *last_seqp, bool *truncatedp)
+{
+    *eventsp = NULL;
+    *np = 0;
+    ovs_mutex_lock(&c->ev_mutex);
+    collect_locked(c, since, NULL, eventsp, np, last_seqp, truncatedp);
+    *last_seqp = MAX(*last_seqp, since);
+    ovs_mutex_unlock(&c->ev_mutex);
+}
+
+struct seq *
+lq_compute_event_seq(struct lq_compute *c)
+{
+    return c->ev_seq;
+}
+
 struct lq_error *
 lq_compute_watch_events(struct lq_compute *c, uint64_t since,
                         const char *vm_id, unsigned int timeout_ms,
@@ -213,22 +262,7 @@ lq_compute_watch_events(struct lq_compute *c, uint64_t since,
     struct timespec deadline = { until / 1000, (until % 1000) * 1000000 };
     ovs_mutex_lock(&c->ev_mutex);
     for (;;) {
-        uint64_t first = c->ev_next_seq > RING_SIZE
-                         ? c->ev_next_seq - RING_SIZE : 1;
-        /* Older than the ring, or newer than anything (a restarted
-         * daemon numbers from 1 again): the watcher must resync. */
-        *truncatedp = since + 1 < first || since >= c->ev_next_seq;
-        for (uint64_t seq = MAX(since + 1, first); seq < c->ev_next_seq;
-             seq++) {
-            const struct lq_vm_event *ev = &c->ev_ring[seq % RING_SIZE];
-            if (wanted(ev, since, vm_id)) {
-                *eventsp = xrealloc(*eventsp, (*np + 1) * sizeof **eventsp);
-                struct lq_vm_event *copy = &(*eventsp)[(*np)++];
-                *copy = *ev;
-                copy->name = xstrdup(ev->name);
-            }
-        }
-        *last_seqp = c->ev_next_seq - 1;
+        collect_locked(c, since, vm_id, eventsp, np, last_seqp, truncatedp);
         if (*np || *truncatedp || !timeout_ms
             || pthread_cond_timedwait(&c->ev_cond, &c->ev_mutex.lock,
                                       &deadline) == ETIMEDOUT) {

@@ -27,6 +27,7 @@
 #include "limiquantix/compute.h"
 #include "openvswitch/shash.h"
 #include "rpc.h"
+#include "seq.h"
 #include "util.h"
 #include "uuid.h"
 
@@ -402,11 +403,17 @@ parse_labels(const struct json *labels, struct lq_vm_spec *s)
 struct lq_error *
 lq_rpc_compute_parse_create(const struct json *req, struct lq_vm_spec *s)
 {
-    struct lq_error *error = get_uuid(req, "id", false, s->id);
+    /* The contract's vmId (the control plane's id: CreateVM is idempotent
+     * by it); "id" is the name this API used before, still read. */
+    struct lq_error *error = get_uuid(req, "vmId", false, s->id);
+    if (!error && !s->id[0]) {
+        error = get_uuid(req, "id", false, s->id);
+    }
     if (error) {
         return error;
     }
     if (!s->id[0]) {
+        /* No id at all: one is made up, and a retry makes another VM. */
         struct uuid u;
         uuid_generate(&u);
         snprintf(s->id, sizeof s->id, UUID_FMT, UUID_ARGS(&u));
@@ -951,7 +958,138 @@ migrate_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
     return error;
 }
 
+/* StreamEvents (Empty) -> stream NodeEvent: the seed's event stream, fed
+ * from the same ring as WatchEvents.  Every event recorded after the
+ * stream opened, in order; the ring (1024 events) is the per-client
+ * buffer: a client that falls further behind is ended with
+ * resource_exhausted (resync with ListVMs and open a new stream). */
+struct event_stream {
+    struct lq_compute *c;
+    uint64_t since;             /* Last event sent. */
+    uint64_t seqno;             /* Of the compute's event seq, last read. */
+};
+
+static struct lq_error *
+event_stream_open(struct lq_node *node OVS_UNUSED,
+                  const struct json *req OVS_UNUSED, void **statep)
+{
+    struct lq_compute *c;
+    struct lq_error *e = get_compute(&c);
+    if (!e) {
+        e = lq_compute_ping(c);     /* Events flow while connected. */
+    }
+    if (e) {
+        return e;
+    }
+    struct event_stream *st = xzalloc(sizeof *st);
+    st->c = c;
+    st->seqno = seq_read(lq_compute_event_seq(c));
+    struct lq_vm_event *events;
+    size_t n;
+    bool truncated;
+    /* 'since' becomes the newest event: only later ones are sent. */
+    lq_compute_read_events(c, 0, &events, &n, &st->since, &truncated);
+    lq_vm_events_free(events, n);
+    *statep = st;
+    return NULL;
+}
+
+/* The contract's EventType of one of our lifecycle events. */
+static const char *
+event_type(const struct lq_vm_event *ev)
+{
+    static const struct { const char *event, *detail, *type; } map[] = {
+        { "STARTED", NULL, "EVENT_TYPE_VM_STARTED" },
+        { "RESUMED", NULL, "EVENT_TYPE_VM_RESUMED" },
+        { "PAUSED", NULL, "EVENT_TYPE_VM_PAUSED" },
+        { "CRASHED", NULL, "EVENT_TYPE_VM_CRASHED" },
+        { "STOPPED", "CRASHED", "EVENT_TYPE_VM_CRASHED" },
+        { "STOPPED", "MIGRATED", "EVENT_TYPE_VM_MIGRATED_OUT" },
+        { "STOPPED", NULL, "EVENT_TYPE_VM_STOPPED" },
+        { "SHUTDOWN", NULL, "EVENT_TYPE_VM_STOPPED" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
+        if (!strcmp(ev->event, map[i].event)
+            && (!map[i].detail || !strcmp(ev->detail, map[i].detail))) {
+            return map[i].type;
+        }
+    }
+    return "EVENT_TYPE_UNKNOWN";    /* DEFINED, DELETED, SUSPENDED: see
+                                     * metadata.event. */
+}
+
+static struct json *
+node_event_json(const struct lq_vm_event *ev)
+{
+    struct json *j = json_object_create();
+    lq_json_put_uint64(j, "id", ev->seq);
+    time_t secs = ev->time_ms / 1000;
+    struct tm tm;
+    char ts[64];
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, sizeof ts - n, ".%03dZ", (int) (ev->time_ms % 1000));
+    lq_json_put_string(j, "timestamp", ts);
+    lq_json_put_string(j, "type", event_type(ev));
+    lq_json_put_string(j, "vmId", ev->vm_id);
+    char *msg = xasprintf("VM %s %s%s%s", ev->name, ev->event,
+                          *ev->detail ? " " : "", ev->detail);
+    lq_json_put_string(j, "message", msg);
+    free(msg);
+    struct json *md = json_object_create();
+    json_object_put_string(md, "event", ev->event);
+    json_object_put_string(md, "detail", ev->detail);
+    json_object_put_string(md, "name", ev->name);
+    json_object_put(j, "metadata", md);
+    return j;
+}
+
+static struct lq_error *
+event_stream_poll(void *st_, struct json *out, bool *done)
+{
+    struct event_stream *st = st_;
+    st->seqno = seq_read(lq_compute_event_seq(st->c));
+    struct lq_vm_event *events;
+    size_t n;
+    bool truncated;
+    uint64_t last;
+    lq_compute_read_events(st->c, st->since, &events, &n, &last, &truncated);
+    struct lq_error *e = NULL;
+    if (truncated) {
+        e = lq_error_new(LQ_RESOURCE_EXHAUSTED, "the event stream fell more "
+                         "than 1024 events behind (or the node restarted): "
+                         "resync with ListVMs and open a new stream");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            json_array_add(out, node_event_json(&events[i]));
+        }
+        st->since = last;
+    }
+    lq_vm_events_free(events, n);
+    *done = e != NULL;
+    return e;
+}
+
+static void
+event_stream_wait(void *st_)
+{
+    struct event_stream *st = st_;
+    seq_wait(lq_compute_event_seq(st->c), st->seqno);
+}
+
+static void
+event_stream_close(void *st)
+{
+    free(st);
+}
+
+static const struct lq_rpc_stream_class event_stream_class = {
+    event_stream_open, event_stream_poll, event_stream_wait,
+    event_stream_close,
+};
+
 static const struct lq_rpc_method compute_methods[] = {
+    { NODE_SERVICE, "StreamEvents", NULL, false, NULL, &event_stream_class },
     { NODE_SERVICE, "MigrateVM", migrate_vm, true },
     { NODE_SERVICE, "WatchEvents", watch_events, true },
     { NODE_SERVICE, "GetVMMetrics", get_vm_metrics, true },

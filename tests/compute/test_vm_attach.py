@@ -164,7 +164,7 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
 
         for vm in (a, b):
             self.assertEqual(self.ok(VM + "StartVM", {"vmId": vm})["state"],
-                             "RUNNING")
+                             "POWER_STATE_RUNNING")
         # StartVM returned after OVN installed the ports: they are up and
         # bound to their VMs, plugged by libvirt with our port id.
         for port, vm in ((pa, a), (pb, b)):
@@ -289,7 +289,7 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
         snap = self.ok(VM + "CreateSnapshot", {"vmId": c, "name": "s1"})
         self.assertEqual([d["volumeId"] for d in snap["disks"]], [vol["id"]])
         self.assertEqual(self.ok(VM + "GetVMStatus", {"vmId": c})["state"],
-                         "RUNNING")      # Paused only for the snapshot.
+                         "POWER_STATE_RUNNING")      # Paused only for the snapshot.
         # The same request again returns it; another name is refused.
         again = self.ok(VM + "CreateSnapshot", {
             "vmId": c, "snapshotId": snap["snapshotId"], "name": "s1"})

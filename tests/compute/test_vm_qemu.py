@@ -79,7 +79,7 @@ class QemuGuestTest(unittest.TestCase):
         self.assertEqual(os.stat(os.path.dirname(log)).st_mode & 0o777,
                          0o700)
         self.assertEqual(os.stat(log).st_mode & 0o777, 0o600)
-        self.assertEqual(body["state"], "STOPPED")
+        self.assertEqual(body["state"], "POWER_STATE_STOPPED")
         self.assertEqual(body["labels"], {"test": "qemu", "role": name})
         return vm_id, log, request
 
@@ -114,9 +114,9 @@ class QemuGuestTest(unittest.TestCase):
         since = int(self.ok("WatchEvents", {"timeoutSeconds": 0})["lastSeq"])
         for vm in (good, deaf, selfoff):
             self.assertEqual(self.ok("StartVM", {"vmId": vm})["state"],
-                             "RUNNING")
+                             "POWER_STATE_RUNNING")
         self.assertEqual(self.ok("StartVM", {"vmId": good})["state"],
-                         "RUNNING")      # Starting a running VM: no-op.
+                         "POWER_STATE_RUNNING")      # Starting a running VM: no-op.
 
         wait_for(lambda: "LQ-GUEST-ACPI-READY" in self.serial(good_log), 60,
                  "guest 1 to boot:\n" + self.serial(good_log)[-2000:])
@@ -147,20 +147,20 @@ class QemuGuestTest(unittest.TestCase):
                                      ("STOPPED", "SHUTDOWN")],
                          (seen, self.serial(selfoff_log)[-2000:]))
         self.assertEqual(self.ok("GetVMStatus", {"vmId": selfoff})["state"],
-                         "STOPPED")
+                         "POWER_STATE_STOPPED")
         self.assertIn("LQ-GUEST-POWERING-OFF", self.serial(selfoff_log))
 
         # Pause and resume.
         self.assertEqual(self.ok("PauseVM", {"vmId": good})["state"],
-                         "PAUSED")
+                         "POWER_STATE_PAUSED")
         status, body = self.call("StopVM", {"vmId": good})
         self.assertEqual(body["code"], "failed_precondition", body)
         self.assertEqual(self.ok("ResumeVM", {"vmId": good})["state"],
-                         "RUNNING")
+                         "POWER_STATE_RUNNING")
 
         # ACPI shutdown: the guest runs its power-button action.
         body = self.ok("StopVM", {"vmId": good, "timeoutSeconds": 30})
-        self.assertEqual(body["state"], "STOPPED")
+        self.assertEqual(body["state"], "POWER_STATE_STOPPED")
         self.assertIn("LQ-GUEST-POWER-BUTTON", self.serial(good_log))
 
         # A guest that ignores ACPI: timeout error, never a silent force.
@@ -170,15 +170,15 @@ class QemuGuestTest(unittest.TestCase):
         self.assertEqual(body["code"], "deadline_exceeded", body)
         self.assertGreaterEqual(time.time() - t, 2)
         self.assertEqual(self.ok("GetVMStatus", {"vmId": deaf})["state"],
-                         "RUNNING")
+                         "POWER_STATE_RUNNING")
 
         # DeleteVM is refused while running.
         status, body = self.call("DeleteVM", {"vmId": deaf})
         self.assertEqual(body["code"], "failed_precondition", body)
         self.assertEqual(self.ok("ForceStopVM", {"vmId": deaf})["state"],
-                         "STOPPED")
+                         "POWER_STATE_STOPPED")
         self.assertEqual(self.ok("ForceStopVM", {"vmId": deaf})["state"],
-                         "STOPPED")
+                         "POWER_STATE_STOPPED")
 
         for vm in (good, deaf, selfoff):
             self.assertEqual(self.ok("DeleteVM", {"vmId": vm}), {})

@@ -112,7 +112,7 @@ class TestDriverTest(unittest.TestCase):
                "labels": {"team": "a"}}
         body = self.ok("CreateVM", req)
         self.assertEqual(body, {"vmId": vm, "name": req["name"],
-                                "state": "STOPPED", "labels": {"team": "a"}})
+                                "state": "POWER_STATE_STOPPED", "labels": {"team": "a"}})
         self.assertEqual(self.ok("CreateVM", req)["vmId"], vm)
         self.error("CreateVM", dict(req, labels={"team": "b"}),
                    "already_exists")
@@ -123,18 +123,18 @@ class TestDriverTest(unittest.TestCase):
             return self.ok(method, dict({"vmId": vm}, **extra))["state"]
 
         self.error("PauseVM", {"vmId": vm}, "failed_precondition")
-        self.assertEqual(state("StartVM"), "RUNNING")
-        self.assertEqual(state("StartVM"), "RUNNING")
-        self.assertEqual(state("PauseVM"), "PAUSED")
-        self.assertEqual(state("PauseVM"), "PAUSED")
-        self.assertEqual(state("ResumeVM"), "RUNNING")
-        self.assertEqual(state("RebootVM"), "RUNNING")
+        self.assertEqual(state("StartVM"), "POWER_STATE_RUNNING")
+        self.assertEqual(state("StartVM"), "POWER_STATE_RUNNING")
+        self.assertEqual(state("PauseVM"), "POWER_STATE_PAUSED")
+        self.assertEqual(state("PauseVM"), "POWER_STATE_PAUSED")
+        self.assertEqual(state("ResumeVM"), "POWER_STATE_RUNNING")
+        self.assertEqual(state("RebootVM"), "POWER_STATE_RUNNING")
         self.error("DeleteVM", {"vmId": vm}, "failed_precondition")
-        self.assertEqual(state("StopVM", timeoutSeconds=5), "STOPPED")
-        self.assertEqual(state("StopVM"), "STOPPED")
-        self.assertEqual(state("StartVM"), "RUNNING")
-        self.assertEqual(state("ForceStopVM"), "STOPPED")
-        self.assertEqual(state("GetVMStatus"), "STOPPED")
+        self.assertEqual(state("StopVM", timeoutSeconds=5), "POWER_STATE_STOPPED")
+        self.assertEqual(state("StopVM"), "POWER_STATE_STOPPED")
+        self.assertEqual(state("StartVM"), "POWER_STATE_RUNNING")
+        self.assertEqual(state("ForceStopVM"), "POWER_STATE_STOPPED")
+        self.assertEqual(state("GetVMStatus"), "POWER_STATE_STOPPED")
         self.assertIn(vm, [v["vmId"] for v in self.ok("ListVMs", {})["vms"]])
         self.assertEqual(self.ok("DeleteVM", {"vmId": vm}), {})
         self.assertEqual(self.ok("DeleteVM", {"vmId": vm}), {})

@@ -196,7 +196,7 @@ class VhostUserVmTest(computetest.SerialMixin, unittest.TestCase):
                       "2M hugepages" % too_big, r["message"])
         status, r = self.node.api_status(VM + "GetVMStatus",
                                          {"vmId": vm_id})
-        self.assertEqual(r.get("state"), "STOPPED", r)
+        self.assertEqual(r.get("state"), "POWER_STATE_STOPPED", r)
         self.assertNotIn("lq" + port["id"].replace("-", "")[:12],
                          self.node.vsctl("--columns=name", "list",
                                          "Interface"))

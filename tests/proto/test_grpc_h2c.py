@@ -124,6 +124,73 @@ class GrpcTest(unittest.TestCase):
                                               timeout=10).version,
                              h.version)
 
+    def test_seed_vm_lifecycle(self):
+        """The seed control plane's calls, by its own vmId, on libvirt's
+        test driver: CreateVM -> GetVMStatus POWER_STATE_STOPPED -> StartVM
+        -> POWER_STATE_RUNNING -> StopVM -> DeleteVM -> NOT_FOUND."""
+        vm_id = str(uuid.uuid4())
+        spec = seed_pb.VMSpec(cpu_cores=1, memory_mib=64)
+        r = self.node.CreateVM(seed_pb.CreateVMOnNodeRequest(
+            vm_id=vm_id, name="seed-" + vm_id[:8], spec=spec,
+            labels={"owner": "cp"}), timeout=30)
+        self.assertEqual(r.vm_id, vm_id)
+        ident = seed_pb.VMIdRequest(vm_id=vm_id)
+        st = self.node.GetVMStatus(ident, timeout=30)
+        self.assertEqual(st.state, seed_pb.POWER_STATE_STOPPED)
+        self.assertEqual(st.name, "seed-" + vm_id[:8])
+        # Idempotent by vmId: the same request again is the same VM.
+        self.assertEqual(self.node.CreateVM(seed_pb.CreateVMOnNodeRequest(
+            vm_id=vm_id, name="seed-" + vm_id[:8], spec=spec,
+            labels={"owner": "cp"}), timeout=30).vm_id, vm_id)
+        self.node.StartVM(ident, timeout=30)
+        self.assertEqual(self.node.GetVMStatus(ident, timeout=30).state,
+                         seed_pb.POWER_STATE_RUNNING)
+        listed = self.node.ListVMs(_empty(), timeout=30)
+        self.assertIn(vm_id, [v.vm_id for v in listed.vms])
+        self.node.StopVM(seed_pb.StopVMRequest(vm_id=vm_id,
+                                               timeout_seconds=5),
+                         timeout=30)
+        self.assertEqual(self.node.GetVMStatus(ident, timeout=30).state,
+                         seed_pb.POWER_STATE_STOPPED)
+        self.node.DeleteVM(ident, timeout=30)
+        with self.assertRaises(grpc.RpcError) as ctx:
+            self.node.GetVMStatus(ident, timeout=30)
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.NOT_FOUND)
+
+    def test_stream_events(self):
+        """StreamEvents as the seed defines it: events of VMs created and
+        started after the stream opened arrive in order, typed; the stream
+        ends cleanly when the client cancels."""
+        stream = self.node.StreamEvents(_empty(), timeout=60)
+        time.sleep(0.5)     # the stream is open before the VM changes
+        vm_id = str(uuid.uuid4())
+        self.node.CreateVM(seed_pb.CreateVMOnNodeRequest(
+            vm_id=vm_id, name="ev-" + vm_id[:8],
+            spec=seed_pb.VMSpec(cpu_cores=1, memory_mib=64)), timeout=30)
+        ident = seed_pb.VMIdRequest(vm_id=vm_id)
+        self.node.StartVM(ident, timeout=30)
+        self.node.ForceStopVM(ident, timeout=30)
+        seen = []
+        for ev in stream:
+            if ev.vm_id != vm_id:
+                continue
+            seen.append(ev.type)
+            self.assertTrue(ev.timestamp.seconds > 0)
+            if ev.type == seed_pb.EVENT_TYPE_VM_STOPPED:
+                break
+        stream.cancel()
+        self.assertEqual([t for t in seen if t != seed_pb.EVENT_TYPE_UNKNOWN],
+                         [seed_pb.EVENT_TYPE_VM_STARTED,
+                          seed_pb.EVENT_TYPE_VM_STOPPED])
+        self.node.DeleteVM(ident, timeout=30)
+        # Many streams at once, all abandoned: the node answers on.
+        streams = [self.node.StreamEvents(_empty(), timeout=60)
+                   for _ in range(50)]
+        for s in streams:
+            s.cancel()
+        self.assertTrue(self.node.HealthCheck(seed_pb.HealthCheckRequest(),
+                                              timeout=10).version)
+
     def test_our_services_and_status_codes(self):
         nets = net_rpc.VirtualNetworkServiceStub(self.channel)
         ports = net_rpc.PortServiceStub(self.channel)

@@ -240,7 +240,8 @@ enum lq_vm_state {
     LQ_VM_CRASHED,
     LQ_VM_SUSPENDED,            /* Guest power management (S3/S4). */
 };
-const char *lq_vm_state_name(enum lq_vm_state);   /* "RUNNING" ... */
+/* The contract's PowerState names: "POWER_STATE_RUNNING", ... */
+const char *lq_vm_state_name(enum lq_vm_state);
 
 struct lq_vm_status {
     char id[37];
@@ -382,6 +383,16 @@ struct lq_error *lq_compute_watch_events(struct lq_compute *, uint64_t since,
                                          uint64_t *last_seqp,
                                          bool *truncatedp);
 void lq_vm_events_free(struct lq_vm_event *, size_t n);
+/* The same without connecting or waiting (for server streams on the
+ * loop): what the ring holds after 'since'.  The events arrive only while
+ * a connection to libvirtd is open (lq_compute_ping() opens one). */
+void lq_compute_read_events(struct lq_compute *, uint64_t since,
+                            struct lq_vm_event **, size_t *n,
+                            uint64_t *last_seqp, bool *truncatedp);
+/* Changed (OVS seq) whenever an event is recorded: seq_wait() on it wakes
+ * a poll loop for new events. */
+struct seq;
+struct seq *lq_compute_event_seq(struct lq_compute *);
 
 /* Moves the VM to node 'target' (peer-to-peer; its definition, our
  * metadata included, goes with it).  'target' names a node of
