@@ -1,5 +1,5 @@
-/* h2_server.c: gRPC and Connect unary over HTTP/2 cleartext (h2c, prior
- * knowledge) with nghttp2 (see h2_server.h).
+/* h2_server.c: gRPC and Connect over HTTP/2 with nghttp2: cleartext (h2c,
+ * prior knowledge) and under TLS (ALPN "h2") (see h2_server.h).
  *
  * Design decisions:
  * - One socket, two protocols: the listener accepts, then peeks (MSG_PEEK,
@@ -8,6 +8,12 @@
  *   libmicrohttpd as it arrived.  So grpc-go (prior knowledge), curl
  *   --http2-prior-knowledge and HTTP/1.1 clients share server.listen_address
  *   and server.unix_socket.
+ * - Under TLS the ClientHello is peeked the same way (tls_hello.h): one
+ *   that offers ALPN "h2" is ours, and GnuTLS does the handshake here with
+ *   the same certificate, key and trust store as libmicrohttpd; any other
+ *   goes to libmicrohttpd, which negotiates HTTP/1.1 itself.  A client
+ *   without a trusted certificate gets every call answered
+ *   unauthenticated, as on HTTP/1.1.
  * - nghttp2 does the framing, HPACK, flow control and SETTINGS; we only
  *   see complete requests (headers + body, END_STREAM) and submit complete
  *   answers.  Unary only for now: a request is one message.
@@ -25,6 +31,7 @@
 #include "h2_server.h"
 
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <nghttp2/nghttp2.h>
@@ -45,6 +52,7 @@
 #include "rpc.h"
 #include "socket-util.h"
 #include "timeval.h"
+#include "tls_hello.h"
 #include "util.h"
 #include "worker_pool.h"
 
@@ -58,6 +66,7 @@ VLOG_DEFINE_THIS_MODULE(h2_server);
 struct lq_h2_listener {
     int fd;
     struct lq_h2_env env;
+    gnutls_certificate_credentials_t tls;   /* NULL: plaintext. */
     struct ovs_list sniffing;       /* struct sniff */
     struct ovs_list conns;          /* struct h2_conn, open */
     struct ovs_list closed;         /* struct h2_conn, calls still running */
@@ -75,7 +84,10 @@ struct h2_conn {
     struct ovs_list node;           /* In listener->conns, then ->closed. */
     struct lq_h2_listener *listener;
     int fd;                         /* -1 once closed. */
-    nghttp2_session *session;
+    gnutls_session_t tls;           /* NULL: plaintext. */
+    long long handshake_deadline;   /* While the TLS handshake runs. */
+    char *auth_error;               /* Why the client is not trusted. */
+    nghttp2_session *session;       /* NULL until the handshake is done. */
     struct ovs_list streams;        /* struct h2_stream */
 };
 
@@ -593,6 +605,10 @@ stream_dispatch(struct h2_stream *st)
                     "or application/json)", ct);
         return;
     }
+    if (st->conn->auth_error) {
+        stream_fail(st, LQ_UNAUTHENTICATED, "%s", st->conn->auth_error);
+        return;
+    }
     st->method = st->path ? lq_rpc_find(env->rpc, st->path) : NULL;
     if (!st->method) {
         stream_fail(st, LQ_UNIMPLEMENTED, "unknown method \"%s\"",
@@ -654,12 +670,34 @@ send_cb(nghttp2_session *session OVS_UNUSED, const uint8_t *data,
         size_t length, int flags OVS_UNUSED, void *user_data)
 {
     struct h2_conn *c = user_data;
+    if (c->tls) {
+        /* After GNUTLS_E_AGAIN nghttp2 offers the same bytes again, as
+         * GnuTLS wants. */
+        ssize_t n = gnutls_record_send(c->tls, data, length);
+        return n >= 0 ? n
+               : n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED
+               ? NGHTTP2_ERR_WOULDBLOCK : NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
     ssize_t n = send(c->fd, data, length, MSG_NOSIGNAL);
     if (n < 0) {
         return errno == EAGAIN || errno == EWOULDBLOCK
                ? NGHTTP2_ERR_WOULDBLOCK : NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     return n;
+}
+
+/* Reads from the connection: > 0 bytes read, 0 closed or failed, -1
+ * nothing there now. */
+static ssize_t
+conn_recv(struct h2_conn *c, uint8_t *buf, size_t size)
+{
+    if (c->tls) {
+        ssize_t n = gnutls_record_recv(c->tls, buf, size);
+        return n > 0 ? n
+               : n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED ? -1 : 0;
+    }
+    ssize_t n = recv(c->fd, buf, size, 0);
+    return n >= 0 ? n : errno == EAGAIN || errno == EWOULDBLOCK ? -1 : 0;
 }
 
 static int
@@ -800,6 +838,12 @@ conn_close(struct h2_conn *c)
     ovs_list_push_back(&c->listener->closed, &c->node);
     nghttp2_session_del(c->session);
     c->session = NULL;
+    if (c->tls) {
+        gnutls_deinit(c->tls);
+        c->tls = NULL;
+    }
+    free(c->auth_error);
+    c->auth_error = NULL;
     close(c->fd);
     c->fd = -1;
 }
@@ -825,9 +869,22 @@ reap_closed(struct lq_h2_listener *l)
 static void
 conn_flush(struct h2_conn *c)
 {
-    if (c->fd >= 0 && nghttp2_session_send(c->session)) {
+    if (c->fd >= 0 && c->session && nghttp2_session_send(c->session)) {
         conn_close(c);
     }
+}
+
+/* The HTTP/2 session, once the connection is ready for it. */
+static void
+conn_start_h2(struct h2_conn *c)
+{
+    nghttp2_session_server_new(&c->session, callbacks(), c);
+    nghttp2_settings_entry iv[] = {
+        { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS },
+    };
+    nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv,
+                            ARRAY_SIZE(iv));
+    conn_flush(c);
 }
 
 static void
@@ -838,26 +895,81 @@ conn_open(struct lq_h2_listener *l, int fd)
     c->fd = fd;
     ovs_list_init(&c->streams);
     ovs_list_push_back(&l->conns, &c->node);
-    nghttp2_session_server_new(&c->session, callbacks(), c);
-    nghttp2_settings_entry iv[] = {
-        { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS },
-    };
-    nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv,
-                            ARRAY_SIZE(iv));
-    conn_flush(c);
+    if (!l->tls) {
+        conn_start_h2(c);
+        return;
+    }
+    static const gnutls_datum_t h2 = { (unsigned char *) "h2", 2 };
+    if (gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0
+        || gnutls_set_default_priority(c->tls) < 0
+        || gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, l->tls) < 0
+        || gnutls_alpn_set_protocols(c->tls, &h2, 1, 0) < 0) {
+        conn_close(c);
+        return;
+    }
+    /* Asked for, checked after the handshake (conn_handshake()). */
+    gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_REQUEST);
+    gnutls_transport_set_int(c->tls, fd);
+    c->handshake_deadline = time_msec() + SNIFF_TIMEOUT_MS;
+}
+
+/* Why the TLS client is not to be served (NULL: it is), as on HTTP/1.1
+ * (http_server.c). */
+static const char *
+client_cert_problem(gnutls_session_t tls)
+{
+    unsigned int n_certs = 0, status = 0;
+    if (!gnutls_certificate_get_peers(tls, &n_certs) || !n_certs) {
+        return "a client certificate is required";
+    }
+    if (gnutls_certificate_verify_peers2(tls, &status) < 0 || status) {
+        return "the client certificate is not trusted";
+    }
+    return NULL;
+}
+
+/* Advances the TLS handshake; starts HTTP/2 when it is done.  Returns
+ * false if the connection is not ready (or was closed). */
+static bool
+conn_handshake(struct h2_conn *c)
+{
+    int r = gnutls_handshake(c->tls);
+    if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+        if (time_msec() >= c->handshake_deadline) {
+            conn_close(c);
+        }
+        return false;
+    }
+    gnutls_datum_t alpn;
+    if (r < 0 || gnutls_alpn_get_selected_protocol(c->tls, &alpn) < 0
+        || alpn.size != 2 || memcmp(alpn.data, "h2", 2)) {
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+        VLOG_INFO_RL(&rl, "TLS handshake failed: %s",
+                     r < 0 ? gnutls_strerror(r) : "ALPN h2 not selected");
+        conn_close(c);
+        return false;
+    }
+    const char *problem = client_cert_problem(c->tls);
+    c->auth_error = problem ? xstrdup(problem) : NULL;
+    c->handshake_deadline = 0;
+    conn_start_h2(c);
+    return c->fd >= 0;
 }
 
 /* Reads what arrived, answers deadlines, sends what is queued. */
 static void
 conn_run(struct h2_conn *c)
 {
+    if (!c->session && !conn_handshake(c)) {
+        return;
+    }
     uint8_t buf[16384];
     for (;;) {
-        ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        ssize_t n = conn_recv(c, buf, sizeof buf);
+        if (n < 0) {
             break;
         }
-        if (n <= 0 || nghttp2_session_mem_recv(c->session, buf, n) < 0) {
+        if (!n || nghttp2_session_mem_recv(c->session, buf, n) < 0) {
             conn_close(c);
             return;
         }
@@ -890,7 +1002,16 @@ conn_run(struct h2_conn *c)
 static void
 conn_wait(struct h2_conn *c)
 {
+    if (!c->session) {          /* In the TLS handshake. */
+        poll_fd_wait(c->fd, gnutls_record_get_direction(c->tls) ? POLLOUT
+                                                                : POLLIN);
+        poll_timer_wait_until(c->handshake_deadline);
+        return;
+    }
     poll_fd_wait(c->fd, POLLIN);
+    if (c->tls && gnutls_record_check_pending(c->tls)) {
+        poll_immediate_wake();  /* Decrypted bytes wait in GnuTLS. */
+    }
     if (nghttp2_session_want_write(c->session)) {
         poll_fd_wait(c->fd, POLLOUT);
     }
@@ -909,17 +1030,62 @@ conn_wait(struct h2_conn *c)
 
 /* ---- The listener ------------------------------------------------------------ */
 
-struct lq_h2_listener *
-lq_h2_listener_create(int fd, const struct lq_h2_env *env)
+/* The server's certificate, key and trust store for the HTTP/2 side. */
+static struct lq_error *
+tls_credentials(const struct lq_h2_env *env,
+                gnutls_certificate_credentials_t *credsp)
 {
+    gnutls_datum_t cert = { (unsigned char *) env->tls_cert,
+                            strlen(env->tls_cert) };
+    gnutls_datum_t key = { (unsigned char *) env->tls_key,
+                           strlen(env->tls_key) };
+    gnutls_datum_t ca = { (unsigned char *) env->tls_ca,
+                          strlen(env->tls_ca) };
+    gnutls_certificate_credentials_t creds;
+    int r = gnutls_certificate_allocate_credentials(&creds);
+    const char *what = "credentials";
+    if (r >= 0) {
+        what = "tls.cert_path/tls.key_path";
+        r = gnutls_certificate_set_x509_key_mem(creds, &cert, &key,
+                                                GNUTLS_X509_FMT_PEM);
+    }
+    if (r >= 0) {
+        what = "tls.ca_path";
+        r = gnutls_certificate_set_x509_trust_mem(creds, &ca,
+                                                  GNUTLS_X509_FMT_PEM);
+    }
+    if (r < 0) {
+        gnutls_certificate_free_credentials(creds);
+        /* GnuTLS's message names no key material. */
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: %s", what,
+                            gnutls_strerror(r));
+    }
+    *credsp = creds;
+    return NULL;
+}
+
+struct lq_error *
+lq_h2_listener_create(int fd, const struct lq_h2_env *env,
+                      struct lq_h2_listener **lp)
+{
+    gnutls_certificate_credentials_t tls = NULL;
+    if (env->tls_cert) {
+        struct lq_error *e = tls_credentials(env, &tls);
+        if (e) {
+            close(fd);
+            return e;
+        }
+    }
     struct lq_h2_listener *l = xzalloc(sizeof *l);
     l->fd = fd;
     l->env = *env;
+    l->tls = tls;
     ovs_list_init(&l->sniffing);
     ovs_list_init(&l->conns);
     ovs_list_init(&l->closed);
     set_nonblocking(fd);
-    return l;
+    *lp = l;
+    return NULL;
 }
 
 void
@@ -938,30 +1104,52 @@ lq_h2_listener_destroy(struct lq_h2_listener *l)
         conn_close(c);
     }
     reap_closed(l);     /* No call runs any more (see h2_server.h). */
+    if (l->tls) {
+        gnutls_certificate_free_credentials(l->tls);
+    }
     close(l->fd);
     free(l);
+}
+
+/* Is the connection whose first 'n' bytes are 'buf' for HTTP/2?  -1: it
+ * cannot be told yet. */
+static int
+sniff_is_h2(const struct lq_h2_listener *l, const uint8_t *buf, size_t n,
+            size_t size)
+{
+    if (l->tls) {
+        enum lq_tls_hello r = lq_tls_hello_offers_alpn(buf, n, "h2");
+        return r == LQ_TLS_HELLO_OFFERS ? 1
+               : r == LQ_TLS_HELLO_INCOMPLETE && n < size ? -1 : 0;
+    }
+    if (memcmp(buf, PREFACE, MIN(n, PREFACE_LEN))) {
+        return 0;
+    }
+    return n >= PREFACE_LEN ? 1 : -1;
 }
 
 /* Decides what a sniffed connection is, once it can. */
 static void
 sniff_run(struct lq_h2_listener *l, struct sniff *s)
 {
-    char buf[PREFACE_LEN];
-    ssize_t n = recv(s->fd, buf, sizeof buf, MSG_PEEK);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        if (time_msec() < s->deadline) {
-            return;
-        }
-        n = 0;
+    /* A ClientHello fills at most LQ_TLS_HELLO_MAX in records of at
+     * least one byte each: headers are 5 bytes a record. */
+    size_t size = l->tls ? LQ_TLS_HELLO_MAX + 1024 : PREFACE_LEN;
+    uint8_t *buf = xmalloc(size);
+    ssize_t n = recv(s->fd, buf, size, MSG_PEEK);
+    if (n < 0) {
+        bool later = errno == EAGAIN || errno == EWOULDBLOCK;
+        n = later && time_msec() < s->deadline ? -1 : 0;
     }
-    bool prefix = n > 0 && !memcmp(buf, PREFACE, n);
-    if (n > 0 && prefix && n < PREFACE_LEN && time_msec() < s->deadline) {
+    int h2 = n > 0 ? sniff_is_h2(l, buf, n, size) : -1;
+    free(buf);
+    if (n < 0 || (n > 0 && h2 < 0 && time_msec() < s->deadline)) {
         return;                 /* Maybe HTTP/2: wait for the rest. */
     }
     ovs_list_remove(&s->node);
     if (n <= 0) {
         close(s->fd);
-    } else if (prefix && n == PREFACE_LEN) {
+    } else if (h2 > 0) {
         conn_open(l, s->fd);
     } else {
         l->env.http1(l->env.http1_aux, s->fd,

@@ -672,9 +672,10 @@ listener_start(struct lq_http_server *s, enum listener_kind kind,
     l->kind = kind;
     l->tls = tls;
 
-    /* HTTP/2 (h2c) next to HTTP/1.1 on plaintext API listeners; under TLS
-     * (ALPN) libmicrohttpd keeps the socket and speaks HTTP/1.1 only. */
-    bool h2 = kind == LISTENER_API && !tls;
+    /* HTTP/2 next to HTTP/1.1 on the API listeners (h2c by prior
+     * knowledge, or ALPN under TLS): h2_server.c owns the socket and hands
+     * libmicrohttpd the rest. */
+    bool h2 = kind == LISTENER_API;
     if (unix_path) {
         error = unix_listen(unix_path, &unix_fd);
     } else {
@@ -739,8 +740,18 @@ listener_start(struct lq_http_server *s, enum listener_kind kind,
             .node = s->node, .rpc = s->rpc, .pool = s->pool,
             .metrics = s->metrics, .max_body = s->max_body,
             .http1 = add_http1_connection, .http1_aux = l,
+            .tls_cert = tls ? s->tls_cert : NULL,
+            .tls_key = tls ? s->tls_key : NULL,
+            .tls_ca = tls ? s->tls_ca : NULL,
         };
-        l->h2 = lq_h2_listener_create(unix_fd, &env);
+        error = lq_h2_listener_create(unix_fd, &env, &l->h2);
+        if (error) {
+            MHD_stop_daemon(l->mhd);
+            if (unix_path) {
+                unlink(unix_path);
+            }
+            return error;
+        }
     }
     s->n_listeners++;
     VLOG_INFO("listening on %s%s%s", unix_path ? unix_path : address,

@@ -91,6 +91,39 @@ def grpc_protoc(args):
     return p
 
 
+def generate_python(include_dir, files, out):
+    """Python messages and gRPC stubs for 'files' (under include_dir) in
+    the new directory 'out'."""
+    os.makedirs(out)
+    grpc_protoc(["-I" + include_dir, "--python_out=" + out,
+                 "--grpc_python_out=" + out] + files)
+
+
+def import_from(path, *modules):
+    """Modules of one generated tree (the seed's and ours share package
+    names, so each is imported with only its own tree on sys.path)."""
+    import importlib
+    for name in list(sys.modules):
+        if name == "limiquantix" or name.startswith("limiquantix."):
+            del sys.modules[name]
+    sys.path.insert(0, path)
+    try:
+        return [importlib.import_module(m) for m in modules]
+    finally:
+        sys.path.remove(path)
+
+
+def seed_node_stubs(tmp):
+    """(node_daemon_pb2, node_daemon_pb2_grpc) generated from the seed under
+    tmp, as the control plane generates its client."""
+    stage = os.path.join(tmp, "seed")
+    staged, _ = stage_seed(stage)
+    out = os.path.join(tmp, "seed_py")
+    generate_python(stage, staged, out)
+    return import_from(out, "limiquantix.node.v1.node_daemon_pb2",
+                       "limiquantix.node.v1.node_daemon_pb2_grpc")
+
+
 def descriptor_set(include_dir, files=None):
     """Compiles files (default: all) under include_dir into a
     FileDescriptorSet with its imports (google/protobuf/* included)."""

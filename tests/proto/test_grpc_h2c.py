@@ -18,7 +18,6 @@ plane's protos (as its grpc-go client is) and from ours.
 Run with /usr/bin/python3 (Debian's python3-grpcio / python3-grpc-tools).
 """
 import concurrent.futures
-import importlib
 import json
 import os
 import shutil
@@ -42,33 +41,11 @@ TMP = tempfile.mkdtemp(prefix="lq-grpc-")
 NET = "limiquantix.network.v1.VirtualNetworkService"
 
 
-def generate(include_dir, files, out):
-    os.makedirs(out)
-    protoenv.grpc_protoc(["-I" + include_dir, "--python_out=" + out,
-                          "--grpc_python_out=" + out] + files)
-
-
-def import_from(path, *modules):
-    """Modules of one generated tree (seed and ours share package names,
-    so each is imported with only its own tree on sys.path)."""
-    for name in list(sys.modules):
-        if name == "limiquantix" or name.startswith("limiquantix."):
-            del sys.modules[name]
-    sys.path.insert(0, path)
-    try:
-        return [importlib.import_module(m) for m in modules]
-    finally:
-        sys.path.remove(path)
-
-
 def setUpModule():
     global seed_pb, seed_rpc, net_pb, net_rpc, daemon
-    stage = os.path.join(TMP, "seed")
-    staged, _ = protoenv.stage_seed(stage)
-    generate(stage, staged, os.path.join(TMP, "seed_py"))
-    generate(protoenv.PROTO_DIR, protoenv.proto_files(),
-             os.path.join(TMP, "ours_py"))
-    net_pb, net_rpc = import_from(
+    protoenv.generate_python(protoenv.PROTO_DIR, protoenv.proto_files(),
+                             os.path.join(TMP, "ours_py"))
+    net_pb, net_rpc = protoenv.import_from(
         os.path.join(TMP, "ours_py"), "limiquantix.network.v1.network_pb2",
         "limiquantix.network.v1.network_pb2_grpc")
     global watch_request, watch_response
@@ -83,9 +60,7 @@ def setUpModule():
         "limiquantix.node.v1.WatchEventsRequest"))
     watch_response = factory.GetPrototype(pool.FindMessageTypeByName(
         "limiquantix.node.v1.WatchEventsResponse"))
-    seed_pb, seed_rpc = import_from(
-        os.path.join(TMP, "seed_py"), "limiquantix.node.v1.node_daemon_pb2",
-        "limiquantix.node.v1.node_daemon_pb2_grpc")
+    seed_pb, seed_rpc = protoenv.seed_node_stubs(TMP)
     # libvirt's in-process test driver: WatchEvents can block (deadlines).
     daemon = Daemon(config='hypervisor: {libvirt_uri: "test:///default"}\n'
                     ).start()

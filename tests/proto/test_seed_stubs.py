@@ -22,20 +22,15 @@ from google.protobuf import empty_pb2, json_format  # noqa: E402
 TMP = tempfile.TemporaryDirectory()
 
 
-def generate(include_dir, files, out):
-    os.makedirs(out)
-    protoenv.grpc_protoc(["-I" + include_dir, "--python_out=" + out,
-                          "--grpc_python_out=" + out] + files)
-
-
 def setUpModule():
     global pb, rpc, ns, server, channel, stub
     stage = os.path.join(TMP.name, "seed")
     staged, _ = protoenv.stage_seed(stage)
     seed_out = os.path.join(TMP.name, "seed_py")
-    generate(stage, staged, seed_out)
+    protoenv.generate_python(stage, staged, seed_out)
     ours_out = os.path.join(TMP.name, "ours_py")
-    generate(protoenv.PROTO_DIR, protoenv.proto_files(), ours_out)
+    protoenv.generate_python(protoenv.PROTO_DIR, protoenv.proto_files(),
+                             ours_out)
 
     sys.path.insert(0, seed_out)
     pb = importlib.import_module("limiquantix.node.v1.node_daemon_pb2")
