@@ -457,6 +457,43 @@ stream_poll(struct h2_stream *st)
 }
 
 static void
+stream_refresh_work(void *st_)
+{
+    struct h2_stream *st = st_;
+    st->method->stream->refresh(st->stream_state);
+}
+
+static void
+stream_refresh_done(void *st_)
+{
+    struct h2_stream *st = st_;
+    st->in_flight = false;
+    if (!st->closed && st->conn->fd >= 0 && !st->stream_ended) {
+        stream_poll(st);
+        conn_flush(st->conn);
+    }
+    stream_release(st);
+    poll_immediate_wake();
+}
+
+/* Polls a live stream, or first runs its blocking refresh if it is due. */
+static void
+stream_run(struct h2_stream *st)
+{
+    const struct lq_rpc_stream_class *class = st->method->stream;
+    if (st->in_flight) {
+        return;
+    }
+    if (class->refresh && class->due(st->stream_state)) {
+        st->in_flight = true;
+        lq_worker_pool_submit(st->conn->listener->env.pool,
+                              stream_refresh_work, stream_refresh_done, st);
+        return;
+    }
+    stream_poll(st);
+}
+
+static void
 stream_open_work(void *st_)
 {
     struct h2_stream *st = st_;
@@ -500,7 +537,7 @@ stream_open_done(void *st_)
             stream_end(st, st->call_error);
             st->call_error = NULL;
         } else {
-            stream_poll(st);
+            stream_run(st);
         }
     }
     stream_release(st);
@@ -983,7 +1020,7 @@ conn_run(struct h2_conn *c)
                 stream_end(st, lq_error_new(LQ_DEADLINE_EXCEEDED,
                                             "deadline exceeded"));
             } else {
-                stream_poll(st);
+                stream_run(st);
             }
             continue;
         }
@@ -1018,7 +1055,7 @@ conn_wait(struct h2_conn *c)
     const struct h2_stream *st;
     LIST_FOR_EACH (st, node, &c->streams) {
         bool live_stream = st->streaming && !st->stream_ended && !st->closed;
-        if (live_stream) {
+        if (live_stream && !st->in_flight) {
             st->method->stream->wait(st->stream_state);
         }
         if (((st->in_flight && !st->answered) || live_stream) && !st->closed
@@ -1026,6 +1063,27 @@ conn_wait(struct h2_conn *c)
             poll_timer_wait_until(st->deadline);
         }
     }
+}
+
+/* Ends the connection's live streams with 'unavailable' and says GOAWAY,
+ * as far as the socket takes it now (the daemon is stopping). */
+static void
+conn_shutdown(struct h2_conn *c)
+{
+    if (!c->session) {
+        return;
+    }
+    struct h2_stream *st;
+    LIST_FOR_EACH (st, node, &c->streams) {
+        if (st->streaming && !st->stream_ended && !st->closed) {
+            stream_end(st, lq_error_new(LQ_UNAVAILABLE,
+                                        "the node is shutting down"));
+        }
+    }
+    nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(c->session),
+                          NGHTTP2_NO_ERROR, NULL, 0);
+    conn_flush(c);
 }
 
 /* ---- The listener ------------------------------------------------------------ */
@@ -1101,6 +1159,7 @@ lq_h2_listener_destroy(struct lq_h2_listener *l)
     }
     struct h2_conn *c;
     LIST_FOR_EACH_SAFE (c, node, &l->conns) {
+        conn_shutdown(c);
         conn_close(c);
     }
     reap_closed(l);     /* No call runs any more (see h2_server.h). */

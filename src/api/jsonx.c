@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
@@ -263,6 +264,18 @@ void
 lq_json_put_double(struct json *obj, const char *camel, double v)
 {
     json_object_put(obj, camel, json_real_create(v));
+}
+
+void
+lq_json_put_timestamp_ms(struct json *obj, const char *camel, int64_t ms)
+{
+    time_t secs = ms / 1000;
+    struct tm tm;
+    char ts[64];
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, sizeof ts - n, ".%03dZ", (int) (ms % 1000));
+    json_object_put_string(obj, camel, ts);
 }
 
 char *

@@ -48,6 +48,9 @@ void lq_json_put_uint32(struct json *obj, const char *camel, uint32_t);
 void lq_json_put_int64(struct json *obj, const char *camel, int64_t);
 void lq_json_put_uint64(struct json *obj, const char *camel, uint64_t);
 void lq_json_put_double(struct json *obj, const char *camel, double);
+/* A google.protobuf.Timestamp from Unix milliseconds (RFC 3339, UTC). */
+void lq_json_put_timestamp_ms(struct json *obj, const char *camel,
+                              int64_t ms);
 
 /* "managementIp" -> "management_ip".  Caller frees. */
 char *lq_json_camel_to_snake(const char *camel);

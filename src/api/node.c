@@ -6,6 +6,7 @@
 #include "limiquantix/node.h"
 #include "node-private.h"
 #include "fileutil.h"
+#include "host_stats.h"
 
 #include <errno.h>
 #include <libvirt/libvirt.h>
@@ -268,29 +269,6 @@ lq_node_datapath(const struct lq_node *node)
                                                        : "kernel";
 }
 
-/* CPU busy and total jiffies from the "cpu" line of /proc/stat. */
-static bool
-read_cpu_times(unsigned long long *busy, unsigned long long *total)
-{
-    unsigned long long v[10] = { 0 };
-    FILE *f = fopen("/proc/stat", "r");
-    int n = 0;
-
-    if (f) {
-        n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
-                   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
-                   &v[8], &v[9]);
-        fclose(f);
-    }
-    if (n < 4) {
-        return false;
-    }
-    /* guest and guest_nice (v[8], v[9]) are already counted in user/nice. */
-    *total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
-    *busy = *total - v[3] - v[4];   /* minus idle and iowait */
-    return true;
-}
-
 struct lq_error *
 lq_node_get_usage(struct lq_node *node, struct lq_node_usage *usage)
 {
@@ -299,7 +277,7 @@ lq_node_get_usage(struct lq_node *node, struct lq_node_usage *usage)
     FILE *f;
 
     memset(usage, 0, sizeof *usage);
-    if (!read_cpu_times(&busy, &total)) {
+    if (!lq_host_read_cpu_times(&busy, &total)) {
         return lq_error_new(LQ_INTERNAL, "cannot read /proc/stat");
     }
     ovs_mutex_lock(&node->mutex);

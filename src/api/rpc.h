@@ -37,13 +37,20 @@ void lq_rpc_call_complete(struct lq_rpc_call *, struct lq_error *,
  * wakeups fire; poll() never blocks, appends the messages that are ready
  * to 'out' (a JSON array) and sets '*done' when the stream is over (an
  * error ends it with that status).  close() when it ends or the client
- * goes away. */
+ * goes away.
+ *
+ * A stream whose messages need blocking work (reading libvirt) also has
+ * due() and refresh(): when due() (on the loop) says so, the transport
+ * runs refresh() on the worker pool and polls when it is done; while it
+ * runs, neither poll() nor wait() is called, so the state needs no lock. */
 struct lq_rpc_stream_class {
     struct lq_error *(*open)(struct lq_node *, const struct json *request,
                              void **statep);
     struct lq_error *(*poll)(void *state, struct json *out, bool *done);
     void (*wait)(void *state);
     void (*close)(void *state);
+    bool (*due)(void *state);           /* Optional, with refresh. */
+    void (*refresh)(void *state);
 };
 
 struct lq_rpc_method {

@@ -27,6 +27,7 @@
 #include "limiquantix/compute.h"
 #include "openvswitch/shash.h"
 #include "rpc.h"
+#include "rpc_metrics.h"
 #include "seq.h"
 #include "util.h"
 #include "uuid.h"
@@ -823,25 +824,6 @@ list_snapshots(struct lq_node *node OVS_UNUSED, const struct json *req,
     return error;
 }
 
-static struct json *
-device_metrics_json(const struct lq_vm_device_metrics *d, size_t n, bool nic)
-{
-    struct json *a = json_array_create_empty();
-    for (size_t i = 0; i < n; i++) {
-        struct json *j = json_object_create();
-        lq_json_put_string(j, nic ? "nicId" : "diskId", d[i].id);
-        lq_json_put_uint64(j, nic ? "rxBytes" : "readBytes", d[i].rx_bytes);
-        lq_json_put_uint64(j, nic ? "rxPackets" : "readOps", d[i].rx_ops);
-        lq_json_put_uint64(j, nic ? "txBytes" : "writeBytes", d[i].tx_bytes);
-        lq_json_put_uint64(j, nic ? "txPackets" : "writeOps", d[i].tx_ops);
-        if (nic) {
-            lq_json_put_uint64(j, "rxDropped", d[i].drops);
-        }
-        json_array_add(a, j);
-    }
-    return a;
-}
-
 static struct lq_error *
 get_vm_metrics(struct lq_node *node OVS_UNUSED, const struct json *req,
                struct json **responsep)
@@ -855,17 +837,8 @@ get_vm_metrics(struct lq_node *node OVS_UNUSED, const struct json *req,
         error = lq_compute_get_metrics(c, id, &mt);
     }
     if (!error) {
-        struct json *r = json_object_create();
-        lq_json_put_string(r, "vmId", id);
-        lq_json_put_uint64(r, "cpuTimeNs", mt.cpu_time_ns);
-        lq_json_put_uint64(r, "vcpus", mt.vcpus);
-        lq_json_put_uint64(r, "memoryKib", mt.memory_kib);
-        lq_json_put_uint64(r, "memoryRssKib", mt.memory_rss_kib);
-        json_object_put(r, "disks", device_metrics_json(mt.disks, mt.n_disks,
-                                                        false));
-        json_object_put(r, "nics", device_metrics_json(mt.nics, mt.n_nics,
-                                                       true));
-        *responsep = r;
+        /* One sample: no CPU percentage (StreamMetrics has it). */
+        *responsep = lq_vm_metrics_to_json(id, NULL, &mt, -1);
     }
     lq_vm_metrics_clear(&mt);
     return error;
@@ -1023,13 +996,7 @@ node_event_json(const struct lq_vm_event *ev)
 {
     struct json *j = json_object_create();
     lq_json_put_uint64(j, "id", ev->seq);
-    time_t secs = ev->time_ms / 1000;
-    struct tm tm;
-    char ts[64];
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof ts - n, ".%03dZ", (int) (ev->time_ms % 1000));
-    lq_json_put_string(j, "timestamp", ts);
+    lq_json_put_timestamp_ms(j, "timestamp", ev->time_ms);
     lq_json_put_string(j, "type", event_type(ev));
     lq_json_put_string(j, "vmId", ev->vm_id);
     char *msg = xasprintf("VM %s %s%s%s", ev->name, ev->event,
@@ -1118,4 +1085,5 @@ void
 lq_rpc_compute_register(struct lq_rpc_registry *r)
 {
     lq_rpc_register(r, compute_methods, ARRAY_SIZE(compute_methods));
+    lq_rpc_metrics_register(r);
 }

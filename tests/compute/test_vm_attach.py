@@ -217,6 +217,13 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
         self.assertGreater(int(nic["rxPackets"]), 3)
         disk = [d for d in mt["disks"] if d["diskId"] == "data"][0]
         self.assertGreaterEqual(int(disk["writeBytes"]), 512)
+        # The seed's fields: totals over the devices, RSS in bytes.
+        self.assertEqual(int(mt["diskWriteBytes"]),
+                         sum(int(d["writeBytes"]) for d in mt["disks"]))
+        self.assertEqual(int(mt["networkTxBytes"]),
+                         sum(int(n["txBytes"]) for n in mt["nics"]))
+        self.assertEqual(int(mt["memoryUsedBytes"]),
+                         int(mt["memoryRssKib"]) * 1024)
         # ...detached, and the bytes are in Ceph...
         self.ok(VM + "DetachDisk", {"vmId": a, "diskId": "data"})
         self.assertEqual(self.rbd_read(vol["id"], 24),

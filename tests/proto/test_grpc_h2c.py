@@ -67,7 +67,20 @@ def setUpModule():
 
 
 def tearDownModule():
+    # A stream open while the daemon stops ends with UNAVAILABLE, saying
+    # why, not with a reset connection.
+    channel = grpc.insecure_channel("127.0.0.1:%d" % daemon.port)
+    stream = seed_rpc.NodeDaemonServiceStub(channel).StreamMetrics(
+        seed_pb.StreamMetricsRequest(interval_seconds=60), timeout=60)
+    time.sleep(0.5)
     rc = daemon.stop()
+    try:
+        next(stream)
+        raise AssertionError("the stream went on after the daemon stopped")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.UNAVAILABLE, e
+        assert "shutting down" in e.details(), e.details()
+    channel.close()
     shutil.rmtree(TMP, ignore_errors=True)
     assert rc == 0, "daemon exited %d:\n%s" % (rc, daemon.read_log())
 
@@ -165,6 +178,51 @@ class GrpcTest(unittest.TestCase):
             s.cancel()
         self.assertTrue(self.node.HealthCheck(seed_pb.HealthCheckRequest(),
                                               timeout=10).version)
+
+    def test_stream_metrics(self):
+        """StreamMetrics: samples of the node and of every VM of ours each
+        intervalSeconds, rates from the second reading on; a bad interval
+        is INVALID_ARGUMENT; cancel ends it."""
+        vm_id = str(uuid.uuid4())
+        self.node.CreateVM(seed_pb.CreateVMOnNodeRequest(
+            vm_id=vm_id, name="mt-" + vm_id[:8],
+            spec=seed_pb.VMSpec(cpu_cores=1, memory_mib=64)), timeout=30)
+        ident = seed_pb.VMIdRequest(vm_id=vm_id)
+        self.node.StartVM(ident, timeout=30)
+        start = time.monotonic()
+        stream = self.node.StreamMetrics(
+            seed_pb.StreamMetricsRequest(interval_seconds=1), timeout=60)
+        samples = []
+        for m in stream:
+            samples.append((time.monotonic() - start, m))
+            if len(samples) == 3:
+                break
+        stream.cancel()
+        times = [t for t, _ in samples]
+        self.assertLess(times[0], 2.5, times)       # first after <= 1 s
+        self.assertGreater(times[2] - times[1], 0.7, times)
+        self.assertLess(times[2] - times[1], 1.6, times)
+        for _, m in samples:
+            self.assertGreater(m.memory_total_bytes, m.memory_used_bytes)
+            self.assertGreater(m.memory_used_bytes, 0)
+            self.assertTrue(0 <= m.cpu_usage_percent <= 100)
+            self.assertGreater(m.timestamp.seconds, 1700000000)
+            names = [n.interface for n in m.networks]
+            self.assertNotIn("lo", names)
+            vm = [v for v in m.vms if v.vm_id == vm_id]
+            self.assertEqual(len(vm), 1, m.vms)
+            self.assertEqual(vm[0].name, "mt-" + vm_id[:8])
+        self.assertLess(samples[0][1].timestamp.ToMilliseconds(),
+                        samples[1][1].timestamp.ToMilliseconds())
+        with self.assertRaises(grpc.RpcError) as ctx:
+            next(self.node.StreamMetrics(
+                seed_pb.StreamMetricsRequest(interval_seconds=3601),
+                timeout=10))
+        self.assertEqual(ctx.exception.code(),
+                         grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("intervalSeconds", ctx.exception.details())
+        self.node.ForceStopVM(ident, timeout=30)
+        self.node.DeleteVM(ident, timeout=30)
 
     def test_our_services_and_status_codes(self):
         nets = net_rpc.VirtualNetworkServiceStub(self.channel)
