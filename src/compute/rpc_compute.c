@@ -25,6 +25,7 @@
 
 #include "jsonx.h"
 #include "limiquantix/compute.h"
+#include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
 #include "rpc.h"
 #include "seq.h"
@@ -137,10 +138,98 @@ parse_enum(const char *s, const char *const names[], size_t n, int *out)
     return false;
 }
 
+/* One value of a contract enum as a request may spell it: the proto3 JSON
+ * name or number (what a client generated from the contract sends), or the
+ * lower-case word this API took before the contract (still read, any
+ * case). */
+struct enum_value {
+    const char *name;           /* "DISK_BUS_SATA" */
+    int number;                 /* Its number in proto/. */
+    const char *legacy;         /* "sata" */
+    int value;                  /* Ours: LQ_DISK_BUS_SATA. */
+};
+
+static bool
+enum_lookup(const struct json *v, const struct enum_value *vals, size_t n,
+            int *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((v->type == JSON_STRING
+             && (!strcmp(json_string(v), vals[i].name)
+                 || !strcasecmp(json_string(v), vals[i].legacy)))
+            || (v->type == JSON_INTEGER
+                && json_integer(v) == vals[i].number)) {
+            *out = vals[i].value;
+            return true;
+        }
+    }
+    return false;
+}
+
+static struct lq_error *
+enum_error(const char *field, const struct enum_value *vals, size_t n)
+{
+    struct ds names = DS_EMPTY_INITIALIZER;
+    for (size_t i = 0; i < n; i++) {
+        ds_put_format(&names, "%s%s", i ? (i + 1 < n ? ", " : " or ") : "",
+                      vals[i].name);
+    }
+    struct lq_error *e = lq_error_new(LQ_INVALID_ARGUMENT, "%s: expected %s",
+                                      field, ds_cstr(&names));
+    ds_destroy(&names);
+    return e;
+}
+
+/* Enum field 'camel' of 'obj' into '*out' (left alone when absent or "",
+ * the default); 'field' is its full name for the error. */
+static struct lq_error *
+get_enum(const struct json *obj, const char *camel, const char *field,
+         const struct enum_value *vals, size_t n, int *out)
+{
+    const struct json *v = lq_json_field(obj, camel);
+    if (!v || (v->type == JSON_STRING && !*json_string(v))
+        || enum_lookup(v, vals, n, out)) {
+        return NULL;
+    }
+    return enum_error(field, vals, n);
+}
+
+static const struct enum_value disk_buses[] = {
+    { "DISK_BUS_VIRTIO", 0, "virtio", LQ_DISK_BUS_VIRTIO },
+    { "DISK_BUS_SCSI", 1, "scsi", LQ_DISK_BUS_SCSI },
+    { "DISK_BUS_SATA", 2, "sata", LQ_DISK_BUS_SATA },
+    { "DISK_BUS_IDE", 3, "ide", LQ_DISK_BUS_IDE },
+};
+static const struct enum_value nic_models[] = {
+    { "NIC_MODEL_VIRTIO", 0, "virtio", LQ_NIC_VIRTIO },
+    { "NIC_MODEL_E1000", 1, "e1000", LQ_NIC_E1000 },
+    { "NIC_MODEL_RTL8139", 2, "rtl8139", LQ_NIC_RTL8139 },
+};
+static const struct enum_value firmwares[] = {
+    { "FIRMWARE_BIOS", 0, "bios", LQ_FIRMWARE_BIOS },
+    { "FIRMWARE_UEFI", 1, "uefi", LQ_FIRMWARE_UEFI },
+};
+static const struct enum_value boot_devices[] = {
+    { "BOOT_DEVICE_DISK", 0, "hd", LQ_BOOT_HD },
+    { "BOOT_DEVICE_CDROM", 1, "cdrom", LQ_BOOT_CDROM },
+    { "BOOT_DEVICE_NETWORK", 2, "network", LQ_BOOT_NETWORK },
+};
+
+/* A field the contract renamed: 'camel' (the contract's) or 'old' (what
+ * this API read before); both given and different is an error. */
+static const char *
+renamed_field(const struct json *obj, const char *camel, const char *old,
+              bool *conflict)
+{
+    const struct json *a = lq_json_field(obj, camel);
+    const struct json *b = lq_json_field(obj, old);
+    *conflict = a && b && !json_equal(a, b);
+    return a || !b ? camel : old;
+}
+
 static struct lq_error *
 parse_disk(const struct json *j, const char *field, struct lq_disk_spec *d)
 {
-    static const char *const buses[] = { "virtio", "sata", "scsi" };
     static const char *const caches[] = { "none", "writeback", "writethrough",
                                           "directsync", "unsafe" };
     struct lq_error *error;
@@ -159,13 +248,12 @@ parse_disk(const struct json *j, const char *field, struct lq_disk_spec *d)
         return in_object(error, "%s", field);
     }
     int v = LQ_DISK_BUS_VIRTIO;
-    s = NULL;
-    if ((error = lq_json_get_string(j, "bus", &s))) {
-        return in_object(error, "%s", field);
-    }
-    if (s && *s && !parse_enum(s, buses, ARRAY_SIZE(buses), &v)) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.bus: "
-                            "expected virtio, sata or scsi", field);
+    char *bus_field = xasprintf("%s.bus", field);
+    error = get_enum(j, "bus", bus_field, disk_buses, ARRAY_SIZE(disk_buses),
+                     &v);
+    free(bus_field);
+    if (error) {
+        return error;
     }
     d->bus = v;
     v = LQ_DISK_CACHE_NONE;
@@ -227,8 +315,15 @@ parse_cdroms(const struct json *cdroms, struct lq_vm_spec *s)
             return lq_error_new(LQ_INVALID_ARGUMENT, "spec.cdroms[%zu]: "
                                 "expected an object", i);
         }
+        bool conflict;
+        const char *path = renamed_field(a->elems[i], "isoPath", "path",
+                                         &conflict);
+        if (conflict) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "spec.cdroms[%zu]."
+                                "isoPath: differs from path (give one)", i);
+        }
         if ((error = get_opt_string(a->elems[i], "id", &cd->id))
-            || (error = get_opt_string(a->elems[i], "path", &cd->path))) {
+            || (error = get_opt_string(a->elems[i], path, &cd->path))) {
             return in_object(error, "spec.cdroms[%zu]", i);
         }
     }
@@ -238,17 +333,11 @@ parse_cdroms(const struct json *cdroms, struct lq_vm_spec *s)
 static struct lq_error *
 parse_boot(const struct json *spec, struct lq_vm_spec *s)
 {
-    static const char *const firmwares[] = { "bios", "uefi" };
-    static const char *const devs[] = { "hd", "cdrom", "network" };
-    const char *fw = NULL;
-    struct lq_error *error = lq_json_get_string(spec, "firmware", &fw);
-    if (error) {
-        return in_object(error, "spec");
-    }
     int v = LQ_FIRMWARE_BIOS;
-    if (fw && *fw && !parse_enum(fw, firmwares, ARRAY_SIZE(firmwares), &v)) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.firmware: expected "
-                            "BIOS or UEFI");
+    struct lq_error *error = get_enum(spec, "firmware", "spec.firmware",
+                                      firmwares, ARRAY_SIZE(firmwares), &v);
+    if (error) {
+        return error;
     }
     s->firmware = v;
 
@@ -259,15 +348,16 @@ parse_boot(const struct json *spec, struct lq_vm_spec *s)
     if (order->type != JSON_ARRAY
         || json_array(order)->n > LQ_MAX_BOOT_DEVS) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "spec.bootOrder: expected "
-                            "up to %d of hd, cdrom, network",
-                            LQ_MAX_BOOT_DEVS);
+                            "up to %d of BOOT_DEVICE_DISK, BOOT_DEVICE_CDROM, "
+                            "BOOT_DEVICE_NETWORK", LQ_MAX_BOOT_DEVS);
     }
     for (size_t i = 0; i < json_array(order)->n; i++) {
-        const struct json *d = json_array(order)->elems[i];
-        if (d->type != JSON_STRING
-            || !parse_enum(json_string(d), devs, ARRAY_SIZE(devs), &v)) {
-            return lq_error_new(LQ_INVALID_ARGUMENT, "spec.bootOrder[%zu]: "
-                                "expected hd, cdrom or network", i);
+        if (!enum_lookup(json_array(order)->elems[i], boot_devices,
+                         ARRAY_SIZE(boot_devices), &v)) {
+            char *field = xasprintf("spec.bootOrder[%zu]", i);
+            error = enum_error(field, boot_devices, ARRAY_SIZE(boot_devices));
+            free(field);
+            return error;
         }
         s->boot[s->n_boot++] = v;
     }
@@ -277,8 +367,6 @@ parse_boot(const struct json *spec, struct lq_vm_spec *s)
 static struct lq_error *
 parse_nic(const struct json *j, const char *field, struct lq_nic_spec *n)
 {
-    static const char *const models[] = { "virtio", "e1000" };
-    const char *model = NULL;
     struct lq_error *error;
 
     if (!j || j->type != JSON_OBJECT) {
@@ -286,18 +374,16 @@ parse_nic(const struct json *j, const char *field, struct lq_nic_spec *n)
                             field);
     }
     if ((error = get_opt_string(j, "id", &n->id))
-        || (error = get_uuid(j, "portId", true, n->port_id))
-        || (error = lq_json_get_string(j, "model", &model))) {
+        || (error = get_uuid(j, "portId", true, n->port_id))) {
         return in_object(error, "%s", field);
     }
     int v = LQ_NIC_VIRTIO;
-    if (model && *model && !parse_enum(model, models, ARRAY_SIZE(models),
-                                       &v)) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.model: expected virtio "
-                            "or e1000", field);
-    }
+    char *model_field = xasprintf("%s.model", field);
+    error = get_enum(j, "model", model_field, nic_models,
+                     ARRAY_SIZE(nic_models), &v);
+    free(model_field);
     n->model = v;
-    return NULL;
+    return error;
 }
 
 static struct lq_error *
@@ -306,11 +392,17 @@ parse_spec(const struct json *spec, struct lq_vm_spec *s)
     struct lq_error *error;
     int64_t memory = 0;
 
+    bool conflict;
+    const char *threads = renamed_field(spec, "cpuThreadsPerCore",
+                                        "cpuThreads", &conflict);
+    if (conflict) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.cpuThreadsPerCore: "
+                            "differs from spec.cpuThreads (give one)");
+    }
     if ((error = get_u32_min1(spec, "cpuSockets", "cpuSockets",
                               &s->cpu_sockets))
         || (error = get_u32_min1(spec, "cpuCores", "cpuCores", &s->cpu_cores))
-        || (error = get_u32_min1(spec, "cpuThreads", "cpuThreads",
-                                 &s->cpu_threads))) {
+        || (error = get_u32_min1(spec, threads, threads, &s->cpu_threads))) {
         return error;
     }
     if ((error = lq_json_get_int64(spec, "memoryMib", &memory))) {

@@ -279,7 +279,7 @@ class QemuGuestTest(unittest.TestCase):
              % self.tmp),
             ({"spec": dict(kernel, cdroms=[{"id": "cd",
                                             "path": "/etc/hostname"}])},
-             "spec.cdroms[0].path"),
+             "spec.cdroms[0].isoPath"),
             ({"spec": dict(kernel, disks=[{"id": "d0",
                                            "path": "/etc/hostname"}])},
              "spec.disks[0].path: \"/etc/hostname\" is " + out),

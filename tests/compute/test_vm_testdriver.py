@@ -141,6 +141,87 @@ class TestDriverTest(unittest.TestCase):
         self.error("GetVMStatus", {"vmId": vm}, "not_found")
         self.error("StartVM", {"vmId": vm}, "not_found")
 
+    def test_contract_enums_and_field_names(self):
+        """The contract's enum names and numbers (proto3 JSON) and its field
+        names define the same VM as the words this API took before: the
+        second CreateVM finds the same spec, not another one."""
+        iso = os.path.join(IMAGES, "boot.iso")
+        open(iso, "wb").close()
+        legacy = {"cpuThreads": 1, "memoryMib": 128, "firmware": "uefi",
+                  "bootOrder": ["cdrom", "hd", "network"],
+                  "cdroms": [{"id": "cd", "path": iso}],
+                  "disks": [{"id": "a", "path": KERNEL, "bus": "sata"},
+                            {"id": "b", "path": KERNEL, "bus": "scsi",
+                             "readonly": True}]}
+        contract = {"cpuThreadsPerCore": 1, "memoryMib": 128,
+                    "firmware": "FIRMWARE_UEFI",
+                    "bootOrder": ["BOOT_DEVICE_CDROM", 0,
+                                  "BOOT_DEVICE_NETWORK"],
+                    "cdroms": [{"id": "cd", "isoPath": iso}],
+                    "disks": [{"id": "a", "path": KERNEL, "bus": 2},
+                              {"id": "b", "path": KERNEL,
+                               "bus": "DISK_BUS_SCSI", "readonly": True}]}
+        vm = str(uuid.uuid4())
+        req = {"vmId": vm, "name": "enum-" + vm[:8], "spec": legacy}
+        self.ok("CreateVM", req)
+        self.ok("CreateVM", dict(req, spec=contract))
+        # A value that differs is another spec.
+        self.error("CreateVM", dict(req, spec=dict(
+            contract, firmware="FIRMWARE_BIOS")), "already_exists")
+        self.ok("DeleteVM", {"vmId": vm})
+        # IDE (hda, hdb; the CD-ROMs are hdc, hdd): at most two.
+        ide = {"id": "i", "path": KERNEL, "bus": "DISK_BUS_IDE"}
+        vm = str(uuid.uuid4())
+        self.ok("CreateVM", {"vmId": vm, "name": "ide-" + vm[:8],
+                             "spec": self.spec(disks=[
+                                 dict(ide, id="i1"), dict(ide, id="i2")])})
+        self.ok("DeleteVM", {"vmId": vm})
+
+    def test_bad_enum_values(self):
+        """A value the contract does not define is invalid_argument naming
+        the field, and nothing is defined."""
+        before = self.ok("ListVMs", {})
+        disk = {"id": "d", "path": KERNEL}
+        port = str(uuid.uuid4())
+        cases = [
+            (self.spec(firmware="FIRMWARE_COREBOOT"), "spec.firmware: "
+             "expected FIRMWARE_BIOS or FIRMWARE_UEFI"),
+            (self.spec(firmware=7), "spec.firmware: expected"),
+            (self.spec(firmware=True), "spec.firmware: expected"),
+            (self.spec(kernelPath=None, bootOrder=["BOOT_DEVICE_FLOPPY"]),
+             "spec.bootOrder[0]: expected BOOT_DEVICE_DISK"),
+            (self.spec(kernelPath=None, bootOrder=[3]),
+             "spec.bootOrder[0]: expected"),
+            (self.spec(disks=[dict(disk, bus="DISK_BUS_NVME")]),
+             "spec.disks[0].bus: expected DISK_BUS_VIRTIO, DISK_BUS_SCSI, "
+             "DISK_BUS_SATA or DISK_BUS_IDE"),
+            (self.spec(disks=[dict(disk, bus=4)]), "spec.disks[0].bus"),
+            (self.spec(disks=[dict(disk, id="i%d" % i, bus="DISK_BUS_IDE")
+                              for i in range(3)]),
+             "spec.disks[2].bus: at most 2 IDE disks"),
+            (self.spec(nics=[{"id": "n", "portId": port,
+                              "model": "NIC_MODEL_NE2K"}]),
+             "spec.nics[0].model: expected NIC_MODEL_VIRTIO, "
+             "NIC_MODEL_E1000 or NIC_MODEL_RTL8139"),
+            (self.spec(nics=[{"id": "n", "portId": port, "model": 3}]),
+             "spec.nics[0].model"),
+            (self.spec(cpuThreadsPerCore=0), "spec.cpuThreadsPerCore: "
+             "must be at least 1"),
+            (self.spec(cpuThreadsPerCore=2, cpuThreads=1),
+             "spec.cpuThreadsPerCore: differs from spec.cpuThreads"),
+            (self.spec(cdroms=[{"id": "c", "isoPath": "/etc/passwd"}]),
+             "spec.cdroms[0].isoPath: \"/etc/passwd\" is not inside"),
+            (self.spec(cdroms=[{"id": "c", "isoPath": KERNEL,
+                                "path": "/etc/passwd"}]),
+             "spec.cdroms[0].isoPath: differs from path"),
+        ]
+        for spec, prefix in cases:
+            spec = {k: v for k, v in spec.items() if v is not None}
+            msg = self.error("CreateVM", {"name": "bad-enum", "spec": spec},
+                             "invalid_argument")
+            self.assertTrue(msg.startswith(prefix), (spec, msg))
+        self.assertEqual(self.ok("ListVMs", {}), before)
+
     def test_foreign_domain_is_invisible(self):
         self.assertNotIn("test", [v["name"] for v in
                                   self.ok("ListVMs", {})["vms"]])

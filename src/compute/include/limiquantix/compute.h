@@ -44,7 +44,10 @@ struct lq_compute;
 
 /* ---- Specs (typed values; the domain XML is built from these only) ---- */
 
-enum lq_disk_bus { LQ_DISK_BUS_VIRTIO, LQ_DISK_BUS_SATA, LQ_DISK_BUS_SCSI };
+/* New values go last: the spec fingerprint hashes the numbers. */
+enum lq_disk_bus { LQ_DISK_BUS_VIRTIO, LQ_DISK_BUS_SATA, LQ_DISK_BUS_SCSI,
+                   LQ_DISK_BUS_IDE /* hda, hdb: hdc, hdd are CD-ROMs; no
+                                    * hot-plug. */ };
 enum lq_disk_cache {
     LQ_DISK_CACHE_NONE,         /* Default. */
     LQ_DISK_CACHE_WRITEBACK,
@@ -73,7 +76,7 @@ struct lq_disk_spec {
     char secret_uuid[37];       /* libvirt secret for source's auth. */
 };
 
-enum lq_nic_model { LQ_NIC_VIRTIO, LQ_NIC_E1000 };
+enum lq_nic_model { LQ_NIC_VIRTIO, LQ_NIC_E1000, LQ_NIC_RTL8139 };
 
 /* A NIC on a QuantumNet port: an OVS virtualport on the integration bridge
  * with interfaceid = the port, the port's MAC. */
@@ -95,6 +98,10 @@ struct lq_nic_spec {
      * tap on the bridge. */
     char *vhost_socket;
 };
+/* The target device prefix of a disk on 'bus': "vd", "sd" or "hd". */
+const char *lq_disk_target_prefix(enum lq_disk_bus);
+#define LQ_MAX_IDE_DISKS 2
+
 /* The host device of a NIC: "lq" + the first 12 hex digits of the port id
  * (IFNAMSIZ allows 15). */
 void lq_nic_tap_name(const char *port_id, char name[16]);
