@@ -817,30 +817,71 @@ compute_now_ms(void)
     return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+struct stop_args {
+    struct lq_compute *c;
+    unsigned int timeout_s;
+    bool graceful_only;
+    bool forced;                /* Out: destroyed after all. */
+};
+
+/* StopVM's power-off of a guest that did not (or cannot) act on ACPI;
+ * its STOPPED event says why. */
 static struct lq_error *
-stop_op(virDomainPtr dom, const char *id, void *timeout_)
+stop_forced(virDomainPtr dom, const char *id, struct stop_args *a,
+            const char *reason)
 {
-    unsigned int timeout_s = *(unsigned int *) timeout_;
-    int state;
-    struct lq_error *error = get_state(dom, id, &state);
-    if (error || state == VIR_DOMAIN_SHUTOFF) {
+    compute_events_mark_forced(a->c, id, reason);
+    if (virDomainDestroy(dom) < 0) {
+        /* Already off: the guest powered off by itself meanwhile. */
+        struct lq_error *error = virt_last_code() == VIR_ERR_OPERATION_INVALID
+                                 ? NULL
+                                 : compute_virt_error("force-stopping VM", id);
+        compute_events_mark_forced(a->c, id, NULL);
         return error;
     }
-    if (state == VIR_DOMAIN_PAUSED) {
-        return lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is paused: "
-                            "a paused guest cannot act on an ACPI shutdown "
-                            "(ResumeVM or ForceStopVM)", id);
-    }
+    VLOG_WARN("VM %s forced off by StopVM (%s)", id,
+              !strcmp(reason, "PAUSED") ? "it is paused"
+              : "it did not power off in time");
+    a->forced = true;
+    return NULL;
+}
+
+/* Asks the guest to power off (the ACPI power button). */
+static struct lq_error *
+request_shutdown(virDomainPtr dom, const char *id)
+{
     if (virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0) {
         if (virt_last_code() != VIR_ERR_INVALID_ARG
             || virDomainShutdown(dom) < 0) {
             return compute_virt_error("shutting down VM", id);
         }
     }
-    VLOG_INFO("ACPI shutdown of VM %s requested (timeout %u s)", id,
-              timeout_s);
+    return NULL;
+}
 
-    long long deadline = compute_now_ms() + timeout_s * 1000LL;
+static struct lq_error *
+stop_op(virDomainPtr dom, const char *id, void *a_)
+{
+    struct stop_args *a = a_;
+    int state;
+    struct lq_error *error = get_state(dom, id, &state);
+    if (error || state == VIR_DOMAIN_SHUTOFF) {
+        return error;
+    }
+    if (state == VIR_DOMAIN_PAUSED) {
+        return a->graceful_only
+               ? lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is "
+                              "paused: a paused guest cannot act on an ACPI "
+                              "shutdown (ResumeVM or ForceStopVM)", id)
+               : stop_forced(dom, id, a, "PAUSED");
+    }
+    if ((error = request_shutdown(dom, id))) {
+        return error;
+    }
+    VLOG_INFO("ACPI shutdown of VM %s requested (timeout %u s)", id,
+              a->timeout_s);
+
+    long long deadline = compute_now_ms() + a->timeout_s * 1000LL;
     for (;;) {
         if ((error = get_state(dom, id, &state))) {
             return error;
@@ -850,21 +891,29 @@ stop_op(virDomainPtr dom, const char *id, void *timeout_)
             return NULL;
         }
         if (compute_now_ms() >= deadline) {
-            return lq_error_new(LQ_DEADLINE_EXCEEDED, "VM %s did not power "
-                                "off within %u s of the ACPI shutdown "
-                                "request; it is still %s (ForceStopVM stops "
-                                "it)", id, timeout_s,
-                                lq_vm_state_name(state_from_virt(state)));
+            break;
         }
         xnanosleep(100 * 1000 * 1000);
     }
+    if (!a->graceful_only) {
+        return stop_forced(dom, id, a, "TIMEOUT");
+    }
+    return lq_error_new(LQ_DEADLINE_EXCEEDED, "VM %s did not power off "
+                        "within %u s of the ACPI shutdown request; it is "
+                        "still %s (ForceStopVM stops it)", id, a->timeout_s,
+                        lq_vm_state_name(state_from_virt(state)));
 }
 
 struct lq_error *
 lq_compute_stop_vm(struct lq_compute *c, const char *id,
-                   unsigned int timeout_s)
+                   unsigned int timeout_s, bool graceful_only, bool *forcedp)
 {
-    return compute_with_vm(c, id, stop_op, &timeout_s);
+    struct stop_args a = { c, timeout_s, graceful_only, false };
+    struct lq_error *error = compute_with_vm(c, id, stop_op, &a);
+    if (forcedp) {
+        *forcedp = a.forced;
+    }
+    return error;
 }
 
 static struct lq_error *

@@ -624,9 +624,13 @@ stop_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
     struct lq_compute *c;
     char id[37];
     uint32_t timeout = 0;
+    bool graceful_only = false;
     struct lq_error *error = vm_request(req, &c, id);
     if (!error) {
         error = lq_json_get_uint32(req, "timeoutSeconds", &timeout);
+    }
+    if (!error) {
+        error = lq_json_get_bool(req, "gracefulOnly", &graceful_only);
     }
     if (!error && timeout > MAX_STOP_TIMEOUT_S) {
         error = lq_error_new(LQ_INVALID_ARGUMENT, "timeoutSeconds: at most "
@@ -634,7 +638,8 @@ stop_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
     }
     if (!error) {
         error = lq_compute_stop_vm(c, id, timeout ? timeout
-                                   : DEFAULT_STOP_TIMEOUT_S);
+                                   : DEFAULT_STOP_TIMEOUT_S, graceful_only,
+                                   NULL);
     }
     if (!error) {
         error = status_reply(c, id, responsep);
@@ -1013,6 +1018,9 @@ watch_events(struct lq_node *node OVS_UNUSED, const struct json *req,
             lq_json_put_string(j, "name", events[i].name);
             lq_json_put_string(j, "event", events[i].event);
             lq_json_put_string(j, "detail", events[i].detail);
+            if (events[i].forced[0]) {
+                lq_json_put_string(j, "forced", events[i].forced);
+            }
             lq_json_put_int64(j, "timeMs", events[i].time_ms);
             json_array_add(a, j);
         }
@@ -1124,14 +1132,21 @@ node_event_json(const struct lq_vm_event *ev)
     lq_json_put_string(j, "timestamp", ts);
     lq_json_put_string(j, "type", event_type(ev));
     lq_json_put_string(j, "vmId", ev->vm_id);
-    char *msg = xasprintf("VM %s %s%s%s", ev->name, ev->event,
-                          *ev->detail ? " " : "", ev->detail);
+    char *msg = xasprintf("VM %s %s%s%s%s", ev->name, ev->event,
+                          *ev->detail ? " " : "", ev->detail,
+                          !*ev->forced ? ""
+                          : !strcmp(ev->forced, "PAUSED")
+                          ? " (forced off by StopVM: it was paused)"
+                          : " (forced off by StopVM after its timeout)");
     lq_json_put_string(j, "message", msg);
     free(msg);
     struct json *md = json_object_create();
     json_object_put_string(md, "event", ev->event);
     json_object_put_string(md, "detail", ev->detail);
     json_object_put_string(md, "name", ev->name);
+    if (*ev->forced) {
+        json_object_put_string(md, "forced", ev->forced);
+    }
     json_object_put(j, "metadata", md);
     return j;
 }

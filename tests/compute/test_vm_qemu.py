@@ -153,7 +153,8 @@ class QemuGuestTest(unittest.TestCase):
         # Pause and resume.
         self.assertEqual(self.ok("PauseVM", {"vmId": good})["state"],
                          "POWER_STATE_PAUSED")
-        status, body = self.call("StopVM", {"vmId": good})
+        status, body = self.call("StopVM", {"vmId": good,
+                                            "gracefulOnly": True})
         self.assertEqual(body["code"], "failed_precondition", body)
         self.assertEqual(self.ok("ResumeVM", {"vmId": good})["state"],
                          "POWER_STATE_RUNNING")
@@ -163,10 +164,12 @@ class QemuGuestTest(unittest.TestCase):
         self.assertEqual(body["state"], "POWER_STATE_STOPPED")
         self.assertIn("LQ-GUEST-POWER-BUTTON", self.serial(good_log))
 
-        # A guest that ignores ACPI: timeout error, never a silent force.
+        # A guest that ignores ACPI, gracefulOnly: timeout error, the VM
+        # keeps running.
         t = time.time()
         status, body = self.call("StopVM", {"vmId": deaf,
-                                            "timeoutSeconds": 2})
+                                            "timeoutSeconds": 2,
+                                            "gracefulOnly": True})
         self.assertEqual(body["code"], "deadline_exceeded", body)
         self.assertGreaterEqual(time.time() - t, 2)
         self.assertEqual(self.ok("GetVMStatus", {"vmId": deaf})["state"],
@@ -175,8 +178,23 @@ class QemuGuestTest(unittest.TestCase):
         # DeleteVM is refused while running.
         status, body = self.call("DeleteVM", {"vmId": deaf})
         self.assertEqual(body["code"], "failed_precondition", body)
-        self.assertEqual(self.ok("ForceStopVM", {"vmId": deaf})["state"],
+        # As the seed's caller asks: after the timeout the node forces it
+        # off, and the STOPPED event says so.
+        since = int(self.ok("WatchEvents", {"timeoutSeconds": 0})["lastSeq"])
+        t = time.time()
+        self.ok("StopVM", {"vmId": deaf, "timeoutSeconds": 2})
+        self.assertGreaterEqual(time.time() - t, 2)
+        self.assertEqual(self.ok("GetVMStatus", {"vmId": deaf})["state"],
                          "POWER_STATE_STOPPED")
+        stops = []
+        deadline = time.time() + 20
+        while not stops and time.time() < deadline:
+            r = self.ok("WatchEvents", {"sinceSeq": str(since),
+                                        "vmId": deaf, "timeoutSeconds": 5})
+            stops += [e for e in r["events"] if e["event"] == "STOPPED"]
+            since = int(r["lastSeq"])
+        self.assertEqual([(e["detail"], e.get("forced")) for e in stops],
+                         [("DESTROYED", "TIMEOUT")])
         self.assertEqual(self.ok("ForceStopVM", {"vmId": deaf})["state"],
                          "POWER_STATE_STOPPED")
 

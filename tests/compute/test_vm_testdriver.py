@@ -141,6 +141,46 @@ class TestDriverTest(unittest.TestCase):
         self.error("GetVMStatus", {"vmId": vm}, "not_found")
         self.error("StartVM", {"vmId": vm}, "not_found")
 
+    def test_stop_forces_off(self):
+        """StopVM leaves the VM off, as the seed's caller expects: a paused
+        guest cannot act on ACPI, so it is powered off at once, and the
+        STOPPED event says it was forced.  gracefulOnly keeps the refusal
+        and the VM as it was."""
+        vm = str(uuid.uuid4())
+        self.ok("CreateVM", {"vmId": vm, "name": "stop-" + vm[:8],
+                             "spec": self.spec()})
+        self.addCleanup(self.call, "DeleteVM", {"vmId": vm})
+        self.addCleanup(self.call, "ForceStopVM", {"vmId": vm})
+        self.ok("StartVM", {"vmId": vm})
+        self.ok("PauseVM", {"vmId": vm})
+        since = self.ok("WatchEvents", {"timeoutSeconds": 0})["lastSeq"]
+        msg = self.error("StopVM", {"vmId": vm, "timeoutSeconds": 1,
+                                    "gracefulOnly": True},
+                         "failed_precondition")
+        self.assertIn("paused", msg)
+        self.assertEqual(self.ok("GetVMStatus", {"vmId": vm})["state"],
+                         "POWER_STATE_PAUSED")
+        self.error("StopVM", {"vmId": vm, "gracefulOnly": "yes"},
+                   "invalid_argument")
+        self.ok("StopVM", {"vmId": vm, "timeoutSeconds": 30})
+        self.assertEqual(self.ok("GetVMStatus", {"vmId": vm})["state"],
+                         "POWER_STATE_STOPPED")
+        events = wait_for(lambda: [e for e in self.ok("WatchEvents", {
+            "sinceSeq": since, "vmId": vm, "timeoutSeconds": 2})["events"]
+            if e["event"] == "STOPPED"])
+        self.assertEqual(events[0]["detail"], "DESTROYED")
+        self.assertEqual(events[0]["forced"], "PAUSED")
+        # A guest that powers off on ACPI (the test driver's do at once)
+        # is not forced.
+        self.ok("StartVM", {"vmId": vm})
+        since = self.ok("WatchEvents", {"timeoutSeconds": 0})["lastSeq"]
+        self.ok("StopVM", {"vmId": vm, "timeoutSeconds": 5})
+        events = wait_for(lambda: [e for e in self.ok("WatchEvents", {
+            "sinceSeq": since, "vmId": vm, "timeoutSeconds": 2})["events"]
+            if e["event"] == "STOPPED"])
+        self.assertEqual(events[0]["detail"], "SHUTDOWN")
+        self.assertNotIn("forced", events[0])
+
     def test_contract_enums_and_field_names(self):
         """The contract's enum names and numbers (proto3 JSON) and its field
         names define the same VM as the words this API took before: the

@@ -208,18 +208,34 @@ class GrpcTest(unittest.TestCase):
         ident = seed_pb.VMIdRequest(vm_id=vm_id)
         self.node.StartVM(ident, timeout=30)
         self.node.ForceStopVM(ident, timeout=30)
-        seen = []
+        # The seed's StopVM of a paused VM: forced off, and the event
+        # says so.
+        self.node.StartVM(ident, timeout=30)
+        self.node.PauseVM(ident, timeout=30)
+        self.node.StopVM(seed_pb.StopVMRequest(vm_id=vm_id,
+                                               timeout_seconds=5), timeout=30)
+        self.assertEqual(self.node.GetVMStatus(ident, timeout=30).state,
+                         seed_pb.POWER_STATE_STOPPED)
+        seen, stops = [], []
         for ev in stream:
             if ev.vm_id != vm_id:
                 continue
             seen.append(ev.type)
             self.assertTrue(ev.timestamp.seconds > 0)
             if ev.type == seed_pb.EVENT_TYPE_VM_STOPPED:
-                break
+                stops.append(ev)
+                if len(stops) == 2:
+                    break
         stream.cancel()
         self.assertEqual([t for t in seen if t != seed_pb.EVENT_TYPE_UNKNOWN],
                          [seed_pb.EVENT_TYPE_VM_STARTED,
+                          seed_pb.EVENT_TYPE_VM_STOPPED,
+                          seed_pb.EVENT_TYPE_VM_STARTED,
+                          seed_pb.EVENT_TYPE_VM_PAUSED,
                           seed_pb.EVENT_TYPE_VM_STOPPED])
+        self.assertNotIn("forced", stops[0].metadata)
+        self.assertEqual(stops[1].metadata["forced"], "PAUSED")
+        self.assertIn("forced off by StopVM", stops[1].message)
         self.node.DeleteVM(ident, timeout=30)
         # Many streams at once, all abandoned: the node answers on.
         streams = [self.node.StreamEvents(_empty(), timeout=60)

@@ -271,9 +271,14 @@ struct lq_error *lq_compute_create_vm(struct lq_compute *,
                                       struct lq_vm_status *status);
 struct lq_error *lq_compute_start_vm(struct lq_compute *, const char *id);
 /* ACPI shutdown, then waits up to 'timeout_s' seconds for the guest to
- * power off; deadline_exceeded if it did not (the VM keeps running). */
+ * power off; if it did not, destroys it and sets '*forcedp' (a paused VM,
+ * which cannot act on ACPI, at once).  'graceful_only': never destroys;
+ * deadline_exceeded if the guest did not power off (it keeps running),
+ * failed_precondition if paused.  A forced stop's STOPPED event has
+ * 'forced' set. */
 struct lq_error *lq_compute_stop_vm(struct lq_compute *, const char *id,
-                                    unsigned int timeout_s);
+                                    unsigned int timeout_s,
+                                    bool graceful_only, bool *forcedp);
 struct lq_error *lq_compute_force_stop_vm(struct lq_compute *,
                                           const char *id);
 struct lq_error *lq_compute_reboot_vm(struct lq_compute *, const char *id);
@@ -376,6 +381,8 @@ struct lq_vm_event {
                                  * CRASHED */
     char detail[16];            /* STOPPED: SHUTDOWN, DESTROYED, CRASHED,
                                  * MIGRATED, FAILED, ...; else "". */
+    char forced[8];             /* STOPPED by StopVM's power-off: TIMEOUT
+                                 * or PAUSED; else "". */
     int64_t time_ms;            /* Unix milliseconds. */
 };
 /* The events after 'since' (of 'vm_id' only, if nonnull), waiting up to
