@@ -625,11 +625,13 @@ unbind_ports(struct lq_compute *c, virDomainPtr dom, const char *id)
 
 static struct lq_error *
 create_locked(struct lq_compute *c, virConnectPtr conn,
-              struct lq_vm_spec *spec, struct lq_vm_status *status)
+              struct lq_vm_spec *spec, struct lq_vm_status *status,
+              bool *createdp)
 {
     struct lq_error *error;
     virDomainPtr dom = virDomainLookupByUUIDString(conn, spec->id);
 
+    *createdp = false;
     if (dom) {
         /* Idempotent by id: the same spec returns the VM. */
         struct lq_vm_metadata m;
@@ -716,6 +718,7 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
         return error;
     }
     VLOG_INFO("defined VM %s (%s)", spec->id, spec->name);
+    *createdp = true;
     error = status ? status_from_domain(c, dom, status) : NULL;
     virDomainFree(dom);
     return error;
@@ -723,9 +726,10 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
 
 struct lq_error *
 lq_compute_create_vm(struct lq_compute *c, struct lq_vm_spec *spec,
-                     struct lq_vm_status *status)
+                     struct lq_vm_status *status, bool *createdp)
 {
     virConnectPtr conn;
+    bool created;
 
     if (status) {
         memset(status, 0, sizeof *status);
@@ -741,8 +745,11 @@ lq_compute_create_vm(struct lq_compute *c, struct lq_vm_spec *spec,
         return error;
     }
     ovs_mutex_lock(&c->create_mutex);
-    error = create_locked(c, conn, spec, status);
+    error = create_locked(c, conn, spec, status, &created);
     ovs_mutex_unlock(&c->create_mutex);
+    if (createdp) {
+        *createdp = created;
+    }
     virConnectClose(conn);
     return error;
 }

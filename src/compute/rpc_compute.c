@@ -555,6 +555,22 @@ status_reply(struct lq_compute *c, const char *id, struct json **responsep)
     return error;
 }
 
+/* CreateVMOnNodeResponse: the contract's {vmId, created, message}, and
+ * ours: the VM's status. */
+static struct json *
+create_reply(const struct lq_vm_status *st, bool created)
+{
+    struct json *r = json_object_create();
+    lq_json_put_string(r, "vmId", st->id);
+    lq_json_put_bool(r, "created", created);
+    char *msg = xasprintf(created ? "VM %s defined"
+                          : "VM %s already exists with this spec", st->id);
+    lq_json_put_string(r, "message", msg);
+    free(msg);
+    json_object_put(r, "status", lq_vm_status_to_json(st));
+    return r;
+}
+
 static struct lq_error *
 create_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
           struct json **responsep)
@@ -569,9 +585,10 @@ create_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
         error = lq_rpc_compute_parse_create(req, &spec);
     }
     if (!error) {
-        error = lq_compute_create_vm(c, &spec, &st);
+        bool created;
+        error = lq_compute_create_vm(c, &spec, &st, &created);
         if (!error) {
-            *responsep = lq_vm_status_to_json(&st);
+            *responsep = create_reply(&st, created);
         }
         lq_vm_status_clear(&st);
     }
@@ -579,7 +596,8 @@ create_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
     return error;
 }
 
-/* The common shape {vmId} -> op -> {vmId, name, state, labels}. */
+/* The common shape {vmId} -> op -> {} (google.protobuf.Empty: the
+ * contract's answer; GetVMStatus tells the state). */
 static struct lq_error *
 vm_op(const struct json *req, struct json **responsep,
       struct lq_error *(*op)(struct lq_compute *, const char *))
@@ -591,7 +609,7 @@ vm_op(const struct json *req, struct json **responsep,
         error = op(c, id);
     }
     if (!error) {
-        error = status_reply(c, id, responsep);
+        *responsep = json_object_create();
     }
     return error;
 }
@@ -611,11 +629,14 @@ VM_OP_HANDLER(pause_vm, lq_compute_pause_vm)
 VM_OP_HANDLER(resume_vm, lq_compute_resume_vm)
 
 static struct lq_error *
-no_op(struct lq_compute *c OVS_UNUSED, const char *id OVS_UNUSED)
+get_vm_status(struct lq_node *node OVS_UNUSED, const struct json *req,
+              struct json **responsep)
 {
-    return NULL;
+    struct lq_compute *c;
+    char id[37];
+    struct lq_error *error = vm_request(req, &c, id);
+    return error ? error : status_reply(c, id, responsep);
 }
-VM_OP_HANDLER(get_vm_status, no_op)
 
 static struct lq_error *
 stop_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
@@ -642,7 +663,7 @@ stop_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
                                    NULL);
     }
     if (!error) {
-        error = status_reply(c, id, responsep);
+        *responsep = json_object_create();
     }
     return error;
 }
@@ -706,7 +727,7 @@ attach_disk(struct lq_node *node OVS_UNUSED, const struct json *req,
         error = lq_compute_attach_disk(c, id, &d);
     }
     if (!error) {
-        error = status_reply(c, id, responsep);
+        *responsep = json_object_create();
     }
     lq_disk_spec_clear(&d);
     return error;
@@ -728,7 +749,7 @@ attach_nic(struct lq_node *node OVS_UNUSED, const struct json *req,
         error = lq_compute_attach_nic(c, id, &n);
     }
     if (!error) {
-        error = status_reply(c, id, responsep);
+        *responsep = json_object_create();
     }
     lq_nic_spec_clear(&n);
     return error;
@@ -754,7 +775,7 @@ detach(const struct json *req, struct json **responsep, const char *field,
         error = op(c, id, device);
     }
     if (!error) {
-        error = status_reply(c, id, responsep);
+        *responsep = json_object_create();
     }
     free(device);
     return error;
@@ -874,7 +895,7 @@ revert_snapshot(struct lq_node *node OVS_UNUSED, const struct json *req,
         error = lq_compute_revert_snapshot(c, id, snap_id);
     }
     if (!error) {
-        error = status_reply(c, id, responsep);
+        *responsep = json_object_create();
     }
     return error;
 }

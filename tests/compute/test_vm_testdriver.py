@@ -111,16 +111,27 @@ class TestDriverTest(unittest.TestCase):
         req = {"id": vm, "name": "tvm-" + vm[:8], "spec": self.spec(),
                "labels": {"team": "a"}}
         body = self.ok("CreateVM", req)
-        self.assertEqual(body, {"vmId": vm, "name": req["name"],
-                                "state": "POWER_STATE_STOPPED", "labels": {"team": "a"}})
-        self.assertEqual(self.ok("CreateVM", req)["vmId"], vm)
+        self.assertEqual(body, {
+            "vmId": vm, "created": True, "message": "VM %s defined" % vm,
+            "status": {"vmId": vm, "name": req["name"],
+                       "state": "POWER_STATE_STOPPED",
+                       "labels": {"team": "a"}}})
+        # Idempotent by vmId: the same VM, not created by this call.
+        again = self.ok("CreateVM", req)
+        self.assertEqual(again["vmId"], vm)
+        self.assertIs(again["created"], False)
+        self.assertEqual(again["status"], body["status"])
         self.error("CreateVM", dict(req, labels={"team": "b"}),
                    "already_exists")
         self.error("CreateVM", dict(req, spec=self.spec(cpuCores=4)),
                    "already_exists")
 
         def state(method, **extra):
-            return self.ok(method, dict({"vmId": vm}, **extra))["state"]
+            # Lifecycle calls answer google.protobuf.Empty, as the
+            # contract says; the state is GetVMStatus's.
+            self.assertEqual(self.ok(method, dict({"vmId": vm}, **extra)),
+                             {})
+            return self.ok("GetVMStatus", {"vmId": vm})["state"]
 
         self.error("PauseVM", {"vmId": vm}, "failed_precondition")
         self.assertEqual(state("StartVM"), "POWER_STATE_RUNNING")
@@ -134,7 +145,6 @@ class TestDriverTest(unittest.TestCase):
         self.assertEqual(state("StopVM"), "POWER_STATE_STOPPED")
         self.assertEqual(state("StartVM"), "POWER_STATE_RUNNING")
         self.assertEqual(state("ForceStopVM"), "POWER_STATE_STOPPED")
-        self.assertEqual(state("GetVMStatus"), "POWER_STATE_STOPPED")
         self.assertIn(vm, [v["vmId"] for v in self.ok("ListVMs", {})["vms"]])
         self.assertEqual(self.ok("DeleteVM", {"vmId": vm}), {})
         self.assertEqual(self.ok("DeleteVM", {"vmId": vm}), {})
@@ -184,7 +194,8 @@ class TestDriverTest(unittest.TestCase):
     def test_contract_enums_and_field_names(self):
         """The contract's enum names and numbers (proto3 JSON) and its field
         names define the same VM as the words this API took before: the
-        second CreateVM finds the same spec, not another one."""
+        second CreateVM finds the same spec (created false), not another
+        one."""
         iso = os.path.join(IMAGES, "boot.iso")
         open(iso, "wb").close()
         legacy = {"cpuThreads": 1, "memoryMib": 128, "firmware": "uefi",
@@ -203,8 +214,9 @@ class TestDriverTest(unittest.TestCase):
                                "bus": "DISK_BUS_SCSI", "readonly": True}]}
         vm = str(uuid.uuid4())
         req = {"vmId": vm, "name": "enum-" + vm[:8], "spec": legacy}
-        self.ok("CreateVM", req)
-        self.ok("CreateVM", dict(req, spec=contract))
+        self.assertIs(self.ok("CreateVM", req)["created"], True)
+        self.assertIs(self.ok("CreateVM", dict(req, spec=contract))
+                      ["created"], False)
         # A value that differs is another spec.
         self.error("CreateVM", dict(req, spec=dict(
             contract, firmware="FIRMWARE_BIOS")), "already_exists")

@@ -134,14 +134,25 @@ class GrpcTest(unittest.TestCase):
             vm_id=vm_id, name="seed-" + vm_id[:8], spec=spec,
             labels={"owner": "cp"}), timeout=30)
         self.assertEqual(r.vm_id, vm_id)
+        self.assertTrue(r.created)
+        self.assertEqual(r.message, "VM %s defined" % vm_id)
         ident = seed_pb.VMIdRequest(vm_id=vm_id)
         st = self.node.GetVMStatus(ident, timeout=30)
         self.assertEqual(st.state, seed_pb.POWER_STATE_STOPPED)
         self.assertEqual(st.name, "seed-" + vm_id[:8])
-        # Idempotent by vmId: the same request again is the same VM.
-        self.assertEqual(self.node.CreateVM(seed_pb.CreateVMOnNodeRequest(
+        # Idempotent by vmId: the same request again is the same VM, not
+        # created by this call.
+        r = self.node.CreateVM(seed_pb.CreateVMOnNodeRequest(
             vm_id=vm_id, name="seed-" + vm_id[:8], spec=spec,
-            labels={"owner": "cp"}), timeout=30).vm_id, vm_id)
+            labels={"owner": "cp"}), timeout=30)
+        self.assertEqual((r.vm_id, r.created), (vm_id, False))
+        # Lifecycle calls answer google.protobuf.Empty: no bytes, no
+        # unknown fields (the status is GetVMStatus's).
+        empty = self.channel.unary_unary(
+            "/limiquantix.node.v1.NodeDaemonService/StartVM",
+            request_serializer=seed_pb.VMIdRequest.SerializeToString,
+            response_deserializer=lambda b: b)
+        self.assertEqual(empty(ident, timeout=30), b"")
         self.node.StartVM(ident, timeout=30)
         self.assertEqual(self.node.GetVMStatus(ident, timeout=30).state,
                          seed_pb.POWER_STATE_RUNNING)

@@ -265,10 +265,12 @@ void lq_vm_status_free_array(struct lq_vm_status *, size_t n);
  * defined for an invalid spec, an unknown volume or port, a volume another
  * VM writes to (or that this one would write while others have it) or a
  * port another VM uses.  Fills the disks' sources and the NICs' MACs in
- * 'spec'.  'status' (optional) gets the result. */
+ * 'spec'.  'status' (optional) gets the result; '*createdp' (optional) is
+ * false when the VM existed with this spec already. */
 struct lq_error *lq_compute_create_vm(struct lq_compute *,
                                       struct lq_vm_spec *,
-                                      struct lq_vm_status *status);
+                                      struct lq_vm_status *status,
+                                      bool *createdp);
 struct lq_error *lq_compute_start_vm(struct lq_compute *, const char *id);
 /* ACPI shutdown, then waits up to 'timeout_s' seconds for the guest to
  * power off; if it did not, destroys it and sets '*forcedp' (a paused VM,
