@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -32,6 +33,7 @@
 #include "openvswitch/thread.h"
 #include "openvswitch/vlog.h"
 #include "compute_impl.h"
+#include "limiquantix/node.h"
 #include "resolve.h"
 #include "util.h"
 
@@ -1085,6 +1087,60 @@ lq_compute_ping(struct lq_compute *c)
         virConnectClose(conn);
     }
     return error;
+}
+
+/* The most vCPUs libvirt gives a guest: KVM's limit where KVM is, else
+ * TCG's ("qemu"; drivers without types ignore it). */
+static int
+max_guest_vcpus(virConnectPtr conn)
+{
+    int n = virConnectGetMaxVcpus(conn, access("/dev/kvm", R_OK | W_OK)
+                                        ? "qemu" : "kvm");
+    return n > 0 ? n : 0;
+}
+
+/* VM snapshots are of volume disks: they need a pool for the volumes. */
+static bool
+has_pools(struct lq_storage *storage)
+{
+    struct lq_pool_status *pools;
+    size_t n = 0;
+    struct lq_error *e = storage ? lq_storage_list_pools(storage, &pools, &n)
+                                 : NULL;
+    if (e) {
+        lq_error_free(e);
+        return false;
+    }
+    if (storage) {
+        lq_pool_status_free_array(pools, n);
+    }
+    return n > 0;
+}
+
+void
+lq_compute_get_caps(void *c_, struct lq_hypervisor_caps *caps)
+{
+    struct lq_compute *c = c_;
+    caps->live_migration = !smap_is_empty(&c->migration_peers);
+    caps->snapshots = has_pools(c->backends.storage);
+    caps->hotplug = true;
+    caps->gpu_passthrough = false;      /* No host devices in a spec. */
+
+    virConnectPtr conn;
+    virNodeInfo node;
+    struct lq_error *e = compute_get_conn(c, &conn);
+    if (e) {
+        lq_error_free(e);
+        return;
+    }
+    if (!virNodeGetInfo(conn, &node)) {
+        int libvirt_max = max_guest_vcpus(conn);
+        caps->max_vcpus = MIN(MIN(node.cpus, LQ_MAX_VCPUS),
+                              libvirt_max ? libvirt_max : LQ_MAX_VCPUS);
+        caps->max_memory_bytes = MIN((uint64_t) node.memory * 1024,
+                                     (uint64_t) LQ_MAX_MEMORY_MIB << 20);
+    }
+    virConnectClose(conn);
 }
 
 struct lq_error *

@@ -36,9 +36,9 @@
 #define MAX_NAME_LEN 64
 #define MAX_PATH_LEN 4096
 #define MAX_CMDLINE_LEN 4096
-#define MAX_VCPUS 255
+#define MAX_VCPUS LQ_MAX_VCPUS
 #define MIN_MEMORY_MIB 16
-#define MAX_MEMORY_MIB (4u << 20)       /* 4 TiB */
+#define MAX_MEMORY_MIB LQ_MAX_MEMORY_MIB
 #define MAX_DISKS 26
 #define MAX_NICS 16
 #define MAX_LABELS 64

@@ -288,6 +288,34 @@ class TestDriverTest(unittest.TestCase):
         # DeleteVM of a domain that is not ours succeeds without touching it.
         self.assertEqual(self.ok("DeleteVM", {"vmId": TEST_DOMAIN_UUID}), {})
 
+    def test_node_capabilities(self):
+        """GetNodeInfo's capabilities say what VMs here can really have:
+        no migration peer and no storage pool configured, so neither live
+        migration nor snapshots; no GPU passthrough; nested virtualization
+        as KVM's module says; the vCPU and memory limits of libvirt's host
+        (the test driver's: 16 CPUs), which CreateVM applies."""
+        caps = self.ok("GetNodeInfo", {})["capabilities"]
+        nested = False
+        for vendor in ("intel", "amd"):
+            try:
+                with open("/sys/module/kvm_%s/parameters/nested"
+                          % vendor) as f:
+                    nested = nested or f.read().strip() in ("Y", "1")
+            except OSError:
+                pass
+        self.assertIs(caps["supportsNestedVirtualization"], nested)
+        self.assertIs(caps["supportsHotplug"], True)
+        for flag in ("supportsLiveMigration", "supportsSnapshots",
+                     "supportsGpuPassthrough"):
+            self.assertIs(caps[flag], False, flag)
+        self.assertEqual(caps["maxVcpus"], 16)
+        self.assertGreater(int(caps["maxMemoryBytes"]), 0)
+        self.assertLessEqual(int(caps["maxMemoryBytes"]), 4 << 40)
+        # One vCPU more than maxVcpus is refused.
+        msg = self.error("CreateVM", {"name": "caps", "spec": self.spec(
+            cpuCores=caps["maxVcpus"] + 1)}, "invalid_argument")
+        self.assertIn("CPUs of this host", msg)
+
     def test_bad_requests(self):
         self.error("GetVMStatus", {}, "invalid_argument")
         self.error("GetVMStatus", {"vmId": "nope"}, "invalid_argument")

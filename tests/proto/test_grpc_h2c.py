@@ -118,6 +118,12 @@ class GrpcTest(unittest.TestCase):
         self.assertEqual(info.memory.total_bytes,
                          int(j["memory"]["totalBytes"]))
         self.assertEqual(info.cpu.total_threads, os.cpu_count())
+        caps = info.capabilities
+        self.assertEqual((caps.name, caps.supports_hotplug,
+                          caps.supports_gpu_passthrough), ("libvirt", True,
+                                                           False))
+        self.assertEqual(caps.max_vcpus, 16)    # the test driver's host
+        self.assertGreater(caps.max_memory_bytes, 0)
         with grpc.insecure_channel("unix:" + daemon.socket) as ch:
             stub = seed_rpc.NodeDaemonServiceStub(ch)
             self.assertEqual(stub.HealthCheck(seed_pb.HealthCheckRequest(),

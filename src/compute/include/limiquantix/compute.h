@@ -122,6 +122,10 @@ struct lq_cdrom_spec {
     char *path;                 /* NULL: an empty drive. */
 };
 
+/* Static limits of a spec (the host may allow less). */
+#define LQ_MAX_VCPUS 255
+#define LQ_MAX_MEMORY_MIB (4u << 20)    /* 4 TiB */
+
 struct lq_vm_spec {
     char id[37];                /* Domain UUID, lower-case. */
     char *name;                 /* Domain name. */
@@ -310,6 +314,14 @@ void lq_compute_set_backends(struct lq_compute *, struct lq_storage *,
  * logs) and the migration peers.  Without it no local file is allowed,
  * serialLog is refused and no migration target is known. */
 void lq_compute_configure(struct lq_compute *, const struct lq_config *);
+
+/* What VMs here can have, for GetNodeInfo (all but nested_virt): live
+ * migration when a migration peer is configured, snapshots with a storage
+ * pool, hot-plug always, no GPU passthrough; the vCPU and memory limits
+ * CreateVM applies, from libvirt's host (0 when libvirtd is down).
+ * Matches lq_hypervisor_caps_fn (aux: the compute). */
+struct lq_hypervisor_caps;
+void lq_compute_get_caps(void *compute, struct lq_hypervisor_caps *);
 
 /* Running VMs (domains of ours that are active). */
 struct lq_error *lq_compute_count_running(struct lq_compute *,
