@@ -29,6 +29,8 @@ struct lq_node {
 
     struct lq_storage *storage;     /* Attached subsystems, not owned. */
     struct lq_network *network;
+    lq_hypervisor_caps_fn *caps_fn; /* GetNodeInfo's capabilities. */
+    void *caps_aux;
 
     struct ovs_mutex mutex;         /* Guards the CPU sample and health. */
     unsigned long long prev_busy, prev_total;
@@ -231,6 +233,37 @@ lq_health_clear(struct lq_health *health)
     memset(health, 0, sizeof *health);
 }
 
+void
+lq_node_set_hypervisor_caps(struct lq_node *node, lq_hypervisor_caps_fn *fn,
+                            void *aux)
+{
+    node->caps_fn = fn;
+    node->caps_aux = aux;
+}
+
+/* KVM's "nested" module parameter: "Y" or "1" when guests may run
+ * hypervisors of their own. */
+static bool
+nested_virt_enabled(void)
+{
+    static const char *const params[] = {
+        "/sys/module/kvm_intel/parameters/nested",
+        "/sys/module/kvm_amd/parameters/nested",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(params); i++) {
+        char buf[8] = "";
+        FILE *f = fopen(params[i], "r");
+        if (f) {
+            bool ok = fgets(buf, sizeof buf, f) != NULL;
+            fclose(f);
+            if (ok && (buf[0] == 'Y' || buf[0] == '1')) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 struct lq_error *
 lq_node_get_info(struct lq_node *node, struct lq_node_info **infop)
 {
@@ -246,6 +279,10 @@ lq_node_get_info(struct lq_node *node, struct lq_node_info **infop)
     info->hostname = xstrdup(node->hostname);
     info->hypervisor = xstrdup(node->config->hypervisor.backend);
     info->hypervisor_version = libvirt_version();
+    if (node->caps_fn) {
+        node->caps_fn(node->caps_aux, &info->caps);
+    }
+    info->caps.nested_virt = nested_virt_enabled();
     info->datapath = lq_node_datapath(node);
     /* Hugepages are informative: a host without hugetlb has none, and an
      * unreadable sysfs file must not fail the whole call. */

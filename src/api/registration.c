@@ -109,9 +109,19 @@ build_register_request(struct lq_node *node, int api_port,
     lq_json_put_uint32(cpu, "threadsPerCore", info->cpu.threads_per_core);
     lq_json_put_uint32(cpu, "totalThreads", info->cpu.total_threads);
     lq_json_put_uint64(cpu, "frequencyMhz", info->cpu.frequency_mhz);
+    struct json *features = json_array_create_empty();
+    for (size_t i = 0; i < info->cpu.n_features; i++) {
+        json_array_add(features, json_string_create(info->cpu.features[i]));
+    }
+    json_object_put(cpu, "features", features);
     json_object_put(r, "cpuInfo", cpu);
 
+    /* The seed's agent sends MiB (totalMib, allocatableMib); our bytes
+     * stay for callers that read them. */
     struct json *mem = json_object_create();
+    lq_json_put_uint64(mem, "totalMib", info->memory.total_bytes >> 20);
+    lq_json_put_uint64(mem, "allocatableMib",
+                       info->memory.available_bytes >> 20);
     lq_json_put_uint64(mem, "totalBytes", info->memory.total_bytes);
     lq_json_put_uint64(mem, "allocatableBytes", info->memory.available_bytes);
     json_object_put(r, "memoryInfo", mem);

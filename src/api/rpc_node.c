@@ -134,6 +134,23 @@ hugepages_to_json(const struct lq_hugepages *hp)
     return a;
 }
 
+static struct json *
+caps_to_json(const struct lq_node_info *info)
+{
+    const struct lq_hypervisor_caps *c = &info->caps;
+    struct json *j = json_object_create();
+    lq_json_put_string(j, "name", info->hypervisor);
+    lq_json_put_string(j, "version", info->hypervisor_version);
+    lq_json_put_bool(j, "supportsLiveMigration", c->live_migration);
+    lq_json_put_bool(j, "supportsSnapshots", c->snapshots);
+    lq_json_put_bool(j, "supportsHotplug", c->hotplug);
+    lq_json_put_bool(j, "supportsGpuPassthrough", c->gpu_passthrough);
+    lq_json_put_bool(j, "supportsNestedVirtualization", c->nested_virt);
+    lq_json_put_uint32(j, "maxVcpus", c->max_vcpus);
+    lq_json_put_uint64(j, "maxMemoryBytes", c->max_memory_bytes);
+    return j;
+}
+
 static struct lq_error *
 get_node_info(struct lq_node *node, const struct json *request OVS_UNUSED,
               struct json **responsep)
@@ -154,10 +171,7 @@ get_node_info(struct lq_node *node, const struct json *request OVS_UNUSED,
     json_object_put(r, "network", nics_to_json(info));
     json_object_put(r, "disks", disks_to_json(info));
 
-    struct json *caps = json_object_create();
-    lq_json_put_string(caps, "name", info->hypervisor);
-    lq_json_put_string(caps, "version", info->hypervisor_version);
-    json_object_put(r, "capabilities", caps);
+    json_object_put(r, "capabilities", caps_to_json(info));
 
     lq_json_put_string(r, "datapath", info->datapath);
     json_object_put(r, "hugepages", hugepages_to_json(&info->hugepages));

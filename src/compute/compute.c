@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -32,6 +33,7 @@
 #include "openvswitch/thread.h"
 #include "openvswitch/vlog.h"
 #include "compute_impl.h"
+#include "limiquantix/node.h"
 #include "resolve.h"
 #include "util.h"
 
@@ -625,11 +627,13 @@ unbind_ports(struct lq_compute *c, virDomainPtr dom, const char *id)
 
 static struct lq_error *
 create_locked(struct lq_compute *c, virConnectPtr conn,
-              struct lq_vm_spec *spec, struct lq_vm_status *status)
+              struct lq_vm_spec *spec, struct lq_vm_status *status,
+              bool *createdp)
 {
     struct lq_error *error;
     virDomainPtr dom = virDomainLookupByUUIDString(conn, spec->id);
 
+    *createdp = false;
     if (dom) {
         /* Idempotent by id: the same spec returns the VM. */
         struct lq_vm_metadata m;
@@ -716,6 +720,7 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
         return error;
     }
     VLOG_INFO("defined VM %s (%s)", spec->id, spec->name);
+    *createdp = true;
     error = status ? status_from_domain(c, dom, status) : NULL;
     virDomainFree(dom);
     return error;
@@ -723,9 +728,10 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
 
 struct lq_error *
 lq_compute_create_vm(struct lq_compute *c, struct lq_vm_spec *spec,
-                     struct lq_vm_status *status)
+                     struct lq_vm_status *status, bool *createdp)
 {
     virConnectPtr conn;
+    bool created;
 
     if (status) {
         memset(status, 0, sizeof *status);
@@ -741,8 +747,11 @@ lq_compute_create_vm(struct lq_compute *c, struct lq_vm_spec *spec,
         return error;
     }
     ovs_mutex_lock(&c->create_mutex);
-    error = create_locked(c, conn, spec, status);
+    error = create_locked(c, conn, spec, status, &created);
     ovs_mutex_unlock(&c->create_mutex);
+    if (createdp) {
+        *createdp = created;
+    }
     virConnectClose(conn);
     return error;
 }
@@ -817,30 +826,71 @@ compute_now_ms(void)
     return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+struct stop_args {
+    struct lq_compute *c;
+    unsigned int timeout_s;
+    bool graceful_only;
+    bool forced;                /* Out: destroyed after all. */
+};
+
+/* StopVM's power-off of a guest that did not (or cannot) act on ACPI;
+ * its STOPPED event says why. */
 static struct lq_error *
-stop_op(virDomainPtr dom, const char *id, void *timeout_)
+stop_forced(virDomainPtr dom, const char *id, struct stop_args *a,
+            const char *reason)
 {
-    unsigned int timeout_s = *(unsigned int *) timeout_;
-    int state;
-    struct lq_error *error = get_state(dom, id, &state);
-    if (error || state == VIR_DOMAIN_SHUTOFF) {
+    compute_events_mark_forced(a->c, id, reason);
+    if (virDomainDestroy(dom) < 0) {
+        /* Already off: the guest powered off by itself meanwhile. */
+        struct lq_error *error = virt_last_code() == VIR_ERR_OPERATION_INVALID
+                                 ? NULL
+                                 : compute_virt_error("force-stopping VM", id);
+        compute_events_mark_forced(a->c, id, NULL);
         return error;
     }
-    if (state == VIR_DOMAIN_PAUSED) {
-        return lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is paused: "
-                            "a paused guest cannot act on an ACPI shutdown "
-                            "(ResumeVM or ForceStopVM)", id);
-    }
+    VLOG_WARN("VM %s forced off by StopVM (%s)", id,
+              !strcmp(reason, "PAUSED") ? "it is paused"
+              : "it did not power off in time");
+    a->forced = true;
+    return NULL;
+}
+
+/* Asks the guest to power off (the ACPI power button). */
+static struct lq_error *
+request_shutdown(virDomainPtr dom, const char *id)
+{
     if (virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0) {
         if (virt_last_code() != VIR_ERR_INVALID_ARG
             || virDomainShutdown(dom) < 0) {
             return compute_virt_error("shutting down VM", id);
         }
     }
-    VLOG_INFO("ACPI shutdown of VM %s requested (timeout %u s)", id,
-              timeout_s);
+    return NULL;
+}
 
-    long long deadline = compute_now_ms() + timeout_s * 1000LL;
+static struct lq_error *
+stop_op(virDomainPtr dom, const char *id, void *a_)
+{
+    struct stop_args *a = a_;
+    int state;
+    struct lq_error *error = get_state(dom, id, &state);
+    if (error || state == VIR_DOMAIN_SHUTOFF) {
+        return error;
+    }
+    if (state == VIR_DOMAIN_PAUSED) {
+        return a->graceful_only
+               ? lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is "
+                              "paused: a paused guest cannot act on an ACPI "
+                              "shutdown (ResumeVM or ForceStopVM)", id)
+               : stop_forced(dom, id, a, "PAUSED");
+    }
+    if ((error = request_shutdown(dom, id))) {
+        return error;
+    }
+    VLOG_INFO("ACPI shutdown of VM %s requested (timeout %u s)", id,
+              a->timeout_s);
+
+    long long deadline = compute_now_ms() + a->timeout_s * 1000LL;
     for (;;) {
         if ((error = get_state(dom, id, &state))) {
             return error;
@@ -850,21 +900,29 @@ stop_op(virDomainPtr dom, const char *id, void *timeout_)
             return NULL;
         }
         if (compute_now_ms() >= deadline) {
-            return lq_error_new(LQ_DEADLINE_EXCEEDED, "VM %s did not power "
-                                "off within %u s of the ACPI shutdown "
-                                "request; it is still %s (ForceStopVM stops "
-                                "it)", id, timeout_s,
-                                lq_vm_state_name(state_from_virt(state)));
+            break;
         }
         xnanosleep(100 * 1000 * 1000);
     }
+    if (!a->graceful_only) {
+        return stop_forced(dom, id, a, "TIMEOUT");
+    }
+    return lq_error_new(LQ_DEADLINE_EXCEEDED, "VM %s did not power off "
+                        "within %u s of the ACPI shutdown request; it is "
+                        "still %s (ForceStopVM stops it)", id, a->timeout_s,
+                        lq_vm_state_name(state_from_virt(state)));
 }
 
 struct lq_error *
 lq_compute_stop_vm(struct lq_compute *c, const char *id,
-                   unsigned int timeout_s)
+                   unsigned int timeout_s, bool graceful_only, bool *forcedp)
 {
-    return compute_with_vm(c, id, stop_op, &timeout_s);
+    struct stop_args a = { c, timeout_s, graceful_only, false };
+    struct lq_error *error = compute_with_vm(c, id, stop_op, &a);
+    if (forcedp) {
+        *forcedp = a.forced;
+    }
+    return error;
 }
 
 static struct lq_error *
@@ -1029,6 +1087,60 @@ lq_compute_ping(struct lq_compute *c)
         virConnectClose(conn);
     }
     return error;
+}
+
+/* The most vCPUs libvirt gives a guest: KVM's limit where KVM is, else
+ * TCG's ("qemu"; drivers without types ignore it). */
+static int
+max_guest_vcpus(virConnectPtr conn)
+{
+    int n = virConnectGetMaxVcpus(conn, access("/dev/kvm", R_OK | W_OK)
+                                        ? "qemu" : "kvm");
+    return n > 0 ? n : 0;
+}
+
+/* VM snapshots are of volume disks: they need a pool for the volumes. */
+static bool
+has_pools(struct lq_storage *storage)
+{
+    struct lq_pool_status *pools;
+    size_t n = 0;
+    struct lq_error *e = storage ? lq_storage_list_pools(storage, &pools, &n)
+                                 : NULL;
+    if (e) {
+        lq_error_free(e);
+        return false;
+    }
+    if (storage) {
+        lq_pool_status_free_array(pools, n);
+    }
+    return n > 0;
+}
+
+void
+lq_compute_get_caps(void *c_, struct lq_hypervisor_caps *caps)
+{
+    struct lq_compute *c = c_;
+    caps->live_migration = !smap_is_empty(&c->migration_peers);
+    caps->snapshots = has_pools(c->backends.storage);
+    caps->hotplug = true;
+    caps->gpu_passthrough = false;      /* No host devices in a spec. */
+
+    virConnectPtr conn;
+    virNodeInfo node;
+    struct lq_error *e = compute_get_conn(c, &conn);
+    if (e) {
+        lq_error_free(e);
+        return;
+    }
+    if (!virNodeGetInfo(conn, &node)) {
+        int libvirt_max = max_guest_vcpus(conn);
+        caps->max_vcpus = MIN(MIN(node.cpus, LQ_MAX_VCPUS),
+                              libvirt_max ? libvirt_max : LQ_MAX_VCPUS);
+        caps->max_memory_bytes = MIN((uint64_t) node.memory * 1024,
+                                     (uint64_t) LQ_MAX_MEMORY_MIB << 20);
+    }
+    virConnectClose(conn);
 }
 
 struct lq_error *

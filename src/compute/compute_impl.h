@@ -33,6 +33,8 @@ struct lq_compute {
     struct lq_vm_event *ev_ring;    /* ev_ring[seq % size]. */
     uint64_t ev_next_seq;
     struct sset ev_ours;            /* VMs we recorded events of. */
+    struct smap ev_forced;          /* VM id -> why StopVM is destroying
+                                     * it (its next STOPPED event). */
     struct seq *ev_seq;             /* Changed with every event (wakes the
                                      * loop for server streams). */
     int ev_callback;                /* On 'conn'; -1 if none. */
@@ -47,6 +49,10 @@ void compute_events_init(struct lq_compute *);
 void compute_events_destroy(struct lq_compute *);
 void compute_events_connected(struct lq_compute *, virConnectPtr);
 void compute_events_disconnecting(struct lq_compute *, virConnectPtr);
+/* The next STOPPED event of VM 'id' is StopVM's forced power-off for
+ * 'reason' ("TIMEOUT", "PAUSED"); NULL: it is not after all. */
+void compute_events_mark_forced(struct lq_compute *, const char *id,
+                                const char *reason);
 
 /* An error for the libvirt call that just failed ("WHAT ID: message"). */
 struct lq_error *compute_virt_error(const char *what, const char *id);

@@ -73,7 +73,8 @@ static struct lq_error *
 free_target(virDomainPtr dom, const char *id, enum lq_disk_bus bus,
             char dev[8])
 {
-    const char *prefix = bus == LQ_DISK_BUS_VIRTIO ? "vd" : "sd";
+    const char *prefix = lq_disk_target_prefix(bus);
+    int slots = bus == LQ_DISK_BUS_IDE ? LQ_MAX_IDE_DISKS : 26;
     bool used[26] = { false };
     for (int pass = 0; pass < 2; pass++) {
         char *xml = virDomainGetXMLDesc(dom, pass ? VIR_DOMAIN_XML_INACTIVE
@@ -92,7 +93,7 @@ free_target(virDomainPtr dom, const char *id, enum lq_disk_bus bus,
         free_values(devs, n);
         free(xml);
     }
-    for (int i = 0; i < 26; i++) {
+    for (int i = 0; i < slots; i++) {
         if (!used[i]) {
             snprintf(dev, 8, "%s%c", prefix, 'a' + i);
             return NULL;
@@ -191,8 +192,16 @@ attach_disk_op(virDomainPtr dom, const char *id, void *aux_)
                                   "has a disk %s", id, d->id);
         }
     }
-    if ((e = compute_device_flags(dom, id, &flags))
-        || (e = compute_check_disk(virDomainGetConnect(dom), aux->c, id, d, "disk"))
+    if ((e = compute_device_flags(dom, id, &flags))) {
+        goto out;
+    }
+    if (d->bus == LQ_DISK_BUS_IDE && flags & VIR_DOMAIN_AFFECT_LIVE) {
+        /* QEMU cannot hot-plug IDE. */
+        e = lq_error_new(LQ_FAILED_PRECONDITION, "disk.bus: an IDE disk "
+                         "cannot be attached to a running VM (VM %s)", id);
+        goto out;
+    }
+    if ((e = compute_check_disk(virDomainGetConnect(dom), aux->c, id, d, "disk"))
         || (e = free_target(dom, id, d->bus, dev))) {
         goto out;
     }

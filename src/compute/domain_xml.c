@@ -36,9 +36,9 @@
 #define MAX_NAME_LEN 64
 #define MAX_PATH_LEN 4096
 #define MAX_CMDLINE_LEN 4096
-#define MAX_VCPUS 255
+#define MAX_VCPUS LQ_MAX_VCPUS
 #define MIN_MEMORY_MIB 16
-#define MAX_MEMORY_MIB (4u << 20)       /* 4 TiB */
+#define MAX_MEMORY_MIB LQ_MAX_MEMORY_MIB
 #define MAX_DISKS 26
 #define MAX_NICS 16
 #define MAX_LABELS 64
@@ -107,6 +107,13 @@ lq_nic_spec_clear(struct lq_nic_spec *n)
     free(n->bridge);
     free(n->vhost_socket);
     memset(n, 0, sizeof *n);
+}
+
+const char *
+lq_disk_target_prefix(enum lq_disk_bus bus)
+{
+    return bus == LQ_DISK_BUS_VIRTIO ? "vd"
+           : bus == LQ_DISK_BUS_IDE ? "hd" : "sd";
 }
 
 void
@@ -258,8 +265,15 @@ validate_disks(const struct lq_vm_spec *s, bool check_paths)
         return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks: at most %d "
                             "disks", MAX_DISKS);
     }
+    size_t n_ide = 0;
     for (size_t i = 0; i < s->n_disks; i++) {
         const struct lq_disk_spec *d = &s->disks[i];
+        if (d->bus == LQ_DISK_BUS_IDE && ++n_ide > LQ_MAX_IDE_DISKS) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "spec.disks[%zu].bus: "
+                                "at most %d IDE disks (the other two IDE "
+                                "units are the CD-ROMs)", i,
+                                LQ_MAX_IDE_DISKS);
+        }
         char *field = xasprintf("spec.disks[%zu]", i);
         struct lq_error *e = lq_disk_spec_validate(d, field, check_paths);
         free(field);
@@ -303,7 +317,7 @@ validate_cdroms(const struct lq_vm_spec *s, bool check_paths)
             }
         }
         if (cd->path) {
-            char *field = xasprintf("spec.cdroms[%zu].path", i);
+            char *field = xasprintf("spec.cdroms[%zu].isoPath", i);
             struct lq_error *e = check_path(field, cd->path, check_paths);
             free(field);
             if (e) {
@@ -844,8 +858,11 @@ write_disk(struct writer *w, const struct lq_disk_spec *d, const char *dev)
     write_disk_source(w, d, type);
     w_start(w, "target");
     w_attr(w, "dev", dev);
-    w_attr(w, "bus", d->bus == LQ_DISK_BUS_VIRTIO ? "virtio"
-           : d->bus == LQ_DISK_BUS_SATA ? "sata" : "scsi");
+    static const char *const buses[] = {
+        [LQ_DISK_BUS_VIRTIO] = "virtio", [LQ_DISK_BUS_SATA] = "sata",
+        [LQ_DISK_BUS_SCSI] = "scsi", [LQ_DISK_BUS_IDE] = "ide",
+    };
+    w_attr(w, "bus", buses[d->bus]);
     w_end(w);
     if (d->iops_limit || d->throughput_bytes) {
         char num[32];
@@ -903,15 +920,15 @@ write_cdroms(struct writer *w, const struct lq_vm_spec *s)
 static void
 write_disks(struct writer *w, const struct lq_vm_spec *s)
 {
-    int n_virtio = 0, n_sd = 0;
+    int n_virtio = 0, n_sd = 0, n_hd = 0;
 
     for (size_t i = 0; i < s->n_disks; i++) {
         const struct lq_disk_spec *d = &s->disks[i];
-        bool virtio = d->bus == LQ_DISK_BUS_VIRTIO;
         char dev[8];
 
-        snprintf(dev, sizeof dev, "%s%c", virtio ? "vd" : "sd",
-                 'a' + (virtio ? n_virtio++ : n_sd++));
+        snprintf(dev, sizeof dev, "%s%c", lq_disk_target_prefix(d->bus),
+                 'a' + (d->bus == LQ_DISK_BUS_VIRTIO ? n_virtio++
+                        : d->bus == LQ_DISK_BUS_IDE ? n_hd++ : n_sd++));
         write_disk(w, d, dev);
     }
 }
@@ -964,7 +981,7 @@ write_nic(struct writer *w, const struct lq_nic_spec *n, unsigned int queues)
     w_end(w);
     w_empty(w, "target", "dev", tap);
     w_empty(w, "model", "type", n->model == LQ_NIC_E1000 ? "e1000"
-            : "virtio");
+            : n->model == LQ_NIC_RTL8139 ? "rtl8139" : "virtio");
     if (n->model == LQ_NIC_VIRTIO && (queues > 1 || n->no_offloads)) {
         w_start(w, "driver");
         if (queues > 1) {

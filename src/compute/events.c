@@ -77,6 +77,7 @@ compute_events_init(struct lq_compute *c)
     c->ev_ring = xcalloc(RING_SIZE, sizeof *c->ev_ring);
     c->ev_next_seq = 1;
     sset_init(&c->ev_ours);
+    smap_init(&c->ev_forced);
     c->ev_seq = seq_create();
     c->ev_callback = -1;
 }
@@ -89,6 +90,7 @@ compute_events_destroy(struct lq_compute *c)
     }
     free(c->ev_ring);
     sset_destroy(&c->ev_ours);
+    smap_destroy(&c->ev_forced);
     seq_destroy(c->ev_seq);
     xpthread_cond_destroy(&c->ev_cond);
     ovs_mutex_destroy(&c->ev_mutex);
@@ -160,6 +162,12 @@ lifecycle_cb(virConnectPtr conn OVS_UNUSED, virDomainPtr dom, int event,
         ovs_strlcpy(ev->event, event_name(event), sizeof ev->event);
         ovs_strlcpy(ev->detail, event == VIR_DOMAIN_EVENT_STOPPED
                     ? stopped_detail(detail) : "", sizeof ev->detail);
+        struct smap_node *forced = event == VIR_DOMAIN_EVENT_STOPPED
+                                   ? smap_get_node(&c->ev_forced, id) : NULL;
+        if (forced) {
+            ovs_strlcpy(ev->forced, forced->value, sizeof ev->forced);
+            smap_remove_node(&c->ev_forced, forced);
+        }
         struct timeval tv;
         gettimeofday(&tv, NULL);
         ev->time_ms = tv.tv_sec * 1000LL + tv.tv_usec / 1000;
@@ -182,6 +190,19 @@ compute_events_connected(struct lq_compute *c, virConnectPtr conn)
         VLOG_WARN("cannot subscribe to libvirt events at %s: %s", c->uri,
                   virGetLastErrorMessage());
     }
+}
+
+void
+compute_events_mark_forced(struct lq_compute *c, const char *id,
+                           const char *reason)
+{
+    ovs_mutex_lock(&c->ev_mutex);
+    if (reason) {
+        smap_replace(&c->ev_forced, id, reason);
+    } else {
+        smap_remove(&c->ev_forced, id);
+    }
+    ovs_mutex_unlock(&c->ev_mutex);
 }
 
 void

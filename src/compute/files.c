@@ -109,7 +109,7 @@ compute_resolve_files(const struct lq_compute *c, struct lq_vm_spec *s)
     }
     for (size_t i = 0; !e && i < s->n_cdroms; i++) {
         if (s->cdroms[i].path) {
-            char *f = xasprintf("spec.cdroms[%zu].path", i);
+            char *f = xasprintf("spec.cdroms[%zu].isoPath", i);
             e = resolve_one(c, f, &s->cdroms[i].path);
             free(f);
         }

@@ -25,6 +25,7 @@
 
 #include "jsonx.h"
 #include "limiquantix/compute.h"
+#include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
 #include "rpc.h"
 #include "rpc_metrics.h"
@@ -138,10 +139,98 @@ parse_enum(const char *s, const char *const names[], size_t n, int *out)
     return false;
 }
 
+/* One value of a contract enum as a request may spell it: the proto3 JSON
+ * name or number (what a client generated from the contract sends), or the
+ * lower-case word this API took before the contract (still read, any
+ * case). */
+struct enum_value {
+    const char *name;           /* "DISK_BUS_SATA" */
+    int number;                 /* Its number in proto/. */
+    const char *legacy;         /* "sata" */
+    int value;                  /* Ours: LQ_DISK_BUS_SATA. */
+};
+
+static bool
+enum_lookup(const struct json *v, const struct enum_value *vals, size_t n,
+            int *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((v->type == JSON_STRING
+             && (!strcmp(json_string(v), vals[i].name)
+                 || !strcasecmp(json_string(v), vals[i].legacy)))
+            || (v->type == JSON_INTEGER
+                && json_integer(v) == vals[i].number)) {
+            *out = vals[i].value;
+            return true;
+        }
+    }
+    return false;
+}
+
+static struct lq_error *
+enum_error(const char *field, const struct enum_value *vals, size_t n)
+{
+    struct ds names = DS_EMPTY_INITIALIZER;
+    for (size_t i = 0; i < n; i++) {
+        ds_put_format(&names, "%s%s", i ? (i + 1 < n ? ", " : " or ") : "",
+                      vals[i].name);
+    }
+    struct lq_error *e = lq_error_new(LQ_INVALID_ARGUMENT, "%s: expected %s",
+                                      field, ds_cstr(&names));
+    ds_destroy(&names);
+    return e;
+}
+
+/* Enum field 'camel' of 'obj' into '*out' (left alone when absent or "",
+ * the default); 'field' is its full name for the error. */
+static struct lq_error *
+get_enum(const struct json *obj, const char *camel, const char *field,
+         const struct enum_value *vals, size_t n, int *out)
+{
+    const struct json *v = lq_json_field(obj, camel);
+    if (!v || (v->type == JSON_STRING && !*json_string(v))
+        || enum_lookup(v, vals, n, out)) {
+        return NULL;
+    }
+    return enum_error(field, vals, n);
+}
+
+static const struct enum_value disk_buses[] = {
+    { "DISK_BUS_VIRTIO", 0, "virtio", LQ_DISK_BUS_VIRTIO },
+    { "DISK_BUS_SCSI", 1, "scsi", LQ_DISK_BUS_SCSI },
+    { "DISK_BUS_SATA", 2, "sata", LQ_DISK_BUS_SATA },
+    { "DISK_BUS_IDE", 3, "ide", LQ_DISK_BUS_IDE },
+};
+static const struct enum_value nic_models[] = {
+    { "NIC_MODEL_VIRTIO", 0, "virtio", LQ_NIC_VIRTIO },
+    { "NIC_MODEL_E1000", 1, "e1000", LQ_NIC_E1000 },
+    { "NIC_MODEL_RTL8139", 2, "rtl8139", LQ_NIC_RTL8139 },
+};
+static const struct enum_value firmwares[] = {
+    { "FIRMWARE_BIOS", 0, "bios", LQ_FIRMWARE_BIOS },
+    { "FIRMWARE_UEFI", 1, "uefi", LQ_FIRMWARE_UEFI },
+};
+static const struct enum_value boot_devices[] = {
+    { "BOOT_DEVICE_DISK", 0, "hd", LQ_BOOT_HD },
+    { "BOOT_DEVICE_CDROM", 1, "cdrom", LQ_BOOT_CDROM },
+    { "BOOT_DEVICE_NETWORK", 2, "network", LQ_BOOT_NETWORK },
+};
+
+/* A field the contract renamed: 'camel' (the contract's) or 'old' (what
+ * this API read before); both given and different is an error. */
+static const char *
+renamed_field(const struct json *obj, const char *camel, const char *old,
+              bool *conflict)
+{
+    const struct json *a = lq_json_field(obj, camel);
+    const struct json *b = lq_json_field(obj, old);
+    *conflict = a && b && !json_equal(a, b);
+    return a || !b ? camel : old;
+}
+
 static struct lq_error *
 parse_disk(const struct json *j, const char *field, struct lq_disk_spec *d)
 {
-    static const char *const buses[] = { "virtio", "sata", "scsi" };
     static const char *const caches[] = { "none", "writeback", "writethrough",
                                           "directsync", "unsafe" };
     struct lq_error *error;
@@ -160,13 +249,12 @@ parse_disk(const struct json *j, const char *field, struct lq_disk_spec *d)
         return in_object(error, "%s", field);
     }
     int v = LQ_DISK_BUS_VIRTIO;
-    s = NULL;
-    if ((error = lq_json_get_string(j, "bus", &s))) {
-        return in_object(error, "%s", field);
-    }
-    if (s && *s && !parse_enum(s, buses, ARRAY_SIZE(buses), &v)) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.bus: "
-                            "expected virtio, sata or scsi", field);
+    char *bus_field = xasprintf("%s.bus", field);
+    error = get_enum(j, "bus", bus_field, disk_buses, ARRAY_SIZE(disk_buses),
+                     &v);
+    free(bus_field);
+    if (error) {
+        return error;
     }
     d->bus = v;
     v = LQ_DISK_CACHE_NONE;
@@ -228,8 +316,15 @@ parse_cdroms(const struct json *cdroms, struct lq_vm_spec *s)
             return lq_error_new(LQ_INVALID_ARGUMENT, "spec.cdroms[%zu]: "
                                 "expected an object", i);
         }
+        bool conflict;
+        const char *path = renamed_field(a->elems[i], "isoPath", "path",
+                                         &conflict);
+        if (conflict) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "spec.cdroms[%zu]."
+                                "isoPath: differs from path (give one)", i);
+        }
         if ((error = get_opt_string(a->elems[i], "id", &cd->id))
-            || (error = get_opt_string(a->elems[i], "path", &cd->path))) {
+            || (error = get_opt_string(a->elems[i], path, &cd->path))) {
             return in_object(error, "spec.cdroms[%zu]", i);
         }
     }
@@ -239,17 +334,11 @@ parse_cdroms(const struct json *cdroms, struct lq_vm_spec *s)
 static struct lq_error *
 parse_boot(const struct json *spec, struct lq_vm_spec *s)
 {
-    static const char *const firmwares[] = { "bios", "uefi" };
-    static const char *const devs[] = { "hd", "cdrom", "network" };
-    const char *fw = NULL;
-    struct lq_error *error = lq_json_get_string(spec, "firmware", &fw);
-    if (error) {
-        return in_object(error, "spec");
-    }
     int v = LQ_FIRMWARE_BIOS;
-    if (fw && *fw && !parse_enum(fw, firmwares, ARRAY_SIZE(firmwares), &v)) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.firmware: expected "
-                            "BIOS or UEFI");
+    struct lq_error *error = get_enum(spec, "firmware", "spec.firmware",
+                                      firmwares, ARRAY_SIZE(firmwares), &v);
+    if (error) {
+        return error;
     }
     s->firmware = v;
 
@@ -260,15 +349,16 @@ parse_boot(const struct json *spec, struct lq_vm_spec *s)
     if (order->type != JSON_ARRAY
         || json_array(order)->n > LQ_MAX_BOOT_DEVS) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "spec.bootOrder: expected "
-                            "up to %d of hd, cdrom, network",
-                            LQ_MAX_BOOT_DEVS);
+                            "up to %d of BOOT_DEVICE_DISK, BOOT_DEVICE_CDROM, "
+                            "BOOT_DEVICE_NETWORK", LQ_MAX_BOOT_DEVS);
     }
     for (size_t i = 0; i < json_array(order)->n; i++) {
-        const struct json *d = json_array(order)->elems[i];
-        if (d->type != JSON_STRING
-            || !parse_enum(json_string(d), devs, ARRAY_SIZE(devs), &v)) {
-            return lq_error_new(LQ_INVALID_ARGUMENT, "spec.bootOrder[%zu]: "
-                                "expected hd, cdrom or network", i);
+        if (!enum_lookup(json_array(order)->elems[i], boot_devices,
+                         ARRAY_SIZE(boot_devices), &v)) {
+            char *field = xasprintf("spec.bootOrder[%zu]", i);
+            error = enum_error(field, boot_devices, ARRAY_SIZE(boot_devices));
+            free(field);
+            return error;
         }
         s->boot[s->n_boot++] = v;
     }
@@ -278,8 +368,6 @@ parse_boot(const struct json *spec, struct lq_vm_spec *s)
 static struct lq_error *
 parse_nic(const struct json *j, const char *field, struct lq_nic_spec *n)
 {
-    static const char *const models[] = { "virtio", "e1000" };
-    const char *model = NULL;
     struct lq_error *error;
 
     if (!j || j->type != JSON_OBJECT) {
@@ -287,18 +375,16 @@ parse_nic(const struct json *j, const char *field, struct lq_nic_spec *n)
                             field);
     }
     if ((error = get_opt_string(j, "id", &n->id))
-        || (error = get_uuid(j, "portId", true, n->port_id))
-        || (error = lq_json_get_string(j, "model", &model))) {
+        || (error = get_uuid(j, "portId", true, n->port_id))) {
         return in_object(error, "%s", field);
     }
     int v = LQ_NIC_VIRTIO;
-    if (model && *model && !parse_enum(model, models, ARRAY_SIZE(models),
-                                       &v)) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.model: expected virtio "
-                            "or e1000", field);
-    }
+    char *model_field = xasprintf("%s.model", field);
+    error = get_enum(j, "model", model_field, nic_models,
+                     ARRAY_SIZE(nic_models), &v);
+    free(model_field);
     n->model = v;
-    return NULL;
+    return error;
 }
 
 static struct lq_error *
@@ -307,11 +393,17 @@ parse_spec(const struct json *spec, struct lq_vm_spec *s)
     struct lq_error *error;
     int64_t memory = 0;
 
+    bool conflict;
+    const char *threads = renamed_field(spec, "cpuThreadsPerCore",
+                                        "cpuThreads", &conflict);
+    if (conflict) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.cpuThreadsPerCore: "
+                            "differs from spec.cpuThreads (give one)");
+    }
     if ((error = get_u32_min1(spec, "cpuSockets", "cpuSockets",
                               &s->cpu_sockets))
         || (error = get_u32_min1(spec, "cpuCores", "cpuCores", &s->cpu_cores))
-        || (error = get_u32_min1(spec, "cpuThreads", "cpuThreads",
-                                 &s->cpu_threads))) {
+        || (error = get_u32_min1(spec, threads, threads, &s->cpu_threads))) {
         return error;
     }
     if ((error = lq_json_get_int64(spec, "memoryMib", &memory))) {
@@ -464,6 +556,22 @@ status_reply(struct lq_compute *c, const char *id, struct json **responsep)
     return error;
 }
 
+/* CreateVMOnNodeResponse: the contract's {vmId, created, message}, and
+ * ours: the VM's status. */
+static struct json *
+create_reply(const struct lq_vm_status *st, bool created)
+{
+    struct json *r = json_object_create();
+    lq_json_put_string(r, "vmId", st->id);
+    lq_json_put_bool(r, "created", created);
+    char *msg = xasprintf(created ? "VM %s defined"
+                          : "VM %s already exists with this spec", st->id);
+    lq_json_put_string(r, "message", msg);
+    free(msg);
+    json_object_put(r, "status", lq_vm_status_to_json(st));
+    return r;
+}
+
 static struct lq_error *
 create_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
           struct json **responsep)
@@ -478,9 +586,10 @@ create_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
         error = lq_rpc_compute_parse_create(req, &spec);
     }
     if (!error) {
-        error = lq_compute_create_vm(c, &spec, &st);
+        bool created;
+        error = lq_compute_create_vm(c, &spec, &st, &created);
         if (!error) {
-            *responsep = lq_vm_status_to_json(&st);
+            *responsep = create_reply(&st, created);
         }
         lq_vm_status_clear(&st);
     }
@@ -488,7 +597,8 @@ create_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
     return error;
 }
 
-/* The common shape {vmId} -> op -> {vmId, name, state, labels}. */
+/* The common shape {vmId} -> op -> {} (google.protobuf.Empty: the
+ * contract's answer; GetVMStatus tells the state). */
 static struct lq_error *
 vm_op(const struct json *req, struct json **responsep,
       struct lq_error *(*op)(struct lq_compute *, const char *))
@@ -500,7 +610,7 @@ vm_op(const struct json *req, struct json **responsep,
         error = op(c, id);
     }
     if (!error) {
-        error = status_reply(c, id, responsep);
+        *responsep = json_object_create();
     }
     return error;
 }
@@ -520,11 +630,14 @@ VM_OP_HANDLER(pause_vm, lq_compute_pause_vm)
 VM_OP_HANDLER(resume_vm, lq_compute_resume_vm)
 
 static struct lq_error *
-no_op(struct lq_compute *c OVS_UNUSED, const char *id OVS_UNUSED)
+get_vm_status(struct lq_node *node OVS_UNUSED, const struct json *req,
+              struct json **responsep)
 {
-    return NULL;
+    struct lq_compute *c;
+    char id[37];
+    struct lq_error *error = vm_request(req, &c, id);
+    return error ? error : status_reply(c, id, responsep);
 }
-VM_OP_HANDLER(get_vm_status, no_op)
 
 static struct lq_error *
 stop_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
@@ -533,9 +646,13 @@ stop_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
     struct lq_compute *c;
     char id[37];
     uint32_t timeout = 0;
+    bool graceful_only = false;
     struct lq_error *error = vm_request(req, &c, id);
     if (!error) {
         error = lq_json_get_uint32(req, "timeoutSeconds", &timeout);
+    }
+    if (!error) {
+        error = lq_json_get_bool(req, "gracefulOnly", &graceful_only);
     }
     if (!error && timeout > MAX_STOP_TIMEOUT_S) {
         error = lq_error_new(LQ_INVALID_ARGUMENT, "timeoutSeconds: at most "
@@ -543,10 +660,11 @@ stop_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
     }
     if (!error) {
         error = lq_compute_stop_vm(c, id, timeout ? timeout
-                                   : DEFAULT_STOP_TIMEOUT_S);
+                                   : DEFAULT_STOP_TIMEOUT_S, graceful_only,
+                                   NULL);
     }
     if (!error) {
-        error = status_reply(c, id, responsep);
+        *responsep = json_object_create();
     }
     return error;
 }
@@ -610,7 +728,7 @@ attach_disk(struct lq_node *node OVS_UNUSED, const struct json *req,
         error = lq_compute_attach_disk(c, id, &d);
     }
     if (!error) {
-        error = status_reply(c, id, responsep);
+        *responsep = json_object_create();
     }
     lq_disk_spec_clear(&d);
     return error;
@@ -632,7 +750,7 @@ attach_nic(struct lq_node *node OVS_UNUSED, const struct json *req,
         error = lq_compute_attach_nic(c, id, &n);
     }
     if (!error) {
-        error = status_reply(c, id, responsep);
+        *responsep = json_object_create();
     }
     lq_nic_spec_clear(&n);
     return error;
@@ -658,7 +776,7 @@ detach(const struct json *req, struct json **responsep, const char *field,
         error = op(c, id, device);
     }
     if (!error) {
-        error = status_reply(c, id, responsep);
+        *responsep = json_object_create();
     }
     free(device);
     return error;
@@ -778,7 +896,7 @@ revert_snapshot(struct lq_node *node OVS_UNUSED, const struct json *req,
         error = lq_compute_revert_snapshot(c, id, snap_id);
     }
     if (!error) {
-        error = status_reply(c, id, responsep);
+        *responsep = json_object_create();
     }
     return error;
 }
@@ -894,6 +1012,9 @@ watch_events(struct lq_node *node OVS_UNUSED, const struct json *req,
             lq_json_put_string(j, "name", events[i].name);
             lq_json_put_string(j, "event", events[i].event);
             lq_json_put_string(j, "detail", events[i].detail);
+            if (events[i].forced[0]) {
+                lq_json_put_string(j, "forced", events[i].forced);
+            }
             lq_json_put_int64(j, "timeMs", events[i].time_ms);
             json_array_add(a, j);
         }
@@ -999,14 +1120,21 @@ node_event_json(const struct lq_vm_event *ev)
     lq_json_put_timestamp_ms(j, "timestamp", ev->time_ms);
     lq_json_put_string(j, "type", event_type(ev));
     lq_json_put_string(j, "vmId", ev->vm_id);
-    char *msg = xasprintf("VM %s %s%s%s", ev->name, ev->event,
-                          *ev->detail ? " " : "", ev->detail);
+    char *msg = xasprintf("VM %s %s%s%s%s", ev->name, ev->event,
+                          *ev->detail ? " " : "", ev->detail,
+                          !*ev->forced ? ""
+                          : !strcmp(ev->forced, "PAUSED")
+                          ? " (forced off by StopVM: it was paused)"
+                          : " (forced off by StopVM after its timeout)");
     lq_json_put_string(j, "message", msg);
     free(msg);
     struct json *md = json_object_create();
     json_object_put_string(md, "event", ev->event);
     json_object_put_string(md, "detail", ev->detail);
     json_object_put_string(md, "name", ev->name);
+    if (*ev->forced) {
+        json_object_put_string(md, "forced", ev->forced);
+    }
     json_object_put(j, "metadata", md);
     return j;
 }

@@ -102,6 +102,16 @@ class RegistrationTest(unittest.TestCase):
             self.assertRegex(reg["managementIp"], r":%d$" % d.port)
             self.assertGreater(int(reg["memoryInfo"]["totalBytes"]), 0)
             self.assertGreater(reg["cpuInfo"]["totalThreads"], 0)
+            # The seed agent's names: memory in MiB, the CPU's flags.
+            mem = reg["memoryInfo"]
+            self.assertEqual(int(mem["totalMib"]),
+                             int(mem["totalBytes"]) >> 20)
+            self.assertEqual(int(mem["allocatableMib"]),
+                             int(mem["allocatableBytes"]) >> 20)
+            with open("/proc/cpuinfo") as f:
+                flags = next(l for l in f if l.startswith("flags"))
+            self.assertEqual(set(reg["cpuInfo"]["features"]),
+                             set(flags.split(":", 1)[1].split()))
             self.assertEqual(calls[0][2].get("Content-Type"),
                              "application/json")
 

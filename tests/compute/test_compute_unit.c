@@ -589,6 +589,29 @@ test_parse_create(void **state OVS_UNUSED)
     assert_string_equal(s.labels[0].key, "a");
     lq_vm_spec_clear(&s);
 
+    /* The contract's enum names and numbers, and its field names. */
+    assert_null(parse(
+        "{\"spec\": {\"memoryMib\": 64, \"cpuThreadsPerCore\": 2,"
+        " \"firmware\": \"FIRMWARE_UEFI\", \"bootOrder\": "
+        "[\"BOOT_DEVICE_CDROM\", 2, \"hd\"], \"cdroms\": [{\"id\": \"c\","
+        " \"isoPath\": \"/i.iso\"}], \"disks\": [{\"id\": \"a\", \"path\":"
+        " \"/a\", \"bus\": \"DISK_BUS_IDE\"}, {\"id\": \"b\", \"path\": "
+        "\"/b\", \"bus\": 1}], \"nics\": [{\"portId\": \"" ID "\", "
+        "\"model\": \"NIC_MODEL_RTL8139\"}, {\"portId\": \"" ID "\", "
+        "\"model\": 1}]}}", &s));
+    assert_int_equal(s.cpu_threads, 2);
+    assert_int_equal(s.firmware, LQ_FIRMWARE_UEFI);
+    assert_int_equal(s.n_boot, 3);
+    assert_int_equal(s.boot[0], LQ_BOOT_CDROM);
+    assert_int_equal(s.boot[1], LQ_BOOT_NETWORK);
+    assert_int_equal(s.boot[2], LQ_BOOT_HD);
+    assert_string_equal(s.cdroms[0].path, "/i.iso");
+    assert_int_equal(s.disks[0].bus, LQ_DISK_BUS_IDE);
+    assert_int_equal(s.disks[1].bus, LQ_DISK_BUS_SCSI);
+    assert_int_equal(s.nics[0].model, LQ_NIC_RTL8139);
+    assert_int_equal(s.nics[1].model, LQ_NIC_E1000);
+    lq_vm_spec_clear(&s);
+
     /* No id: one is generated. */
     assert_null(parse("{\"name\": \"n\", \"spec\": {\"memoryMib\": 64}}",
                       &s));
@@ -619,7 +642,18 @@ test_parse_create(void **state OVS_UNUSED)
                        LQ_INVALID_ARGUMENT, "spec.disks[0].cache");
     expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"firmware\": "
                        "\"coreboot\"}}", LQ_INVALID_ARGUMENT,
-                       "spec.firmware: expected BIOS or UEFI");
+                       "spec.firmware: expected FIRMWARE_BIOS or "
+                       "FIRMWARE_UEFI");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"firmware\": 2}}",
+                       LQ_INVALID_ARGUMENT, "spec.firmware: expected");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"disks\": "
+                       "[{\"id\": \"d\", \"path\": \"/p\", "
+                       "\"bus\": \"DISK_BUS_NVME\"}]}}", LQ_INVALID_ARGUMENT,
+                       "spec.disks[0].bus: expected DISK_BUS_VIRTIO, "
+                       "DISK_BUS_SCSI, DISK_BUS_SATA or DISK_BUS_IDE");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"cpuThreads\": 2, "
+                       "\"cpuThreadsPerCore\": 1}}", LQ_INVALID_ARGUMENT,
+                       "spec.cpuThreadsPerCore: differs");
     expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"bootOrder\": "
                        "[\"hd\", \"floppy\"]}}", LQ_INVALID_ARGUMENT,
                        "spec.bootOrder[1]");

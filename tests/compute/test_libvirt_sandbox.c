@@ -57,7 +57,7 @@ test_sandbox_and_reconnect(void **state OVS_UNUSED)
     spec.kernel_path = kernel;                  /* Defined, never booted. */
     lq_vm_spec_add_label(&spec, "k", "v");
     struct lq_vm_status st;
-    e = lq_compute_create_vm(c, &spec, &st);
+    e = lq_compute_create_vm(c, &spec, &st, NULL);
     if (e) {
         fail_msg("%s", e->message);
     }
@@ -84,7 +84,7 @@ test_sandbox_and_reconnect(void **state OVS_UNUSED)
     assert_string_equal(st.name, "sandbox-vm");
     assert_int_equal(st.n_labels, 1);
     lq_vm_status_clear(&st);
-    assert_null(lq_compute_create_vm(c, &spec, NULL));      /* Idempotent. */
+    assert_null(lq_compute_create_vm(c, &spec, NULL, NULL));      /* Idempotent. */
     assert_null(lq_compute_delete_vm(c, ID));
     e = lq_compute_get_vm(c, ID, &st);
     assert_non_null(e);

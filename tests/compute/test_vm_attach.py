@@ -85,7 +85,7 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
                      "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline,
                      "serialLog": True,
                      "nics": [{"id": "eth0", "portId": port["id"]}]}}
-        )["serialLogPath"]
+        )["status"]["serialLogPath"]
         self.addCleanup(self.delete_vm, vm_id)
         return vm_id, log
 
@@ -163,8 +163,9 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
                                     self.ok(VM + "ListVMs", {})["vms"]])
 
         for vm in (a, b):
-            self.assertEqual(self.ok(VM + "StartVM", {"vmId": vm})["state"],
-                             "POWER_STATE_RUNNING")
+            self.ok(VM + "StartVM", {"vmId": vm})
+            self.assertEqual(self.ok(VM + "GetVMStatus", {"vmId": vm})
+                             ["state"], "POWER_STATE_RUNNING")
         # StartVM returned after OVN installed the ports: they are up and
         # bound to their VMs, plugged by libvirt with our port id.
         for port, vm in ((pa, a), (pb, b)):
@@ -288,7 +289,7 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
                                       "lq.pattern=one",
                      "serialLog": True,
                      "disks": [{"id": "data", "volumeId": vol["id"]}]}}
-        )["serialLogPath"]
+        )["status"]["serialLogPath"]
         self.addCleanup(self.delete_vm, c)
         self.ok(VM + "StartVM", {"vmId": c})
         self.wait_serial(log, "LQ-GUEST-DISK-WRITTEN")
@@ -354,7 +355,7 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
                                       "lq.pattern=mig lq.heartbeat",
                      "serialLog": True,
                      "disks": [{"id": "data", "volumeId": vol["id"]}]},
-            "labels": {"app": "mig"}})["serialLogPath"]
+            "labels": {"app": "mig"}})["status"]["serialLogPath"]
         self.addCleanup(self.delete_vm, e)
         self.ok(VM + "StartVM", {"vmId": e})
         self.wait_serial(log, "LQ-GUEST-DISK-WRITTEN")

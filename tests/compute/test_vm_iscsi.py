@@ -89,7 +89,7 @@ class VmIscsiTest(computetest.SerialMixin, unittest.TestCase):
                      "initrdPath": self.initrd,
                      "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline,
                      "serialLog": True, "disks": list(disks)}}
-        )["serialLogPath"]
+        )["status"]["serialLogPath"]
         self.addCleanup(self.node.api_status, VM + "DeleteVM",
                         {"vmId": vm_id})
         self.addCleanup(self.node.api_status, VM + "ForceStopVM",

@@ -71,7 +71,8 @@ class QemuGuestTest(unittest.TestCase):
             "labels": {"test": "qemu", "role": name},
         }
         body = self.ok("CreateVM", request)
-        self.assertEqual(body["vmId"], vm_id)
+        self.assertEqual((body["vmId"], body["created"]), (vm_id, True))
+        body = body["status"]
         # The node chose where the log goes: its own per-VM directory.
         log = body["serialLogPath"]
         self.assertEqual(log, os.path.join(self.daemon.dir, "vms",
@@ -82,6 +83,9 @@ class QemuGuestTest(unittest.TestCase):
         self.assertEqual(body["state"], "POWER_STATE_STOPPED")
         self.assertEqual(body["labels"], {"test": "qemu", "role": name})
         return vm_id, log, request
+
+    def state(self, vm):
+        return self.ok("GetVMStatus", {"vmId": vm})["state"]
 
     @staticmethod
     def serial(log):
@@ -113,10 +117,10 @@ class QemuGuestTest(unittest.TestCase):
 
         since = int(self.ok("WatchEvents", {"timeoutSeconds": 0})["lastSeq"])
         for vm in (good, deaf, selfoff):
-            self.assertEqual(self.ok("StartVM", {"vmId": vm})["state"],
-                             "POWER_STATE_RUNNING")
-        self.assertEqual(self.ok("StartVM", {"vmId": good})["state"],
-                         "POWER_STATE_RUNNING")      # Starting a running VM: no-op.
+            self.assertEqual(self.ok("StartVM", {"vmId": vm}), {})
+            self.assertEqual(self.state(vm), "POWER_STATE_RUNNING")
+        self.ok("StartVM", {"vmId": good})      # Starting a running VM: no-op.
+        self.assertEqual(self.state(good), "POWER_STATE_RUNNING")
 
         wait_for(lambda: "LQ-GUEST-ACPI-READY" in self.serial(good_log), 60,
                  "guest 1 to boot:\n" + self.serial(good_log)[-2000:])
@@ -151,22 +155,26 @@ class QemuGuestTest(unittest.TestCase):
         self.assertIn("LQ-GUEST-POWERING-OFF", self.serial(selfoff_log))
 
         # Pause and resume.
-        self.assertEqual(self.ok("PauseVM", {"vmId": good})["state"],
-                         "POWER_STATE_PAUSED")
-        status, body = self.call("StopVM", {"vmId": good})
+        self.ok("PauseVM", {"vmId": good})
+        self.assertEqual(self.state(good), "POWER_STATE_PAUSED")
+        status, body = self.call("StopVM", {"vmId": good,
+                                            "gracefulOnly": True})
         self.assertEqual(body["code"], "failed_precondition", body)
-        self.assertEqual(self.ok("ResumeVM", {"vmId": good})["state"],
-                         "POWER_STATE_RUNNING")
+        self.ok("ResumeVM", {"vmId": good})
+        self.assertEqual(self.state(good), "POWER_STATE_RUNNING")
 
         # ACPI shutdown: the guest runs its power-button action.
-        body = self.ok("StopVM", {"vmId": good, "timeoutSeconds": 30})
-        self.assertEqual(body["state"], "POWER_STATE_STOPPED")
+        self.assertEqual(self.ok("StopVM", {"vmId": good,
+                                            "timeoutSeconds": 30}), {})
+        self.assertEqual(self.state(good), "POWER_STATE_STOPPED")
         self.assertIn("LQ-GUEST-POWER-BUTTON", self.serial(good_log))
 
-        # A guest that ignores ACPI: timeout error, never a silent force.
+        # A guest that ignores ACPI, gracefulOnly: timeout error, the VM
+        # keeps running.
         t = time.time()
         status, body = self.call("StopVM", {"vmId": deaf,
-                                            "timeoutSeconds": 2})
+                                            "timeoutSeconds": 2,
+                                            "gracefulOnly": True})
         self.assertEqual(body["code"], "deadline_exceeded", body)
         self.assertGreaterEqual(time.time() - t, 2)
         self.assertEqual(self.ok("GetVMStatus", {"vmId": deaf})["state"],
@@ -175,10 +183,25 @@ class QemuGuestTest(unittest.TestCase):
         # DeleteVM is refused while running.
         status, body = self.call("DeleteVM", {"vmId": deaf})
         self.assertEqual(body["code"], "failed_precondition", body)
-        self.assertEqual(self.ok("ForceStopVM", {"vmId": deaf})["state"],
+        # As the seed's caller asks: after the timeout the node forces it
+        # off, and the STOPPED event says so.
+        since = int(self.ok("WatchEvents", {"timeoutSeconds": 0})["lastSeq"])
+        t = time.time()
+        self.ok("StopVM", {"vmId": deaf, "timeoutSeconds": 2})
+        self.assertGreaterEqual(time.time() - t, 2)
+        self.assertEqual(self.ok("GetVMStatus", {"vmId": deaf})["state"],
                          "POWER_STATE_STOPPED")
-        self.assertEqual(self.ok("ForceStopVM", {"vmId": deaf})["state"],
-                         "POWER_STATE_STOPPED")
+        stops = []
+        deadline = time.time() + 20
+        while not stops and time.time() < deadline:
+            r = self.ok("WatchEvents", {"sinceSeq": str(since),
+                                        "vmId": deaf, "timeoutSeconds": 5})
+            stops += [e for e in r["events"] if e["event"] == "STOPPED"]
+            since = int(r["lastSeq"])
+        self.assertEqual([(e["detail"], e.get("forced")) for e in stops],
+                         [("DESTROYED", "TIMEOUT")])
+        self.ok("ForceStopVM", {"vmId": deaf})      # Stopped: a no-op.
+        self.assertEqual(self.state(deaf), "POWER_STATE_STOPPED")
 
         for vm in (good, deaf, selfoff):
             self.assertEqual(self.ok("DeleteVM", {"vmId": vm}), {})
@@ -198,10 +221,11 @@ class QemuGuestTest(unittest.TestCase):
         NVRAM file."""
         vm_id = str(uuid.uuid4())
         log = self.ok("CreateVM", {"id": vm_id, "name": "lq-uefi", "spec": {
-            "memoryMib": 256, "firmware": "UEFI", "kernelPath": self.kernel,
+            "memoryMib": 256, "firmware": "FIRMWARE_UEFI",
+            "kernelPath": self.kernel,
             "initrdPath": self.initrd,
             "kernelCmdline": "console=ttyS0 panic=-1 lq.ignore_acpi",
-            "serialLog": True}})["serialLogPath"]
+            "serialLog": True}})["status"]["serialLogPath"]
         self.addCleanup(self.cleanup, vm_id)
         self.ok("StartVM", {"vmId": vm_id})
         wait_for(lambda: "LQ-GUEST-BOOTED" in self.serial(log), 120,
@@ -229,8 +253,8 @@ class QemuGuestTest(unittest.TestCase):
                                              "kernelPath": self.kernel},
                                     "labels": {"k<&>": "v'\"</lq:vm>"}})
         self.addCleanup(self.cleanup, vm_id)
-        self.assertEqual(body["name"], name)
-        self.assertEqual(body["labels"], {"k<&>": "v'\"</lq:vm>"})
+        self.assertEqual(body["status"]["name"], name)
+        self.assertEqual(body["status"]["labels"], {"k<&>": "v'\"</lq:vm>"})
         r = self.libvirt.virsh("domname", vm_id)
         self.assertEqual(r.stdout.strip(), name)
         r = self.libvirt.virsh("dumpxml", vm_id)
@@ -279,7 +303,7 @@ class QemuGuestTest(unittest.TestCase):
              % self.tmp),
             ({"spec": dict(kernel, cdroms=[{"id": "cd",
                                             "path": "/etc/hostname"}])},
-             "spec.cdroms[0].path"),
+             "spec.cdroms[0].isoPath"),
             ({"spec": dict(kernel, disks=[{"id": "d0",
                                            "path": "/etc/hostname"}])},
              "spec.disks[0].path: \"/etc/hostname\" is " + out),

@@ -111,16 +111,27 @@ class TestDriverTest(unittest.TestCase):
         req = {"id": vm, "name": "tvm-" + vm[:8], "spec": self.spec(),
                "labels": {"team": "a"}}
         body = self.ok("CreateVM", req)
-        self.assertEqual(body, {"vmId": vm, "name": req["name"],
-                                "state": "POWER_STATE_STOPPED", "labels": {"team": "a"}})
-        self.assertEqual(self.ok("CreateVM", req)["vmId"], vm)
+        self.assertEqual(body, {
+            "vmId": vm, "created": True, "message": "VM %s defined" % vm,
+            "status": {"vmId": vm, "name": req["name"],
+                       "state": "POWER_STATE_STOPPED",
+                       "labels": {"team": "a"}}})
+        # Idempotent by vmId: the same VM, not created by this call.
+        again = self.ok("CreateVM", req)
+        self.assertEqual(again["vmId"], vm)
+        self.assertIs(again["created"], False)
+        self.assertEqual(again["status"], body["status"])
         self.error("CreateVM", dict(req, labels={"team": "b"}),
                    "already_exists")
         self.error("CreateVM", dict(req, spec=self.spec(cpuCores=4)),
                    "already_exists")
 
         def state(method, **extra):
-            return self.ok(method, dict({"vmId": vm}, **extra))["state"]
+            # Lifecycle calls answer google.protobuf.Empty, as the
+            # contract says; the state is GetVMStatus's.
+            self.assertEqual(self.ok(method, dict({"vmId": vm}, **extra)),
+                             {})
+            return self.ok("GetVMStatus", {"vmId": vm})["state"]
 
         self.error("PauseVM", {"vmId": vm}, "failed_precondition")
         self.assertEqual(state("StartVM"), "POWER_STATE_RUNNING")
@@ -134,12 +145,134 @@ class TestDriverTest(unittest.TestCase):
         self.assertEqual(state("StopVM"), "POWER_STATE_STOPPED")
         self.assertEqual(state("StartVM"), "POWER_STATE_RUNNING")
         self.assertEqual(state("ForceStopVM"), "POWER_STATE_STOPPED")
-        self.assertEqual(state("GetVMStatus"), "POWER_STATE_STOPPED")
         self.assertIn(vm, [v["vmId"] for v in self.ok("ListVMs", {})["vms"]])
         self.assertEqual(self.ok("DeleteVM", {"vmId": vm}), {})
         self.assertEqual(self.ok("DeleteVM", {"vmId": vm}), {})
         self.error("GetVMStatus", {"vmId": vm}, "not_found")
         self.error("StartVM", {"vmId": vm}, "not_found")
+
+    def test_stop_forces_off(self):
+        """StopVM leaves the VM off, as the seed's caller expects: a paused
+        guest cannot act on ACPI, so it is powered off at once, and the
+        STOPPED event says it was forced.  gracefulOnly keeps the refusal
+        and the VM as it was."""
+        vm = str(uuid.uuid4())
+        self.ok("CreateVM", {"vmId": vm, "name": "stop-" + vm[:8],
+                             "spec": self.spec()})
+        self.addCleanup(self.call, "DeleteVM", {"vmId": vm})
+        self.addCleanup(self.call, "ForceStopVM", {"vmId": vm})
+        self.ok("StartVM", {"vmId": vm})
+        self.ok("PauseVM", {"vmId": vm})
+        since = self.ok("WatchEvents", {"timeoutSeconds": 0})["lastSeq"]
+        msg = self.error("StopVM", {"vmId": vm, "timeoutSeconds": 1,
+                                    "gracefulOnly": True},
+                         "failed_precondition")
+        self.assertIn("paused", msg)
+        self.assertEqual(self.ok("GetVMStatus", {"vmId": vm})["state"],
+                         "POWER_STATE_PAUSED")
+        self.error("StopVM", {"vmId": vm, "gracefulOnly": "yes"},
+                   "invalid_argument")
+        self.ok("StopVM", {"vmId": vm, "timeoutSeconds": 30})
+        self.assertEqual(self.ok("GetVMStatus", {"vmId": vm})["state"],
+                         "POWER_STATE_STOPPED")
+        events = wait_for(lambda: [e for e in self.ok("WatchEvents", {
+            "sinceSeq": since, "vmId": vm, "timeoutSeconds": 2})["events"]
+            if e["event"] == "STOPPED"])
+        self.assertEqual(events[0]["detail"], "DESTROYED")
+        self.assertEqual(events[0]["forced"], "PAUSED")
+        # A guest that powers off on ACPI (the test driver's do at once)
+        # is not forced.
+        self.ok("StartVM", {"vmId": vm})
+        since = self.ok("WatchEvents", {"timeoutSeconds": 0})["lastSeq"]
+        self.ok("StopVM", {"vmId": vm, "timeoutSeconds": 5})
+        events = wait_for(lambda: [e for e in self.ok("WatchEvents", {
+            "sinceSeq": since, "vmId": vm, "timeoutSeconds": 2})["events"]
+            if e["event"] == "STOPPED"])
+        self.assertEqual(events[0]["detail"], "SHUTDOWN")
+        self.assertNotIn("forced", events[0])
+
+    def test_contract_enums_and_field_names(self):
+        """The contract's enum names and numbers (proto3 JSON) and its field
+        names define the same VM as the words this API took before: the
+        second CreateVM finds the same spec (created false), not another
+        one."""
+        iso = os.path.join(IMAGES, "boot.iso")
+        open(iso, "wb").close()
+        legacy = {"cpuThreads": 1, "memoryMib": 128, "firmware": "uefi",
+                  "bootOrder": ["cdrom", "hd", "network"],
+                  "cdroms": [{"id": "cd", "path": iso}],
+                  "disks": [{"id": "a", "path": KERNEL, "bus": "sata"},
+                            {"id": "b", "path": KERNEL, "bus": "scsi",
+                             "readonly": True}]}
+        contract = {"cpuThreadsPerCore": 1, "memoryMib": 128,
+                    "firmware": "FIRMWARE_UEFI",
+                    "bootOrder": ["BOOT_DEVICE_CDROM", 0,
+                                  "BOOT_DEVICE_NETWORK"],
+                    "cdroms": [{"id": "cd", "isoPath": iso}],
+                    "disks": [{"id": "a", "path": KERNEL, "bus": 2},
+                              {"id": "b", "path": KERNEL,
+                               "bus": "DISK_BUS_SCSI", "readonly": True}]}
+        vm = str(uuid.uuid4())
+        req = {"vmId": vm, "name": "enum-" + vm[:8], "spec": legacy}
+        self.assertIs(self.ok("CreateVM", req)["created"], True)
+        self.assertIs(self.ok("CreateVM", dict(req, spec=contract))
+                      ["created"], False)
+        # A value that differs is another spec.
+        self.error("CreateVM", dict(req, spec=dict(
+            contract, firmware="FIRMWARE_BIOS")), "already_exists")
+        self.ok("DeleteVM", {"vmId": vm})
+        # IDE (hda, hdb; the CD-ROMs are hdc, hdd): at most two.
+        ide = {"id": "i", "path": KERNEL, "bus": "DISK_BUS_IDE"}
+        vm = str(uuid.uuid4())
+        self.ok("CreateVM", {"vmId": vm, "name": "ide-" + vm[:8],
+                             "spec": self.spec(disks=[
+                                 dict(ide, id="i1"), dict(ide, id="i2")])})
+        self.ok("DeleteVM", {"vmId": vm})
+
+    def test_bad_enum_values(self):
+        """A value the contract does not define is invalid_argument naming
+        the field, and nothing is defined."""
+        before = self.ok("ListVMs", {})
+        disk = {"id": "d", "path": KERNEL}
+        port = str(uuid.uuid4())
+        cases = [
+            (self.spec(firmware="FIRMWARE_COREBOOT"), "spec.firmware: "
+             "expected FIRMWARE_BIOS or FIRMWARE_UEFI"),
+            (self.spec(firmware=7), "spec.firmware: expected"),
+            (self.spec(firmware=True), "spec.firmware: expected"),
+            (self.spec(kernelPath=None, bootOrder=["BOOT_DEVICE_FLOPPY"]),
+             "spec.bootOrder[0]: expected BOOT_DEVICE_DISK"),
+            (self.spec(kernelPath=None, bootOrder=[3]),
+             "spec.bootOrder[0]: expected"),
+            (self.spec(disks=[dict(disk, bus="DISK_BUS_NVME")]),
+             "spec.disks[0].bus: expected DISK_BUS_VIRTIO, DISK_BUS_SCSI, "
+             "DISK_BUS_SATA or DISK_BUS_IDE"),
+            (self.spec(disks=[dict(disk, bus=4)]), "spec.disks[0].bus"),
+            (self.spec(disks=[dict(disk, id="i%d" % i, bus="DISK_BUS_IDE")
+                              for i in range(3)]),
+             "spec.disks[2].bus: at most 2 IDE disks"),
+            (self.spec(nics=[{"id": "n", "portId": port,
+                              "model": "NIC_MODEL_NE2K"}]),
+             "spec.nics[0].model: expected NIC_MODEL_VIRTIO, "
+             "NIC_MODEL_E1000 or NIC_MODEL_RTL8139"),
+            (self.spec(nics=[{"id": "n", "portId": port, "model": 3}]),
+             "spec.nics[0].model"),
+            (self.spec(cpuThreadsPerCore=0), "spec.cpuThreadsPerCore: "
+             "must be at least 1"),
+            (self.spec(cpuThreadsPerCore=2, cpuThreads=1),
+             "spec.cpuThreadsPerCore: differs from spec.cpuThreads"),
+            (self.spec(cdroms=[{"id": "c", "isoPath": "/etc/passwd"}]),
+             "spec.cdroms[0].isoPath: \"/etc/passwd\" is not inside"),
+            (self.spec(cdroms=[{"id": "c", "isoPath": KERNEL,
+                                "path": "/etc/passwd"}]),
+             "spec.cdroms[0].isoPath: differs from path"),
+        ]
+        for spec, prefix in cases:
+            spec = {k: v for k, v in spec.items() if v is not None}
+            msg = self.error("CreateVM", {"name": "bad-enum", "spec": spec},
+                             "invalid_argument")
+            self.assertTrue(msg.startswith(prefix), (spec, msg))
+        self.assertEqual(self.ok("ListVMs", {}), before)
 
     def test_foreign_domain_is_invisible(self):
         self.assertNotIn("test", [v["name"] for v in
@@ -154,6 +287,34 @@ class TestDriverTest(unittest.TestCase):
         self.assertTrue(msg.startswith("name"), msg)
         # DeleteVM of a domain that is not ours succeeds without touching it.
         self.assertEqual(self.ok("DeleteVM", {"vmId": TEST_DOMAIN_UUID}), {})
+
+    def test_node_capabilities(self):
+        """GetNodeInfo's capabilities say what VMs here can really have:
+        no migration peer and no storage pool configured, so neither live
+        migration nor snapshots; no GPU passthrough; nested virtualization
+        as KVM's module says; the vCPU and memory limits of libvirt's host
+        (the test driver's: 16 CPUs), which CreateVM applies."""
+        caps = self.ok("GetNodeInfo", {})["capabilities"]
+        nested = False
+        for vendor in ("intel", "amd"):
+            try:
+                with open("/sys/module/kvm_%s/parameters/nested"
+                          % vendor) as f:
+                    nested = nested or f.read().strip() in ("Y", "1")
+            except OSError:
+                pass
+        self.assertIs(caps["supportsNestedVirtualization"], nested)
+        self.assertIs(caps["supportsHotplug"], True)
+        for flag in ("supportsLiveMigration", "supportsSnapshots",
+                     "supportsGpuPassthrough"):
+            self.assertIs(caps[flag], False, flag)
+        self.assertEqual(caps["maxVcpus"], 16)
+        self.assertGreater(int(caps["maxMemoryBytes"]), 0)
+        self.assertLessEqual(int(caps["maxMemoryBytes"]), 4 << 40)
+        # One vCPU more than maxVcpus is refused.
+        msg = self.error("CreateVM", {"name": "caps", "spec": self.spec(
+            cpuCores=caps["maxVcpus"] + 1)}, "invalid_argument")
+        self.assertIn("CPUs of this host", msg)
 
     def test_bad_requests(self):
         self.error("GetVMStatus", {}, "invalid_argument")

@@ -92,7 +92,7 @@ class VhostUserVmTest(computetest.SerialMixin, unittest.TestCase):
                      "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline,
                      "serialLog": True,
                      "nics": [{"id": "eth0", "portId": port["id"]}]}}
-        )["serialLogPath"]
+        )["status"]["serialLogPath"]
         self.addCleanup(self.delete_vm, vm_id)
         return vm_id, log
 

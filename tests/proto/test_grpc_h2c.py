@@ -106,6 +106,12 @@ class GrpcTest(unittest.TestCase):
         self.assertEqual(info.memory.total_bytes,
                          int(j["memory"]["totalBytes"]))
         self.assertEqual(info.cpu.total_threads, os.cpu_count())
+        caps = info.capabilities
+        self.assertEqual((caps.name, caps.supports_hotplug,
+                          caps.supports_gpu_passthrough), ("libvirt", True,
+                                                           False))
+        self.assertEqual(caps.max_vcpus, 16)    # the test driver's host
+        self.assertGreater(caps.max_memory_bytes, 0)
         with grpc.insecure_channel("unix:" + daemon.socket) as ch:
             stub = seed_rpc.NodeDaemonServiceStub(ch)
             self.assertEqual(stub.HealthCheck(seed_pb.HealthCheckRequest(),
@@ -122,14 +128,25 @@ class GrpcTest(unittest.TestCase):
             vm_id=vm_id, name="seed-" + vm_id[:8], spec=spec,
             labels={"owner": "cp"}), timeout=30)
         self.assertEqual(r.vm_id, vm_id)
+        self.assertTrue(r.created)
+        self.assertEqual(r.message, "VM %s defined" % vm_id)
         ident = seed_pb.VMIdRequest(vm_id=vm_id)
         st = self.node.GetVMStatus(ident, timeout=30)
         self.assertEqual(st.state, seed_pb.POWER_STATE_STOPPED)
         self.assertEqual(st.name, "seed-" + vm_id[:8])
-        # Idempotent by vmId: the same request again is the same VM.
-        self.assertEqual(self.node.CreateVM(seed_pb.CreateVMOnNodeRequest(
+        # Idempotent by vmId: the same request again is the same VM, not
+        # created by this call.
+        r = self.node.CreateVM(seed_pb.CreateVMOnNodeRequest(
             vm_id=vm_id, name="seed-" + vm_id[:8], spec=spec,
-            labels={"owner": "cp"}), timeout=30).vm_id, vm_id)
+            labels={"owner": "cp"}), timeout=30)
+        self.assertEqual((r.vm_id, r.created), (vm_id, False))
+        # Lifecycle calls answer google.protobuf.Empty: no bytes, no
+        # unknown fields (the status is GetVMStatus's).
+        empty = self.channel.unary_unary(
+            "/limiquantix.node.v1.NodeDaemonService/StartVM",
+            request_serializer=seed_pb.VMIdRequest.SerializeToString,
+            response_deserializer=lambda b: b)
+        self.assertEqual(empty(ident, timeout=30), b"")
         self.node.StartVM(ident, timeout=30)
         self.assertEqual(self.node.GetVMStatus(ident, timeout=30).state,
                          seed_pb.POWER_STATE_RUNNING)
@@ -145,6 +162,44 @@ class GrpcTest(unittest.TestCase):
             self.node.GetVMStatus(ident, timeout=30)
         self.assertEqual(ctx.exception.code(), grpc.StatusCode.NOT_FOUND)
 
+    def test_seed_enums(self):
+        """Enum-valued fields as the seed's client encodes them (numbers on
+        the wire), equal to the same spec in this API's older JSON words:
+        the JSON CreateVM finds the VM the gRPC one defined."""
+        vm_id = str(uuid.uuid4())
+        spec = seed_pb.VMSpec(
+            cpu_cores=1, cpu_threads_per_core=1, memory_mib=64,
+            firmware=seed_pb.FIRMWARE_UEFI,
+            boot_order=[seed_pb.BOOT_DEVICE_NETWORK,
+                        seed_pb.BOOT_DEVICE_DISK],
+            nics=[])
+        self.node.CreateVM(seed_pb.CreateVMOnNodeRequest(
+            vm_id=vm_id, name="enum-" + vm_id[:8], spec=spec), timeout=30)
+        status, body = daemon.call("CreateVM", {
+            "vmId": vm_id, "name": "enum-" + vm_id[:8],
+            "spec": {"cpuCores": 1, "cpuThreads": 1, "memoryMib": 64,
+                     "firmware": "uefi", "bootOrder": ["network", "hd"]}})
+        self.assertEqual(status, 200, body)
+        status, body = daemon.call("CreateVM", {
+            "vmId": vm_id, "name": "enum-" + vm_id[:8],
+            "spec": {"memoryMib": 64, "firmware": "FIRMWARE_BIOS"}})
+        self.assertEqual(body.get("code"), "already_exists", body)
+        self.node.DeleteVM(seed_pb.VMIdRequest(vm_id=vm_id), timeout=30)
+        # A number the enum does not define: INVALID_ARGUMENT naming the
+        # field, nothing defined.
+        with self.assertRaises(grpc.RpcError) as ctx:
+            self.node.CreateVM(seed_pb.CreateVMOnNodeRequest(
+                vm_id=vm_id, name="enum-" + vm_id[:8],
+                spec=seed_pb.VMSpec(memory_mib=64, firmware=5)), timeout=30)
+        self.assertEqual(ctx.exception.code(),
+                         grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertTrue(ctx.exception.details().startswith("spec.firmware"),
+                        ctx.exception.details())
+        with self.assertRaises(grpc.RpcError) as ctx:
+            self.node.GetVMStatus(seed_pb.VMIdRequest(vm_id=vm_id),
+                                  timeout=30)
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.NOT_FOUND)
+
     def test_stream_events(self):
         """StreamEvents as the seed defines it: events of VMs created and
         started after the stream opened arrive in order, typed; the stream
@@ -158,18 +213,34 @@ class GrpcTest(unittest.TestCase):
         ident = seed_pb.VMIdRequest(vm_id=vm_id)
         self.node.StartVM(ident, timeout=30)
         self.node.ForceStopVM(ident, timeout=30)
-        seen = []
+        # The seed's StopVM of a paused VM: forced off, and the event
+        # says so.
+        self.node.StartVM(ident, timeout=30)
+        self.node.PauseVM(ident, timeout=30)
+        self.node.StopVM(seed_pb.StopVMRequest(vm_id=vm_id,
+                                               timeout_seconds=5), timeout=30)
+        self.assertEqual(self.node.GetVMStatus(ident, timeout=30).state,
+                         seed_pb.POWER_STATE_STOPPED)
+        seen, stops = [], []
         for ev in stream:
             if ev.vm_id != vm_id:
                 continue
             seen.append(ev.type)
             self.assertTrue(ev.timestamp.seconds > 0)
             if ev.type == seed_pb.EVENT_TYPE_VM_STOPPED:
-                break
+                stops.append(ev)
+                if len(stops) == 2:
+                    break
         stream.cancel()
         self.assertEqual([t for t in seen if t != seed_pb.EVENT_TYPE_UNKNOWN],
                          [seed_pb.EVENT_TYPE_VM_STARTED,
+                          seed_pb.EVENT_TYPE_VM_STOPPED,
+                          seed_pb.EVENT_TYPE_VM_STARTED,
+                          seed_pb.EVENT_TYPE_VM_PAUSED,
                           seed_pb.EVENT_TYPE_VM_STOPPED])
+        self.assertNotIn("forced", stops[0].metadata)
+        self.assertEqual(stops[1].metadata["forced"], "PAUSED")
+        self.assertIn("forced off by StopVM", stops[1].message)
         self.node.DeleteVM(ident, timeout=30)
         # Many streams at once, all abandoned: the node answers on.
         streams = [self.node.StreamEvents(_empty(), timeout=60)

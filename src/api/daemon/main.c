@@ -487,6 +487,9 @@ main(int argc, char *argv[])
         lq_compute_configure(compute, config);
         lq_compute_set_backends(compute, storage, net,
                                 config->network.integration_bridge);
+        if (compute) {
+            lq_node_set_hypervisor_caps(node, lq_compute_get_caps, compute);
+        }
     }
     if (!error) {
         struct lq_registration *reg = lq_registration_create(
@@ -511,6 +514,7 @@ main(int argc, char *argv[])
     }
     lq_network_destroy(net);            /* Answers its pending RPCs... */
     lq_http_server_destroy(http);       /* ...before the listeners go. */
+    lq_node_set_hypervisor_caps(node, NULL, NULL);
     lq_compute_destroy(compute);
     /* Its guests, by pid, while their OVS ports can still be removed. */
     lq_sandbox_libvirt_stop(libvirtd);

@@ -110,6 +110,25 @@ struct lq_nic_info {
     bool up;                    /* Operationally up (carrier). */
 };
 
+/* What VMs on this node can have (GetNodeInfo's capabilities), all
+ * false / 0 unless really supported or known. */
+struct lq_hypervisor_caps {
+    bool live_migration;        /* MigrateVM can name a peer. */
+    bool snapshots;             /* CreateSnapshot (volume disks). */
+    bool hotplug;               /* AttachDisk / AttachNIC on a running VM. */
+    bool gpu_passthrough;
+    bool nested_virt;           /* kvm_intel / kvm_amd "nested". */
+    uint32_t max_vcpus;         /* Largest VM CreateVM accepts; 0: unknown. */
+    uint64_t max_memory_bytes;  /* Likewise. */
+};
+/* Fills the hypervisor's part of 'caps' (everything but nested_virt,
+ * which the node reads from sysfs).  May block. */
+typedef void lq_hypervisor_caps_fn(void *aux, struct lq_hypervisor_caps *);
+/* Where GetNodeInfo gets it (the daemon sets compute's); without one only
+ * nested_virt is filled. */
+void lq_node_set_hypervisor_caps(struct lq_node *, lq_hypervisor_caps_fn *,
+                                 void *aux);
+
 struct lq_node_info {
     char *node_id;
     char *hostname;
@@ -124,6 +143,7 @@ struct lq_node_info {
     size_t n_nics;
     char *hypervisor;
     char *hypervisor_version;
+    struct lq_hypervisor_caps caps;
     const char *datapath;       /* lq_node_datapath(), static. */
     struct lq_hugepages hugepages;  /* Every page size, even unused. */
     cpu_set_t pmd_cores;        /* dpdk.pmd_cores; empty unless

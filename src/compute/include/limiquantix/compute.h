@@ -44,7 +44,10 @@ struct lq_compute;
 
 /* ---- Specs (typed values; the domain XML is built from these only) ---- */
 
-enum lq_disk_bus { LQ_DISK_BUS_VIRTIO, LQ_DISK_BUS_SATA, LQ_DISK_BUS_SCSI };
+/* New values go last: the spec fingerprint hashes the numbers. */
+enum lq_disk_bus { LQ_DISK_BUS_VIRTIO, LQ_DISK_BUS_SATA, LQ_DISK_BUS_SCSI,
+                   LQ_DISK_BUS_IDE /* hda, hdb: hdc, hdd are CD-ROMs; no
+                                    * hot-plug. */ };
 enum lq_disk_cache {
     LQ_DISK_CACHE_NONE,         /* Default. */
     LQ_DISK_CACHE_WRITEBACK,
@@ -73,7 +76,7 @@ struct lq_disk_spec {
     char secret_uuid[37];       /* libvirt secret for source's auth. */
 };
 
-enum lq_nic_model { LQ_NIC_VIRTIO, LQ_NIC_E1000 };
+enum lq_nic_model { LQ_NIC_VIRTIO, LQ_NIC_E1000, LQ_NIC_RTL8139 };
 
 /* A NIC on a QuantumNet port: an OVS virtualport on the integration bridge
  * with interfaceid = the port, the port's MAC. */
@@ -95,6 +98,10 @@ struct lq_nic_spec {
      * tap on the bridge. */
     char *vhost_socket;
 };
+/* The target device prefix of a disk on 'bus': "vd", "sd" or "hd". */
+const char *lq_disk_target_prefix(enum lq_disk_bus);
+#define LQ_MAX_IDE_DISKS 2
+
 /* The host device of a NIC: "lq" + the first 12 hex digits of the port id
  * (IFNAMSIZ allows 15). */
 void lq_nic_tap_name(const char *port_id, char name[16]);
@@ -114,6 +121,10 @@ struct lq_cdrom_spec {
     char *id;
     char *path;                 /* NULL: an empty drive. */
 };
+
+/* Static limits of a spec (the host may allow less). */
+#define LQ_MAX_VCPUS 255
+#define LQ_MAX_MEMORY_MIB (4u << 20)    /* 4 TiB */
 
 struct lq_vm_spec {
     char id[37];                /* Domain UUID, lower-case. */
@@ -258,15 +269,22 @@ void lq_vm_status_free_array(struct lq_vm_status *, size_t n);
  * defined for an invalid spec, an unknown volume or port, a volume another
  * VM writes to (or that this one would write while others have it) or a
  * port another VM uses.  Fills the disks' sources and the NICs' MACs in
- * 'spec'.  'status' (optional) gets the result. */
+ * 'spec'.  'status' (optional) gets the result; '*createdp' (optional) is
+ * false when the VM existed with this spec already. */
 struct lq_error *lq_compute_create_vm(struct lq_compute *,
                                       struct lq_vm_spec *,
-                                      struct lq_vm_status *status);
+                                      struct lq_vm_status *status,
+                                      bool *createdp);
 struct lq_error *lq_compute_start_vm(struct lq_compute *, const char *id);
 /* ACPI shutdown, then waits up to 'timeout_s' seconds for the guest to
- * power off; deadline_exceeded if it did not (the VM keeps running). */
+ * power off; if it did not, destroys it and sets '*forcedp' (a paused VM,
+ * which cannot act on ACPI, at once).  'graceful_only': never destroys;
+ * deadline_exceeded if the guest did not power off (it keeps running),
+ * failed_precondition if paused.  A forced stop's STOPPED event has
+ * 'forced' set. */
 struct lq_error *lq_compute_stop_vm(struct lq_compute *, const char *id,
-                                    unsigned int timeout_s);
+                                    unsigned int timeout_s,
+                                    bool graceful_only, bool *forcedp);
 struct lq_error *lq_compute_force_stop_vm(struct lq_compute *,
                                           const char *id);
 struct lq_error *lq_compute_reboot_vm(struct lq_compute *, const char *id);
@@ -296,6 +314,14 @@ void lq_compute_set_backends(struct lq_compute *, struct lq_storage *,
  * logs) and the migration peers.  Without it no local file is allowed,
  * serialLog is refused and no migration target is known. */
 void lq_compute_configure(struct lq_compute *, const struct lq_config *);
+
+/* What VMs here can have, for GetNodeInfo (all but nested_virt): live
+ * migration when a migration peer is configured, snapshots with a storage
+ * pool, hot-plug always, no GPU passthrough; the vCPU and memory limits
+ * CreateVM applies, from libvirt's host (0 when libvirtd is down).
+ * Matches lq_hypervisor_caps_fn (aux: the compute). */
+struct lq_hypervisor_caps;
+void lq_compute_get_caps(void *compute, struct lq_hypervisor_caps *);
 
 /* Running VMs (domains of ours that are active). */
 struct lq_error *lq_compute_count_running(struct lq_compute *,
@@ -369,6 +395,8 @@ struct lq_vm_event {
                                  * CRASHED */
     char detail[16];            /* STOPPED: SHUTDOWN, DESTROYED, CRASHED,
                                  * MIGRATED, FAILED, ...; else "". */
+    char forced[8];             /* STOPPED by StopVM's power-off: TIMEOUT
+                                 * or PAUSED; else "". */
     int64_t time_ms;            /* Unix milliseconds. */
 };
 /* The events after 'since' (of 'vm_id' only, if nonnull), waiting up to
