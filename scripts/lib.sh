@@ -22,6 +22,7 @@ LQ_PACKAGES=(
     lvm2 thin-provisioning-tools
     protobuf-c-compiler libprotobuf-c-dev protobuf-compiler libprotobuf-dev
     libnghttp2-dev nghttp2-client python3-grpcio python3-grpc-tools wrk
+    zlib1g-dev
 )
 
 lq_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gzip.h"
 #include "jsonx.h"
 #include "metrics.h"
 #include "openvswitch/dynamic-string.h"
@@ -92,6 +93,7 @@ struct h2_conn {
 };
 
 enum h2_proto { PROTO_GRPC, PROTO_CONNECT };
+enum h2_encoding_header { ENC_GRPC, ENC_CONNECT_STREAM, ENC_HTTP };
 
 struct h2_stream {
     struct lq_rpc_call call;        /* For async handlers; must be first. */
@@ -101,6 +103,13 @@ struct h2_stream {
     struct timespec start;
 
     char *path, *content_type;
+    /* Content and accepted encodings by protocol: gRPC (grpc-encoding),
+     * Connect streams (connect-content-encoding), Connect unary (HTTP's
+     * content-encoding); index enum h2_encoding_header. */
+    char *encoding[3], *accept_encoding[3];
+    bool gzip_out;                  /* Compress answers the client took. */
+    bool gzipped;                   /* The unary answer is compressed. */
+    uint8_t *inflated;              /* The decompressed request. */
     long long deadline;             /* time_msec(); LLONG_MAX: none. */
     struct ds body;
     bool too_large;
@@ -148,6 +157,11 @@ stream_free(struct h2_stream *st)
     ovs_list_remove(&st->node);
     free(st->path);
     free(st->content_type);
+    for (int i = 0; i < 3; i++) {
+        free(st->encoding[i]);
+        free(st->accept_encoding[i]);
+    }
+    free(st->inflated);
     ds_destroy(&st->body);
     json_destroy(st->request);
     json_destroy(st->response);
@@ -261,13 +275,17 @@ submit_grpc(struct h2_stream *st, nghttp2_session *session)
         snprintf(status, sizeof status, "%d", (int) st->code);
         char *msg = grpc_message_encode(st->message ? st->message : "");
         nghttp2_nv nv[] = { NV(":status", "200"), NV("content-type", ct),
+                            NV("grpc-accept-encoding", "gzip, identity"),
                             NV("grpc-status", status),
                             NV("grpc-message", msg) };
         nghttp2_submit_response(session, st->id, nv, ARRAY_SIZE(nv), NULL);
         free(msg);
         return;
     }
-    nghttp2_nv nv[] = { NV(":status", "200"), NV("content-type", ct) };
+    nghttp2_nv nv[] = { NV(":status", "200"), NV("content-type", ct),
+                        NV("grpc-accept-encoding", "gzip, identity"),
+                        NV("grpc-encoding", st->gzipped ? "gzip"
+                                                        : "identity") };
     nghttp2_data_provider dp = { .source.ptr = st, .read_callback =
                                  body_read_cb };
     st->trailers = true;
@@ -282,10 +300,28 @@ submit_connect(struct h2_stream *st, nghttp2_session *session)
                                                       : "application/proto";
     snprintf(status, sizeof status, "%d",
              st->code == LQ_OK ? 200 : lq_code_http_status(st->code));
-    nghttp2_nv nv[] = { NV(":status", status), NV("content-type", ct) };
+    nghttp2_nv nv[] = { NV(":status", status), NV("content-type", ct),
+                        NV("accept-encoding", "gzip"),
+                        NV("content-encoding", st->gzipped ? "gzip"
+                                                           : "identity") };
     nghttp2_data_provider dp = { .source.ptr = st, .read_callback =
                                  body_read_cb };
     nghttp2_submit_response(session, st->id, nv, ARRAY_SIZE(nv), &dp);
+}
+
+/* Compresses a message for a client that accepts gzip, unless it is too
+ * small to gain from it. */
+static bool
+maybe_gzip(const struct h2_stream *st, void **bytes, size_t *len)
+{
+    if (!st->gzip_out || *len < LQ_GZIP_MIN_BYTES) {
+        return false;
+    }
+    uint8_t *z;
+    lq_gzip_compress(*bytes, *len, &z, len);
+    free(*bytes);
+    *bytes = z;
+    return true;
 }
 
 /* Sets the answer from st->error / st->response, then submits it. */
@@ -323,10 +359,13 @@ stream_answer(struct h2_stream *st)
             json_destroy(e);
         }
     }
+    if (st->code == LQ_OK) {
+        st->gzipped = maybe_gzip(st, &payload, &len);
+    }
     if (st->proto == PROTO_GRPC && st->code == LQ_OK) {
-        /* One length-prefixed message, uncompressed. */
+        /* One length-prefixed message. */
         st->out = xmalloc(len + 5);
-        st->out[0] = 0;
+        st->out[0] = st->gzipped;
         st->out[1] = len >> 24;
         st->out[2] = len >> 16;
         st->out[3] = len >> 8;
@@ -437,7 +476,8 @@ stream_poll(struct h2_stream *st)
             len = strlen(bytes);
         }
         if (!e) {
-            stream_append(st, 0, bytes, len);
+            bool gzipped = maybe_gzip(st, &bytes, &len);
+            stream_append(st, gzipped, bytes, len);
         }
         free(bytes);
     }
@@ -528,7 +568,15 @@ stream_open_done(void *st_)
             ? (st->binary ? "application/connect+proto"
                           : "application/connect+json")
             : (st->binary ? "application/grpc" : "application/grpc+json");
-        nghttp2_nv nv[] = { NV(":status", "200"), NV("content-type", ct) };
+        const char *gz = st->gzip_out ? "gzip" : "identity";
+        const char *accept = st->connect_stream ? "gzip" : "gzip, identity";
+        nghttp2_nv nv[] = {
+            NV(":status", "200"), NV("content-type", ct),
+            NV(st->connect_stream ? "connect-accept-encoding"
+                                  : "grpc-accept-encoding", accept),
+            NV(st->connect_stream ? "connect-content-encoding"
+                                  : "grpc-encoding", gz),
+        };
         nghttp2_data_provider dp = { .source.ptr = st, .read_callback =
                                      body_read_cb };
         nghttp2_submit_response(c->session, st->id, nv, ARRAY_SIZE(nv),
@@ -591,8 +639,55 @@ async_complete(struct lq_rpc_call *call, struct lq_error *error,
 }
 
 /* The request of a gRPC call: exactly one uncompressed message. */
+/* Replaces the request's bytes by their gzip-decompressed form. */
 static bool
-grpc_unframe(struct h2_stream *st, const uint8_t **datap, size_t *lenp)
+request_inflate(struct h2_stream *st, const uint8_t **datap, size_t *lenp)
+{
+    struct lq_error *e = lq_gzip_decompress(
+        "request", *datap, *lenp, st->conn->listener->env.max_body,
+        &st->inflated, lenp);
+    if (e) {
+        lq_error_free(st->error);
+        st->error = e;
+        stream_answer(st);
+        return false;
+    }
+    *datap = st->inflated;
+    return true;
+}
+
+static enum h2_encoding_header
+encoding_index(const struct h2_stream *st)
+{
+    return st->proto == PROTO_GRPC ? ENC_GRPC
+           : st->connect_stream ? ENC_CONNECT_STREAM : ENC_HTTP;
+}
+
+/* The request's encoding: gzip ('*gzip_in') or identity; anything else
+ * is refused. */
+static bool
+request_encoding(struct h2_stream *st, bool *gzip_in)
+{
+    static const char *const names[] = {
+        [ENC_GRPC] = "grpc-encoding",
+        [ENC_CONNECT_STREAM] = "connect-content-encoding",
+        [ENC_HTTP] = "content-encoding",
+    };
+    enum h2_encoding_header i = encoding_index(st);
+    const char *enc = st->encoding[i];
+    *gzip_in = enc && !strcasecmp(enc, "gzip");
+    st->gzip_out = lq_header_lists(st->accept_encoding[i], "gzip");
+    if (enc && !*gzip_in && strcasecmp(enc, "identity")) {
+        stream_fail(st, LQ_UNIMPLEMENTED, "%s: \"%s\" is not supported "
+                    "(gzip or identity)", names[i], enc);
+        return false;
+    }
+    return true;
+}
+
+static bool
+grpc_unframe(struct h2_stream *st, bool gzip_in, const uint8_t **datap,
+             size_t *lenp)
 {
     const uint8_t *p = (const uint8_t *) (st->body.string ? st->body.string
                                           : "");
@@ -603,11 +698,6 @@ grpc_unframe(struct h2_stream *st, const uint8_t **datap, size_t *lenp)
         return false;
     }
     uint32_t len = (uint32_t) p[1] << 24 | p[2] << 16 | p[3] << 8 | p[4];
-    if (p[0] & 1) {
-        stream_fail(st, LQ_UNIMPLEMENTED, "request: compressed messages are "
-                    "not supported (grpc-encoding identity only)");
-        return false;
-    }
     if (len != n - 5) {
         stream_fail(st, LQ_INVALID_ARGUMENT, "request: the message prefix "
                     "says %"PRIu32" bytes, %zu follow (a unary call sends "
@@ -616,6 +706,15 @@ grpc_unframe(struct h2_stream *st, const uint8_t **datap, size_t *lenp)
     }
     *datap = p + 5;
     *lenp = len;
+    if (p[0] & 1) {
+        if (!gzip_in) {
+            stream_fail(st, LQ_INVALID_ARGUMENT, "request: the message is "
+                        "marked compressed but the stream names no "
+                        "encoding (grpc-encoding)");
+            return false;
+        }
+        return request_inflate(st, datap, lenp);
+    }
     return true;
 }
 
@@ -669,9 +768,16 @@ stream_dispatch(struct h2_stream *st)
                     "application/connect+proto or +json)" : "unary");
         return;
     }
+    bool gzip_in;
+    if (!request_encoding(st, &gzip_in)) {
+        return;
+    }
     /* gRPC and Connect streams both frame the request as one envelope. */
-    if ((st->proto == PROTO_GRPC || st->connect_stream)
-        && !grpc_unframe(st, &data, &len)) {
+    if (st->proto == PROTO_GRPC || st->connect_stream) {
+        if (!grpc_unframe(st, gzip_in, &data, &len)) {
+            return;
+        }
+    } else if (gzip_in && !request_inflate(st, &data, &len)) {
         return;
     }
     struct lq_error *e = st->binary
@@ -776,6 +882,20 @@ header_cb(nghttp2_session *session, const nghttp2_frame *frame,
     } else if (IS("content-type")) {
         free(st->content_type);
         st->content_type = v;
+        v = NULL;
+    } else if (IS("grpc-encoding") || IS("connect-content-encoding")
+               || IS("content-encoding")) {
+        int i = IS("grpc-encoding") ? ENC_GRPC
+                : IS("content-encoding") ? ENC_HTTP : ENC_CONNECT_STREAM;
+        free(st->encoding[i]);
+        st->encoding[i] = v;
+        v = NULL;
+    } else if (IS("grpc-accept-encoding") || IS("connect-accept-encoding")
+               || IS("accept-encoding")) {
+        int i = IS("grpc-accept-encoding") ? ENC_GRPC
+                : IS("accept-encoding") ? ENC_HTTP : ENC_CONNECT_STREAM;
+        free(st->accept_encoding[i]);
+        st->accept_encoding[i] = v;
         v = NULL;
     } else if (IS("grpc-timeout") || IS("connect-timeout-ms")) {
         long long ms = IS("grpc-timeout") ? parse_grpc_timeout(v)
@@ -1084,6 +1204,45 @@ conn_shutdown(struct h2_conn *c)
                           nghttp2_session_get_last_proc_stream_id(c->session),
                           NGHTTP2_NO_ERROR, NULL, 0);
     conn_flush(c);
+    if (c->fd >= 0) {
+        shutdown(c->fd, SHUT_WR);   /* FIN after what was sent. */
+    }
+}
+
+#define LINGER_MS 500
+
+/* Reads and drops what the clients still send until each closes or
+ * LINGER_MS pass: closing a socket with unread input resets the
+ * connection, and a reset can make the client drop the answers it has not
+ * read yet (the streams' final status). */
+static void
+linger_closing(struct lq_h2_listener *l)
+{
+    long long deadline = time_msec() + LINGER_MS;
+    for (;;) {
+        struct pollfd pfds[64];
+        struct h2_conn *conns[64];
+        nfds_t n = 0;
+        struct h2_conn *c;
+        LIST_FOR_EACH (c, node, &l->conns) {
+            if (c->fd >= 0 && n < ARRAY_SIZE(pfds)) {
+                conns[n] = c;
+                pfds[n++] = (struct pollfd) { .fd = c->fd, .events = POLLIN };
+            }
+        }
+        long long left = deadline - time_msec();
+        if (!n || left <= 0 || poll(pfds, n, left) <= 0) {
+            return;
+        }
+        for (nfds_t i = 0; i < n; i++) {
+            uint8_t buf[4096];
+            ssize_t got = pfds[i].revents
+                          ? recv(pfds[i].fd, buf, sizeof buf, 0) : -1;
+            if (!got || (got < 0 && pfds[i].revents && errno != EAGAIN)) {
+                conn_close(conns[i]);   /* The client closed too. */
+            }
+        }
+    }
 }
 
 /* ---- The listener ------------------------------------------------------------ */
@@ -1159,7 +1318,10 @@ lq_h2_listener_destroy(struct lq_h2_listener *l)
     }
     struct h2_conn *c;
     LIST_FOR_EACH_SAFE (c, node, &l->conns) {
-        conn_shutdown(c);
+        conn_shutdown(c);       /* May close it. */
+    }
+    linger_closing(l);
+    LIST_FOR_EACH_SAFE (c, node, &l->conns) {
         conn_close(c);
     }
     reap_closed(l);     /* No call runs any more (see h2_server.h). */

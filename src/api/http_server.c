@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "fileutil.h"
+#include "gzip.h"
 #include "jsonx.h"
 #include "h2_server.h"
 #include "metrics.h"
@@ -88,6 +89,8 @@ struct request {
     struct lq_error *error;
     unsigned int status;        /* Overrides the code's HTTP status if set. */
     bool binary;                /* application/proto. */
+    bool gzip_in;               /* Content-Encoding: gzip. */
+    bool gzip_out;              /* Accept-Encoding lists gzip. */
 };
 
 static double
@@ -106,6 +109,32 @@ queue_bytes(struct MHD_Connection *conn, unsigned int status,
         len, body, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* A successful answer, gzip-compressed for a client that accepts it
+ * (unless too small to gain from it). */
+static enum MHD_Result
+queue_answer(struct MHD_Connection *conn, const struct request *req,
+             const char *content_type, void *body, size_t len)
+{
+    bool gzipped = req->gzip_out && len >= LQ_GZIP_MIN_BYTES;
+    if (gzipped) {
+        uint8_t *z;
+        lq_gzip_compress(body, len, &z, &len);
+        free(body);
+        body = z;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (gzipped) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_VARY,
+                            MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;
 }
@@ -153,11 +182,15 @@ queue_result(struct MHD_Connection *conn, struct request *req)
                                seconds_since(&req->start));
         free(method_name);
         req->state = REQ_DONE;
-        return queue_bytes(conn, MHD_HTTP_OK, "application/proto", bytes,
-                           len);
+        return queue_answer(conn, req, "application/proto", bytes, len);
     } else {
+        lq_metrics_observe_rpc(s->metrics, method_name, code,
+                               seconds_since(&req->start));
+        free(method_name);
+        req->state = REQ_DONE;
         body = lq_json_to_string(req->response);
-        status = MHD_HTTP_OK;
+        return queue_answer(conn, req, "application/json", body,
+                            strlen(body));
     }
     lq_metrics_observe_rpc(s->metrics, method_name, code,
                            seconds_since(&req->start));
@@ -281,6 +314,15 @@ request_start(struct listener *l, struct MHD_Connection *conn,
                                   ct);
     }
     req->binary = codec == 2;
+    const char *enc = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    req->gzip_in = enc && !strcasecmp(enc, "gzip");
+    if (enc && !req->gzip_in && strcasecmp(enc, "identity")) {
+        return reject(req, 0, LQ_UNIMPLEMENTED, "Content-Encoding: \"%s\" is "
+                      "not supported (gzip or identity)", enc);
+    }
+    req->gzip_out = lq_header_lists(MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING), "gzip");
     const char *cl = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > s->max_body) {
@@ -337,6 +379,19 @@ request_dispatch(struct MHD_Connection *conn, struct request *req)
     if (req->too_large) {
         return reply_error(conn, req, LQ_RESOURCE_EXHAUSTED, "request body "
                            "exceeds the limit of %zu bytes", s->max_body);
+    }
+    if (req->gzip_in) {
+        uint8_t *plain;
+        size_t len;
+        req->error = lq_gzip_decompress("request", req->body.string,
+                                        req->body.length, s->max_body,
+                                        &plain, &len);
+        if (req->error) {
+            return queue_result(conn, req);
+        }
+        ds_clear(&req->body);
+        ds_put_buffer(&req->body, (const char *) plain, len);
+        free(plain);
     }
     req->error = req->binary
         ? lq_rpc_decode_binary(req->method, req->body.string,

@@ -71,8 +71,8 @@ def tearDownModule():
     # why, not with a reset connection.
     channel = grpc.insecure_channel("127.0.0.1:%d" % daemon.port)
     stream = seed_rpc.NodeDaemonServiceStub(channel).StreamMetrics(
-        seed_pb.StreamMetricsRequest(interval_seconds=60), timeout=60)
-    time.sleep(0.5)
+        seed_pb.StreamMetricsRequest(interval_seconds=1), timeout=60)
+    next(stream)                # Open for sure: the first sample came.
     rc = daemon.stop()
     try:
         next(stream)
