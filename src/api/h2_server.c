@@ -35,7 +35,10 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <nghttp2/nghttp2.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -66,6 +69,7 @@ VLOG_DEFINE_THIS_MODULE(h2_server);
 
 struct lq_h2_listener {
     int fd;
+    int epoll_fd;                   /* The listener and HTTP/2 conns. */
     struct lq_h2_env env;
     gnutls_certificate_credentials_t tls;   /* NULL: plaintext. */
     struct ovs_list sniffing;       /* struct sniff */
@@ -89,6 +93,12 @@ struct h2_conn {
     long long handshake_deadline;   /* While the TLS handshake runs. */
     char *auth_error;               /* Why the client is not trusted. */
     nghttp2_session *session;       /* NULL until the handshake is done. */
+    bool readable;                  /* epoll said so this pass. */
+    /* Frames of one pass, sent with as few writes as the socket allows:
+     * one send() per frame would leave the trailers to Nagle and the
+     * client's delayed ACK. */
+    struct ds out;
+    size_t out_off;
     struct ovs_list streams;        /* struct h2_stream */
 };
 
@@ -808,27 +818,6 @@ stream_dispatch(struct h2_stream *st)
 
 /* ---- nghttp2 callbacks ------------------------------------------------------ */
 
-static ssize_t
-send_cb(nghttp2_session *session OVS_UNUSED, const uint8_t *data,
-        size_t length, int flags OVS_UNUSED, void *user_data)
-{
-    struct h2_conn *c = user_data;
-    if (c->tls) {
-        /* After GNUTLS_E_AGAIN nghttp2 offers the same bytes again, as
-         * GnuTLS wants. */
-        ssize_t n = gnutls_record_send(c->tls, data, length);
-        return n >= 0 ? n
-               : n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED
-               ? NGHTTP2_ERR_WOULDBLOCK : NGHTTP2_ERR_CALLBACK_FAILURE;
-    }
-    ssize_t n = send(c->fd, data, length, MSG_NOSIGNAL);
-    if (n < 0) {
-        return errno == EAGAIN || errno == EWOULDBLOCK
-               ? NGHTTP2_ERR_WOULDBLOCK : NGHTTP2_ERR_CALLBACK_FAILURE;
-    }
-    return n;
-}
-
 /* Reads from the connection: > 0 bytes read, 0 closed or failed, -1
  * nothing there now. */
 static ssize_t
@@ -967,7 +956,6 @@ callbacks(void)
     static nghttp2_session_callbacks *cbs;
     if (!cbs) {
         nghttp2_session_callbacks_new(&cbs);
-        nghttp2_session_callbacks_set_send_callback(cbs, send_cb);
         nghttp2_session_callbacks_set_on_begin_headers_callback(
             cbs, begin_headers_cb);
         nghttp2_session_callbacks_set_on_header_callback(cbs, header_cb);
@@ -1001,7 +989,8 @@ conn_close(struct h2_conn *c)
     }
     free(c->auth_error);
     c->auth_error = NULL;
-    close(c->fd);
+    ds_destroy(&c->out);
+    close(c->fd);               /* Leaves the epoll set too. */
     c->fd = -1;
 }
 
@@ -1023,18 +1012,73 @@ reap_closed(struct lq_h2_listener *l)
     }
 }
 
+/* Writes 'len' bytes: how many went, 0 if none could now, -1 on error. */
+static ssize_t
+conn_send(struct h2_conn *c, const void *data, size_t len)
+{
+    if (c->tls) {
+        /* After GNUTLS_E_AGAIN the same bytes are offered again, as GnuTLS
+         * wants. */
+        ssize_t n = gnutls_record_send(c->tls, data, len);
+        return n >= 0 ? n
+               : n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED ? 0 : -1;
+    }
+    ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+    return n >= 0 ? n : errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+}
+
+#define OUT_CHUNK (64 * 1024)
+
+/* Sends what nghttp2 has queued, coalesced into as few writes as it
+ * takes; what the socket does not take now waits for POLLOUT. */
 static void
 conn_flush(struct h2_conn *c)
 {
-    if (c->fd >= 0 && c->session && nghttp2_session_send(c->session)) {
-        conn_close(c);
+    while (c->fd >= 0 && c->session) {
+        if (c->out_off == c->out.length) {
+            ds_clear(&c->out);
+            c->out_off = 0;
+            while (c->out.length < OUT_CHUNK) {
+                const uint8_t *data;
+                ssize_t n = nghttp2_session_mem_send(c->session, &data);
+                if (n < 0) {
+                    conn_close(c);
+                    return;
+                }
+                if (!n) {
+                    break;
+                }
+                ds_put_buffer(&c->out, (const char *) data, n);
+            }
+            if (!c->out.length) {
+                return;
+            }
+        }
+        ssize_t n = conn_send(c, c->out.string + c->out_off,
+                              c->out.length - c->out_off);
+        if (n < 0) {
+            conn_close(c);
+            return;
+        }
+        if (!n) {
+            return;
+        }
+        c->out_off += n;
     }
+}
+
+static bool
+conn_out_pending(const struct h2_conn *c)
+{
+    return c->out_off < c->out.length;
 }
 
 /* The HTTP/2 session, once the connection is ready for it. */
 static void
 conn_start_h2(struct h2_conn *c)
 {
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+    epoll_ctl(c->listener->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev);
     nghttp2_session_server_new(&c->session, callbacks(), c);
     nghttp2_settings_entry iv[] = {
         { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS },
@@ -1050,6 +1094,9 @@ conn_open(struct lq_h2_listener *l, int fd)
     struct h2_conn *c = xzalloc(sizeof *c);
     c->listener = l;
     c->fd = fd;
+    ds_init(&c->out);
+    /* Answers go out as soon as they are written (no-op on Unix sockets). */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int) { 1 }, sizeof(int));
     ovs_list_init(&c->streams);
     ovs_list_push_back(&l->conns, &c->node);
     if (!l->tls) {
@@ -1121,7 +1168,10 @@ conn_run(struct h2_conn *c)
         return;
     }
     uint8_t buf[16384];
-    for (;;) {
+    bool readable = c->readable
+                    || (c->tls && gnutls_record_check_pending(c->tls));
+    c->readable = false;
+    while (readable) {
         ssize_t n = conn_recv(c, buf, sizeof buf);
         if (n < 0) {
             break;
@@ -1130,6 +1180,10 @@ conn_run(struct h2_conn *c)
             conn_close(c);
             return;
         }
+        /* A short read drained the socket (epoll is level-triggered:
+         * more is seen next pass); GnuTLS may hold decrypted bytes. */
+        readable = n == sizeof buf
+                   || (c->tls && gnutls_record_check_pending(c->tls));
     }
     /* Deadlines passed: answer now, drop the late result. */
     long long now = time_msec();
@@ -1151,7 +1205,7 @@ conn_run(struct h2_conn *c)
     }
     conn_flush(c);
     if (c->fd >= 0 && !nghttp2_session_want_read(c->session)
-        && !nghttp2_session_want_write(c->session)) {
+        && !nghttp2_session_want_write(c->session) && !conn_out_pending(c)) {
         conn_close(c);
     }
 }
@@ -1165,11 +1219,11 @@ conn_wait(struct h2_conn *c)
         poll_timer_wait_until(c->handshake_deadline);
         return;
     }
-    poll_fd_wait(c->fd, POLLIN);
+    /* POLLIN through the listener's epoll set. */
     if (c->tls && gnutls_record_check_pending(c->tls)) {
         poll_immediate_wake();  /* Decrypted bytes wait in GnuTLS. */
     }
-    if (nghttp2_session_want_write(c->session)) {
+    if (conn_out_pending(c)) {
         poll_fd_wait(c->fd, POLLOUT);
     }
     const struct h2_stream *st;
@@ -1297,6 +1351,14 @@ lq_h2_listener_create(int fd, const struct lq_h2_env *env,
     l->fd = fd;
     l->env = *env;
     l->tls = tls;
+    /* Which connections have input, without a recv() on each of them on
+     * every pass of the loop. */
+    l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (l->epoll_fd < 0) {
+        out_of_memory();
+    }
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+    epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
     ovs_list_init(&l->sniffing);
     ovs_list_init(&l->conns);
     ovs_list_init(&l->closed);
@@ -1328,6 +1390,7 @@ lq_h2_listener_destroy(struct lq_h2_listener *l)
     if (l->tls) {
         gnutls_certificate_free_credentials(l->tls);
     }
+    close(l->epoll_fd);
     close(l->fd);
     free(l);
 }
@@ -1379,10 +1442,30 @@ sniff_run(struct lq_h2_listener *l, struct sniff *s)
     free(s);
 }
 
+/* Marks the connections with input; true if the listener has one to
+ * accept. */
+static bool
+poll_readiness(struct lq_h2_listener *l)
+{
+    struct epoll_event evs[64];
+    bool accept_ready = false;
+    int n = epoll_wait(l->epoll_fd, evs, ARRAY_SIZE(evs), 0);
+    for (int i = 0; i < n; i++) {
+        struct h2_conn *c = evs[i].data.ptr;
+        if (c) {
+            c->readable = true;
+        } else {
+            accept_ready = true;
+        }
+    }
+    return accept_ready;
+}
+
 void
 lq_h2_listener_run(struct lq_h2_listener *l)
 {
-    for (;;) {
+    bool accept_ready = poll_readiness(l);
+    while (accept_ready) {
         struct sniff *s = xzalloc(sizeof *s);
         s->addr_len = sizeof s->addr;
         s->fd = accept4(l->fd, (struct sockaddr *) &s->addr, &s->addr_len,
@@ -1408,7 +1491,7 @@ lq_h2_listener_run(struct lq_h2_listener *l)
 void
 lq_h2_listener_wait(struct lq_h2_listener *l)
 {
-    poll_fd_wait(l->fd, POLLIN);
+    poll_fd_wait(l->epoll_fd, POLLIN);  /* The listener and conns. */
     const struct sniff *s;
     LIST_FOR_EACH (s, node, &l->sniffing) {
         poll_fd_wait(s->fd, POLLIN);
