@@ -292,14 +292,15 @@ submit_grpc(struct h2_stream *st, nghttp2_session *session)
         free(msg);
         return;
     }
+    /* identity is the default: said only when it is gzip. */
     nghttp2_nv nv[] = { NV(":status", "200"), NV("content-type", ct),
                         NV("grpc-accept-encoding", "gzip, identity"),
-                        NV("grpc-encoding", st->gzipped ? "gzip"
-                                                        : "identity") };
+                        NV("grpc-encoding", "gzip") };
     nghttp2_data_provider dp = { .source.ptr = st, .read_callback =
                                  body_read_cb };
     st->trailers = true;
-    nghttp2_submit_response(session, st->id, nv, ARRAY_SIZE(nv), &dp);
+    nghttp2_submit_response(session, st->id, nv,
+                            ARRAY_SIZE(nv) - !st->gzipped, &dp);
 }
 
 static void
@@ -312,11 +313,11 @@ submit_connect(struct h2_stream *st, nghttp2_session *session)
              st->code == LQ_OK ? 200 : lq_code_http_status(st->code));
     nghttp2_nv nv[] = { NV(":status", status), NV("content-type", ct),
                         NV("accept-encoding", "gzip"),
-                        NV("content-encoding", st->gzipped ? "gzip"
-                                                           : "identity") };
+                        NV("content-encoding", "gzip") };
     nghttp2_data_provider dp = { .source.ptr = st, .read_callback =
                                  body_read_cb };
-    nghttp2_submit_response(session, st->id, nv, ARRAY_SIZE(nv), &dp);
+    nghttp2_submit_response(session, st->id, nv,
+                            ARRAY_SIZE(nv) - !st->gzipped, &dp);
 }
 
 /* Compresses a message for a client that accepts gzip, unless it is too
@@ -1160,6 +1161,16 @@ conn_handshake(struct h2_conn *c)
     return c->fd >= 0;
 }
 
+/* Is there anything for conn_run() to do?  Idle keep-alive connections
+ * (most of them, under load) are skipped. */
+static bool
+conn_has_work(const struct h2_conn *c)
+{
+    return c->readable || !c->session || !ovs_list_is_empty(&c->streams)
+           || conn_out_pending(c) || nghttp2_session_want_write(c->session)
+           || (c->tls && gnutls_record_check_pending(c->tls));
+}
+
 /* Reads what arrived, answers deadlines, sends what is queued. */
 static void
 conn_run(struct h2_conn *c)
@@ -1483,7 +1494,9 @@ lq_h2_listener_run(struct lq_h2_listener *l)
     }
     struct h2_conn *c;
     LIST_FOR_EACH_SAFE (c, node, &l->conns) {
-        conn_run(c);
+        if (conn_has_work(c)) {
+            conn_run(c);
+        }
     }
     reap_closed(l);
 }
