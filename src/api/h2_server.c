@@ -151,6 +151,8 @@ struct h2_stream {
     bool connect_stream;            /* application/connect+proto|json. */
     void *stream_state;
     bool stream_ended;              /* The last message is queued. */
+    bool bidi;                      /* method->bidi, answering. */
+    bool gzip_in;                   /* The request's messages may be. */
 };
 
 static void conn_flush(struct h2_conn *);
@@ -507,6 +509,33 @@ stream_poll(struct h2_stream *st)
     }
 }
 
+/* A stream's answer: headers now, messages as they come (body_read_cb()
+ * defers while there are none), the status at the end. */
+static void
+stream_submit_headers(struct h2_stream *st)
+{
+    st->streaming = true;
+    st->answered = true;
+    st->trailers = st->proto == PROTO_GRPC;
+    const char *ct = st->connect_stream
+        ? (st->binary ? "application/connect+proto"
+                      : "application/connect+json")
+        : (st->binary ? "application/grpc" : "application/grpc+json");
+    const char *gz = st->gzip_out ? "gzip" : "identity";
+    const char *accept = st->connect_stream ? "gzip" : "gzip, identity";
+    nghttp2_nv nv[] = {
+        NV(":status", "200"), NV("content-type", ct),
+        NV(st->connect_stream ? "connect-accept-encoding"
+                              : "grpc-accept-encoding", accept),
+        NV(st->connect_stream ? "connect-content-encoding" : "grpc-encoding",
+           gz),
+    };
+    nghttp2_data_provider dp = { .source.ptr = st, .read_callback =
+                                 body_read_cb };
+    nghttp2_submit_response(st->conn->session, st->id, nv, ARRAY_SIZE(nv),
+                            &dp);
+}
+
 static void
 stream_refresh_work(void *st_)
 {
@@ -571,27 +600,7 @@ stream_open_done(void *st_)
             stream_answer(st);
         }
     } else {
-        /* Headers now, messages as they come, status at the end. */
-        st->streaming = true;
-        st->answered = true;
-        st->trailers = st->proto == PROTO_GRPC;
-        const char *ct = st->connect_stream
-            ? (st->binary ? "application/connect+proto"
-                          : "application/connect+json")
-            : (st->binary ? "application/grpc" : "application/grpc+json");
-        const char *gz = st->gzip_out ? "gzip" : "identity";
-        const char *accept = st->connect_stream ? "gzip" : "gzip, identity";
-        nghttp2_nv nv[] = {
-            NV(":status", "200"), NV("content-type", ct),
-            NV(st->connect_stream ? "connect-accept-encoding"
-                                  : "grpc-accept-encoding", accept),
-            NV(st->connect_stream ? "connect-content-encoding"
-                                  : "grpc-encoding", gz),
-        };
-        nghttp2_data_provider dp = { .source.ptr = st, .read_callback =
-                                     body_read_cb };
-        nghttp2_submit_response(c->session, st->id, nv, ARRAY_SIZE(nv),
-                                &dp);
+        stream_submit_headers(st);
         if (st->call_error) {
             stream_end(st, st->call_error);
             st->call_error = NULL;
@@ -729,9 +738,10 @@ grpc_unframe(struct h2_stream *st, bool gzip_in, const uint8_t **datap,
     return true;
 }
 
-/* The request is complete (END_STREAM): decode and call. */
-static void
-stream_dispatch(struct h2_stream *st)
+/* Protocol and codec from the headers, the client's right to call, the
+ * method; false if the stream was answered with an error. */
+static bool
+stream_classify(struct h2_stream *st)
 {
     struct lq_h2_env *env = &st->conn->listener->env;
     const char *ct = st->content_type;
@@ -750,16 +760,124 @@ stream_dispatch(struct h2_stream *st)
         stream_fail(st, LQ_INVALID_ARGUMENT, "Content-Type: unsupported "
                     "\"%s\" (expected application/grpc, application/proto "
                     "or application/json)", ct);
-        return;
+        return false;
     }
     if (st->conn->auth_error) {
         stream_fail(st, LQ_UNAUTHENTICATED, "%s", st->conn->auth_error);
-        return;
+        return false;
     }
     st->method = st->path ? lq_rpc_find(env->rpc, st->path) : NULL;
     if (!st->method) {
         stream_fail(st, LQ_UNIMPLEMENTED, "unknown method \"%s\"",
                     st->path ? st->path : "");
+        return false;
+    }
+    return true;
+}
+
+/* ---- Bidirectional streams ------------------------------------------------ */
+
+/* Answers the headers of a bidirectional stream; its messages are then
+ * answered one by one as they arrive (bidi_feed()). */
+static void
+bidi_open(struct h2_stream *st)
+{
+    if (!st->binary || (st->proto == PROTO_CONNECT && !st->connect_stream)) {
+        stream_fail(st, LQ_INVALID_ARGUMENT, "Content-Type: %s/%s is a "
+                    "bidirectional stream of binary messages (use "
+                    "application/grpc or application/connect+proto)",
+                    st->method->service, st->method->name);
+        return;
+    }
+    if (!request_encoding(st, &st->gzip_in)) {
+        return;
+    }
+    st->bidi = true;
+    stream_submit_headers(st);
+}
+
+/* Answers every complete message received so far. */
+static void
+bidi_feed(struct h2_stream *st)
+{
+    size_t max = st->conn->listener->env.max_body;
+    size_t off = 0;
+    const uint8_t *p = (const uint8_t *) st->body.string;
+    while (!st->stream_ended && st->body.length - off >= 5) {
+        const uint8_t *m = p + off;
+        size_t len = (size_t) m[1] << 24 | m[2] << 16 | m[3] << 8 | m[4];
+        if (len > max) {
+            stream_end(st, lq_error_new(LQ_RESOURCE_EXHAUSTED, "request: a "
+                                        "message of %zu bytes exceeds the "
+                                        "limit of %zu", len, max));
+            break;
+        }
+        if (st->body.length - off - 5 < len) {
+            break;                      /* The rest is still coming. */
+        }
+        off += 5 + len;
+        uint8_t *plain = NULL, *answer = NULL;
+        size_t answer_len = 0;
+        struct lq_error *e = NULL;
+        const uint8_t *data = m + 5;
+        if (m[0] & 1) {
+            e = !st->gzip_in
+                ? lq_error_new(LQ_INVALID_ARGUMENT, "request: a message is "
+                               "marked compressed but the stream names no "
+                               "encoding")
+                : lq_gzip_decompress("request", data, len, max, &plain, &len);
+            data = plain;
+        }
+        if (!e) {
+            e = st->method->bidi(st->conn->listener->env.rpc, data, len,
+                                 &answer, &answer_len);
+        }
+        if (e) {
+            stream_end(st, e);
+        } else {
+            void *bytes = answer;
+            bool gzipped = maybe_gzip(st, &bytes, &answer_len);
+            stream_append(st, gzipped, bytes, answer_len);
+            answer = bytes;
+        }
+        free(plain);
+        free(answer);
+    }
+    /* Keep only the incomplete message. */
+    memmove(st->body.string, st->body.string + off, st->body.length - off);
+    st->body.length -= off;
+    nghttp2_session_resume_data(st->conn->session, st->id);
+}
+
+/* The client ended its side. */
+static void
+bidi_close(struct h2_stream *st)
+{
+    bidi_feed(st);
+    if (!st->stream_ended) {
+        stream_end(st, st->body.length
+                   ? lq_error_new(LQ_INVALID_ARGUMENT, "request: the stream "
+                                  "ended inside a message")
+                   : NULL);
+    }
+}
+
+/* The request is complete (END_STREAM): decode and call. */
+static void
+stream_dispatch(struct h2_stream *st)
+{
+    struct lq_h2_env *env = &st->conn->listener->env;
+    const char *ct = st->content_type;
+
+    if (!stream_classify(st)) {
+        return;
+    }
+    if (st->method->bidi) {
+        /* A bidirectional stream whose client sent all at once. */
+        bidi_open(st);
+        if (st->bidi) {
+            bidi_close(st);
+        }
         return;
     }
     if (st->too_large) {
@@ -907,6 +1025,13 @@ data_chunk_cb(nghttp2_session *session, uint8_t flags OVS_UNUSED,
     struct h2_conn *c = user_data;
     struct h2_stream *st = nghttp2_session_get_stream_user_data(session,
                                                                 stream_id);
+    if (st && st->bidi) {
+        if (!st->stream_ended) {
+            ds_put_buffer(&st->body, (const char *) data, len);
+            bidi_feed(st);
+        }
+        return 0;
+    }
     if (!st || st->too_large) {
         return 0;
     }
@@ -921,18 +1046,41 @@ data_chunk_cb(nghttp2_session *session, uint8_t flags OVS_UNUSED,
     return 0;
 }
 
+/* Is the stream, whose request headers are complete, for a bidirectional
+ * method? */
+static bool
+is_bidi(const struct h2_stream *st)
+{
+    const struct lq_rpc_method *m = st->path
+        ? lq_rpc_find(st->conn->listener->env.rpc, st->path) : NULL;
+    return m && m->bidi;
+}
+
 static int
 frame_recv_cb(nghttp2_session *session, const nghttp2_frame *frame,
               void *user_data OVS_UNUSED)
 {
-    if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
-        || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) {
         return 0;
     }
     struct h2_stream *st = nghttp2_session_get_stream_user_data(
         session, frame->hd.stream_id);
-    if (st && !st->in_flight && !st->answered) {
-        stream_dispatch(st);
+    if (!st) {
+        return 0;
+    }
+    bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+    if (st->bidi) {
+        if (end && !st->stream_ended) {
+            bidi_close(st);
+        }
+    } else if (end) {
+        if (!st->in_flight && !st->answered) {
+            stream_dispatch(st);
+        }
+    } else if (frame->hd.type == NGHTTP2_HEADERS
+               && frame->headers.cat == NGHTTP2_HCAT_REQUEST
+               && is_bidi(st) && stream_classify(st)) {
+        bidi_open(st);          /* Messages follow as the client sends. */
     }
     return 0;
 }
@@ -1204,7 +1352,7 @@ conn_run(struct h2_conn *c)
             if (now >= st->deadline) {
                 stream_end(st, lq_error_new(LQ_DEADLINE_EXCEEDED,
                                             "deadline exceeded"));
-            } else {
+            } else if (!st->bidi) {
                 stream_run(st);
             }
             continue;
@@ -1240,7 +1388,7 @@ conn_wait(struct h2_conn *c)
     const struct h2_stream *st;
     LIST_FOR_EACH (st, node, &c->streams) {
         bool live_stream = st->streaming && !st->stream_ended && !st->closed;
-        if (live_stream && !st->in_flight) {
+        if (live_stream && !st->in_flight && !st->bidi) {
             st->method->stream->wait(st->stream_state);
         }
         if (((st->in_flight && !st->answered) || live_stream) && !st->closed

@@ -401,10 +401,11 @@ request_dispatch(struct MHD_Connection *conn, struct request *req)
     if (req->error) {
         return queue_result(conn, req);
     }
-    if (req->method->stream) {
-        return reply_error(conn, req, LQ_UNIMPLEMENTED, "%s/%s is a server "
+    if (req->method->stream || req->method->bidi) {
+        return reply_error(conn, req, LQ_UNIMPLEMENTED, "%s/%s is a %s "
                            "stream: call it with gRPC or Connect over HTTP/2",
-                           req->method->service, req->method->name);
+                           req->method->service, req->method->name,
+                           req->method->bidi ? "bidirectional" : "server");
     }
     if (req->method->async_handler) {
         req->state = REQ_RUNNING;

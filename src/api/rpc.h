@@ -7,6 +7,8 @@
 #define LQ_RPC_H 1
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include "limiquantix/error.h"
 #include "openvswitch/json.h"
 #include "openvswitch/shash.h"
@@ -53,6 +55,16 @@ struct lq_rpc_stream_class {
     void (*refresh)(void *state);
 };
 
+struct lq_rpc_registry;
+
+/* A bidirectional stream of binary protobuf messages, each answered at
+ * once on the loop (gRPC server reflection): one request message in, one
+ * response message out ('*responsep' malloc'ed, caller frees).  An error
+ * ends the stream with its status. */
+typedef struct lq_error *lq_rpc_bidi_handler(
+    const struct lq_rpc_registry *, const uint8_t *request, size_t len,
+    uint8_t **responsep, size_t *lenp);
+
 struct lq_rpc_method {
     const char *service;        /* "limiquantix.node.v1.NodeDaemonService" */
     const char *name;           /* "HealthCheck" */
@@ -60,7 +72,9 @@ struct lq_rpc_method {
     bool blocking;              /* ...run on the worker pool, not the loop. */
     lq_rpc_async_handler *async_handler;    /* ...or this one... */
     const struct lq_rpc_stream_class *stream;   /* ...or a server stream
-                                                 * (HTTP/2 only). */
+                                                 * (HTTP/2 only)... */
+    lq_rpc_bidi_handler *bidi;  /* ...or a binary bidirectional stream
+                                 * (HTTP/2 only). */
 };
 
 struct lq_rpc_registry {

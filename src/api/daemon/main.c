@@ -39,6 +39,7 @@
 #include "rpc_storage.h"
 #include "rpc_compute.h"
 #include "util.h"
+#include "reflection.h"
 #include "worker_pool.h"
 
 VLOG_DEFINE_THIS_MODULE(main);
@@ -436,6 +437,7 @@ main(int argc, char *argv[])
     lq_rpc_network_register(&rpc);
     lq_rpc_storage_register(&rpc);
     lq_rpc_compute_register(&rpc);
+    lq_reflection_register(&rpc);
     lq_metrics_init(&metrics);
     struct lq_storage *storage = NULL;
     struct lq_sandbox_ceph *ceph = NULL;
