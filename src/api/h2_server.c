@@ -475,8 +475,10 @@ stream_poll(struct h2_stream *st)
 {
     struct json *out = json_array_create_empty();
     bool done = false;
-    struct lq_error *e = st->method->stream->poll(st->stream_state, out,
-                                                  &done);
+    /* An error from poll() ends the stream after the messages it gave. */
+    struct lq_error *end = st->method->stream->poll(st->stream_state, out,
+                                                    &done);
+    struct lq_error *e = NULL;
     const struct json_array *a = json_array(out);
     size_t n_messages = a->n;
     for (size_t i = 0; !e && i < a->n; i++) {
@@ -495,6 +497,11 @@ stream_poll(struct h2_stream *st)
         free(bytes);
     }
     json_destroy(out);
+    if (e) {
+        lq_error_free(end);     /* A message that does not encode wins. */
+    } else {
+        e = end;
+    }
     if (!e && st->out_len - st->out_off > MAX_STREAM_BACKLOG) {
         /* A client that does not read: drop what it has not taken. */
         st->out_off = st->out_len = 0;
@@ -549,8 +556,9 @@ stream_refresh_done(void *st_)
     struct h2_stream *st = st_;
     st->in_flight = false;
     if (!st->closed && st->conn->fd >= 0 && !st->stream_ended) {
+        /* Sent by the connection's next run: a flush here could close
+         * and free 'st' under us. */
         stream_poll(st);
-        conn_flush(st->conn);
     }
     stream_release(st);
     poll_immediate_wake();
@@ -888,8 +896,11 @@ stream_dispatch(struct h2_stream *st)
     const uint8_t *data = (const uint8_t *) (st->body.string
                                              ? st->body.string : "");
     size_t len = st->body.length;
-    if (!st->method->stream != !st->connect_stream
-        && st->proto == PROTO_CONNECT) {
+    /* A stream method with a unary handler too (MigrateVM) also answers
+     * Connect unary calls, once, when it is done. */
+    bool unary_ok = !st->method->stream || st->method->handler;
+    if (st->proto == PROTO_CONNECT
+        && (st->connect_stream ? !st->method->stream : !unary_ok)) {
         stream_fail(st, LQ_INVALID_ARGUMENT, "Content-Type: %s is %s; this "
                     "method is %s", ct, st->connect_stream
                     ? "for streams" : "for unary calls",
@@ -917,7 +928,8 @@ stream_dispatch(struct h2_stream *st)
         stream_answer(st);
         return;
     }
-    if (st->method->stream) {
+    if (st->method->stream
+        && (st->proto == PROTO_GRPC || st->connect_stream)) {
         st->in_flight = true;
         lq_worker_pool_submit(env->pool, stream_open_work, stream_open_done,
                               st);

@@ -65,6 +65,7 @@ lq_compute_create(const char *uri, struct lq_compute **cp)
     ovs_mutex_init(&c->create_mutex);
     smap_init(&c->migration_peers);
     compute_events_init(c);
+    compute_migrations_init(c);
     *cp = c;
     return NULL;
 }
@@ -78,6 +79,7 @@ lq_compute_destroy(struct lq_compute *c)
     if (default_compute == c) {
         default_compute = NULL;
     }
+    compute_migrations_destroy(c);
     if (c->conn) {
         compute_events_disconnecting(c, c->conn);
         virConnectClose(c->conn);

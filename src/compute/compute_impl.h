@@ -6,6 +6,7 @@
 
 #include <libvirt/libvirt.h>
 #include "limiquantix/compute.h"
+#include "openvswitch/list.h"
 #include "openvswitch/thread.h"
 #include "openvswitch/shash.h"
 #include "resolve.h"
@@ -38,6 +39,11 @@ struct lq_compute {
     struct seq *ev_seq;             /* Changed with every event (wakes the
                                      * loop for server streams). */
     int ev_callback;                /* On 'conn'; -1 if none. */
+
+    /* Migrations running on their own threads (migrate.c). */
+    struct ovs_mutex migrations_mutex;
+    pthread_cond_t migrations_cond;
+    struct ovs_list migrations;     /* struct lq_migration */
 };
 
 /* A new reference to the connection, (re)opened if needed. */
@@ -53,6 +59,11 @@ void compute_events_disconnecting(struct lq_compute *, virConnectPtr);
  * 'reason' ("TIMEOUT", "PAUSED"); NULL: it is not after all. */
 void compute_events_mark_forced(struct lq_compute *, const char *id,
                                 const char *reason);
+
+/* migrate.c: set up with the compute object; aborts and waits for the
+ * migrations still running before it goes. */
+void compute_migrations_init(struct lq_compute *);
+void compute_migrations_destroy(struct lq_compute *);
 
 /* An error for the libvirt call that just failed ("WHAT ID: message"). */
 struct lq_error *compute_virt_error(const char *what, const char *id);

@@ -33,6 +33,9 @@
 #include <libvirt/virterror.h>
 
 #include "openvswitch/vlog.h"
+#include "ovs-thread.h"
+#include "seq.h"
+#include "timeval.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(compute_migrate);
@@ -245,4 +248,245 @@ lq_compute_migrate_vm(struct lq_compute *c, const char *id,
     }
     free(uri);
     return e;
+}
+
+/* ---- A migration on a thread of its own (MigrateVM's stream) ---------------
+ *
+ * virDomainMigrateToURI3() blocks for the whole migration, so it runs on a
+ * thread of the migration's own rather than on the worker pool (whose
+ * threads answer calls); progress is libvirt's job statistics of the
+ * domain, read by whoever calls lq_migration_refresh() meanwhile.  The
+ * migration and its caller each hold a reference; the caller going away
+ * does not stop the migration.  lq_compute_destroy() aborts the ones
+ * still running and waits for their threads. */
+struct lq_migration {
+    struct lq_compute *c;
+    char id[37];
+    char *uri;
+    bool live;
+    struct seq *seq;            /* Changed when it ends. */
+
+    struct ovs_mutex mutex;
+    int refs;                   /* Guarded by 'mutex', as are: */
+    bool done;
+    struct lq_error *error;
+    struct lq_migration_progress progress;
+    struct ovs_list node;       /* In c->migrations (c->migrations_mutex). */
+};
+
+static void
+migration_unref(struct lq_migration *m)
+{
+    ovs_mutex_lock(&m->mutex);
+    bool last = !--m->refs;
+    ovs_mutex_unlock(&m->mutex);
+    if (last) {
+        lq_error_free(m->error);
+        seq_destroy(m->seq);
+        ovs_mutex_destroy(&m->mutex);
+        free(m->uri);
+        free(m);
+    }
+}
+
+static void *
+migration_thread(void *m_)
+{
+    struct lq_migration *m = m_;
+    struct migrate_aux aux = { m->c, m->uri, m->live };
+    struct lq_error *e = compute_with_vm(m->c, m->id, migrate_op, &aux);
+
+    ovs_mutex_lock(&m->mutex);
+    m->done = true;
+    m->error = e;
+    m->progress.phase = e ? LQ_MIGRATION_FAILED : LQ_MIGRATION_COMPLETE;
+    if (!e && m->progress.total) {
+        m->progress.processed = m->progress.total;
+        m->progress.remaining = 0;
+    }
+    ovs_mutex_unlock(&m->mutex);
+    seq_change(m->seq);
+
+    struct lq_compute *c = m->c;
+    ovs_mutex_lock(&c->migrations_mutex);
+    ovs_list_remove(&m->node);
+    xpthread_cond_broadcast(&c->migrations_cond);
+    ovs_mutex_unlock(&c->migrations_mutex);
+    migration_unref(m);
+    return NULL;
+}
+
+static struct lq_error *
+exists_op(virDomainPtr dom OVS_UNUSED, const char *id OVS_UNUSED,
+          void *aux OVS_UNUSED)
+{
+    return NULL;
+}
+
+struct lq_error *
+lq_compute_migration_start(struct lq_compute *c, const char *id,
+                           const char *target, bool live,
+                           struct lq_migration **mp)
+{
+    char *uri;
+    struct lq_error *e = lq_compute_migration_uri(c, "targetNodeUri", target,
+                                                  &uri);
+    if (!e && !strcmp(uri, c->uri)) {
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "targetNodeUri: that is this "
+                         "node's own libvirt");
+    }
+    if (!e) {
+        e = compute_with_vm(c, id, exists_op, NULL);
+    }
+    if (e) {
+        free(uri);
+        return e;
+    }
+    struct lq_migration *m = xzalloc(sizeof *m);
+    m->c = c;
+    ovs_strlcpy(m->id, id, sizeof m->id);
+    m->uri = uri;
+    m->live = live;
+    m->seq = seq_create();
+    ovs_mutex_init(&m->mutex);
+    m->refs = 2;                /* The caller's and the thread's. */
+    m->progress.phase = LQ_MIGRATION_PREPARING;
+    ovs_mutex_lock(&c->migrations_mutex);
+    ovs_list_push_back(&c->migrations, &m->node);
+    ovs_mutex_unlock(&c->migrations_mutex);
+    pthread_detach(ovs_thread_create("migration", migration_thread, m));
+    *mp = m;
+    return NULL;
+}
+
+/* libvirt's statistics of the running job of 'dom', if any. */
+static void
+read_job_stats(virDomainPtr dom, struct lq_migration_progress *p)
+{
+    virTypedParameterPtr params = NULL;
+    int n = 0, type;
+    if (virDomainGetJobStats(dom, &type, &params, &n, 0) < 0) {
+        return;
+    }
+    if (type != VIR_DOMAIN_JOB_NONE) {
+        unsigned long long v;
+        if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_TOTAL,
+                                    &v) == 1) {
+            p->total = v;
+        }
+        if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED,
+                                    &v) == 1) {
+            p->processed = v;
+        }
+        if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_REMAINING,
+                                    &v) == 1) {
+            p->remaining = v;
+        }
+        /* Memory copied, the rest is the switch-over. */
+        p->phase = p->total && !p->remaining ? LQ_MIGRATION_SWITCHING
+                                             : LQ_MIGRATION_TRANSFERRING;
+    }
+    virTypedParamsFree(params, n);
+}
+
+static struct lq_error *
+progress_op(virDomainPtr dom, const char *id OVS_UNUSED, void *p)
+{
+    read_job_stats(dom, p);
+    return NULL;
+}
+
+void
+lq_migration_refresh(struct lq_migration *m)
+{
+    ovs_mutex_lock(&m->mutex);
+    struct lq_migration_progress p = m->progress;
+    bool done = m->done;
+    ovs_mutex_unlock(&m->mutex);
+    if (done) {
+        return;
+    }
+    /* The domain is gone from this node once the migration is over. */
+    lq_error_free(compute_with_vm(m->c, m->id, progress_op, &p));
+    ovs_mutex_lock(&m->mutex);
+    if (!m->done) {
+        m->progress = p;
+    }
+    ovs_mutex_unlock(&m->mutex);
+}
+
+bool
+lq_migration_get(struct lq_migration *m, struct lq_migration_progress *p,
+                 struct lq_error **errorp)
+{
+    ovs_mutex_lock(&m->mutex);
+    *p = m->progress;
+    bool done = m->done;
+    *errorp = done && m->error
+              ? lq_error_new(m->error->code, "%s", m->error->message) : NULL;
+    ovs_mutex_unlock(&m->mutex);
+    return done;
+}
+
+struct seq *
+lq_migration_seq(const struct lq_migration *m)
+{
+    return m->seq;
+}
+
+void
+lq_migration_release(struct lq_migration *m)
+{
+    if (m) {
+        migration_unref(m);
+    }
+}
+
+static struct lq_error *
+abort_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
+{
+    if (virDomainAbortJob(dom) < 0) {
+        return compute_virt_error("aborting the migration of VM", id);
+    }
+    return NULL;
+}
+
+#define MIGRATION_ABORT_WAIT_MS 30000
+
+void
+compute_migrations_init(struct lq_compute *c)
+{
+    ovs_mutex_init(&c->migrations_mutex);
+    xpthread_cond_init(&c->migrations_cond, NULL);
+    ovs_list_init(&c->migrations);
+}
+
+/* The daemon is stopping: abort what still migrates (the VMs stay here)
+ * and wait, a bounded time, for the threads to let go of 'c'. */
+void
+compute_migrations_destroy(struct lq_compute *c)
+{
+    ovs_mutex_lock(&c->migrations_mutex);
+    struct lq_migration *m;
+    LIST_FOR_EACH (m, node, &c->migrations) {
+        VLOG_WARN("stopping: aborting the migration of VM %s", m->id);
+        lq_error_free(compute_with_vm(c, m->id, abort_op, NULL));
+    }
+    long long deadline = time_msec() + MIGRATION_ABORT_WAIT_MS;
+    while (!ovs_list_is_empty(&c->migrations) && time_msec() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&c->migrations_cond,
+                               &c->migrations_mutex.lock, &ts);
+    }
+    bool left = !ovs_list_is_empty(&c->migrations);
+    ovs_mutex_unlock(&c->migrations_mutex);
+    if (left) {
+        VLOG_ERR("a migration did not stop within %d ms",
+                 MIGRATION_ABORT_WAIT_MS);
+    } else {
+        ovs_mutex_destroy(&c->migrations_mutex);
+        xpthread_cond_destroy(&c->migrations_cond);
+    }
 }

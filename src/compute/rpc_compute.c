@@ -29,6 +29,7 @@
 #include "openvswitch/shash.h"
 #include "rpc.h"
 #include "rpc_metrics.h"
+#include "rpc_migrate.h"
 #include "seq.h"
 #include "util.h"
 #include "uuid.h"
@@ -1185,7 +1186,10 @@ static const struct lq_rpc_stream_class event_stream_class = {
 
 static const struct lq_rpc_method compute_methods[] = {
     { NODE_SERVICE, "StreamEvents", NULL, false, NULL, &event_stream_class },
-    { NODE_SERVICE, "MigrateVM", migrate_vm, true },
+    /* A stream over HTTP/2; over HTTP/1.1 (and Connect unary) one
+     * answer when it is done. */
+    { NODE_SERVICE, "MigrateVM", migrate_vm, true, NULL,
+      &lq_migrate_stream_class },
     { NODE_SERVICE, "WatchEvents", watch_events, true },
     { NODE_SERVICE, "GetVMMetrics", get_vm_metrics, true },
     { NODE_SERVICE, "CreateSnapshot", create_snapshot, true },
@@ -1214,4 +1218,5 @@ lq_rpc_compute_register(struct lq_rpc_registry *r)
 {
     lq_rpc_register(r, compute_methods, ARRAY_SIZE(compute_methods));
     lq_rpc_metrics_register(r);
+    lq_rpc_migrate_register(r);
 }

@@ -12,6 +12,12 @@ in the OVN and Open vSwitch databases.
   hot-plugged into B, which reads the same pattern.
 - NIC hot-plug binds and unbinds a third port; GetConsole answers a VNC
   server on localhost; bad references define nothing.
+- Live migration to a second libvirtd, over HTTP/1.1 (one answer) and as
+  the seed's control plane calls it: MigrateVM over gRPC with stubs
+  generated from the seed, a stream of MigrationProgress phases ending
+  COMPLETE; a target that goes away mid-way is FAILED and UNAVAILABLE.
+
+Run with /usr/bin/python3 (Debian's python3-grpcio for the gRPC client).
 """
 import glob
 import json
@@ -27,7 +33,9 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "netns"))
+sys.path.insert(0, os.path.join(HERE, "..", "proto"))
 import computetest  # noqa: E402
+import protoenv  # noqa: E402
 from netlib import NET, PORT, SG, Node, new_id  # noqa: E402
 
 VM = "limiquantix.node.v1.NodeDaemonService/"
@@ -406,6 +414,72 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
         target.virsh("destroy", e)
         print("live migration of a running guest with an RBD disk: %.1f s"
               % took)
+        self.migrate_by_grpc_stream(target)
+
+    def migrate_by_grpc_stream(self, target):
+        """MigrateVM as the seed's grpc-go client calls it: a server stream
+        of MigrationProgress, PREPARING first, COMPLETE (100 %) last, the
+        bytes never going back; then a target that is gone: FAILED and the
+        stream's status UNAVAILABLE, the VM still here."""
+        import grpc
+        pb, rpc = protoenv.seed_node_stubs(tempfile.mkdtemp(dir=self.tmp))
+        channel = grpc.insecure_channel("127.0.0.1:%d" % self.node.port)
+        self.addCleanup(channel.close)
+        node = rpc.NodeDaemonServiceStub(channel)
+        vol = self.volume("vm-mig-2")
+        g = str(uuid.uuid4())
+        self.ok(VM + "CreateVM", {
+            "vmId": g, "name": "lq-g",
+            "spec": {"memoryMib": 256, "kernelPath": self.kernel,
+                     "initrdPath": self.initrd,
+                     "kernelCmdline": "console=ttyS0 panic=-1",
+                     "disks": [{"id": "data", "volumeId": vol["id"]}]}})
+        self.addCleanup(self.delete_vm, g)
+        self.ok(VM + "StartVM", {"vmId": g})
+        progress = list(node.MigrateVM(pb.MigrateVMRequest(
+            vm_id=g, target_node_uri="node-b", live=True), timeout=120))
+        phases = [p.phase for p in progress]
+        self.assertEqual(phases[0], pb.MIGRATION_PHASE_PREPARING, progress)
+        self.assertEqual(phases[-1], pb.MIGRATION_PHASE_COMPLETE, progress)
+        self.assertEqual(progress[-1].percent_complete, 100)
+        done = [p.data_transferred_bytes for p in progress]
+        self.assertEqual(done, sorted(done), progress)
+        self.assertTrue(all(p.vm_id == g for p in progress))
+        self.assertNotIn(pb.MIGRATION_PHASE_FAILED, phases)
+        print("gRPC MigrateVM progress: %s" % [
+            (pb.MigrationPhase.Name(p.phase), p.percent_complete)
+            for p in progress])
+        r = target.virsh("domstate", g)
+        self.assertEqual(r.stdout.strip(), "running", r.stderr)
+        target.virsh("destroy", g)
+        # Refused before the stream starts: named in the status.
+        with self.assertRaises(grpc.RpcError) as ctx:
+            list(node.MigrateVM(pb.MigrateVMRequest(
+                vm_id=g, target_node_uri="node-b", storage=True), timeout=30))
+        self.assertEqual(ctx.exception.code(),
+                         grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("storage", ctx.exception.details())
+        # The target goes away: the migration fails, the VM stays.
+        h = str(uuid.uuid4())
+        self.ok(VM + "CreateVM", {
+            "vmId": h, "name": "lq-h",
+            "spec": {"memoryMib": 64, "kernelPath": self.kernel,
+                     "initrdPath": self.initrd,
+                     "kernelCmdline": "console=ttyS0 panic=-1"}})
+        self.addCleanup(self.delete_vm, h)
+        self.ok(VM + "StartVM", {"vmId": h})
+        target.stop()
+        stream = node.MigrateVM(pb.MigrateVMRequest(
+            vm_id=h, target_node_uri="node-b", live=True), timeout=60)
+        seen = []
+        with self.assertRaises(grpc.RpcError) as ctx:
+            for p in stream:
+                seen.append(p)
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        self.assertEqual(seen[-1].phase, pb.MIGRATION_PHASE_FAILED, seen)
+        self.assertIn("cannot connect", seen[-1].error)
+        self.assertEqual(self.ok(VM + "GetVMStatus", {"vmId": h})["state"],
+                         "POWER_STATE_RUNNING")
 
 
 if __name__ == "__main__":

@@ -62,7 +62,9 @@ def setUpModule():
         "limiquantix.node.v1.WatchEventsResponse"))
     seed_pb, seed_rpc = protoenv.seed_node_stubs(TMP)
     # libvirt's in-process test driver: WatchEvents can block (deadlines).
-    daemon = Daemon(config='hypervisor: {libvirt_uri: "test:///default"}\n'
+    daemon = Daemon(config='hypervisor: {libvirt_uri: "test:///default", '
+                    'migration: {peers: {node-a: "192.0.2.7", '
+                    'node-down: "qemu+tcp://127.0.0.1:1/system"}}}\n'
                     ).start()
 
 
@@ -295,6 +297,155 @@ class GrpcTest(unittest.TestCase):
         self.node.ForceStopVM(ident, timeout=30)
         self.node.DeleteVM(ident, timeout=30)
 
+    def test_prepare_and_receive_migration(self):
+        """The seed's target-side handshake: a token for a VM from a peer,
+        accepted once; strangers, VMs already here and reused or foreign
+        tokens are refused."""
+        vm_id = str(uuid.uuid4())
+        tok = self.node.PrepareMigration(seed_pb.PrepareMigrationRequest(
+            vm_id=vm_id, source_node_uri="qemu+tls://192.0.2.7/system"),
+            timeout=30)
+        self.assertEqual(tok.vm_id, vm_id)
+        self.assertEqual(len(tok.token), 32)
+        self.assertGreater(tok.expires_at.seconds, time.time() + 200)
+
+        def refused(call, req, code, fragment):
+            with self.assertRaises(grpc.RpcError) as ctx:
+                call(req, timeout=30)
+            self.assertEqual(ctx.exception.code(), code)
+            self.assertIn(fragment, ctx.exception.details())
+
+        refused(self.node.ReceiveMigration, seed_pb.MigrationToken(
+            token=tok.token, vm_id=str(uuid.uuid4())),
+            grpc.StatusCode.INVALID_ARGUMENT, "another VM")
+        # The wrong-VM attempt used it up.
+        refused(self.node.ReceiveMigration, tok,
+                grpc.StatusCode.FAILED_PRECONDITION, "token")
+        tok = self.node.PrepareMigration(seed_pb.PrepareMigrationRequest(
+            vm_id=vm_id, source_node_uri="node-a"), timeout=30)
+        self.node.ReceiveMigration(tok, timeout=30)
+        refused(self.node.ReceiveMigration, tok,
+                grpc.StatusCode.FAILED_PRECONDITION, "used")
+        refused(self.node.PrepareMigration, seed_pb.PrepareMigrationRequest(
+            vm_id=vm_id, source_node_uri="qemu+tcp://10.9.9.9/system"),
+            grpc.StatusCode.INVALID_ARGUMENT, "sourceNodeUri")
+        self.node.CreateVM(seed_pb.CreateVMOnNodeRequest(
+            vm_id=vm_id, name="here-" + vm_id[:8],
+            spec=seed_pb.VMSpec(cpu_cores=1, memory_mib=64)), timeout=30)
+        refused(self.node.PrepareMigration, seed_pb.PrepareMigrationRequest(
+            vm_id=vm_id, source_node_uri="node-a"),
+            grpc.StatusCode.ALREADY_EXISTS, "already on this node")
+        # MigrateVM refusals arrive as the stream's status.
+        with self.assertRaises(grpc.RpcError) as ctx:
+            list(self.node.MigrateVM(seed_pb.MigrateVMRequest(
+                vm_id=vm_id, target_node_uri="qemu+ext:///x?command=/bin/true"),
+                timeout=30))
+        self.assertEqual(ctx.exception.code(),
+                         grpc.StatusCode.INVALID_ARGUMENT)
+        # A peer that is down: PREPARING, then FAILED with the reason, and
+        # the stream's status says it too.
+        seen = []
+        with self.assertRaises(grpc.RpcError) as ctx:
+            for p in self.node.MigrateVM(seed_pb.MigrateVMRequest(
+                    vm_id=vm_id, target_node_uri="node-down"), timeout=30):
+                seen.append(p)
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        self.assertEqual([p.phase for p in seen],
+                         [seed_pb.MIGRATION_PHASE_PREPARING,
+                          seed_pb.MIGRATION_PHASE_FAILED])
+        self.assertIn("cannot connect", seen[-1].error)
+        self.node.DeleteVM(seed_pb.VMIdRequest(vm_id=vm_id), timeout=30)
+
+    def raw_grpc(self, path, body):
+        """nghttp POSTing 'body' (prefix included, as given) as gRPC: the
+        response headers and trailers it printed."""
+        f = os.path.join(TMP, "raw.bin")
+        with open(f, "wb") as out:
+            out.write(body)
+        r = subprocess.run(
+            ["nghttp", "-v", "-d", f, "-H", ":method: POST", "-H",
+             "content-type: application/grpc", "-H", "te: trailers",
+             "http://127.0.0.1:%d/%s" % (daemon.port, path)],
+            capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.decode(errors="replace")
+
+    def test_bad_frames(self):
+        """Broken gRPC framing and messages from a real HTTP/2 client and
+        from grpcio: each a clear status; the daemon answers on."""
+        path = NET + "/CreateNetwork"
+        cases = [
+            (b"\x00\x00\x00", "3", "5-byte prefix"),         # truncated
+            (b"\x00\x00\x00\x00\x64" + b"\x0a\x01x", "3",
+             "prefix says 100 bytes"),                       # wrong length
+            (b"\x00\x00\x00\x00\x02\x0a\x05", "3", ""),      # cut message
+            # name (field 2) "\xff": not UTF-8.
+            (b"\x00\x00\x00\x00\x03\x12\x01\xff", "3", "UTF-8"),
+        ]
+        for body, status, fragment in cases:
+            log = self.raw_grpc(path, body)
+            self.assertIn("grpc-status: " + status, log, body)
+            self.assertIn(fragment, log, body)
+        # 5 MiB: over server.max_request_bytes (4 MiB).
+        raw = self.channel.unary_unary("/%s" % path,
+                                       request_serializer=lambda b: b,
+                                       response_deserializer=lambda b: b)
+        big = net_pb.Network(name="x" * (5 << 20)).SerializeToString()
+        with self.assertRaises(grpc.RpcError) as ctx:
+            raw(big, timeout=30)
+        self.assertEqual(ctx.exception.code(),
+                         grpc.StatusCode.RESOURCE_EXHAUSTED)
+        # An enum number the contract does not have.
+        with self.assertRaises(grpc.RpcError) as ctx:
+            self.node.CreateVM(seed_pb.CreateVMOnNodeRequest(
+                vm_id=str(uuid.uuid4()), name="enum",
+                spec=seed_pb.VMSpec(memory_mib=64, firmware=99)), timeout=30)
+        self.assertEqual(ctx.exception.code(),
+                         grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("firmware", ctx.exception.details())
+        self.assertTrue(self.node.HealthCheck(seed_pb.HealthCheckRequest(),
+                                              timeout=10).version)
+
+    def test_200_streams(self):
+        """200 StreamEvents at once over four connections (50 each, under
+        the node's 100 streams per connection): every one sees the same
+        event; then all are cancelled and the node answers on."""
+        # A connection each (grpcio shares one between equal channels).
+        channels = [grpc.insecure_channel(
+            "127.0.0.1:%d" % daemon.port,
+            options=[("grpc.use_local_subchannel_pool", 1)])
+            for _ in range(4)]
+        try:
+            stubs = [seed_rpc.NodeDaemonServiceStub(c) for c in channels]
+            streams = [stubs[i % 4].StreamEvents(_empty(), timeout=120)
+                       for i in range(200)]
+            time.sleep(2)           # all open before the event
+            vm_id = str(uuid.uuid4())
+            self.node.CreateVM(seed_pb.CreateVMOnNodeRequest(
+                vm_id=vm_id, name="many-" + vm_id[:8],
+                spec=seed_pb.VMSpec(cpu_cores=1, memory_mib=64)), timeout=30)
+            ident = seed_pb.VMIdRequest(vm_id=vm_id)
+            self.node.StartVM(ident, timeout=30)
+
+            def first_start(stream):
+                for ev in stream:
+                    if ev.vm_id == vm_id \
+                            and ev.type == seed_pb.EVENT_TYPE_VM_STARTED:
+                        return True
+                return False
+            with concurrent.futures.ThreadPoolExecutor(50) as pool:
+                seen = list(pool.map(first_start, streams))
+            self.assertEqual(seen, [True] * 200)
+            for st in streams:
+                st.cancel()
+            self.node.ForceStopVM(ident, timeout=30)
+            self.node.DeleteVM(ident, timeout=30)
+        finally:
+            for c in channels:
+                c.close()
+        self.assertTrue(self.node.HealthCheck(seed_pb.HealthCheckRequest(),
+                                              timeout=10).version)
+
     def test_our_services_and_status_codes(self):
         nets = net_rpc.VirtualNetworkServiceStub(self.channel)
         ports = net_rpc.PortServiceStub(self.channel)
@@ -339,9 +490,16 @@ class GrpcTest(unittest.TestCase):
             "/limiquantix.node.v1.NodeDaemonService/WatchEvents",
             request_serializer=watch_request.SerializeToString,
             response_deserializer=watch_response.FromString)
+        # From the newest event on (other tests made some).
+        try:
+            since = watch(watch_request(timeout_seconds=1),
+                          timeout=5).last_seq
+        except grpc.RpcError:
+            since = 0           # None yet: the poll ran out.
         t = time.time()
         with self.assertRaises(grpc.RpcError) as ctx:
-            watch(watch_request(timeout_seconds=10), timeout=1)
+            watch(watch_request(since_seq=since, timeout_seconds=10),
+                  timeout=1)
         took = time.time() - t
         self.assertEqual(ctx.exception.code(),
                          grpc.StatusCode.DEADLINE_EXCEEDED)

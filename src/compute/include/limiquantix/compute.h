@@ -433,6 +433,32 @@ struct seq *lq_compute_event_seq(struct lq_compute *);
  * moves its definition. */
 struct lq_error *lq_compute_migrate_vm(struct lq_compute *, const char *id,
                                        const char *target, bool live);
+
+/* MigrateVM with progress: starts the migration of VM 'id' on a thread of
+ * its own (errors in the request, such as an unknown VM or target, come
+ * back at once).  lq_migration_refresh() reads libvirt's job statistics
+ * (it blocks: call it on a worker); lq_migration_get() gives the progress
+ * and, once over (true), the error if it failed (caller frees); the seq
+ * changes when it ends.  Releasing does not stop the migration. */
+enum lq_migration_phase {
+    LQ_MIGRATION_PREPARING, LQ_MIGRATION_TRANSFERRING,
+    LQ_MIGRATION_SWITCHING, LQ_MIGRATION_COMPLETE, LQ_MIGRATION_FAILED,
+};
+struct lq_migration_progress {
+    enum lq_migration_phase phase;
+    uint64_t total, processed, remaining;   /* Bytes (memory and disks). */
+};
+struct lq_migration;
+struct seq;
+struct lq_error *lq_compute_migration_start(struct lq_compute *,
+                                            const char *id,
+                                            const char *target, bool live,
+                                            struct lq_migration **);
+void lq_migration_refresh(struct lq_migration *);
+bool lq_migration_get(struct lq_migration *, struct lq_migration_progress *,
+                      struct lq_error **errorp);
+struct seq *lq_migration_seq(const struct lq_migration *);
+void lq_migration_release(struct lq_migration *);
 /* The libvirt URI of migration peer 'target' (see above; caller frees), or
  * invalid_argument naming 'field'.  Exposed for unit tests. */
 struct lq_error *lq_compute_migration_uri(const struct lq_compute *,

@@ -1,0 +1,340 @@
+/* rpc_migrate.c: see rpc_migrate.h.
+ *
+ * MigrateVM's stream starts the migration (its own thread, migrate.c),
+ * then reads libvirt's job statistics every PROGRESS_MS on the worker
+ * pool (the stream class's refresh) and sends a MigrationProgress when
+ * they change: PREPARING first, TRANSFERRING with bytes, SWITCHING once
+ * the memory is copied, then COMPLETE, or FAILED with the error, which
+ * also ends the stream with its status.  A client that cancels leaves the
+ * migration running (as libvirt's own clients do); only the daemon
+ * stopping aborts it.
+ *
+ * PrepareMigration / ReceiveMigration: with peer-to-peer libvirt
+ * migration the target needs no set-up, but the seed's caller asks the
+ * target first.  PrepareMigration checks that this node can take the VM
+ * (the source is one of its migration peers, the VM is not here yet, the
+ * hypervisor answers) and hands out a single-use token for 5 minutes;
+ * ReceiveMigration accepts that token once. */
+#include <config.h>
+#include "rpc_migrate.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "jsonx.h"
+#include "limiquantix/compute.h"
+#include "openvswitch/json.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/thread.h"
+#include "rpc.h"
+#include "seq.h"
+#include "timeval.h"
+#include "util.h"
+#include "uuid.h"
+
+#define NODE_SERVICE "limiquantix.node.v1.NodeDaemonService"
+#define PROGRESS_MS 500
+#define TOKEN_TTL_MS (5 * 60 * 1000)
+
+static const char *const phase_names[] = {
+    [LQ_MIGRATION_PREPARING] = "MIGRATION_PHASE_PREPARING",
+    [LQ_MIGRATION_TRANSFERRING] = "MIGRATION_PHASE_TRANSFERRING",
+    [LQ_MIGRATION_SWITCHING] = "MIGRATION_PHASE_SWITCHING",
+    [LQ_MIGRATION_COMPLETE] = "MIGRATION_PHASE_COMPLETE",
+    [LQ_MIGRATION_FAILED] = "MIGRATION_PHASE_FAILED",
+};
+
+static struct lq_error *
+get_compute(struct lq_compute **cp)
+{
+    *cp = lq_compute_get_default();
+    return *cp ? NULL : lq_error_new(LQ_UNAVAILABLE, "compute is not "
+                                     "configured on this node");
+}
+
+/* 'field' of 'req', a UUID, lower-cased into 'id'. */
+static struct lq_error *
+get_vm_id(const struct json *req, const char *field, char id[37])
+{
+    const char *s = NULL;
+    struct lq_error *e = lq_json_get_string(req, field, &s);
+    struct uuid u;
+    if (!e && (!s || !*s)) {
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "%s: required", field);
+    } else if (!e && !uuid_from_string(&u, s)) {
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "%s: \"%s\" is not a UUID",
+                         field, s);
+    } else if (!e) {
+        snprintf(id, 37, UUID_FMT, UUID_ARGS(&u));
+    }
+    return e;
+}
+
+/* ---- MigrateVM -------------------------------------------------------------- */
+
+struct migrate_stream {
+    char vm_id[37];
+    struct lq_migration *m;
+    uint64_t seqno;
+    long long next_refresh_ms;  /* On the loop. */
+    bool sent;                  /* 'last' was sent. */
+    struct lq_migration_progress last;
+};
+
+static struct lq_error *
+migrate_stream_open(struct lq_node *node OVS_UNUSED, const struct json *req,
+                    void **statep)
+{
+    struct lq_compute *c;
+    char id[37];
+    const char *target = NULL;
+    bool live = false, storage = false;
+    struct lq_error *e = get_compute(&c);
+    if (!e) {
+        e = get_vm_id(req, "vmId", id);
+    }
+    if (!e && !(e = lq_json_get_string(req, "targetNodeUri", &target))
+        && !(e = lq_json_get_bool(req, "live", &live))) {
+        e = lq_json_get_bool(req, "storage", &storage);
+    }
+    if (!e && storage) {
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "storage: this node migrates "
+                         "VMs on shared storage only (no block copy)");
+    }
+    struct lq_migration *m = NULL;
+    if (!e) {
+        e = lq_compute_migration_start(c, id, target ? target : "", live,
+                                       &m);
+    }
+    if (e) {
+        return e;
+    }
+    struct migrate_stream *st = xzalloc(sizeof *st);
+    memcpy(st->vm_id, id, sizeof st->vm_id);
+    st->m = m;
+    st->seqno = seq_read(lq_migration_seq(m));
+    st->next_refresh_ms = time_msec() + PROGRESS_MS;
+    *statep = st;
+    return NULL;
+}
+
+static bool
+migrate_stream_due(void *st_)
+{
+    struct migrate_stream *st = st_;
+    long long now = time_msec();
+    if (now < st->next_refresh_ms) {
+        return false;
+    }
+    st->next_refresh_ms = now + PROGRESS_MS;
+    return true;
+}
+
+static void
+migrate_stream_refresh(void *st_)
+{
+    struct migrate_stream *st = st_;
+    lq_migration_refresh(st->m);
+}
+
+static struct json *
+progress_json(const char *vm_id, const struct lq_migration_progress *p,
+              const struct lq_error *error)
+{
+    struct json *j = json_object_create();
+    lq_json_put_string(j, "vmId", vm_id);
+    uint32_t percent = p->phase == LQ_MIGRATION_COMPLETE ? 100
+                       : p->total ? p->processed * 100 / p->total : 0;
+    lq_json_put_uint32(j, "percentComplete", MIN(percent, 100));
+    lq_json_put_uint64(j, "dataTransferredBytes", p->processed);
+    lq_json_put_uint64(j, "dataRemainingBytes", p->remaining);
+    lq_json_put_string(j, "phase", phase_names[p->phase]);
+    if (error) {
+        lq_json_put_string(j, "error", error->message);
+    }
+    return j;
+}
+
+static bool
+progress_equal(const struct lq_migration_progress *a,
+               const struct lq_migration_progress *b)
+{
+    return a->phase == b->phase && a->total == b->total
+           && a->processed == b->processed && a->remaining == b->remaining;
+}
+
+static struct lq_error *
+migrate_stream_poll(void *st_, struct json *out, bool *done)
+{
+    struct migrate_stream *st = st_;
+    st->seqno = seq_read(lq_migration_seq(st->m));
+    struct lq_migration_progress p;
+    struct lq_error *error;
+    *done = lq_migration_get(st->m, &p, &error);
+    if (!st->sent) {
+        /* Always PREPARING first, even if it failed before this poll. */
+        struct lq_migration_progress first = {
+            .phase = LQ_MIGRATION_PREPARING };
+        json_array_add(out, progress_json(st->vm_id, &first, NULL));
+        st->last = first;
+        st->sent = true;
+    }
+    if (!progress_equal(&p, &st->last)) {
+        json_array_add(out, progress_json(st->vm_id, &p, error));
+        st->last = p;
+    }
+    return error;           /* A failure ends the stream with its status. */
+}
+
+static void
+migrate_stream_wait(void *st_)
+{
+    struct migrate_stream *st = st_;
+    seq_wait(lq_migration_seq(st->m), st->seqno);
+    poll_timer_wait_until(st->next_refresh_ms);
+}
+
+static void
+migrate_stream_close(void *st_)
+{
+    struct migrate_stream *st = st_;
+    lq_migration_release(st->m);    /* The migration goes on. */
+    free(st);
+}
+
+const struct lq_rpc_stream_class lq_migrate_stream_class = {
+    .open = migrate_stream_open, .poll = migrate_stream_poll,
+    .wait = migrate_stream_wait, .close = migrate_stream_close,
+    .due = migrate_stream_due, .refresh = migrate_stream_refresh,
+};
+
+/* ---- PrepareMigration / ReceiveMigration -------------------------------- */
+
+struct token {
+    char vm_id[37];
+    long long expires_ms;       /* time_wall_msec() */
+};
+
+static struct ovs_mutex tokens_mutex = OVS_MUTEX_INITIALIZER;
+static struct shash tokens OVS_GUARDED_BY(tokens_mutex)
+    = SHASH_INITIALIZER(&tokens);
+
+static void
+expire_tokens(long long now) OVS_REQUIRES(tokens_mutex)
+{
+    struct shash_node *node, *next;
+    SHASH_FOR_EACH_SAFE (node, next, &tokens) {
+        struct token *t = node->data;
+        if (t->expires_ms <= now) {
+            free(t);
+            shash_delete(&tokens, node);
+        }
+    }
+}
+
+static struct lq_error *
+prepare_migration(struct lq_node *node OVS_UNUSED, const struct json *req,
+                  struct json **responsep)
+{
+    struct lq_compute *c;
+    char id[37];
+    const char *source = NULL;
+    char *source_uri = NULL;
+    struct lq_error *e = get_compute(&c);
+    if (!e) {
+        e = get_vm_id(req, "vmId", id);
+    }
+    if (!e) {
+        e = lq_json_get_string(req, "sourceNodeUri", &source);
+    }
+    if (!e) {
+        /* Only a migration peer may send us VMs. */
+        e = lq_compute_migration_uri(c, "sourceNodeUri",
+                                     source ? source : "", &source_uri);
+    }
+    if (!e) {
+        struct lq_vm_status status;
+        memset(&status, 0, sizeof status);
+        e = lq_compute_get_vm(c, id, &status);
+        if (!e) {
+            e = lq_error_new(LQ_ALREADY_EXISTS, "vmId: VM %s is already on "
+                             "this node", id);
+        } else if (e->code == LQ_NOT_FOUND) {
+            lq_error_free(e);
+            e = NULL;           /* Not here yet: as it should be. */
+        }
+        lq_vm_status_clear(&status);
+    }
+    free(source_uri);
+    if (e) {
+        return e;
+    }
+    uint8_t raw[16];
+    if (getrandom(raw, sizeof raw, 0) != sizeof raw) {
+        return lq_error_new(LQ_INTERNAL, "no randomness for a token");
+    }
+    char token[33];
+    for (size_t i = 0; i < sizeof raw; i++) {
+        snprintf(token + 2 * i, 3, "%02x", raw[i]);
+    }
+    struct token *t = xzalloc(sizeof *t);
+    memcpy(t->vm_id, id, sizeof t->vm_id);
+    long long now = time_wall_msec();
+    t->expires_ms = now + TOKEN_TTL_MS;
+    ovs_mutex_lock(&tokens_mutex);
+    expire_tokens(now);
+    shash_add(&tokens, token, t);
+    ovs_mutex_unlock(&tokens_mutex);
+
+    struct json *r = json_object_create();
+    lq_json_put_string(r, "token", token);
+    lq_json_put_string(r, "vmId", id);
+    lq_json_put_timestamp_ms(r, "expiresAt", t->expires_ms);
+    *responsep = r;
+    return NULL;
+}
+
+static struct lq_error *
+receive_migration(struct lq_node *node OVS_UNUSED, const struct json *req,
+                  struct json **responsep)
+{
+    const char *token = NULL;
+    char id[37];
+    struct lq_error *e = lq_json_get_string(req, "token", &token);
+    if (!e) {
+        e = get_vm_id(req, "vmId", id);
+    }
+    if (e) {
+        return e;
+    }
+    ovs_mutex_lock(&tokens_mutex);
+    expire_tokens(time_wall_msec());
+    struct token *t = token ? shash_find_and_delete(&tokens, token) : NULL;
+    ovs_mutex_unlock(&tokens_mutex);
+    if (!t) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "token: unknown, used "
+                            "or expired (ask PrepareMigration for one)");
+    }
+    bool same = !strcmp(t->vm_id, id);
+    free(t);
+    if (!same) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "vmId: the token is for "
+                            "another VM");
+    }
+    *responsep = json_object_create();
+    return NULL;
+}
+
+static const struct lq_rpc_method migrate_methods[] = {
+    { NODE_SERVICE, "PrepareMigration", prepare_migration, true },
+    { NODE_SERVICE, "ReceiveMigration", receive_migration, true },
+};
+
+void
+lq_rpc_migrate_register(struct lq_rpc_registry *r)
+{
+    lq_rpc_register(r, migrate_methods, ARRAY_SIZE(migrate_methods));
+}
