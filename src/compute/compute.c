@@ -64,6 +64,7 @@ lq_compute_create(const char *uri, struct lq_compute **cp)
     ovs_mutex_init(&c->mutex);
     ovs_mutex_init(&c->create_mutex);
     smap_init(&c->migration_peers);
+    sset_init(&c->bridges);
     compute_events_init(c);
     *cp = c;
     return NULL;
@@ -88,6 +89,7 @@ lq_compute_destroy(struct lq_compute *c)
     free(c->backends.bridge);
     compute_files_clear(c);
     smap_destroy(&c->migration_peers);
+    sset_destroy(&c->bridges);
     free(c->uri);
     free(c);
 }
@@ -513,9 +515,11 @@ check_disk(const struct other_vms *o, virConnectPtr conn,
     }
     const char *user = other_vms_user(o, d->volume_id, d->readonly, NULL);
     if (user) {
-        return lq_error_new(LQ_FAILED_PRECONDITION, "%s.volumeId: volume %s "
-                            "is attached to VM %s%s", field, d->volume_id,
-                            user, d->readonly ? " read-write" : "");
+        return lq_error_new(LQ_FAILED_PRECONDITION, "%s.%s: volume %s "
+                            "is attached to VM %s%s", field,
+                            d->volume_in_path ? "path" : "volumeId",
+                            d->volume_id, user,
+                            d->readonly ? " read-write" : "");
     }
     return lq_resolve_disk(&c->backends, conn, d, field);
 }
@@ -524,6 +528,9 @@ static struct lq_error *
 check_nic(const struct other_vms *o, struct lq_compute *c, const char *vm_id,
           struct lq_nic_spec *n, const char *field)
 {
+    if (!n->port_id[0]) {
+        return NULL;            /* A plain bridge NIC: nothing to share. */
+    }
     const char *user = other_vms_user(o, NULL, false, n->port_id);
     if (user) {
         return lq_error_new(LQ_FAILED_PRECONDITION, "%s.portId: port %s is "
@@ -593,7 +600,10 @@ bind_ports(struct lq_compute *c, virDomainPtr dom, const char *id,
     struct lq_error *e = compute_get_metadata(dom, id, &m);
     size_t bound = 0;
     while (!e && bound < m.n_nics) {
-        e = lq_port_bind(&c->backends, m.nics[bound].ref, id, memory_mib);
+        if (m.nics[bound].ref[0]) {     /* Not a plain bridge NIC. */
+            e = lq_port_bind(&c->backends, m.nics[bound].ref, id,
+                             memory_mib);
+        }
         bound += !e;
     }
     if (e && undo) {
@@ -602,8 +612,10 @@ bind_ports(struct lq_compute *c, virDomainPtr dom, const char *id,
         if (e->code == LQ_DEADLINE_EXCEEDED) {
             bound++;
         }
-        for (size_t i = 0; i < bound; i++) {
-            lq_error_free(lq_port_unbind(&c->backends, m.nics[i].ref));
+        for (size_t i = 0; i < bound && i < m.n_nics; i++) {
+            if (m.nics[i].ref[0]) {
+                lq_error_free(lq_port_unbind(&c->backends, m.nics[i].ref));
+            }
         }
     }
     lq_vm_metadata_clear(&m);
@@ -618,7 +630,9 @@ unbind_ports(struct lq_compute *c, virDomainPtr dom, const char *id)
         return;
     }
     for (size_t i = 0; i < m.n_nics; i++) {
-        lq_error_free(lq_port_unbind(&c->backends, m.nics[i].ref));
+        if (m.nics[i].ref[0]) {
+            lq_error_free(lq_port_unbind(&c->backends, m.nics[i].ref));
+        }
     }
     lq_vm_metadata_clear(&m);
 }
@@ -685,10 +699,6 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
                             "%s", spec->name, other);
     }
 
-    error = check_attachments(conn, c, spec);
-    if (error) {
-        return error;
-    }
     uint64_t page_mib = lq_compute_hugepage_mib(&c->backends);
     spec->shared_hugepages = page_mib > 0;
     if (page_mib && spec->memory_mib % page_mib) {
@@ -697,16 +707,30 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
                             "hugepage size of this node's DPDK fast path",
                             spec->memory_mib, page_mib);
     }
+
+    /* From here on a failure removes the ports and volumes made for the
+     * VM (compute_remove_owned()): nothing is left behind. */
+    error = compute_make_owned(c, spec);
+    if (error) {
+        return error;
+    }
+    error = check_attachments(conn, c, spec);
+    if (error) {
+        compute_remove_owned(c, spec);
+        return error;
+    }
     char password[9];
     random_password(password);
     char *xml = lq_domain_xml(spec, password);
     if (!xml) {
+        compute_remove_owned(c, spec);
         return lq_error_new(LQ_INTERNAL, "cannot build the domain XML of VM "
                             "%s", spec->id);
     }
     error = compute_make_vm_files(c, spec);
     if (error) {
         free(xml);
+        compute_remove_owned(c, spec);
         return error;
     }
     dom = virDomainDefineXMLFlags(conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
@@ -717,6 +741,7 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
     if (!dom) {
         error = compute_virt_error("defining VM", spec->id);
         compute_remove_vm_files(c, spec->id);
+        compute_remove_owned(c, spec);
         return error;
     }
     VLOG_INFO("defined VM %s (%s)", spec->id, spec->name);
@@ -736,7 +761,10 @@ lq_compute_create_vm(struct lq_compute *c, struct lq_vm_spec *spec,
     if (status) {
         memset(status, 0, sizeof *status);
     }
-    struct lq_error *error = lq_vm_spec_validate(spec, false);
+    struct lq_error *error = compute_prepare_devices(c, spec);
+    if (!error) {
+        error = lq_vm_spec_validate(spec, false);
+    }
     if (!error) {
         error = compute_resolve_files(c, spec);
     }
@@ -1035,6 +1063,23 @@ delete_op(virDomainPtr dom, const char *id, void *c_)
     if (error) {
         return error;
     }
+    /* First what the node made for the VM (owned="yes"): if that fails the
+     * VM is still there and a retried DeleteVM finishes.  The volumes and
+     * ports the caller named stay. */
+    for (size_t i = 0; !error && i < m.n_disks; i++) {
+        if (m.disks[i].owned && m.disks[i].ref[0]) {
+            error = compute_delete_owned_volume(c, m.disks[i].ref);
+        }
+    }
+    for (size_t i = 0; !error && i < m.n_nics; i++) {
+        if (m.nics[i].owned && m.nics[i].ref[0]) {
+            error = compute_delete_owned_port(c, m.nics[i].ref);
+        }
+    }
+    if (error) {
+        lq_vm_metadata_clear(&m);
+        return lq_error_prefix(error, "deleting VM %s", id);
+    }
     /* The domain, its NVRAM, managed-save image and snapshot metadata; the
      * disks stay (they belong to the volumes). */
     unsigned int flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
@@ -1054,6 +1099,9 @@ delete_op(virDomainPtr dom, const char *id, void *c_)
     VLOG_INFO("deleted VM %s", id);
     compute_remove_vm_files(c, id);
     for (size_t i = 0; i < m.n_nics; i++) {
+        if (!m.nics[i].ref[0] || m.nics[i].owned) {
+            continue;           /* A bridge NIC; a port deleted above. */
+        }
         struct lq_error *e = lq_port_unbind(&c->backends, m.nics[i].ref);
         if (e) {
             VLOG_WARN("VM %s deleted, but %s", id, e->message);

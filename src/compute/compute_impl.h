@@ -26,6 +26,8 @@ struct lq_compute {
     char *migration_scheme;     /* "qemu+tls", ... */
     bool migration_tls;
     struct smap migration_peers;    /* Node name -> host or libvirt URI. */
+    struct sset bridges;        /* hypervisor.bridges: plain bridge NICs. */
+    char *default_pool;         /* storage.default_pool; NULL: none. */
 
     /* Lifecycle events (events.c). */
     struct ovs_mutex ev_mutex;
@@ -81,6 +83,42 @@ struct lq_error *compute_device_flags(virDomainPtr, const char *id,
 struct lq_error *compute_save_metadata(virDomainPtr, const char *id,
                                        const struct lq_vm_metadata *,
                                        unsigned int flags);
+
+/* owned.c: the ports and volumes the node makes for a VM (NICs by
+ * network, disks by size) and what they resolve to (see there). */
+/* Fills what a spec's devices derive from the caller's fields: volume
+ * ids given in 'path', the ids of the node's own ports and volumes, and
+ * checks bridge NICs against hypervisor.bridges.  No side effects. */
+struct lq_error *compute_prepare_devices(const struct lq_compute *,
+                                         struct lq_vm_spec *);
+struct lq_error *compute_prepare_disk(const struct lq_compute *,
+                                      const char *vm_id,
+                                      struct lq_disk_spec *,
+                                      const char *field);
+struct lq_error *compute_prepare_nic(const struct lq_compute *,
+                                     const char *vm_id,
+                                     struct lq_nic_spec *,
+                                     const char *field);
+/* Makes the owned ports and volumes of 'spec' (idempotent: a retry finds
+ * them); on failure removes what it made. */
+struct lq_error *compute_make_owned(struct lq_compute *,
+                                    const struct lq_vm_spec *);
+/* Removes the owned ports and volumes of 'spec' (a CreateVM that failed
+ * after compute_make_owned()).  Logs what it cannot remove. */
+void compute_remove_owned(struct lq_compute *, const struct lq_vm_spec *);
+struct lq_error *compute_make_owned_disk(struct lq_compute *,
+                                         const char *vm_id,
+                                         const struct lq_disk_spec *,
+                                         const char *field);
+struct lq_error *compute_make_owned_nic(struct lq_compute *,
+                                        const char *vm_id,
+                                        const struct lq_nic_spec *,
+                                        const char *field);
+/* Deletes the owned port / volume 'ref'; not_found is success. */
+struct lq_error *compute_delete_owned_port(struct lq_compute *,
+                                           const char *port_id);
+struct lq_error *compute_delete_owned_volume(struct lq_compute *,
+                                             const char *volume_id);
 
 /* files.c: the host files of a VM (see there). */
 void compute_files_clear(struct lq_compute *);

@@ -248,6 +248,15 @@ parse_disk(const struct json *j, const char *field, struct lq_disk_spec *d)
     if ((error = get_opt_string(j, "volumeId", &d->volume_id))) {
         return in_object(error, "%s", field);
     }
+    int64_t size = 0;
+    if ((error = lq_json_get_int64(j, "sizeGib", &size))) {
+        return in_object(error, "%s", field);
+    }
+    if (size < 0 || size > LQ_MAX_DISK_GIB) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.sizeGib: expected "
+                            "0..%u", field, LQ_MAX_DISK_GIB);
+    }
+    d->size_gib = size;
     int v = LQ_DISK_BUS_VIRTIO;
     char *bus_field = xasprintf("%s.bus", field);
     error = get_enum(j, "bus", bus_field, disk_buses, ARRAY_SIZE(disk_buses),
@@ -365,6 +374,24 @@ parse_boot(const struct json *spec, struct lq_vm_spec *s)
     return NULL;
 }
 
+/* A unicast MAC "52:54:00:AB:cd:ef" into lower case 'out'. */
+static bool
+parse_mac(const char *s, char out[18])
+{
+    if (strlen(s) != 17) {
+        return false;
+    }
+    for (int i = 0; i < 17; i++) {
+        if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char) s[i])) {
+            return false;
+        }
+        out[i] = tolower((unsigned char) s[i]);
+    }
+    out[17] = '\0';
+    unsigned int first = strtoul(out, NULL, 16);
+    return !(first & 1) && strcmp(out, "00:00:00:00:00:00");
+}
+
 static struct lq_error *
 parse_nic(const struct json *j, const char *field, struct lq_nic_spec *n)
 {
@@ -374,9 +401,18 @@ parse_nic(const struct json *j, const char *field, struct lq_nic_spec *n)
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s: expected an object",
                             field);
     }
+    const char *mac = NULL;
     if ((error = get_opt_string(j, "id", &n->id))
-        || (error = get_uuid(j, "portId", true, n->port_id))) {
+        || (error = get_uuid(j, "portId", false, n->port_id))
+        || (error = get_uuid(j, "network", false, n->network_id))
+        || (error = get_opt_string(j, "bridge", &n->host_bridge))
+        || (error = lq_json_get_string(j, "macAddress", &mac))) {
         return in_object(error, "%s", field);
+    }
+    if (mac && *mac && !parse_mac(mac, n->req_mac)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.macAddress: expected a "
+                            "unicast MAC, six hex pairs separated by colons",
+                            field);
     }
     int v = LQ_NIC_VIRTIO;
     char *model_field = xasprintf("%s.model", field);

@@ -272,7 +272,8 @@ class QemuGuestTest(unittest.TestCase):
             ({"name": "a/b"}, "name"),
             ({"id": "not-a-uuid"}, "id"),
             ({"spec": {"memoryMib": 64, "disks": [{"id": "d0"}]}},
-             "spec.disks[0]: give either path or volumeId"),
+             "spec.disks[0]: give path (a volume id or an image file), "
+             "volumeId or sizeGib"),
             ({"spec": {"memoryMib": 64,
                        "disks": [{"id": "d0", "volumeId": "nosuch"}]}},
              "spec.disks[0].volumeId: no volume nosuch"),

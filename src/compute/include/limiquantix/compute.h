@@ -61,8 +61,15 @@ enum lq_disk_io { LQ_DISK_IO_DEFAULT, LQ_DISK_IO_NATIVE, LQ_DISK_IO_URING,
 
 struct lq_disk_spec {
     char *id;                   /* Caller's disk id (kept as <serial>). */
-    char *path;                 /* Plain path: a file or a block device. */
+    char *path;                 /* Plain path: a file or a block device;
+                                 * one that is not absolute is a volume id
+                                 * (the seed's caller puts it there):
+                                 * lq_compute moves it to 'volume_id'. */
     char *volume_id;            /* Or a VolumeService volume. */
+    /* Neither: a new volume of this size in storage.default_pool, made by
+     * lq_compute for this VM (id lq_vm_device_id(vm, "disk", id)) and
+     * deleted with it.  Ignored when 'path' or 'volume_id' is set. */
+    uint64_t size_gib;
     enum lq_disk_bus bus;
     enum lq_disk_cache cache;
     bool readonly;
@@ -74,15 +81,32 @@ struct lq_disk_spec {
     /* Set by lq_compute from the volume (NULL for a path). */
     struct lq_disk_source *source;
     char secret_uuid[37];       /* libvirt secret for source's auth. */
+    bool volume_in_path;        /* 'volume_id' came from 'path': errors
+                                 * name ".path". */
+    bool owned;                 /* The node made the volume from
+                                 * 'size_gib' (and deletes it). */
 };
 
 enum lq_nic_model { LQ_NIC_VIRTIO, LQ_NIC_E1000, LQ_NIC_RTL8139 };
 
 /* A NIC on a QuantumNet port: an OVS virtualport on the integration bridge
- * with interfaceid = the port, the port's MAC. */
+ * with interfaceid = the port, the port's MAC.  Exactly one of:
+ * - 'port_id': the caller's port;
+ * - 'network_id': lq_compute makes a port on that network for this VM
+ *   (id lq_vm_device_id(vm, "nic", id), MAC 'req_mac' or allocated),
+ *   deleted with the VM ('owned');
+ * - 'host_bridge': a plain <interface type='bridge'> on a bridge listed
+ *   in hypervisor.bridges, no port (MAC 'req_mac' or libvirt's). */
 struct lq_nic_spec {
     char *id;                   /* Caller's NIC id. */
     char port_id[37];
+    char network_id[37];        /* "": none. */
+    char *host_bridge;          /* NULL: none. */
+    char bridge_dev[16];        /* Its host device, set by lq_compute
+                                 * (lq_nic_bridge_tap_name()); "": the
+                                 * XML names none (libvirt picks). */
+    char req_mac[18];           /* Caller's macAddress, lower case; "". */
+    bool owned;                 /* port_id is the node's, from network_id. */
     enum lq_nic_model model;
 
     /* Set by lq_compute from the port. */
@@ -105,6 +129,19 @@ const char *lq_disk_target_prefix(enum lq_disk_bus);
 /* The host device of a NIC: "lq" + the first 12 hex digits of the port id
  * (IFNAMSIZ allows 15). */
 void lq_nic_tap_name(const char *port_id, char name[16]);
+/* The host device of a plain bridge NIC (no port): "lqb" + 12 hex digits
+ * of lq_vm_device_id(vm_id, "nic", nic_id). */
+void lq_nic_bridge_tap_name(const char *vm_id, const char *nic_id,
+                            char name[16]);
+
+/* The id of what the node makes for device 'dev_id' of VM 'vm_id'
+ * ('kind' "nic": its port; "disk": its volume): a UUID version 5 (SHA-1)
+ * of "VM/KIND/DEV" in our namespace, so a retried CreateVM finds what the
+ * first one made. */
+void lq_vm_device_id(const char *vm_id, const char *kind,
+                     const char *dev_id, char out[37]);
+/* Largest DiskSpec.sizeGib (64 TiB). */
+#define LQ_MAX_DISK_GIB (64u << 10)
 
 struct lq_label {
     char *key;
@@ -191,8 +228,11 @@ void lq_vm_spec_fingerprint(const struct lq_vm_spec *, char hex[41]);
  * returns for our namespace.  Exposed for unit tests. */
 struct lq_vm_attachment {
     char *id;                   /* Disk or NIC id. */
-    char *ref;                  /* Volume id ("" for a path) or port id. */
+    char *ref;                  /* Volume id ("" for a path) or port id
+                                 * ("" for a plain bridge NIC). */
     bool readonly;              /* Disks. */
+    bool owned;                 /* The node made the volume or port for
+                                 * this VM: deleted with it. */
 };
 /* A VM snapshot: one storage snapshot of each of its volume disks, taken
  * together (the VM paused meanwhile if it runs). */
@@ -224,6 +264,10 @@ struct lq_vm_metadata {
 char *lq_vm_metadata_xml(const struct lq_vm_metadata *);
 void lq_vm_metadata_add(struct lq_vm_attachment **, size_t *n,
                         const char *id, const char *ref, bool readonly);
+/* The same, with 'owned' set as given. */
+void lq_vm_metadata_add_owned(struct lq_vm_attachment **, size_t *n,
+                              const char *id, const char *ref,
+                              bool readonly, bool owned);
 bool lq_vm_metadata_remove(struct lq_vm_attachment **, size_t *n,
                            const char *id);
 struct lq_error *lq_vm_metadata_parse(const char *xml,
