@@ -309,10 +309,53 @@ lq_vm_status_free_array(struct lq_vm_status *a, size_t n)
     free(a);
 }
 
-/* Fills 's' from 'dom'; not_found if the domain is not ours. */
+/* What a status says of a VM that runs (or is paused): since when, and
+ * its counters.  'qemu_starts' holds compute_qemu_start_times() (read
+ * here if NULL). */
+static void
+status_add_runtime(struct lq_compute *c, virDomainPtr dom,
+                   struct lq_vm_status *s, const struct smap *qemu_starts)
+{
+    struct smap own = SMAP_INITIALIZER(&own);
+    if (!qemu_starts) {
+        compute_qemu_start_times(&own);
+        qemu_starts = &own;
+    }
+    const char *ms = smap_get(qemu_starts, s->id);
+    s->started_ms = ms ? strtoll(ms, NULL, 10)
+                       : compute_events_started_ms(c, s->id);
+    smap_destroy(&own);
+
+    struct lq_vm_metrics mt;
+    struct lq_error *e = compute_domain_metrics(dom, s->id, &mt);
+    if (e) {
+        lq_error_free(e);       /* Only the usage is missing then. */
+        return;
+    }
+    struct lq_vm_usage *u = &s->usage;
+    s->has_usage = true;
+    u->cpu_time_ns = mt.cpu_time_ns;
+    u->memory_used_bytes = mt.memory_rss_kib * 1024;
+    /* Without balloon statistics (the test driver): the definition's. */
+    u->memory_total_bytes = (mt.memory_kib ? mt.memory_kib
+                             : virDomainGetMaxMemory(dom)) * 1024;
+    for (size_t i = 0; i < mt.n_disks; i++) {
+        u->disk_read_bytes += mt.disks[i].rx_bytes;
+        u->disk_write_bytes += mt.disks[i].tx_bytes;
+    }
+    for (size_t i = 0; i < mt.n_nics; i++) {
+        u->network_rx_bytes += mt.nics[i].rx_bytes;
+        u->network_tx_bytes += mt.nics[i].tx_bytes;
+    }
+    lq_vm_metrics_clear(&mt);
+}
+
+/* Fills 's' from 'dom'; not_found if the domain is not ours.  With
+ * 'runtime', a running VM's start time and usage too. */
 static struct lq_error *
-status_from_domain(const struct lq_compute *c, virDomainPtr dom,
-                   struct lq_vm_status *s)
+status_from_domain(struct lq_compute *c, virDomainPtr dom,
+                   struct lq_vm_status *s, bool runtime,
+                   const struct smap *qemu_starts)
 {
     char id[VIR_UUID_STRING_BUFLEN];
     int state;
@@ -335,6 +378,10 @@ status_from_domain(const struct lq_compute *c, virDomainPtr dom,
         s->n_labels = m.n_labels;
         m.labels = NULL;
         m.n_labels = 0;
+        if (runtime && state != VIR_DOMAIN_SHUTOFF
+            && state != VIR_DOMAIN_CRASHED) {
+            status_add_runtime(c, dom, s, qemu_starts);
+        }
     }
     lq_vm_metadata_clear(&m);
     return error;
@@ -354,7 +401,7 @@ lq_compute_get_vm(struct lq_compute *c, const char *id,
     }
     error = lookup_vm(conn, id, &dom);
     if (!error) {
-        error = status_from_domain(c, dom, s);
+        error = status_from_domain(c, dom, s, true, NULL);
         virDomainFree(dom);
     }
     virConnectClose(conn);
@@ -368,9 +415,10 @@ compare_status(const void *a_, const void *b_)
     return strcmp(a->id, b->id);
 }
 
-struct lq_error *
-lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
-                    size_t *np)
+/* Our VMs; with 'runtime' the running ones' start times and usage. */
+static struct lq_error *
+list_vms(struct lq_compute *c, struct lq_vm_status **vmsp, size_t *np,
+         bool runtime)
 {
     virConnectPtr conn;
     virDomainPtr *doms = NULL;
@@ -387,8 +435,13 @@ lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
     }
     struct lq_vm_status *vms = n > 0 ? xcalloc(n, sizeof *vms) : NULL;
     size_t n_vms = 0;
+    struct smap qemu_starts = SMAP_INITIALIZER(&qemu_starts);
+    if (runtime && n > 0) {
+        compute_qemu_start_times(&qemu_starts);     /* One pass for all. */
+    }
     for (int i = 0; i < n; i++) {
-        struct lq_error *e = status_from_domain(c, doms[i], &vms[n_vms]);
+        struct lq_error *e = status_from_domain(c, doms[i], &vms[n_vms],
+                                                runtime, &qemu_starts);
         if (!e) {
             n_vms++;
         } else if (e->code != LQ_NOT_FOUND) {
@@ -402,6 +455,7 @@ lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
         virDomainFree(doms[i]);
     }
     free(doms);
+    smap_destroy(&qemu_starts);
     virConnectClose(conn);
     if (error) {
         lq_vm_status_free_array(vms, n_vms);
@@ -413,6 +467,13 @@ lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
     *vmsp = vms;
     *np = n_vms;
     return NULL;
+}
+
+struct lq_error *
+lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
+                    size_t *np)
+{
+    return list_vms(c, vmsp, np, true);
 }
 
 /* ---- Attachments -------------------------------------------------------- */
@@ -668,7 +729,7 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
         }
         lq_vm_metadata_clear(&m);
         if (!error && status) {
-            error = status_from_domain(c, dom, status);
+            error = status_from_domain(c, dom, status, true, NULL);
         }
         virDomainFree(dom);
         return error;
@@ -746,7 +807,7 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
     }
     VLOG_INFO("defined VM %s (%s)", spec->id, spec->name);
     *createdp = true;
-    error = status ? status_from_domain(c, dom, status) : NULL;
+    error = status ? status_from_domain(c, dom, status, false, NULL) : NULL;
     virDomainFree(dom);
     return error;
 }
@@ -827,6 +888,8 @@ start_op(virDomainPtr dom, const char *id, void *c_)
                 return e;
             }
         }
+        struct timespec t0;
+        clock_gettime(CLOCK_REALTIME, &t0);
         if (virDomainCreate(dom) < 0) {
             struct lq_error *e = compute_virt_error("starting VM", id);
             if (fast) {
@@ -834,6 +897,8 @@ start_op(virDomainPtr dom, const char *id, void *c_)
             }
             return e;
         }
+        compute_events_note_started(c, id, t0.tv_sec * 1000LL
+                                           + t0.tv_nsec / 1000000);
         VLOG_INFO("started VM %s", id);
     }
     /* Also when it was running: a retried StartVM finishes the binding. */
@@ -1197,7 +1262,7 @@ lq_compute_count_running(struct lq_compute *c, unsigned int *np)
     *np = 0;
     struct lq_vm_status *vms;
     size_t n;
-    struct lq_error *error = lq_compute_list_vms(c, &vms, &n);
+    struct lq_error *error = list_vms(c, &vms, &n, false);
     if (error) {
         return error;
     }

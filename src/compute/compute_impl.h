@@ -37,6 +37,9 @@ struct lq_compute {
     struct sset ev_ours;            /* VMs we recorded events of. */
     struct smap ev_forced;          /* VM id -> why StopVM is destroying
                                      * it (its next STOPPED event). */
+    struct smap ev_started;         /* VM id -> when it started (Unix ms,
+                                     * decimal), from its STARTED event or
+                                     * StartVM; gone when it stops. */
     struct seq *ev_seq;             /* Changed with every event (wakes the
                                      * loop for server streams). */
     int ev_callback;                /* On 'conn'; -1 if none. */
@@ -55,6 +58,27 @@ void compute_events_disconnecting(struct lq_compute *, virConnectPtr);
  * 'reason' ("TIMEOUT", "PAUSED"); NULL: it is not after all. */
 void compute_events_mark_forced(struct lq_compute *, const char *id,
                                 const char *reason);
+
+/* VM 'id' was started at 'ms' (Unix ms) by StartVM; and when it started
+ * as far as StartVM and the STARTED events say (0: unknown). */
+void compute_events_note_started(struct lq_compute *, const char *id,
+                                 int64_t ms);
+int64_t compute_events_started_ms(struct lq_compute *, const char *id);
+
+/* qemu_proc.c: the start times of the QEMU processes on this host, by the
+ * UUID of their domain (libvirt passes "-uuid UUID"): VM id -> Unix ms
+ * (decimal) into 'starts'.  A libvirtd on another host (or in another PID
+ * namespace) gives none. */
+void compute_qemu_start_times(struct smap *starts);
+/* The parts, for unit tests: the domain UUID in a NUL-separated
+ * /proc/PID/cmdline of a QEMU process (false if there is none), and the
+ * start time in clock ticks after boot from /proc/PID/stat. */
+bool lq_qemu_cmdline_uuid(const char *cmdline, size_t len, char uuid[37]);
+bool lq_proc_stat_starttime(const char *stat, unsigned long long *ticks);
+
+/* devices.c: the counters of a domain of ours (lq_compute_get_metrics()). */
+struct lq_error *compute_domain_metrics(virDomainPtr, const char *id,
+                                        struct lq_vm_metrics *);
 
 /* An error for the libvirt call that just failed ("WHAT ID: message"). */
 struct lq_error *compute_virt_error(const char *what, const char *id);

@@ -633,6 +633,13 @@ metrics_op(virDomainPtr dom, const char *id, void *aux)
 }
 
 struct lq_error *
+compute_domain_metrics(virDomainPtr dom, const char *id,
+                       struct lq_vm_metrics *mt)
+{
+    return metrics_op(dom, id, mt);
+}
+
+struct lq_error *
 lq_compute_get_metrics(struct lq_compute *c, const char *id,
                        struct lq_vm_metrics *mt)
 {

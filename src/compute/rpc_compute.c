@@ -568,6 +568,23 @@ lq_vm_status_to_json(const struct lq_vm_status *st)
     lq_json_put_string(j, "vmId", st->id);
     lq_json_put_string(j, "name", st->name ? st->name : "");
     lq_json_put_string(j, "state", lq_vm_state_name(st->state));
+    if (st->has_usage) {
+        /* The contract's ResourceUsage; no cpuUsagePercent (one reading
+         * has no rate: StreamMetrics has it). */
+        const struct lq_vm_usage *u = &st->usage;
+        struct json *r = json_object_create();
+        lq_json_put_uint64(r, "cpuTimeNs", u->cpu_time_ns);
+        lq_json_put_uint64(r, "memoryUsedBytes", u->memory_used_bytes);
+        lq_json_put_uint64(r, "memoryTotalBytes", u->memory_total_bytes);
+        lq_json_put_uint64(r, "diskReadBytes", u->disk_read_bytes);
+        lq_json_put_uint64(r, "diskWriteBytes", u->disk_write_bytes);
+        lq_json_put_uint64(r, "networkRxBytes", u->network_rx_bytes);
+        lq_json_put_uint64(r, "networkTxBytes", u->network_tx_bytes);
+        json_object_put(j, "resourceUsage", r);
+    }
+    if (st->started_ms > 0) {
+        lq_json_put_timestamp_ms(j, "startedAt", st->started_ms);
+    }
     if (st->serial_log_path) {
         lq_json_put_string(j, "serialLogPath", st->serial_log_path);
     }

@@ -19,6 +19,7 @@
 #include <libxml/xpathInternals.h>
 
 #include "limiquantix/compute.h"
+#include "compute_impl.h"
 #include "openvswitch/json.h"
 #include "rpc_compute.h"
 #include "util.h"
@@ -811,6 +812,42 @@ test_seed_devices(void **state OVS_UNUSED)
     lq_vm_spec_clear(&s);
 }
 
+/* startedAt from the QEMU process (qemu_proc.c): its domain UUID from
+ * /proc/PID/cmdline, its start from /proc/PID/stat. */
+static void
+test_qemu_proc(void **state OVS_UNUSED)
+{
+    static const char cmd[] = "/usr/bin/qemu-system-x86_64\0-name\0"
+        "guest=vm1,debug-threads=on\0-S\0-uuid\0"
+        "6F1C9A52-0000-4000-8000-000000000001\0-smp\0" "1\0";
+    char uuid[37];
+    assert_true(lq_qemu_cmdline_uuid(cmd, sizeof cmd - 1, uuid));
+    assert_string_equal(uuid, ID);
+    /* Not QEMU; no -uuid; a truncated or malformed value. */
+    static const char other[] = "/bin/sleep\0-uuid\0" ID "\0";
+    assert_false(lq_qemu_cmdline_uuid(other, sizeof other - 1, uuid));
+    static const char none[] = "qemu-kvm\0-m\0" "64\0";
+    assert_false(lq_qemu_cmdline_uuid(none, sizeof none - 1, uuid));
+    static const char cut[] = "qemu-kvm\0-uuid\0" "6f1c9a52-0000";
+    assert_false(lq_qemu_cmdline_uuid(cut, sizeof cut - 1, uuid));
+    static const char bad[] = "qemu-kvm\0-uuid\0"
+        "6f1c9a52-0000-4000-8000-00000000000x\0";
+    assert_false(lq_qemu_cmdline_uuid(bad, sizeof bad - 1, uuid));
+    static const char last[] = "qemu-kvm\0-uuid";
+    assert_false(lq_qemu_cmdline_uuid(last, sizeof last - 1, uuid));
+
+    unsigned long long t;
+    /* A COMM with spaces and parentheses; starttime is field 22. */
+    assert_true(lq_proc_stat_starttime(
+        "4242 (qemu (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 5 6 0 0 20 "
+        "0 3 0 987654 123456789 100 18446744073709551615\n", &t));
+    assert_int_equal(t, 987654);
+    assert_false(lq_proc_stat_starttime("4242 (qemu) S 1 2 3", &t));
+    assert_false(lq_proc_stat_starttime("no parenthesis", &t));
+    assert_false(lq_proc_stat_starttime(
+        "1 (q) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 12x 5\n", &t));
+}
+
 /* MigrateVM's target (issue 13): a node name of node.yaml, or a URI
  * whose host is a peer; the libvirt URI is always the node's own. */
 static void
@@ -887,6 +924,7 @@ main(void)
         cmocka_unit_test(test_fingerprint_and_metadata),
         cmocka_unit_test(test_parse_create),
         cmocka_unit_test(test_seed_devices),
+        cmocka_unit_test(test_qemu_proc),
         cmocka_unit_test(test_migration_targets),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -298,6 +298,16 @@ enum lq_vm_state {
 /* The contract's PowerState names: "POWER_STATE_RUNNING", ... */
 const char *lq_vm_state_name(enum lq_vm_state);
 
+/* The contract's ResourceUsage of a running VM (no CPU percentage: one
+ * reading has no rate). */
+struct lq_vm_usage {
+    uint64_t cpu_time_ns;
+    uint64_t memory_used_bytes;     /* QEMU's RSS. */
+    uint64_t memory_total_bytes;    /* Guest memory. */
+    uint64_t disk_read_bytes, disk_write_bytes;
+    uint64_t network_rx_bytes, network_tx_bytes;
+};
+
 struct lq_vm_status {
     char id[37];
     char *name;
@@ -305,6 +315,12 @@ struct lq_vm_status {
     enum lq_vm_state state;
     struct lq_label *labels;
     size_t n_labels;
+    /* When it last started (Unix ms), for a VM that runs or is paused and
+     * whose start we know (the QEMU process, else the STARTED event or
+     * StartVM); 0: unknown or stopped. */
+    int64_t started_ms;
+    bool has_usage;             /* 'usage' read (the VM is active). */
+    struct lq_vm_usage usage;
 };
 void lq_vm_status_clear(struct lq_vm_status *);
 void lq_vm_status_free_array(struct lq_vm_status *, size_t n);
