@@ -11,9 +11,11 @@
  *   the worker pool.  The compute handle is the one lq_compute_create()
  *   made and the daemon registered with lq_compute_set_default(); without
  *   one the methods answer "unavailable".
- * - Fields of the issue that are not implemented yet (disks by volumeId,
- *   NICs) answer "unimplemented" rather than being ignored, so a caller is
- *   never told a VM has a disk or a port it does not have. */
+ * - The seed's device fields are read as its caller fills them (a volume
+ *   id in disks[].path, disks[].sizeGib, nics[].network, nics[].bridge,
+ *   nics[].macAddress); what they become is decided in src/compute
+ *   (owned.c), not here.  Seed fields still ignored are listed in
+ *   docs/proto.md. */
 #include "rpc_compute.h"
 
 #include <ctype.h>
