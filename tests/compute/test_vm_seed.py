@@ -2,14 +2,18 @@
 their network (the node makes the port) or by a host bridge, disks named
 by a volume id in "path" or by their size alone (the node makes the
 volume), against the sandbox's real OVN and a real local storage pool.
-libvirt is its test:///default driver (in the daemon: nothing boots);
-what is checked is what the node makes, finds and removes: OVN ports,
-volumes, domains.
+
+SeedDevicesTest: libvirt's test:///default driver (in the daemon: nothing
+boots); what is checked is what the node makes, finds and removes: OVN
+ports, volumes, domains.  SeedGuestTest: one QEMU guest under the
+sandbox's libvirtd, whose NIC by network gets its DHCP address from OVN
+and whose disk by size it writes.
 
 Starts a --sandbox daemon (OVS/OVN): run it under
 flock /tmp/lq-sandbox.lock like every sandbox test.
 """
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -336,6 +340,99 @@ class SeedDevicesTest(unittest.TestCase):
                     "disks": [{"id": "data", "sizeGib": size}]}},
                 "invalid_argument", prefix)
             self.assert_nothing_left(vm)
+
+
+@unittest.skipIf(computetest.missing_prerequisites(),
+                 computetest.missing_prerequisites())
+class SeedGuestTest(computetest.SerialMixin, unittest.TestCase):
+    """A real QEMU guest defined as the seed's caller defines it: its NIC
+    by network gets its address from OVN's DHCP on the port the node made,
+    its disk by size is a volume the node made, which the guest writes."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="lq-vm-seed-guest-")
+        cls.pool_dir = os.path.join(cls.tmp, "pool")
+        os.mkdir(cls.pool_dir, 0o700)
+        cls.kernel, _ = computetest.kernel()
+        cls.initrd = os.path.join(cls.tmp, "initrd")
+        computetest.build_initramfs(cls.initrd, net=True)
+        config = ("storage:\n  default_pool: local\n  pools:\n"
+                  "    - {id: local, backend: local, path: %s}\n"
+                  "hypervisor:\n  bridges: [%s]\n"
+                  "  image_dirs: [/boot, \"%s\"]\n"
+                  % (cls.pool_dir, BRIDGE, cls.tmp))
+        cls.node = Node(config=config, args=["--sandbox-libvirt"])
+        cls.node.start(wait=False)
+        cls.node.wait_ready(timeout=120)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.node.stop()
+        assert rc == 0, cls.node.read_log()[-3000:]
+
+    def test_guest(self):
+        node = self.node
+        net = node.api(NET + "CreateNetwork", {
+            "id": new_id(), "name": "seedguest",
+            "subnets": [{"cidr": "10.79.0.0/24"}]})
+        self.addCleanup(node.api_status, NET + "DeleteNetwork",
+                        {"id": net["id"]})
+        vm = str(uuid.uuid4())
+        self.addCleanup(node.api_status, VM + "DeleteVM", {"vmId": vm})
+        self.addCleanup(node.api_status, VM + "ForceStopVM", {"vmId": vm})
+        r = node.api(VM + "CreateVM", {
+            "vmId": vm, "name": "seed-guest",
+            "spec": {"cpuCores": 1, "memoryMib": 256,
+                     "kernelPath": self.kernel, "initrdPath": self.initrd,
+                     "kernelCmdline": "console=ttyS0 panic=-1 lq.disk=write "
+                                      "lq.pattern=seed",
+                     "serialLog": True,
+                     "disks": [{"id": "data", "sizeGib": "1",
+                                "format": "DISK_FORMAT_QCOW2"}],
+                     "nics": [{"id": "eth0", "network": net["id"],
+                               "macAddress": "0a:00:00:79:00:01"},
+                              {"id": "eth1", "bridge": BRIDGE}]}})
+        log = r["status"]["serialLogPath"]
+        port = device_id(vm, "nic", "eth0")
+        volume = device_id(vm, "disk", "data")
+
+        # What libvirt holds: the port as an OVS virtualport, the bridge
+        # NIC plain, the volume's file as the disk.
+        uri = ("qemu:///system?socket=%s/libvirt/sock/libvirt-sock"
+               % node.sandbox)
+        xml = subprocess.run(["virsh", "-c", uri, "dumpxml", vm],
+                             capture_output=True, text=True).stdout
+        self.assertIn("<parameters interfaceid='%s'/>" % port, xml)
+        self.assertIn("<mac address='0a:00:00:79:00:01'/>", xml)
+        self.assertIn("<source bridge='%s'/>" % BRIDGE, xml)
+        self.assertEqual(xml.count("<virtualport"), 1, xml)
+
+        # The bridge does not exist on this host: detach that NIC (the
+        # seed's caller would name a real one), then boot.
+        node.api(VM + "DetachNIC", {"vmId": vm, "nicId": "eth1"})
+        node.api(VM + "StartVM", {"vmId": vm})
+        self.wait_serial(log, "LQ-GUEST-DHCP 10.79.0.")
+        self.wait_serial(log, "LQ-GUEST-DISK-WRITTEN")
+        p = node.api(PORT + "GetPort", {"id": port})
+        self.assertEqual((p["status"], p["vmId"]), ("UP", vm))
+        self.assertIn("LQ-GUEST-DHCP %s/" % p["fixedIps"][0]["ipAddress"],
+                      self.serial(log))
+
+        node.api(VM + "ForceStopVM", {"vmId": vm})
+        image = os.path.join(self.pool_dir, "lq-%s.qcow2" % volume)
+        raw = os.path.join(self.tmp, "data.raw")
+        subprocess.run(["qemu-img", "convert", "-O", "raw", image, raw],
+                       check=True, timeout=60)
+        with open(raw, "rb") as f:
+            self.assertEqual(f.read(16), b"LQ-PATTERN-seed\n")
+        os.unlink(raw)
+
+        node.api(VM + "DeleteVM", {"vmId": vm})
+        self.assertEqual([f for f in os.listdir(self.pool_dir)
+                          if volume in f], [])
+        status, r = node.api_status(PORT + "GetPort", {"id": port})
+        self.assertEqual(r.get("code"), "not_found", r)
 
 
 if __name__ == "__main__":
