@@ -14,8 +14,9 @@
  *   not_found, operation invalid (wrong state) -> failed_precondition,
  *   RPC/connection failures -> unavailable, the rest -> internal.  Its
  *   default handler, which prints every error on stderr, is silenced.
- * - StopVM never forces: ACPI power button, then polling the state until
- *   the deadline, then deadline_exceeded with the VM still running.
+ * - StopVM: ACPI power button, then polling the state until the
+ *   deadline, then a forced power-off (gracefulOnly: deadline_exceeded
+ *   with the VM still running).
  * - CreateVM is serialized in the process (create_mutex) so two identical
  *   requests racing cannot redefine each other's domain. */
 #include "limiquantix/compute.h"

@@ -329,7 +329,8 @@ void lq_vm_status_free_array(struct lq_vm_status *, size_t n);
  * defined for an invalid spec, an unknown volume or port, a volume another
  * VM writes to (or that this one would write while others have it) or a
  * port another VM uses.  Fills the disks' sources and the NICs' MACs in
- * 'spec'.  'status' (optional) gets the result; '*createdp' (optional) is
+ * 'spec'.  Makes the ports of NICs given by network and the volumes of
+ * disks given by size (removed again if the call fails later).  'status' (optional) gets the result; '*createdp' (optional) is
  * false when the VM existed with this spec already. */
 struct lq_error *lq_compute_create_vm(struct lq_compute *,
                                       struct lq_vm_spec *,
@@ -350,8 +351,10 @@ struct lq_error *lq_compute_force_stop_vm(struct lq_compute *,
 struct lq_error *lq_compute_reboot_vm(struct lq_compute *, const char *id);
 struct lq_error *lq_compute_pause_vm(struct lq_compute *, const char *id);
 struct lq_error *lq_compute_resume_vm(struct lq_compute *, const char *id);
-/* Refused (failed_precondition) unless stopped.  Removes the domain, its
- * NVRAM and managed-save image; never its disks. */
+/* Refused (failed_precondition) unless stopped.  First deletes the ports
+ * and volumes the node made for the VM (owned; on failure the VM stays
+ * for a retry), then removes the domain, its NVRAM and managed-save
+ * image; never a volume or port the caller named. */
 struct lq_error *lq_compute_delete_vm(struct lq_compute *, const char *id);
 struct lq_error *lq_compute_get_vm(struct lq_compute *, const char *id,
                                    struct lq_vm_status *);
