@@ -57,7 +57,8 @@ struct cfg_key {
 #define END { NULL, 0, 0, 0, 0, NULL }
 
 static cfg_parse_fn parse_cpu_list, parse_hugepage_size, parse_abs_path,
-                    parse_eal_args, parse_dpdk_interfaces, parse_image_dirs;
+                    parse_eal_args, parse_dpdk_interfaces, parse_image_dirs,
+                    parse_bridges;
 
 static const struct cfg_key node_keys[] = {
     F(node, id, CT_OPT_STRING),
@@ -88,6 +89,7 @@ static const struct cfg_key hypervisor_keys[] = {
     F(hypervisor, libvirt_uri, CT_STRING),
     F_CUSTOM("image_dirs", hypervisor.image_dirs, parse_image_dirs),
     F_CUSTOM("state_dir", hypervisor.state_dir, parse_abs_path),
+    F_CUSTOM("bridges", hypervisor.bridges, parse_bridges),
     SECTION(migration, migration_keys),
     END
 };
@@ -109,6 +111,7 @@ static const struct cfg_key tls_keys[] = {
 
 static const struct cfg_key storage_keys[] = {
     { "pools", CT_POOLS, 0, 0, 0, NULL },
+    F(storage, default_pool, CT_OPT_STRING),
     END
 };
 
@@ -677,6 +680,31 @@ parse_image_dirs(struct loader *l, yaml_node_t *seq, const char *path,
                             &c->hypervisor.n_image_dirs);
 }
 
+/* hypervisor.bridges: host bridge names (what a NIC's <source bridge=>
+ * may name): 1-15 of [A-Za-z0-9_.-]. */
+static struct lq_error *
+check_bridge(struct loader *l, yaml_node_t *item, const char *path)
+{
+    const char *s = scalar_text(item);
+    size_t n = strlen(s);
+    bool ok = n && n < 16 && s[0] != '.' && s[0] != '-'
+              && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW"
+                        "XYZ0123456789_.-") == n;
+    return ok ? NULL
+           : loader_error(l, item, path, "expected a bridge name (1-15 of "
+                          "[A-Za-z0-9_.-], not starting with . or -), got "
+                          "\"%s\"", s);
+}
+
+static struct lq_error *
+parse_bridges(struct loader *l, yaml_node_t *seq, const char *path,
+              void *field OVS_UNUSED)
+{
+    struct lq_config *c = l->config;
+    return load_string_list(l, seq, path, check_bridge,
+                            &c->hypervisor.bridges, &c->hypervisor.n_bridges);
+}
+
 static void
 dpdk_eal_args_clear(struct lq_config *c)
 {
@@ -1175,6 +1203,18 @@ lq_config_validate(const struct lq_config *c)
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s: dpdk.pmd_cores: CPU %d "
                             "is also dpdk.lcore", src, c->dpdk.lcore);
     }
+    const char *pool = c->storage.default_pool;
+    if (pool) {
+        size_t i = 0;
+        while (i < c->storage.n_pools && strcmp(c->storage.pools[i].id, pool)) {
+            i++;
+        }
+        if (i == c->storage.n_pools) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "%s: storage.default_pool:"
+                                " \"%s\" is not the id of one of "
+                                "storage.pools", src, pool);
+        }
+    }
     const char *cp = c->control_plane.address;
     if (*cp && strncmp(cp, "http://", 7) && strncmp(cp, "https://", 8)) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s: control_plane.address: "
@@ -1202,6 +1242,7 @@ lq_config_free(struct lq_config *c)
     string_list_clear(&c->hypervisor.image_dirs,
                       &c->hypervisor.n_image_dirs);
     free(c->hypervisor.state_dir);
+    string_list_clear(&c->hypervisor.bridges, &c->hypervisor.n_bridges);
     free(c->hypervisor.migration.scheme);
     kv_list_clear(&c->hypervisor.migration.peers);
     free(c->control_plane.address);
@@ -1213,6 +1254,7 @@ lq_config_free(struct lq_config *c)
         free(c->storage.pools[i].backend);
         kv_list_clear(&c->storage.pools[i].params);
     }
+    free(c->storage.default_pool);
     free(c->storage.pools);
     free(c->network.ovn_nb_db);
     free(c->network.ovs_db);

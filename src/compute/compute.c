@@ -14,8 +14,9 @@
  *   not_found, operation invalid (wrong state) -> failed_precondition,
  *   RPC/connection failures -> unavailable, the rest -> internal.  Its
  *   default handler, which prints every error on stderr, is silenced.
- * - StopVM never forces: ACPI power button, then polling the state until
- *   the deadline, then deadline_exceeded with the VM still running.
+ * - StopVM: ACPI power button, then polling the state until the
+ *   deadline, then a forced power-off (gracefulOnly: deadline_exceeded
+ *   with the VM still running).
  * - CreateVM is serialized in the process (create_mutex) so two identical
  *   requests racing cannot redefine each other's domain. */
 #include "limiquantix/compute.h"
@@ -64,6 +65,7 @@ lq_compute_create(const char *uri, struct lq_compute **cp)
     ovs_mutex_init(&c->mutex);
     ovs_mutex_init(&c->create_mutex);
     smap_init(&c->migration_peers);
+    sset_init(&c->bridges);
     compute_events_init(c);
     compute_migrations_init(c);
     *cp = c;
@@ -90,6 +92,7 @@ lq_compute_destroy(struct lq_compute *c)
     free(c->backends.bridge);
     compute_files_clear(c);
     smap_destroy(&c->migration_peers);
+    sset_destroy(&c->bridges);
     free(c->uri);
     free(c);
 }
@@ -309,10 +312,53 @@ lq_vm_status_free_array(struct lq_vm_status *a, size_t n)
     free(a);
 }
 
-/* Fills 's' from 'dom'; not_found if the domain is not ours. */
+/* What a status says of a VM that runs (or is paused): since when, and
+ * its counters.  'qemu_starts' holds compute_qemu_start_times() (read
+ * here if NULL). */
+static void
+status_add_runtime(struct lq_compute *c, virDomainPtr dom,
+                   struct lq_vm_status *s, const struct smap *qemu_starts)
+{
+    struct smap own = SMAP_INITIALIZER(&own);
+    if (!qemu_starts) {
+        compute_qemu_start_times(&own);
+        qemu_starts = &own;
+    }
+    const char *ms = smap_get(qemu_starts, s->id);
+    s->started_ms = ms ? strtoll(ms, NULL, 10)
+                       : compute_events_started_ms(c, s->id);
+    smap_destroy(&own);
+
+    struct lq_vm_metrics mt;
+    struct lq_error *e = compute_domain_metrics(dom, s->id, &mt);
+    if (e) {
+        lq_error_free(e);       /* Only the usage is missing then. */
+        return;
+    }
+    struct lq_vm_usage *u = &s->usage;
+    s->has_usage = true;
+    u->cpu_time_ns = mt.cpu_time_ns;
+    u->memory_used_bytes = mt.memory_rss_kib * 1024;
+    /* Without balloon statistics (the test driver): the definition's. */
+    u->memory_total_bytes = (mt.memory_kib ? mt.memory_kib
+                             : virDomainGetMaxMemory(dom)) * 1024;
+    for (size_t i = 0; i < mt.n_disks; i++) {
+        u->disk_read_bytes += mt.disks[i].rx_bytes;
+        u->disk_write_bytes += mt.disks[i].tx_bytes;
+    }
+    for (size_t i = 0; i < mt.n_nics; i++) {
+        u->network_rx_bytes += mt.nics[i].rx_bytes;
+        u->network_tx_bytes += mt.nics[i].tx_bytes;
+    }
+    lq_vm_metrics_clear(&mt);
+}
+
+/* Fills 's' from 'dom'; not_found if the domain is not ours.  With
+ * 'runtime', a running VM's start time and usage too. */
 static struct lq_error *
-status_from_domain(const struct lq_compute *c, virDomainPtr dom,
-                   struct lq_vm_status *s)
+status_from_domain(struct lq_compute *c, virDomainPtr dom,
+                   struct lq_vm_status *s, bool runtime,
+                   const struct smap *qemu_starts)
 {
     char id[VIR_UUID_STRING_BUFLEN];
     int state;
@@ -335,6 +381,10 @@ status_from_domain(const struct lq_compute *c, virDomainPtr dom,
         s->n_labels = m.n_labels;
         m.labels = NULL;
         m.n_labels = 0;
+        if (runtime && state != VIR_DOMAIN_SHUTOFF
+            && state != VIR_DOMAIN_CRASHED) {
+            status_add_runtime(c, dom, s, qemu_starts);
+        }
     }
     lq_vm_metadata_clear(&m);
     return error;
@@ -354,7 +404,7 @@ lq_compute_get_vm(struct lq_compute *c, const char *id,
     }
     error = lookup_vm(conn, id, &dom);
     if (!error) {
-        error = status_from_domain(c, dom, s);
+        error = status_from_domain(c, dom, s, true, NULL);
         virDomainFree(dom);
     }
     virConnectClose(conn);
@@ -368,9 +418,10 @@ compare_status(const void *a_, const void *b_)
     return strcmp(a->id, b->id);
 }
 
-struct lq_error *
-lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
-                    size_t *np)
+/* Our VMs; with 'runtime' the running ones' start times and usage. */
+static struct lq_error *
+list_vms(struct lq_compute *c, struct lq_vm_status **vmsp, size_t *np,
+         bool runtime)
 {
     virConnectPtr conn;
     virDomainPtr *doms = NULL;
@@ -387,8 +438,13 @@ lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
     }
     struct lq_vm_status *vms = n > 0 ? xcalloc(n, sizeof *vms) : NULL;
     size_t n_vms = 0;
+    struct smap qemu_starts = SMAP_INITIALIZER(&qemu_starts);
+    if (runtime && n > 0) {
+        compute_qemu_start_times(&qemu_starts);     /* One pass for all. */
+    }
     for (int i = 0; i < n; i++) {
-        struct lq_error *e = status_from_domain(c, doms[i], &vms[n_vms]);
+        struct lq_error *e = status_from_domain(c, doms[i], &vms[n_vms],
+                                                runtime, &qemu_starts);
         if (!e) {
             n_vms++;
         } else if (e->code != LQ_NOT_FOUND) {
@@ -402,6 +458,7 @@ lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
         virDomainFree(doms[i]);
     }
     free(doms);
+    smap_destroy(&qemu_starts);
     virConnectClose(conn);
     if (error) {
         lq_vm_status_free_array(vms, n_vms);
@@ -413,6 +470,13 @@ lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
     *vmsp = vms;
     *np = n_vms;
     return NULL;
+}
+
+struct lq_error *
+lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
+                    size_t *np)
+{
+    return list_vms(c, vmsp, np, true);
 }
 
 /* ---- Attachments -------------------------------------------------------- */
@@ -515,9 +579,11 @@ check_disk(const struct other_vms *o, virConnectPtr conn,
     }
     const char *user = other_vms_user(o, d->volume_id, d->readonly, NULL);
     if (user) {
-        return lq_error_new(LQ_FAILED_PRECONDITION, "%s.volumeId: volume %s "
-                            "is attached to VM %s%s", field, d->volume_id,
-                            user, d->readonly ? " read-write" : "");
+        return lq_error_new(LQ_FAILED_PRECONDITION, "%s.%s: volume %s "
+                            "is attached to VM %s%s", field,
+                            d->volume_in_path ? "path" : "volumeId",
+                            d->volume_id, user,
+                            d->readonly ? " read-write" : "");
     }
     return lq_resolve_disk(&c->backends, conn, d, field);
 }
@@ -526,6 +592,9 @@ static struct lq_error *
 check_nic(const struct other_vms *o, struct lq_compute *c, const char *vm_id,
           struct lq_nic_spec *n, const char *field)
 {
+    if (!n->port_id[0]) {
+        return NULL;            /* A plain bridge NIC: nothing to share. */
+    }
     const char *user = other_vms_user(o, NULL, false, n->port_id);
     if (user) {
         return lq_error_new(LQ_FAILED_PRECONDITION, "%s.portId: port %s is "
@@ -595,7 +664,10 @@ bind_ports(struct lq_compute *c, virDomainPtr dom, const char *id,
     struct lq_error *e = compute_get_metadata(dom, id, &m);
     size_t bound = 0;
     while (!e && bound < m.n_nics) {
-        e = lq_port_bind(&c->backends, m.nics[bound].ref, id, memory_mib);
+        if (m.nics[bound].ref[0]) {     /* Not a plain bridge NIC. */
+            e = lq_port_bind(&c->backends, m.nics[bound].ref, id,
+                             memory_mib);
+        }
         bound += !e;
     }
     if (e && undo) {
@@ -604,8 +676,10 @@ bind_ports(struct lq_compute *c, virDomainPtr dom, const char *id,
         if (e->code == LQ_DEADLINE_EXCEEDED) {
             bound++;
         }
-        for (size_t i = 0; i < bound; i++) {
-            lq_error_free(lq_port_unbind(&c->backends, m.nics[i].ref));
+        for (size_t i = 0; i < bound && i < m.n_nics; i++) {
+            if (m.nics[i].ref[0]) {
+                lq_error_free(lq_port_unbind(&c->backends, m.nics[i].ref));
+            }
         }
     }
     lq_vm_metadata_clear(&m);
@@ -620,7 +694,9 @@ unbind_ports(struct lq_compute *c, virDomainPtr dom, const char *id)
         return;
     }
     for (size_t i = 0; i < m.n_nics; i++) {
-        lq_error_free(lq_port_unbind(&c->backends, m.nics[i].ref));
+        if (m.nics[i].ref[0]) {
+            lq_error_free(lq_port_unbind(&c->backends, m.nics[i].ref));
+        }
     }
     lq_vm_metadata_clear(&m);
 }
@@ -656,7 +732,7 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
         }
         lq_vm_metadata_clear(&m);
         if (!error && status) {
-            error = status_from_domain(c, dom, status);
+            error = status_from_domain(c, dom, status, true, NULL);
         }
         virDomainFree(dom);
         return error;
@@ -687,10 +763,6 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
                             "%s", spec->name, other);
     }
 
-    error = check_attachments(conn, c, spec);
-    if (error) {
-        return error;
-    }
     uint64_t page_mib = lq_compute_hugepage_mib(&c->backends);
     spec->shared_hugepages = page_mib > 0;
     if (page_mib && spec->memory_mib % page_mib) {
@@ -699,16 +771,30 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
                             "hugepage size of this node's DPDK fast path",
                             spec->memory_mib, page_mib);
     }
+
+    /* From here on a failure removes the ports and volumes made for the
+     * VM (compute_remove_owned()): nothing is left behind. */
+    error = compute_make_owned(c, spec);
+    if (error) {
+        return error;
+    }
+    error = check_attachments(conn, c, spec);
+    if (error) {
+        compute_remove_owned(c, spec);
+        return error;
+    }
     char password[9];
     random_password(password);
     char *xml = lq_domain_xml(spec, password);
     if (!xml) {
+        compute_remove_owned(c, spec);
         return lq_error_new(LQ_INTERNAL, "cannot build the domain XML of VM "
                             "%s", spec->id);
     }
     error = compute_make_vm_files(c, spec);
     if (error) {
         free(xml);
+        compute_remove_owned(c, spec);
         return error;
     }
     dom = virDomainDefineXMLFlags(conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
@@ -719,11 +805,12 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
     if (!dom) {
         error = compute_virt_error("defining VM", spec->id);
         compute_remove_vm_files(c, spec->id);
+        compute_remove_owned(c, spec);
         return error;
     }
     VLOG_INFO("defined VM %s (%s)", spec->id, spec->name);
     *createdp = true;
-    error = status ? status_from_domain(c, dom, status) : NULL;
+    error = status ? status_from_domain(c, dom, status, false, NULL) : NULL;
     virDomainFree(dom);
     return error;
 }
@@ -738,7 +825,10 @@ lq_compute_create_vm(struct lq_compute *c, struct lq_vm_spec *spec,
     if (status) {
         memset(status, 0, sizeof *status);
     }
-    struct lq_error *error = lq_vm_spec_validate(spec, false);
+    struct lq_error *error = compute_prepare_devices(c, spec);
+    if (!error) {
+        error = lq_vm_spec_validate(spec, false);
+    }
     if (!error) {
         error = compute_resolve_files(c, spec);
     }
@@ -801,6 +891,8 @@ start_op(virDomainPtr dom, const char *id, void *c_)
                 return e;
             }
         }
+        struct timespec t0;
+        clock_gettime(CLOCK_REALTIME, &t0);
         if (virDomainCreate(dom) < 0) {
             struct lq_error *e = compute_virt_error("starting VM", id);
             if (fast) {
@@ -808,6 +900,8 @@ start_op(virDomainPtr dom, const char *id, void *c_)
             }
             return e;
         }
+        compute_events_note_started(c, id, t0.tv_sec * 1000LL
+                                           + t0.tv_nsec / 1000000);
         VLOG_INFO("started VM %s", id);
     }
     /* Also when it was running: a retried StartVM finishes the binding. */
@@ -1037,6 +1131,23 @@ delete_op(virDomainPtr dom, const char *id, void *c_)
     if (error) {
         return error;
     }
+    /* First what the node made for the VM (owned="yes"): if that fails the
+     * VM is still there and a retried DeleteVM finishes.  The volumes and
+     * ports the caller named stay. */
+    for (size_t i = 0; !error && i < m.n_disks; i++) {
+        if (m.disks[i].owned && m.disks[i].ref[0]) {
+            error = compute_delete_owned_volume(c, m.disks[i].ref);
+        }
+    }
+    for (size_t i = 0; !error && i < m.n_nics; i++) {
+        if (m.nics[i].owned && m.nics[i].ref[0]) {
+            error = compute_delete_owned_port(c, m.nics[i].ref);
+        }
+    }
+    if (error) {
+        lq_vm_metadata_clear(&m);
+        return lq_error_prefix(error, "deleting VM %s", id);
+    }
     /* The domain, its NVRAM, managed-save image and snapshot metadata; the
      * disks stay (they belong to the volumes). */
     unsigned int flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
@@ -1056,6 +1167,9 @@ delete_op(virDomainPtr dom, const char *id, void *c_)
     VLOG_INFO("deleted VM %s", id);
     compute_remove_vm_files(c, id);
     for (size_t i = 0; i < m.n_nics; i++) {
+        if (!m.nics[i].ref[0] || m.nics[i].owned) {
+            continue;           /* A bridge NIC; a port deleted above. */
+        }
         struct lq_error *e = lq_port_unbind(&c->backends, m.nics[i].ref);
         if (e) {
             VLOG_WARN("VM %s deleted, but %s", id, e->message);
@@ -1151,7 +1265,7 @@ lq_compute_count_running(struct lq_compute *c, unsigned int *np)
     *np = 0;
     struct lq_vm_status *vms;
     size_t n;
-    struct lq_error *error = lq_compute_list_vms(c, &vms, &n);
+    struct lq_error *error = list_vms(c, &vms, &n, false);
     if (error) {
         return error;
     }

@@ -27,6 +27,8 @@ struct lq_compute {
     char *migration_scheme;     /* "qemu+tls", ... */
     bool migration_tls;
     struct smap migration_peers;    /* Node name -> host or libvirt URI. */
+    struct sset bridges;        /* hypervisor.bridges: plain bridge NICs. */
+    char *default_pool;         /* storage.default_pool; NULL: none. */
 
     /* Lifecycle events (events.c). */
     struct ovs_mutex ev_mutex;
@@ -36,6 +38,9 @@ struct lq_compute {
     struct sset ev_ours;            /* VMs we recorded events of. */
     struct smap ev_forced;          /* VM id -> why StopVM is destroying
                                      * it (its next STOPPED event). */
+    struct smap ev_started;         /* VM id -> when it started (Unix ms,
+                                     * decimal), from its STARTED event or
+                                     * StartVM; gone when it stops. */
     struct seq *ev_seq;             /* Changed with every event (wakes the
                                      * loop for server streams). */
     int ev_callback;                /* On 'conn'; -1 if none. */
@@ -65,6 +70,27 @@ void compute_events_mark_forced(struct lq_compute *, const char *id,
 void compute_migrations_init(struct lq_compute *);
 void compute_migrations_destroy(struct lq_compute *);
 
+/* VM 'id' was started at 'ms' (Unix ms) by StartVM; and when it started
+ * as far as StartVM and the STARTED events say (0: unknown). */
+void compute_events_note_started(struct lq_compute *, const char *id,
+                                 int64_t ms);
+int64_t compute_events_started_ms(struct lq_compute *, const char *id);
+
+/* qemu_proc.c: the start times of the QEMU processes on this host, by the
+ * UUID of their domain (libvirt passes "-uuid UUID"): VM id -> Unix ms
+ * (decimal) into 'starts'.  A libvirtd on another host (or in another PID
+ * namespace) gives none. */
+void compute_qemu_start_times(struct smap *starts);
+/* The parts, for unit tests: the domain UUID in a NUL-separated
+ * /proc/PID/cmdline of a QEMU process (false if there is none), and the
+ * start time in clock ticks after boot from /proc/PID/stat. */
+bool lq_qemu_cmdline_uuid(const char *cmdline, size_t len, char uuid[37]);
+bool lq_proc_stat_starttime(const char *stat, unsigned long long *ticks);
+
+/* devices.c: the counters of a domain of ours (lq_compute_get_metrics()). */
+struct lq_error *compute_domain_metrics(virDomainPtr, const char *id,
+                                        struct lq_vm_metrics *);
+
 /* An error for the libvirt call that just failed ("WHAT ID: message"). */
 struct lq_error *compute_virt_error(const char *what, const char *id);
 /* Our metadata of 'dom'; not_found if the domain is not ours. */
@@ -92,6 +118,42 @@ struct lq_error *compute_device_flags(virDomainPtr, const char *id,
 struct lq_error *compute_save_metadata(virDomainPtr, const char *id,
                                        const struct lq_vm_metadata *,
                                        unsigned int flags);
+
+/* owned.c: the ports and volumes the node makes for a VM (NICs by
+ * network, disks by size) and what they resolve to (see there). */
+/* Fills what a spec's devices derive from the caller's fields: volume
+ * ids given in 'path', the ids of the node's own ports and volumes, and
+ * checks bridge NICs against hypervisor.bridges.  No side effects. */
+struct lq_error *compute_prepare_devices(const struct lq_compute *,
+                                         struct lq_vm_spec *);
+struct lq_error *compute_prepare_disk(const struct lq_compute *,
+                                      const char *vm_id,
+                                      struct lq_disk_spec *,
+                                      const char *field);
+struct lq_error *compute_prepare_nic(const struct lq_compute *,
+                                     const char *vm_id,
+                                     struct lq_nic_spec *,
+                                     const char *field);
+/* Makes the owned ports and volumes of 'spec' (idempotent: a retry finds
+ * them); on failure removes what it made. */
+struct lq_error *compute_make_owned(struct lq_compute *,
+                                    const struct lq_vm_spec *);
+/* Removes the owned ports and volumes of 'spec' (a CreateVM that failed
+ * after compute_make_owned()).  Logs what it cannot remove. */
+void compute_remove_owned(struct lq_compute *, const struct lq_vm_spec *);
+struct lq_error *compute_make_owned_disk(struct lq_compute *,
+                                         const char *vm_id,
+                                         const struct lq_disk_spec *,
+                                         const char *field);
+struct lq_error *compute_make_owned_nic(struct lq_compute *,
+                                        const char *vm_id,
+                                        const struct lq_nic_spec *,
+                                        const char *field);
+/* Deletes the owned port / volume 'ref'; not_found is success. */
+struct lq_error *compute_delete_owned_port(struct lq_compute *,
+                                           const char *port_id);
+struct lq_error *compute_delete_owned_volume(struct lq_compute *,
+                                             const char *volume_id);
 
 /* files.c: the host files of a VM (see there). */
 void compute_files_clear(struct lq_compute *);

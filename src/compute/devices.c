@@ -201,21 +201,30 @@ attach_disk_op(virDomainPtr dom, const char *id, void *aux_)
                          "cannot be attached to a running VM (VM %s)", id);
         goto out;
     }
+    /* A disk by size: its volume first, removed again on failure. */
+    if (d->owned && (e = compute_make_owned_disk(aux->c, id, d, "disk"))) {
+        goto out;
+    }
     if ((e = compute_check_disk(virDomainGetConnect(dom), aux->c, id, d, "disk"))
         || (e = free_target(dom, id, d->bus, dev))) {
-        goto out;
+        goto undo;
     }
     xml = lq_disk_xml(d, dev);
     if (!xml || virDomainAttachDeviceFlags(dom, xml, flags) < 0) {
         e = compute_virt_error("attaching a disk to VM", id);
-        goto out;
+        goto undo;
     }
-    lq_vm_metadata_add(&m.disks, &m.n_disks, d->id, d->volume_id,
-                       d->readonly);
+    lq_vm_metadata_add_owned(&m.disks, &m.n_disks, d->id, d->volume_id,
+                             d->readonly, d->owned);
     e = compute_save_metadata(dom, id, &m, flags);
     if (!e) {
         VLOG_INFO("attached disk %s (%s) to VM %s as %s", d->id,
                   d->volume_id ? d->volume_id : d->path, id, dev);
+    }
+    goto out;
+undo:
+    if (d->owned) {
+        lq_error_free(compute_delete_owned_volume(aux->c, d->volume_id));
     }
 out:
     free(xml);
@@ -227,7 +236,10 @@ struct lq_error *
 lq_compute_attach_disk(struct lq_compute *c, const char *id,
                        struct lq_disk_spec *d)
 {
-    struct lq_error *e = lq_disk_spec_validate(d, "disk", false);
+    struct lq_error *e = compute_prepare_disk(c, id, d, "disk");
+    if (!e) {
+        e = lq_disk_spec_validate(d, "disk", false);
+    }
     if (!e) {
         e = compute_resolve_disk_path(c, d, "disk");
     }
@@ -327,12 +339,19 @@ attach_nic_op(virDomainPtr dom, const char *id, void *aux_)
             return lq_error_new(LQ_ALREADY_EXISTS, "nic.id: VM %s already "
                                 "has a NIC %s", id, n->id);
         }
-        return virDomainIsActive(dom) == 1
+        return virDomainIsActive(dom) == 1 && n->port_id[0]
                ? lq_port_bind(&aux->c->backends, n->port_id, id, 0) : NULL;
     }
-    if ((e = compute_device_flags(dom, id, &flags))
-        || (e = compute_check_nic(virDomainGetConnect(dom), aux->c, id, n, "nic"))) {
+    if ((e = compute_device_flags(dom, id, &flags))) {
         goto out;
+    }
+    /* A NIC by network: its port first, deleted again on failure. */
+    if (n->owned && (e = compute_make_owned_nic(aux->c, id, n, "nic"))) {
+        goto out;
+    }
+    if ((e = compute_check_nic(virDomainGetConnect(dom), aux->c, id, n,
+                               "nic"))) {
+        goto undo;
     }
     virDomainInfo info;
     unsigned int vcpus = virDomainGetInfo(dom, &info) == 0 ? info.nrVirtCpu
@@ -346,7 +365,7 @@ attach_nic_op(virDomainPtr dom, const char *id, void *aux_)
         if (e->code == LQ_DEADLINE_EXCEEDED) {
             lq_error_free(lq_port_unbind(&aux->c->backends, n->port_id));
         }
-        goto out;
+        goto undo;
     }
     xml = lq_nic_xml(n, vcpus);
     if (!xml || virDomainAttachDeviceFlags(dom, xml, flags) < 0) {
@@ -354,16 +373,24 @@ attach_nic_op(virDomainPtr dom, const char *id, void *aux_)
         if (bind_first) {
             lq_error_free(lq_port_unbind(&aux->c->backends, n->port_id));
         }
-        goto out;
+        goto undo;
     }
-    lq_vm_metadata_add(&m.nics, &m.n_nics, n->id, n->port_id, false);
+    lq_vm_metadata_add_owned(&m.nics, &m.n_nics, n->id, n->port_id, false,
+                             n->owned);
     e = compute_save_metadata(dom, id, &m, flags);
-    if (!e && (flags & VIR_DOMAIN_AFFECT_LIVE) && !bind_first) {
+    if (!e && (flags & VIR_DOMAIN_AFFECT_LIVE) && !bind_first
+        && n->port_id[0]) {
         e = lq_port_bind(&aux->c->backends, n->port_id, id, 0);
     }
     if (!e) {
-        VLOG_INFO("attached NIC %s (port %s) to VM %s", n->id, n->port_id,
-                  id);
+        VLOG_INFO("attached NIC %s (%s %s) to VM %s", n->id,
+                  n->host_bridge ? "bridge" : "port",
+                  n->host_bridge ? n->host_bridge : n->port_id, id);
+    }
+    goto out;
+undo:
+    if (n->owned) {
+        lq_error_free(compute_delete_owned_port(aux->c, n->port_id));
     }
 out:
     free(xml);
@@ -375,7 +402,10 @@ struct lq_error *
 lq_compute_attach_nic(struct lq_compute *c, const char *id,
                       struct lq_nic_spec *n)
 {
-    struct lq_error *e = lq_nic_spec_validate(n, "nic");
+    struct lq_error *e = compute_prepare_nic(c, id, n, "nic");
+    if (!e) {
+        e = lq_nic_spec_validate(n, "nic");
+    }
     if (e) {
         return e;
     }
@@ -392,6 +422,7 @@ detach_nic_op(virDomainPtr dom, const char *id, void *aux_)
     struct attach_aux *aux = aux_;
     struct lq_vm_metadata m;
     char *port = NULL;
+    bool owned = false;
     struct lq_error *e = compute_get_metadata(dom, id, &m);
     const struct lq_vm_attachment *a = e ? NULL
         : find_attachment(m.nics, m.n_nics, aux->device_id);
@@ -401,10 +432,14 @@ detach_nic_op(virDomainPtr dom, const char *id, void *aux_)
     }
     if (!e) {
         port = xstrdup(a->ref);
+        owned = a->owned;
         e = detach_device(dom, id, "ua-lqn", aux->device_id, &m, false);
     }
-    if (!e) {
-        e = lq_port_unbind(&aux->c->backends, port);
+    if (!e && port[0]) {
+        /* The node's own port (made from the NIC's network) goes with the
+         * NIC; the caller's is only unbound. */
+        e = owned ? compute_delete_owned_port(aux->c, port)
+                  : lq_port_unbind(&aux->c->backends, port);
     }
     if (!e) {
         VLOG_INFO("detached NIC %s (port %s) from VM %s", aux->device_id,
@@ -568,7 +603,11 @@ metrics_op(virDomainPtr dom, const char *id, void *aux)
         const char *nic_id = NULL;
         for (size_t k = 0; k < m.n_nics; k++) {
             char name[16];
-            lq_nic_tap_name(m.nics[k].ref, name);
+            if (m.nics[k].ref[0]) {
+                lq_nic_tap_name(m.nics[k].ref, name);
+            } else {
+                lq_nic_bridge_tap_name(id, m.nics[k].id, name);
+            }
             if (!strcmp(name, tap)) {
                 nic_id = m.nics[k].id;
             }
@@ -591,6 +630,13 @@ metrics_op(virDomainPtr dom, const char *id, void *aux)
     virDomainStatsRecordListFree(records);
     lq_vm_metadata_clear(&m);
     return NULL;
+}
+
+struct lq_error *
+compute_domain_metrics(virDomainPtr dom, const char *id,
+                       struct lq_vm_metrics *mt)
+{
+    return metrics_op(dom, id, mt);
 }
 
 struct lq_error *

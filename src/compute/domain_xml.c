@@ -105,6 +105,7 @@ lq_nic_spec_clear(struct lq_nic_spec *n)
 {
     free(n->id);
     free(n->bridge);
+    free(n->host_bridge);
     free(n->vhost_socket);
     memset(n, 0, sizeof *n);
 }
@@ -120,6 +121,42 @@ void
 lq_nic_tap_name(const char *port_id, char name[16])
 {
     lq_vs_vm_tap_name(port_id, name);   /* One naming rule (hostdev.h). */
+}
+
+/* Our namespace for lq_vm_device_id() (a random UUID, fixed forever). */
+static const uint8_t device_ns[16] = {
+    0xbf, 0xe6, 0x6d, 0x90, 0xd9, 0x96, 0x4d, 0x58,
+    0x83, 0xe8, 0x39, 0xae, 0xba, 0x98, 0x53, 0xb8,
+};
+
+void
+lq_vm_device_id(const char *vm_id, const char *kind, const char *dev_id,
+                char out[37])
+{
+    /* RFC 9562 UUIDv5: SHA-1 of the namespace and the name. */
+    struct sha1_ctx ctx;
+    uint8_t d[SHA1_DIGEST_SIZE];
+    char *name = xasprintf("%s/%s/%s", vm_id, kind, dev_id);
+    sha1_init(&ctx);
+    sha1_update(&ctx, device_ns, sizeof device_ns);
+    sha1_update(&ctx, name, strlen(name));
+    sha1_final(&ctx, d);
+    free(name);
+    d[6] = (d[6] & 0x0f) | 0x50;
+    d[8] = (d[8] & 0x3f) | 0x80;
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x", d[0], d[1], d[2], d[3], d[4], d[5],
+             d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14],
+             d[15]);
+}
+
+void
+lq_nic_bridge_tap_name(const char *vm_id, const char *nic_id, char name[16])
+{
+    char uuid[37];
+    lq_vm_device_id(vm_id, "nic", nic_id, uuid);
+    /* "lqb" + 12 hex digits, none of them a dash. */
+    snprintf(name, 16, "lqb%.8s%.4s", uuid, uuid + 9);
 }
 
 static bool
@@ -228,14 +265,24 @@ lq_disk_spec_validate(const struct lq_disk_spec *d, const char *field,
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s.io: native needs cache "
                             "none or directsync", field);
     }
-    if (!d->path == !d->volume_id) {
+    if (!d->path && !d->volume_id) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: give path (a volume "
+                            "id or an image file), volumeId or sizeGib",
+                            field);
+    }
+    if (d->path && d->volume_id) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s: give either path or "
                             "volumeId", field);
     }
+    if (d->owned && (!d->size_gib || d->size_gib > LQ_MAX_DISK_GIB)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.sizeGib: expected "
+                            "1..%u", field, LQ_MAX_DISK_GIB);
+    }
     if (d->volume_id) {
         return is_uuid(d->volume_id) || is_disk_id(d->volume_id) ? NULL
-               : lq_error_new(LQ_INVALID_ARGUMENT, "%s.volumeId: not a "
-                              "volume id", field);
+               : lq_error_new(LQ_INVALID_ARGUMENT, "%s.%s: not a volume id "
+                              "(nor an absolute path)", field,
+                              d->volume_in_path ? "path" : "volumeId");
     }
     char *f = xasprintf("%s.path", field);
     struct lq_error *e = check_path(f, d->path, check_paths);
@@ -251,9 +298,38 @@ lq_nic_spec_validate(const struct lq_nic_spec *n, const char *field)
                             "[A-Za-z0-9_.-], starting with a letter or digit",
                             field);
     }
-    if (!is_uuid(n->port_id)) {
+    bool port = n->port_id[0] && !n->owned, net = n->network_id[0];
+    if (port && net) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.network: give either "
+                            "portId (a port of yours) or network (the node "
+                            "makes the port), not both", field);
+    }
+    if (n->host_bridge && (port || net)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.bridge: a bridge NIC "
+                            "has no port: give one of portId, network and "
+                            "bridge", field);
+    }
+    if (!port && !net && !n->host_bridge) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: give portId, network "
+                            "or bridge", field);
+    }
+    if (port && !is_uuid(n->port_id)) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s.portId: expected a "
                             "port id (UUID)", field);
+    }
+    if (net && !is_uuid(n->network_id)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.network: expected a "
+                            "network id (UUID)", field);
+    }
+    if (n->host_bridge) {
+        size_t len = strlen(n->host_bridge);
+        if (!len || len > 15 || n->host_bridge[0] == '.'
+            || n->host_bridge[0] == '-'
+            || strspn(n->host_bridge, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
+                      "KLMNOPQRSTUVWXYZ0123456789_.-") != len) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "%s.bridge: not a "
+                                "bridge name", field);
+        }
     }
     return NULL;
 }
@@ -345,7 +421,8 @@ validate_nics(const struct lq_vm_spec *s)
         }
         for (size_t j = 0; j < i; j++) {
             if (!strcmp(s->nics[j].id, n->id)
-                || !strcmp(s->nics[j].port_id, n->port_id)) {
+                || (n->port_id[0]
+                    && !strcmp(s->nics[j].port_id, n->port_id))) {
                 return lq_error_new(LQ_INVALID_ARGUMENT, "spec.nics[%zu]: "
                                     "%s \"%s\" is used twice", i,
                                     strcmp(s->nics[j].id, n->id) ? "portId"
@@ -491,15 +568,29 @@ lq_vm_spec_fingerprint(const struct lq_vm_spec *s, char hex[41])
         fp_str(&ds, "disk", d->id);
         fp_str(&ds, "path", d->path);
         fp_str(&ds, "volume", d->volume_id);
+        if (d->owned) {
+            /* Only when set: older VMs keep their fingerprints. */
+            ds_put_format(&ds, "size:%"PRIu64";", d->size_gib);
+        }
         ds_put_format(&ds, "bus:%d;cache:%d;ro:%d;io:%d;discard:%d;"
                       "iops:%"PRIu64";bps:%"PRIu64";", d->bus, d->cache,
                       d->readonly, d->io, d->discard, d->iops_limit,
                       d->throughput_bytes);
     }
     for (size_t i = 0; i < s->n_nics; i++) {
-        fp_str(&ds, "nic", s->nics[i].id);
-        fp_str(&ds, "port", s->nics[i].port_id);
-        ds_put_format(&ds, "model:%d;", s->nics[i].model);
+        const struct lq_nic_spec *n = &s->nics[i];
+        fp_str(&ds, "nic", n->id);
+        fp_str(&ds, "port", n->port_id);
+        ds_put_format(&ds, "model:%d;", n->model);
+        if (n->network_id[0]) {
+            fp_str(&ds, "network", n->network_id);
+        }
+        if (n->host_bridge) {
+            fp_str(&ds, "bridge", n->host_bridge);
+        }
+        if (n->req_mac[0]) {
+            fp_str(&ds, "mac", n->req_mac);
+        }
     }
     for (size_t i = 0; i < s->n_cdroms; i++) {
         fp_str(&ds, "cdrom", s->cdroms[i].id);
@@ -619,12 +710,18 @@ write_vm_element(struct writer *w, const struct lq_vm_metadata *m, bool ns)
         w_attr(w, "id", m->disks[i].id);
         w_attr(w, "volume", m->disks[i].ref);
         w_attr(w, "readonly", m->disks[i].readonly ? "yes" : "no");
+        if (m->disks[i].owned) {
+            w_attr(w, "owned", "yes");
+        }
         w_end(w);
     }
     for (size_t i = 0; i < m->n_nics; i++) {
         w_lq_start(w, ns, "nic");
         w_attr(w, "id", m->nics[i].id);
         w_attr(w, "port", m->nics[i].ref);
+        if (m->nics[i].owned) {
+            w_attr(w, "owned", "yes");
+        }
         w_end(w);
     }
     for (size_t i = 0; i < m->n_snapshots; i++) {
@@ -683,12 +780,20 @@ lq_vm_snapshot_volume_id(const char *snap_id, const char *volume_id,
 }
 
 void
-lq_vm_metadata_add(struct lq_vm_attachment **ap, size_t *np, const char *id,
-                   const char *ref, bool readonly)
+lq_vm_metadata_add_owned(struct lq_vm_attachment **ap, size_t *np,
+                         const char *id, const char *ref, bool readonly,
+                         bool owned)
 {
     *ap = xrealloc(*ap, (*np + 1) * sizeof **ap);
     (*ap)[(*np)++] = (struct lq_vm_attachment) {
-        xstrdup(id), xstrdup(ref ? ref : ""), readonly };
+        xstrdup(id), xstrdup(ref ? ref : ""), readonly, owned };
+}
+
+void
+lq_vm_metadata_add(struct lq_vm_attachment **ap, size_t *np, const char *id,
+                   const char *ref, bool readonly)
+{
+    lq_vm_metadata_add_owned(ap, np, id, ref, readonly, false);
 }
 
 bool
@@ -716,12 +821,14 @@ metadata_from_spec(const struct lq_vm_spec *s, struct lq_vm_metadata *m)
     m->labels = CONST_CAST(struct lq_label *, s->labels);
     m->n_labels = s->n_labels;
     for (size_t i = 0; i < s->n_disks; i++) {
-        lq_vm_metadata_add(&m->disks, &m->n_disks, s->disks[i].id,
-                           s->disks[i].volume_id, s->disks[i].readonly);
+        lq_vm_metadata_add_owned(&m->disks, &m->n_disks, s->disks[i].id,
+                                 s->disks[i].volume_id, s->disks[i].readonly,
+                                 s->disks[i].owned);
     }
     for (size_t i = 0; i < s->n_nics; i++) {
-        lq_vm_metadata_add(&m->nics, &m->n_nics, s->nics[i].id,
-                           s->nics[i].port_id, false);
+        lq_vm_metadata_add_owned(&m->nics, &m->n_nics, s->nics[i].id,
+                                 s->nics[i].port_id, false,
+                                 s->nics[i].owned);
     }
 }
 
@@ -969,17 +1076,30 @@ write_nic(struct writer *w, const struct lq_nic_spec *n, unsigned int queues)
         return;
     }
     char tap[16], num[16];
-    lq_nic_tap_name(n->port_id, tap);
+    if (n->host_bridge) {
+        /* A plain bridge NIC: no port, no virtualport. */
+        ovs_strlcpy(tap, n->bridge_dev, sizeof tap);
+    } else {
+        lq_nic_tap_name(n->port_id, tap);
+    }
 
     w_start(w, "interface");
     w_attr(w, "type", "bridge");
-    w_empty(w, "mac", "address", n->mac);
-    w_empty(w, "source", "bridge", n->bridge ? n->bridge : "br-int");
-    w_start(w, "virtualport");
-    w_attr(w, "type", "openvswitch");
-    w_empty(w, "parameters", "interfaceid", n->port_id);
-    w_end(w);
-    w_empty(w, "target", "dev", tap);
+    if (n->mac[0]) {
+        w_empty(w, "mac", "address", n->mac);
+    }
+    if (n->host_bridge) {
+        w_empty(w, "source", "bridge", n->host_bridge);
+    } else {
+        w_empty(w, "source", "bridge", n->bridge ? n->bridge : "br-int");
+        w_start(w, "virtualport");
+        w_attr(w, "type", "openvswitch");
+        w_empty(w, "parameters", "interfaceid", n->port_id);
+        w_end(w);
+    }
+    if (tap[0]) {
+        w_empty(w, "target", "dev", tap);
+    }
     w_empty(w, "model", "type", n->model == LQ_NIC_E1000 ? "e1000"
             : n->model == LQ_NIC_RTL8139 ? "rtl8139" : "virtio");
     if (n->model == LQ_NIC_VIRTIO && (queues > 1 || n->no_offloads)) {
@@ -1274,15 +1394,19 @@ lq_vm_metadata_parse(const char *xml, struct lq_vm_metadata *m)
             xmlChar *id = xmlGetProp(n, X("id"));
             xmlChar *ref = xmlGetProp(n, X(disk ? "volume" : "port"));
             xmlChar *ro = xmlGetProp(n, X("readonly"));
+            xmlChar *owned = xmlGetProp(n, X("owned"));
             if (id) {
-                lq_vm_metadata_add(disk ? &m->disks : &m->nics,
-                                   disk ? &m->n_disks : &m->n_nics,
-                                   (const char *) id, (const char *) ref,
-                                   ro && !strcmp((const char *) ro, "yes"));
+                lq_vm_metadata_add_owned(
+                    disk ? &m->disks : &m->nics,
+                    disk ? &m->n_disks : &m->n_nics, (const char *) id,
+                    (const char *) ref,
+                    ro && !strcmp((const char *) ro, "yes"),
+                    owned && !strcmp((const char *) owned, "yes"));
             }
             xmlFree(id);
             xmlFree(ref);
             xmlFree(ro);
+            xmlFree(owned);
         } else if (is_ours(n, "snapshot")) {
             parse_snapshot(n, m);
         }

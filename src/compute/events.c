@@ -23,6 +23,7 @@
 #include "compute_impl.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -78,6 +79,7 @@ compute_events_init(struct lq_compute *c)
     c->ev_next_seq = 1;
     sset_init(&c->ev_ours);
     smap_init(&c->ev_forced);
+    smap_init(&c->ev_started);
     c->ev_seq = seq_create();
     c->ev_callback = -1;
 }
@@ -91,6 +93,7 @@ compute_events_destroy(struct lq_compute *c)
     free(c->ev_ring);
     sset_destroy(&c->ev_ours);
     smap_destroy(&c->ev_forced);
+    smap_destroy(&c->ev_started);
     seq_destroy(c->ev_seq);
     xpthread_cond_destroy(&c->ev_cond);
     ovs_mutex_destroy(&c->ev_mutex);
@@ -171,6 +174,15 @@ lifecycle_cb(virConnectPtr conn OVS_UNUSED, virDomainPtr dom, int event,
         struct timeval tv;
         gettimeofday(&tv, NULL);
         ev->time_ms = tv.tv_sec * 1000LL + tv.tv_usec / 1000;
+        if (event == VIR_DOMAIN_EVENT_STARTED) {
+            /* StartVM's own time, if it wrote one, is as good. */
+            if (!smap_get(&c->ev_started, id)) {
+                smap_add_format(&c->ev_started, id, "%"PRId64, ev->time_ms);
+            }
+        } else if (event == VIR_DOMAIN_EVENT_STOPPED
+                   || event == VIR_DOMAIN_EVENT_UNDEFINED) {
+            smap_remove(&c->ev_started, id);
+        }
         xpthread_cond_broadcast(&c->ev_cond);
     }
     ovs_mutex_unlock(&c->ev_mutex);
@@ -190,6 +202,24 @@ compute_events_connected(struct lq_compute *c, virConnectPtr conn)
         VLOG_WARN("cannot subscribe to libvirt events at %s: %s", c->uri,
                   virGetLastErrorMessage());
     }
+}
+
+void
+compute_events_note_started(struct lq_compute *c, const char *id, int64_t ms)
+{
+    ovs_mutex_lock(&c->ev_mutex);
+    smap_replace_nocopy(&c->ev_started, id, xasprintf("%"PRId64, ms));
+    ovs_mutex_unlock(&c->ev_mutex);
+}
+
+int64_t
+compute_events_started_ms(struct lq_compute *c, const char *id)
+{
+    ovs_mutex_lock(&c->ev_mutex);
+    const char *v = smap_get(&c->ev_started, id);
+    int64_t ms = v ? strtoll(v, NULL, 10) : 0;
+    ovs_mutex_unlock(&c->ev_mutex);
+    return ms;
 }
 
 void

@@ -45,6 +45,10 @@ lq_compute_configure(struct lq_compute *c, const struct lq_config *config)
         const struct lq_kv *kv = &h->migration.peers.items[i];
         smap_add(&c->migration_peers, kv->key, kv->value);
     }
+    for (size_t i = 0; i < h->n_bridges; i++) {
+        sset_add(&c->bridges, h->bridges[i]);
+    }
+    c->default_pool = nullable_xstrdup(config->storage.default_pool);
 }
 
 void
@@ -61,6 +65,9 @@ compute_files_clear(struct lq_compute *c)
     free(c->migration_scheme);
     c->migration_scheme = NULL;
     smap_clear(&c->migration_peers);
+    sset_clear(&c->bridges);
+    free(c->default_pool);
+    c->default_pool = NULL;
 }
 
 /* Replaces '*pathp' with its canonical form if it is an allowed file. */

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <gnutls/gnutls.h>
 #include <libvirt/virterror.h>
@@ -226,9 +227,11 @@ lq_resolve_disk(const struct lq_compute_backends *b, virConnectPtr conn,
     if (!d->volume_id) {
         return NULL;
     }
+    /* The seed's caller gives the volume id in "path". */
+    const char *vf = d->volume_in_path ? "path" : "volumeId";
     if (!b->storage) {
-        return lq_error_new(LQ_FAILED_PRECONDITION, "%s.volumeId: this node "
-                            "has no storage pools", field);
+        return lq_error_new(LQ_FAILED_PRECONDITION, "%s.%s: this node "
+                            "has no storage pools", field, vf);
     }
     lq_disk_source_free(d->source);
     d->source = NULL;
@@ -238,10 +241,12 @@ lq_resolve_disk(const struct lq_compute_backends *b, virConnectPtr conn,
     if (e) {
         if (e->code == LQ_NOT_FOUND) {
             lq_error_free(e);
-            return lq_error_new(LQ_INVALID_ARGUMENT, "%s.volumeId: no volume "
-                                "%s", field, d->volume_id);
+            return lq_error_new(LQ_INVALID_ARGUMENT, "%s.%s: no volume "
+                                "%s%s", field, vf, d->volume_id,
+                                d->volume_in_path ? " (a path must be "
+                                "absolute)" : "");
         }
-        return lq_error_prefix(e, "%s.volumeId", field);
+        return lq_error_prefix(e, "%s.%s", field, vf);
     }
     const char *type = d->source->secret_type;
     if (type && !strcmp(type, "ceph")) {
@@ -251,7 +256,7 @@ lq_resolve_disk(const struct lq_compute_backends *b, virConnectPtr conn,
                                 d->secret_uuid);
     }
     if (e) {
-        return lq_error_prefix(e, "%s.volumeId", field);
+        return lq_error_prefix(e, "%s.%s", field, vf);
     }
     return NULL;
 }
@@ -295,6 +300,11 @@ lq_resolve_nic(const struct lq_compute_backends *b, struct lq_nic_spec *n,
     } else if (!port_str(port, "macAddress")[0]) {
         e = lq_error_new(LQ_FAILED_PRECONDITION, "%s.portId: port %s has no "
                          "MAC address", field, n->port_id);
+    } else if (n->req_mac[0]
+               && strcasecmp(n->req_mac, port_str(port, "macAddress"))) {
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "%s.macAddress: port %s has "
+                         "MAC %s (UpdatePort changes it)", field, n->port_id,
+                         port_str(port, "macAddress"));
     } else {
         ovs_strlcpy(n->mac, port_str(port, "macAddress"), sizeof n->mac);
         free(n->bridge);

@@ -11,9 +11,11 @@
  *   the worker pool.  The compute handle is the one lq_compute_create()
  *   made and the daemon registered with lq_compute_set_default(); without
  *   one the methods answer "unavailable".
- * - Fields of the issue that are not implemented yet (disks by volumeId,
- *   NICs) answer "unimplemented" rather than being ignored, so a caller is
- *   never told a VM has a disk or a port it does not have. */
+ * - The seed's device fields are read as its caller fills them (a volume
+ *   id in disks[].path, disks[].sizeGib, nics[].network, nics[].bridge,
+ *   nics[].macAddress); what they become is decided in src/compute
+ *   (owned.c), not here.  Seed fields still ignored are listed in
+ *   docs/proto.md. */
 #include "rpc_compute.h"
 
 #include <ctype.h>
@@ -249,6 +251,15 @@ parse_disk(const struct json *j, const char *field, struct lq_disk_spec *d)
     if ((error = get_opt_string(j, "volumeId", &d->volume_id))) {
         return in_object(error, "%s", field);
     }
+    int64_t size = 0;
+    if ((error = lq_json_get_int64(j, "sizeGib", &size))) {
+        return in_object(error, "%s", field);
+    }
+    if (size < 0 || size > LQ_MAX_DISK_GIB) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.sizeGib: expected "
+                            "0..%u", field, LQ_MAX_DISK_GIB);
+    }
+    d->size_gib = size;
     int v = LQ_DISK_BUS_VIRTIO;
     char *bus_field = xasprintf("%s.bus", field);
     error = get_enum(j, "bus", bus_field, disk_buses, ARRAY_SIZE(disk_buses),
@@ -366,6 +377,24 @@ parse_boot(const struct json *spec, struct lq_vm_spec *s)
     return NULL;
 }
 
+/* A unicast MAC "52:54:00:AB:cd:ef" into lower case 'out'. */
+static bool
+parse_mac(const char *s, char out[18])
+{
+    if (strlen(s) != 17) {
+        return false;
+    }
+    for (int i = 0; i < 17; i++) {
+        if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char) s[i])) {
+            return false;
+        }
+        out[i] = tolower((unsigned char) s[i]);
+    }
+    out[17] = '\0';
+    unsigned int first = strtoul(out, NULL, 16);
+    return !(first & 1) && strcmp(out, "00:00:00:00:00:00");
+}
+
 static struct lq_error *
 parse_nic(const struct json *j, const char *field, struct lq_nic_spec *n)
 {
@@ -375,9 +404,18 @@ parse_nic(const struct json *j, const char *field, struct lq_nic_spec *n)
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s: expected an object",
                             field);
     }
+    const char *mac = NULL;
     if ((error = get_opt_string(j, "id", &n->id))
-        || (error = get_uuid(j, "portId", true, n->port_id))) {
+        || (error = get_uuid(j, "portId", false, n->port_id))
+        || (error = get_uuid(j, "network", false, n->network_id))
+        || (error = get_opt_string(j, "bridge", &n->host_bridge))
+        || (error = lq_json_get_string(j, "macAddress", &mac))) {
         return in_object(error, "%s", field);
+    }
+    if (mac && *mac && !parse_mac(mac, n->req_mac)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.macAddress: expected a "
+                            "unicast MAC, six hex pairs separated by colons",
+                            field);
     }
     int v = LQ_NIC_VIRTIO;
     char *model_field = xasprintf("%s.model", field);
@@ -533,6 +571,23 @@ lq_vm_status_to_json(const struct lq_vm_status *st)
     lq_json_put_string(j, "vmId", st->id);
     lq_json_put_string(j, "name", st->name ? st->name : "");
     lq_json_put_string(j, "state", lq_vm_state_name(st->state));
+    if (st->has_usage) {
+        /* The contract's ResourceUsage; no cpuUsagePercent (one reading
+         * has no rate: StreamMetrics has it). */
+        const struct lq_vm_usage *u = &st->usage;
+        struct json *r = json_object_create();
+        lq_json_put_uint64(r, "cpuTimeNs", u->cpu_time_ns);
+        lq_json_put_uint64(r, "memoryUsedBytes", u->memory_used_bytes);
+        lq_json_put_uint64(r, "memoryTotalBytes", u->memory_total_bytes);
+        lq_json_put_uint64(r, "diskReadBytes", u->disk_read_bytes);
+        lq_json_put_uint64(r, "diskWriteBytes", u->disk_write_bytes);
+        lq_json_put_uint64(r, "networkRxBytes", u->network_rx_bytes);
+        lq_json_put_uint64(r, "networkTxBytes", u->network_tx_bytes);
+        json_object_put(j, "resourceUsage", r);
+    }
+    if (st->started_ms > 0) {
+        lq_json_put_timestamp_ms(j, "startedAt", st->started_ms);
+    }
     if (st->serial_log_path) {
         lq_json_put_string(j, "serialLogPath", st->serial_log_path);
     }

@@ -19,6 +19,7 @@
 #include <libxml/xpathInternals.h>
 
 #include "limiquantix/compute.h"
+#include "compute_impl.h"
 #include "openvswitch/json.h"
 #include "rpc_compute.h"
 #include "util.h"
@@ -258,7 +259,8 @@ test_validation(void **state OVS_UNUSED)
     s.disks[1].id = xstrdup("e");
     free(s.disks[1].path);
     s.disks[1].path = NULL;
-    expect_invalid(&s, "spec.disks[1]: give either path or volumeId");
+    expect_invalid(&s, "spec.disks[1]: give path (a volume id or an image "
+                   "file), volumeId or sizeGib");
     s.disks[1].path = xstrdup("/b");
     s.disks[1].volume_id = xstrdup("v1");
     expect_invalid(&s, "spec.disks[1]: give either path or volumeId");
@@ -667,13 +669,183 @@ test_parse_create(void **state OVS_UNUSED)
                        "spec.disks[0].iopsLimit");
     expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"cdroms\": "
                        "[1]}}", LQ_INVALID_ARGUMENT, "spec.cdroms[0]");
-    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"nics\": [{}]}}",
-                       LQ_INVALID_ARGUMENT, "spec.nics[0].portId");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"nics\": "
+                       "[{\"portId\": \"p\"}]}}", LQ_INVALID_ARGUMENT,
+                       "spec.nics[0].portId: expected a UUID");
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"nics\": "
+                       "[{\"network\": \"net1\"}]}}", LQ_INVALID_ARGUMENT,
+                       "spec.nics[0].network: expected a UUID");
+    static const char *const bad_macs[] = {
+        "0a:00:00:00:00", "0a-00-00-00-00-01", "01:00:5e:00:00:01",
+        "00:00:00:00:00:00", "0a:00:00:00:00:0g", "0a:00:00:00:00:01x",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad_macs); i++) {
+        char *text = xasprintf("{\"spec\": {\"memoryMib\": 1, \"nics\": "
+                               "[{\"network\": \"" ID "\", \"macAddress\": "
+                               "\"%s\"}]}}", bad_macs[i]);
+        expect_parse_error(text, LQ_INVALID_ARGUMENT,
+                           "spec.nics[0].macAddress");
+        free(text);
+    }
+    expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"disks\": "
+                       "[{\"id\": \"d\", \"sizeGib\": -1}]}}",
+                       LQ_INVALID_ARGUMENT, "spec.disks[0].sizeGib");
     expect_parse_error("{\"spec\": {\"memoryMib\": 1, \"nics\": [{\"portId\":"
                        " \"" ID "\", \"model\": \"rtl\"}]}}",
                        LQ_INVALID_ARGUMENT, "spec.nics[0].model");
     expect_parse_error("{\"spec\": {\"memoryMib\": 1}, \"labels\": "
                        "{\"a\": 1}}", LQ_INVALID_ARGUMENT, "labels.a");
+}
+
+/* The seed's ways of naming devices (docs/proto.md): a NIC by network
+ * or by host bridge, a disk by size or by a volume id in "path". */
+static void
+test_seed_devices(void **state OVS_UNUSED)
+{
+    /* Derived ids are RFC 9562 UUIDv5s (checked against Python's
+     * uuid.uuid5() with our namespace). */
+    char id[37];
+    lq_vm_device_id(ID, "nic", "eth0", id);
+    assert_string_equal(id, "b7079a45-5e49-5bf7-bf9f-aafa52610791");
+    lq_vm_device_id(ID, "disk", "root", id);
+    assert_string_equal(id, "99538871-d6ed-5bc0-8247-13cc5135909b");
+    char tap[16];
+    lq_nic_bridge_tap_name(ID, "eth0", tap);
+    assert_string_equal(tap, "lqbb7079a455e49");
+
+    struct lq_vm_spec s;
+    assert_null(parse(
+        "{\"vmId\": \"" ID "\", \"name\": \"n\", \"spec\": "
+        "{\"memoryMib\": 64, \"disks\": [{\"id\": \"root\", \"path\": "
+        "\"vol-1\", \"sizeGib\": \"10\"}, {\"id\": \"data\", "
+        "\"sizeGib\": \"20\"}], \"nics\": [{\"id\": \"eth0\", "
+        "\"network\": \"" ID "\", \"macAddress\": \"0A:00:00:00:00:01\"},"
+        " {\"id\": \"eth1\", \"bridge\": \"br0\"}]}}", &s));
+    assert_string_equal(s.disks[0].path, "vol-1");
+    assert_int_equal(s.disks[1].size_gib, 20);
+    assert_string_equal(s.nics[0].network_id, ID);
+    assert_string_equal(s.nics[0].req_mac, "0a:00:00:00:00:01");
+    assert_string_equal(s.nics[1].host_bridge, "br0");
+    /* What lq_compute makes of them (compute_prepare_devices()). */
+    s.disks[0].volume_id = s.disks[0].path;
+    s.disks[0].path = NULL;
+    s.disks[0].volume_in_path = true;
+    lq_vm_device_id(ID, "disk", "data", id);
+    s.disks[1].volume_id = xstrdup(id);
+    s.disks[1].owned = true;
+    lq_vm_device_id(ID, "nic", "eth0", s.nics[0].port_id);
+    s.nics[0].owned = true;
+    lq_nic_bridge_tap_name(ID, "eth1", s.nics[1].bridge_dev);
+    assert_null(lq_vm_spec_validate(&s, false));
+    for (size_t i = 0; i < 2; i++) {    /* As lq_resolve_disk() sets it. */
+        struct lq_disk_source *src = xzalloc(sizeof *src);
+        src->type = xstrdup("file");
+        src->path = xasprintf("/pool/%s.qcow2", s.disks[i].volume_id);
+        src->format = xstrdup("qcow2");
+        s.disks[i].source = src;
+    }
+
+    /* A plain bridge NIC: no virtualport, the operator's bridge, no MAC
+     * unless asked (libvirt makes one). */
+    char *xml = lq_domain_xml(&s, NULL);
+    assert_int_equal(xpath_count(xml, "/domain/devices/interface[@type="
+                                 "'bridge'][source/@bridge='br0']"), 1);
+    assert_int_equal(xpath_count(xml, "/domain/devices/interface[source/"
+                                 "@bridge='br0']/virtualport"), 0);
+    assert_int_equal(xpath_count(xml, "/domain/devices/interface[source/"
+                                 "@bridge='br0']/mac"), 0);
+    lq_nic_bridge_tap_name(ID, "eth1", tap);
+    char *xp = xasprintf("//interface[source/@bridge='br0']/target[@dev="
+                         "'%s']", tap);
+    assert_int_equal(xpath_count(xml, xp), 1);
+    free(xp);
+    /* The owned port and volume are marked so in the metadata, the
+     * caller's volume is not; the bridge NIC has no port. */
+    const char *start = strstr(xml, "<lq:vm");
+    const char *end = strstr(xml, "</lq:vm>");
+    char *meta = xmemdup0(start, end + strlen("</lq:vm>") - start);
+    struct lq_vm_metadata m;
+    assert_null(lq_vm_metadata_parse(meta, &m));
+    assert_int_equal(m.n_disks, 2);
+    assert_string_equal(m.disks[0].ref, "vol-1");
+    assert_false(m.disks[0].owned);
+    assert_string_equal(m.disks[1].ref, id);
+    assert_true(m.disks[1].owned);
+    assert_int_equal(m.n_nics, 2);
+    assert_string_equal(m.nics[0].ref, "b7079a45-5e49-5bf7-bf9f-aafa52610791");
+    assert_true(m.nics[0].owned);
+    assert_string_equal(m.nics[1].ref, "");
+    assert_false(m.nics[1].owned);
+    lq_vm_metadata_clear(&m);
+    free(meta);
+    free(xml);
+
+    /* The fingerprint sees the seed's fields. */
+    char fa[41], fb[41];
+    lq_vm_spec_fingerprint(&s, fa);
+    s.disks[1].size_gib = 21;
+    lq_vm_spec_fingerprint(&s, fb);
+    assert_string_not_equal(fa, fb);
+    s.disks[1].size_gib = 20;
+    s.nics[0].req_mac[0] = '\0';
+    lq_vm_spec_fingerprint(&s, fb);
+    assert_string_not_equal(fa, fb);
+
+    /* Exactly one of portId, network and bridge. */
+    s.nics[0].owned = false;        /* portId as the caller's. */
+    expect_invalid(&s, "spec.nics[0].network: give either portId");
+    s.nics[0].network_id[0] = '\0';
+    strcpy(s.nics[1].port_id, "8f4caea0-71d4-40df-8680-001d79842b7b");
+    expect_invalid(&s, "spec.nics[1].bridge: a bridge NIC has no port");
+    s.nics[1].port_id[0] = '\0';
+    free(s.nics[1].host_bridge);
+    s.nics[1].host_bridge = NULL;
+    expect_invalid(&s, "spec.nics[1]: give portId, network or bridge");
+    s.nics[1].host_bridge = xstrdup("br0/../x");
+    expect_invalid(&s, "spec.nics[1].bridge: not a bridge name");
+    free(s.nics[1].host_bridge);
+    s.nics[1].host_bridge = xstrdup("br0");
+    /* A volume id in "path" that is not one: the error names path. */
+    free(s.disks[0].volume_id);
+    s.disks[0].volume_id = xstrdup("a/b");
+    expect_invalid(&s, "spec.disks[0].path: not a volume id");
+    lq_vm_spec_clear(&s);
+}
+
+/* startedAt from the QEMU process (qemu_proc.c): its domain UUID from
+ * /proc/PID/cmdline, its start from /proc/PID/stat. */
+static void
+test_qemu_proc(void **state OVS_UNUSED)
+{
+    static const char cmd[] = "/usr/bin/qemu-system-x86_64\0-name\0"
+        "guest=vm1,debug-threads=on\0-S\0-uuid\0"
+        "6F1C9A52-0000-4000-8000-000000000001\0-smp\0" "1\0";
+    char uuid[37];
+    assert_true(lq_qemu_cmdline_uuid(cmd, sizeof cmd - 1, uuid));
+    assert_string_equal(uuid, ID);
+    /* Not QEMU; no -uuid; a truncated or malformed value. */
+    static const char other[] = "/bin/sleep\0-uuid\0" ID "\0";
+    assert_false(lq_qemu_cmdline_uuid(other, sizeof other - 1, uuid));
+    static const char none[] = "qemu-kvm\0-m\0" "64\0";
+    assert_false(lq_qemu_cmdline_uuid(none, sizeof none - 1, uuid));
+    static const char cut[] = "qemu-kvm\0-uuid\0" "6f1c9a52-0000";
+    assert_false(lq_qemu_cmdline_uuid(cut, sizeof cut - 1, uuid));
+    static const char bad[] = "qemu-kvm\0-uuid\0"
+        "6f1c9a52-0000-4000-8000-00000000000x\0";
+    assert_false(lq_qemu_cmdline_uuid(bad, sizeof bad - 1, uuid));
+    static const char last[] = "qemu-kvm\0-uuid";
+    assert_false(lq_qemu_cmdline_uuid(last, sizeof last - 1, uuid));
+
+    unsigned long long t;
+    /* A COMM with spaces and parentheses; starttime is field 22. */
+    assert_true(lq_proc_stat_starttime(
+        "4242 (qemu (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 5 6 0 0 20 "
+        "0 3 0 987654 123456789 100 18446744073709551615\n", &t));
+    assert_int_equal(t, 987654);
+    assert_false(lq_proc_stat_starttime("4242 (qemu) S 1 2 3", &t));
+    assert_false(lq_proc_stat_starttime("no parenthesis", &t));
+    assert_false(lq_proc_stat_starttime(
+        "1 (q) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 12x 5\n", &t));
 }
 
 /* MigrateVM's target (issue 13): a node name of node.yaml, or a URI
@@ -751,6 +923,8 @@ main(void)
         cmocka_unit_test(test_xml_boot_cdrom_iotune),
         cmocka_unit_test(test_fingerprint_and_metadata),
         cmocka_unit_test(test_parse_create),
+        cmocka_unit_test(test_seed_devices),
+        cmocka_unit_test(test_qemu_proc),
         cmocka_unit_test(test_migration_targets),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

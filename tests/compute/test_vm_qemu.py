@@ -99,6 +99,51 @@ class QemuGuestTest(unittest.TestCase):
         self.call("ForceStopVM", {"vmId": vm})
         self.call("DeleteVM", {"vmId": vm})
 
+    @staticmethod
+    def qemu_start(vm):
+        """When the QEMU process of 'vm' started (Unix seconds), as /proc
+        says (libvirt gives it "-uuid VM")."""
+        hz = os.sysconf("SC_CLK_TCK")
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    argv = f.read().split(b"\0")
+                with open("/proc/%s/stat" % pid) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if b"qemu" in argv[0] and vm.encode() in argv:
+                ticks = int(stat.rsplit(")", 1)[1].split()[19])
+                return time.time() - uptime + ticks / hz
+        raise AssertionError("no QEMU process for " + vm)
+
+    def check_started_at_and_usage(self, vm, t_start):
+        """GetVMStatus of a running guest: startedAt is its QEMU process's
+        start, also after the daemon restarted (no event to go by), and
+        resourceUsage is filled from its metrics."""
+        import datetime
+
+        def started_at():
+            st = self.ok("GetVMStatus", {"vmId": vm})
+            return st, datetime.datetime.strptime(
+                st["startedAt"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                tzinfo=datetime.timezone.utc).timestamp()
+
+        st, at = started_at()
+        self.assertLess(abs(at - self.qemu_start(vm)), 0.1, st)
+        self.assertTrue(t_start - 1 <= at <= time.time(), (t_start, at))
+        usage = st["resourceUsage"]
+        self.assertGreater(int(usage["cpuTimeNs"]), 0)
+        self.assertGreater(int(usage["memoryUsedBytes"]), 1 << 20)
+        self.assertEqual(int(usage["memoryTotalBytes"]), 256 << 20)
+        rc = self.daemon.stop()
+        self.assertEqual(rc, 0, self.daemon.read_log())
+        self.daemon.start()
+        _, again = started_at()
+        self.assertLess(abs(again - at), 0.01)
+
     def test_guest_lifecycle(self):
         t0 = time.time()
         good, good_log, good_req = self.create("lq-acpi")
@@ -116,6 +161,7 @@ class QemuGuestTest(unittest.TestCase):
         self.assertEqual(body["code"], "already_exists", body)
 
         since = int(self.ok("WatchEvents", {"timeoutSeconds": 0})["lastSeq"])
+        t_start = time.time()
         for vm in (good, deaf, selfoff):
             self.assertEqual(self.ok("StartVM", {"vmId": vm}), {})
             self.assertEqual(self.state(vm), "POWER_STATE_RUNNING")
@@ -183,6 +229,7 @@ class QemuGuestTest(unittest.TestCase):
         # DeleteVM is refused while running.
         status, body = self.call("DeleteVM", {"vmId": deaf})
         self.assertEqual(body["code"], "failed_precondition", body)
+        self.check_started_at_and_usage(deaf, t_start)     # Restarts us.
         # As the seed's caller asks: after the timeout the node forces it
         # off, and the STOPPED event says so.
         since = int(self.ok("WatchEvents", {"timeoutSeconds": 0})["lastSeq"])
@@ -272,7 +319,8 @@ class QemuGuestTest(unittest.TestCase):
             ({"name": "a/b"}, "name"),
             ({"id": "not-a-uuid"}, "id"),
             ({"spec": {"memoryMib": 64, "disks": [{"id": "d0"}]}},
-             "spec.disks[0]: give either path or volumeId"),
+             "spec.disks[0]: give path (a volume id or an image file), "
+             "volumeId or sizeGib"),
             ({"spec": {"memoryMib": 64,
                        "disks": [{"id": "d0", "volumeId": "nosuch"}]}},
              "spec.disks[0].volumeId: no volume nosuch"),

@@ -151,6 +151,70 @@ class TestDriverTest(unittest.TestCase):
         self.error("GetVMStatus", {"vmId": vm}, "not_found")
         self.error("StartVM", {"vmId": vm}, "not_found")
 
+    def test_started_at_and_usage(self):
+        """A running VM's status says since when (the STARTED event or
+        StartVM: the test driver has no QEMU process) and its
+        resourceUsage; a stopped one neither."""
+        import datetime
+        vm = str(uuid.uuid4())
+        self.ok("CreateVM", {"vmId": vm, "name": "st-" + vm[:8],
+                             "spec": self.spec(memoryMib=96)})
+        self.addCleanup(self.call, "DeleteVM", {"vmId": vm})
+        self.addCleanup(self.call, "ForceStopVM", {"vmId": vm})
+        st = self.ok("GetVMStatus", {"vmId": vm})
+        self.assertNotIn("startedAt", st)
+        self.assertNotIn("resourceUsage", st)
+        t0 = time.time()
+        self.ok("StartVM", {"vmId": vm})
+        t1 = time.time()
+
+        def started(status):
+            self.assertRegex(status["startedAt"],
+                             r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            return datetime.datetime.strptime(
+                status["startedAt"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                tzinfo=datetime.timezone.utc).timestamp()
+
+        st = self.ok("GetVMStatus", {"vmId": vm})
+        at = started(st)
+        self.assertTrue(t0 - 0.01 <= at <= t1 + 0.01, (t0, at, t1))
+        usage = st["resourceUsage"]
+        self.assertEqual(int(usage["memoryTotalBytes"]), 96 << 20)
+        self.assertNotIn("cpuUsagePercent", usage)
+        # The same in ListVMs; a pause keeps it; a restart moves it.
+        listed = {v["vmId"]: v for v in self.ok("ListVMs", {})["vms"]}
+        self.assertEqual(listed[vm]["startedAt"], st["startedAt"])
+        self.ok("PauseVM", {"vmId": vm})
+        self.assertEqual(self.ok("GetVMStatus", {"vmId": vm})["startedAt"],
+                         st["startedAt"])
+        self.ok("ForceStopVM", {"vmId": vm})
+        st = self.ok("GetVMStatus", {"vmId": vm})
+        self.assertNotIn("startedAt", st)
+        self.assertNotIn("resourceUsage", st)
+        time.sleep(0.05)
+        self.ok("StartVM", {"vmId": vm})
+        self.assertGreater(started(self.ok("GetVMStatus", {"vmId": vm})),
+                           at)
+
+    def test_seed_devices_need_node_config(self):
+        """Without storage.default_pool a disk by size alone cannot be
+        made; without hypervisor.bridges no bridge NIC is allowed."""
+        vm = str(uuid.uuid4())
+        msg = self.error("CreateVM", {"vmId": vm, "name": "nd", "spec": self.spec(
+            disks=[{"id": "data", "sizeGib": "1"}])}, "failed_precondition")
+        self.assertTrue(msg.startswith("spec.disks[0].sizeGib: this node has "
+                                       "no storage.default_pool"), msg)
+        msg = self.error("CreateVM", {"vmId": vm, "name": "nd", "spec": self.spec(
+            nics=[{"id": "eth0", "bridge": "virbr0"}])}, "invalid_argument")
+        self.assertTrue(msg.startswith("spec.nics[0].bridge: not one of"), msg)
+        # A network without a network service on the node.
+        msg = self.error("CreateVM", {"vmId": vm, "name": "nd", "spec": self.spec(
+            nics=[{"id": "eth0", "network": str(uuid.uuid4())}])},
+            "failed_precondition")
+        self.assertTrue(msg.startswith("spec.nics[0].network: this node runs "
+                                       "no network service"), msg)
+        self.error("GetVMStatus", {"vmId": vm}, "not_found")
+
     def test_stop_forces_off(self):
         """StopVM leaves the VM off, as the seed's caller expects: a paused
         guest cannot act on ACPI, so it is powered off at once, and the

@@ -149,11 +149,20 @@ class GrpcTest(unittest.TestCase):
             request_serializer=seed_pb.VMIdRequest.SerializeToString,
             response_deserializer=lambda b: b)
         self.assertEqual(empty(ident, timeout=30), b"")
+        self.assertFalse(st.HasField("started_at"))
+        self.assertFalse(st.HasField("resource_usage"))
+        t0 = time.time()
         self.node.StartVM(ident, timeout=30)
-        self.assertEqual(self.node.GetVMStatus(ident, timeout=30).state,
-                         seed_pb.POWER_STATE_RUNNING)
+        st = self.node.GetVMStatus(ident, timeout=30)
+        self.assertEqual(st.state, seed_pb.POWER_STATE_RUNNING)
+        # started_at and resource_usage as the seed's classes decode them.
+        self.assertTrue(st.HasField("started_at"))
+        self.assertLess(abs(st.started_at.ToMilliseconds() / 1000 - t0), 2)
+        self.assertEqual(st.resource_usage.memory_total_bytes, 64 << 20)
         listed = self.node.ListVMs(_empty(), timeout=30)
         self.assertIn(vm_id, [v.vm_id for v in listed.vms])
+        self.assertEqual([v.started_at for v in listed.vms
+                          if v.vm_id == vm_id], [st.started_at])
         self.node.StopVM(seed_pb.StopVMRequest(vm_id=vm_id,
                                                timeout_seconds=5),
                          timeout=30)

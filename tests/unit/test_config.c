@@ -409,6 +409,47 @@ test_hypervisor_files_and_migration(void **state)
     }
 }
 
+/* hypervisor.bridges and storage.default_pool (issue 14, the seed's
+ * bridge NICs and disks by size). */
+static void
+test_bridges_and_default_pool(void **state)
+{
+    (void) state;
+    struct lq_config *c = parse_ok("");
+    assert_int_equal(c->hypervisor.n_bridges, 0);
+    assert_null(c->storage.default_pool);
+    lq_config_free(c);
+
+    c = parse_ok("hypervisor:\n  bridges: [br0, virbr-1.2]\n"
+                 "storage:\n  default_pool: p1\n  pools:\n"
+                 "    - {id: p1, backend: local, path: /x}\n");
+    assert_int_equal(c->hypervisor.n_bridges, 2);
+    assert_string_equal(c->hypervisor.bridges[1], "virbr-1.2");
+    assert_string_equal(c->storage.default_pool, "p1");
+    assert_null(lq_config_validate(c));
+    lq_config_free(c);
+
+    expect_error("hypervisor:\n  bridges: [\"br0 x\"]\n",
+                 "node.yaml:2: hypervisor.bridges[0]: expected a bridge name "
+                 "(1-15 of [A-Za-z0-9_.-], not starting with . or -), got "
+                 "\"br0 x\"");
+    expect_error("hypervisor:\n  bridges: [a234567890123456]\n",
+                 "node.yaml:2: hypervisor.bridges[0]: expected a bridge name "
+                 "(1-15 of [A-Za-z0-9_.-], not starting with . or -), got "
+                 "\"a234567890123456\"");
+    expect_error("hypervisor:\n  bridges: br0\n",
+                 "node.yaml:2: hypervisor.bridges: expected a list, got a "
+                 "scalar");
+
+    c = parse_ok("storage: {default_pool: nosuch}\n");
+    struct lq_error *e = lq_config_validate(c);
+    assert_non_null(e);
+    assert_non_null(strstr(e->message, "storage.default_pool: \"nosuch\" "
+                           "is not the id of one of storage.pools"));
+    lq_error_free(e);
+    lq_config_free(c);
+}
+
 int
 main(void)
 {
@@ -418,6 +459,7 @@ main(void)
         cmocka_unit_test(test_errors_name_file_line_key),
         cmocka_unit_test(test_pool_errors),
         cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_bridges_and_default_pool),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_dpdk_section),
         cmocka_unit_test(test_dpdk_errors),

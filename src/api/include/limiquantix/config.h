@@ -80,6 +80,10 @@ struct lq_config {
         /* Per-VM files the node makes itself (serial logs): one directory
          * per VM below it.  LQ_DEFAULT_STATE_DIR; absolute. */
         char *state_dir;
+        /* Host bridges a plain bridge NIC (NicSpec.bridge, no port) may
+         * use; default none. */
+        char **bridges;
+        size_t n_bridges;
         struct {
             /* Libvirt URI scheme for a peer given by address:
              * SCHEME://ADDRESS/system.  "qemu+tls", "qemu+ssh" or
@@ -108,6 +112,9 @@ struct lq_config {
     struct {
         struct lq_pool_config *pools;
         size_t n_pools;
+        /* Where CreateVM makes the volume of a DiskSpec with only sizeGib;
+         * one of 'pools' by id.  NULL: such disks are refused. */
+        char *default_pool;
     } storage;
 
     struct {

@@ -61,8 +61,15 @@ enum lq_disk_io { LQ_DISK_IO_DEFAULT, LQ_DISK_IO_NATIVE, LQ_DISK_IO_URING,
 
 struct lq_disk_spec {
     char *id;                   /* Caller's disk id (kept as <serial>). */
-    char *path;                 /* Plain path: a file or a block device. */
+    char *path;                 /* Plain path: a file or a block device;
+                                 * one that is not absolute is a volume id
+                                 * (the seed's caller puts it there):
+                                 * lq_compute moves it to 'volume_id'. */
     char *volume_id;            /* Or a VolumeService volume. */
+    /* Neither: a new volume of this size in storage.default_pool, made by
+     * lq_compute for this VM (id lq_vm_device_id(vm, "disk", id)) and
+     * deleted with it.  Ignored when 'path' or 'volume_id' is set. */
+    uint64_t size_gib;
     enum lq_disk_bus bus;
     enum lq_disk_cache cache;
     bool readonly;
@@ -74,15 +81,32 @@ struct lq_disk_spec {
     /* Set by lq_compute from the volume (NULL for a path). */
     struct lq_disk_source *source;
     char secret_uuid[37];       /* libvirt secret for source's auth. */
+    bool volume_in_path;        /* 'volume_id' came from 'path': errors
+                                 * name ".path". */
+    bool owned;                 /* The node made the volume from
+                                 * 'size_gib' (and deletes it). */
 };
 
 enum lq_nic_model { LQ_NIC_VIRTIO, LQ_NIC_E1000, LQ_NIC_RTL8139 };
 
 /* A NIC on a QuantumNet port: an OVS virtualport on the integration bridge
- * with interfaceid = the port, the port's MAC. */
+ * with interfaceid = the port, the port's MAC.  Exactly one of:
+ * - 'port_id': the caller's port;
+ * - 'network_id': lq_compute makes a port on that network for this VM
+ *   (id lq_vm_device_id(vm, "nic", id), MAC 'req_mac' or allocated),
+ *   deleted with the VM ('owned');
+ * - 'host_bridge': a plain <interface type='bridge'> on a bridge listed
+ *   in hypervisor.bridges, no port (MAC 'req_mac' or libvirt's). */
 struct lq_nic_spec {
     char *id;                   /* Caller's NIC id. */
     char port_id[37];
+    char network_id[37];        /* "": none. */
+    char *host_bridge;          /* NULL: none. */
+    char bridge_dev[16];        /* Its host device, set by lq_compute
+                                 * (lq_nic_bridge_tap_name()); "": the
+                                 * XML names none (libvirt picks). */
+    char req_mac[18];           /* Caller's macAddress, lower case; "". */
+    bool owned;                 /* port_id is the node's, from network_id. */
     enum lq_nic_model model;
 
     /* Set by lq_compute from the port. */
@@ -105,6 +129,19 @@ const char *lq_disk_target_prefix(enum lq_disk_bus);
 /* The host device of a NIC: "lq" + the first 12 hex digits of the port id
  * (IFNAMSIZ allows 15). */
 void lq_nic_tap_name(const char *port_id, char name[16]);
+/* The host device of a plain bridge NIC (no port): "lqb" + 12 hex digits
+ * of lq_vm_device_id(vm_id, "nic", nic_id). */
+void lq_nic_bridge_tap_name(const char *vm_id, const char *nic_id,
+                            char name[16]);
+
+/* The id of what the node makes for device 'dev_id' of VM 'vm_id'
+ * ('kind' "nic": its port; "disk": its volume): a UUID version 5 (SHA-1)
+ * of "VM/KIND/DEV" in our namespace, so a retried CreateVM finds what the
+ * first one made. */
+void lq_vm_device_id(const char *vm_id, const char *kind,
+                     const char *dev_id, char out[37]);
+/* Largest DiskSpec.sizeGib (64 TiB). */
+#define LQ_MAX_DISK_GIB (64u << 10)
 
 struct lq_label {
     char *key;
@@ -191,8 +228,11 @@ void lq_vm_spec_fingerprint(const struct lq_vm_spec *, char hex[41]);
  * returns for our namespace.  Exposed for unit tests. */
 struct lq_vm_attachment {
     char *id;                   /* Disk or NIC id. */
-    char *ref;                  /* Volume id ("" for a path) or port id. */
+    char *ref;                  /* Volume id ("" for a path) or port id
+                                 * ("" for a plain bridge NIC). */
     bool readonly;              /* Disks. */
+    bool owned;                 /* The node made the volume or port for
+                                 * this VM: deleted with it. */
 };
 /* A VM snapshot: one storage snapshot of each of its volume disks, taken
  * together (the VM paused meanwhile if it runs). */
@@ -224,6 +264,10 @@ struct lq_vm_metadata {
 char *lq_vm_metadata_xml(const struct lq_vm_metadata *);
 void lq_vm_metadata_add(struct lq_vm_attachment **, size_t *n,
                         const char *id, const char *ref, bool readonly);
+/* The same, with 'owned' set as given. */
+void lq_vm_metadata_add_owned(struct lq_vm_attachment **, size_t *n,
+                              const char *id, const char *ref,
+                              bool readonly, bool owned);
 bool lq_vm_metadata_remove(struct lq_vm_attachment **, size_t *n,
                            const char *id);
 struct lq_error *lq_vm_metadata_parse(const char *xml,
@@ -254,6 +298,16 @@ enum lq_vm_state {
 /* The contract's PowerState names: "POWER_STATE_RUNNING", ... */
 const char *lq_vm_state_name(enum lq_vm_state);
 
+/* The contract's ResourceUsage of a running VM (no CPU percentage: one
+ * reading has no rate). */
+struct lq_vm_usage {
+    uint64_t cpu_time_ns;
+    uint64_t memory_used_bytes;     /* QEMU's RSS. */
+    uint64_t memory_total_bytes;    /* Guest memory. */
+    uint64_t disk_read_bytes, disk_write_bytes;
+    uint64_t network_rx_bytes, network_tx_bytes;
+};
+
 struct lq_vm_status {
     char id[37];
     char *name;
@@ -261,6 +315,12 @@ struct lq_vm_status {
     enum lq_vm_state state;
     struct lq_label *labels;
     size_t n_labels;
+    /* When it last started (Unix ms), for a VM that runs or is paused and
+     * whose start we know (the QEMU process, else the STARTED event or
+     * StartVM); 0: unknown or stopped. */
+    int64_t started_ms;
+    bool has_usage;             /* 'usage' read (the VM is active). */
+    struct lq_vm_usage usage;
 };
 void lq_vm_status_clear(struct lq_vm_status *);
 void lq_vm_status_free_array(struct lq_vm_status *, size_t n);
@@ -269,7 +329,8 @@ void lq_vm_status_free_array(struct lq_vm_status *, size_t n);
  * defined for an invalid spec, an unknown volume or port, a volume another
  * VM writes to (or that this one would write while others have it) or a
  * port another VM uses.  Fills the disks' sources and the NICs' MACs in
- * 'spec'.  'status' (optional) gets the result; '*createdp' (optional) is
+ * 'spec'.  Makes the ports of NICs given by network and the volumes of
+ * disks given by size (removed again if the call fails later).  'status' (optional) gets the result; '*createdp' (optional) is
  * false when the VM existed with this spec already. */
 struct lq_error *lq_compute_create_vm(struct lq_compute *,
                                       struct lq_vm_spec *,
@@ -290,8 +351,10 @@ struct lq_error *lq_compute_force_stop_vm(struct lq_compute *,
 struct lq_error *lq_compute_reboot_vm(struct lq_compute *, const char *id);
 struct lq_error *lq_compute_pause_vm(struct lq_compute *, const char *id);
 struct lq_error *lq_compute_resume_vm(struct lq_compute *, const char *id);
-/* Refused (failed_precondition) unless stopped.  Removes the domain, its
- * NVRAM and managed-save image; never its disks. */
+/* Refused (failed_precondition) unless stopped.  First deletes the ports
+ * and volumes the node made for the VM (owned; on failure the VM stays
+ * for a retry), then removes the domain, its NVRAM and managed-save
+ * image; never a volume or port the caller named. */
 struct lq_error *lq_compute_delete_vm(struct lq_compute *, const char *id);
 struct lq_error *lq_compute_get_vm(struct lq_compute *, const char *id,
                                    struct lq_vm_status *);

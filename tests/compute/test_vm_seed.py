@@ -1,0 +1,439 @@
+"""CreateVM as the seed's control plane fills it (issue 14): NICs named by
+their network (the node makes the port) or by a host bridge, disks named
+by a volume id in "path" or by their size alone (the node makes the
+volume), against the sandbox's real OVN and a real local storage pool.
+
+SeedDevicesTest: libvirt's test:///default driver (in the daemon: nothing
+boots); what is checked is what the node makes, finds and removes: OVN
+ports, volumes, domains.  SeedGuestTest: one QEMU guest under the
+sandbox's libvirtd, whose NIC by network gets its DHCP address from OVN
+and whose disk by size it writes.
+
+Starts a --sandbox daemon (OVS/OVN): run it under
+flock /tmp/lq-sandbox.lock like every sandbox test.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "netns"))
+import computetest  # noqa: E402
+from netlib import NET, PORT, Node, new_id  # noqa: E402
+
+VM = "limiquantix.node.v1.NodeDaemonService/"
+VOL = "limiquantix.storage.v1.VolumeService/"
+# lq_vm_device_id()'s namespace (src/compute/domain_xml.c).
+DEVICE_NS = uuid.UUID("bfe66d90-d996-4d58-83e8-39aeba9853b8")
+BRIDGE = "br-lqseed"
+
+
+def device_id(vm, kind, dev):
+    return str(uuid.uuid5(DEVICE_NS, "%s/%s/%s" % (vm, kind, dev)))
+
+
+@unittest.skipIf(os.geteuid() != 0, "needs root (the sandbox's OVS)")
+class SeedDevicesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="lq-vm-seed-")
+        cls.pool_dir = os.path.join(cls.tmp, "pool")
+        os.mkdir(cls.pool_dir, 0o700)
+        cls.image = os.path.join(cls.tmp, "disk.raw")
+        with open(cls.image, "wb") as f:
+            f.truncate(1 << 20)
+        config = ("storage:\n"
+                  "  default_pool: local\n"
+                  "  pools:\n"
+                  "    - {id: local, backend: local, path: %s}\n"
+                  "    - {id: other, backend: local, path: %s/other}\n"
+                  "hypervisor:\n"
+                  "  libvirt_uri: \"test:///default\"\n"
+                  "  image_dirs: [\"%s\"]\n"
+                  "  bridges: [%s]\n"
+                  % (cls.pool_dir, cls.tmp, cls.tmp, BRIDGE))
+        os.mkdir(os.path.join(cls.tmp, "other"), 0o700)
+        cls.node = Node(config=config)
+        cls.node.start(wait=False)
+        cls.node.wait_ready(timeout=60)
+        cls.net = cls.node.api(NET + "CreateNetwork", {
+            "id": new_id(), "name": "seednet",
+            "subnets": [{"cidr": "10.78.0.0/24"}]})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.api_status(NET + "DeleteNetwork", {"id": cls.net["id"]})
+        rc = cls.node.stop()
+        assert rc == 0, cls.node.read_log()[-3000:]
+
+    # ---- helpers --------------------------------------------------------
+
+    def ok(self, method, body):
+        return self.node.api(method, body)
+
+    def refused(self, method, body, code, prefix):
+        status, r = self.node.api_status(method, body)
+        self.assertEqual(r.get("code"), code, (method, body, r))
+        self.assertTrue(r["message"].startswith(prefix),
+                        "expected %r..., got %r" % (prefix, r["message"]))
+        return r["message"]
+
+    def create(self, vm, nics=(), disks=(), expect_created=True):
+        r = self.ok(VM + "CreateVM", {
+            "vmId": vm, "name": "seed-" + vm[:8],
+            "spec": {"cpuCores": 1, "memoryMib": 64,
+                     "nics": list(nics), "disks": list(disks)}})
+        self.assertEqual(r.get("created", False), expect_created, r)
+        return r
+
+    def new_vm(self):
+        vm = str(uuid.uuid4())
+        self.addCleanup(self.node.api_status, VM + "DeleteVM", {"vmId": vm})
+        return vm
+
+    def ports(self):
+        return self.ok(PORT + "ListPorts",
+                       {"networkId": self.net["id"]}).get("ports", [])
+
+    def volumes(self, pool="local"):
+        return {v["id"]: v for v in self.ok(VOL + "ListVolumes", {
+            "poolId": pool}).get("volumes", [])}
+
+    def vm_exists(self, vm):
+        status, r = self.node.api_status(VM + "GetVMStatus", {"vmId": vm})
+        if status == 200:
+            return True
+        self.assertEqual(r.get("code"), "not_found", r)
+        return False
+
+    def assert_nothing_left(self, vm, n_ports=0, volumes=()):
+        self.assertFalse(self.vm_exists(vm))
+        self.assertEqual(len(self.ports()), n_ports, self.ports())
+        for v in volumes:
+            self.assertNotIn(v, self.volumes())
+
+    # ---- NICs -----------------------------------------------------------
+
+    def test_nic_by_network(self):
+        """The node makes a port per NIC (the caller's MAC or an allocated
+        one), finds the same ports on a repeated CreateVM, and deletes
+        them with the VM."""
+        vm = self.new_vm()
+        nics = [{"id": "eth0", "network": self.net["id"],
+                 "macAddress": "0A:11:22:33:44:55", "model": "NIC_MODEL_VIRTIO"},
+                {"id": "eth1", "network": self.net["id"]}]
+        self.create(vm, nics)
+        ports = {p["id"]: p for p in self.ports()}
+        p0, p1 = device_id(vm, "nic", "eth0"), device_id(vm, "nic", "eth1")
+        self.assertEqual(set(ports), {p0, p1})
+        self.assertEqual(ports[p0]["macAddress"], "0a:11:22:33:44:55")
+        self.assertRegex(ports[p1]["macAddress"],
+                         r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+        self.assertEqual(ports[p0]["name"], "vm-%s-eth0" % vm)
+        # Allocated like CreatePort: an address of the subnet.
+        self.assertTrue(ports[p1]["fixedIps"][0]["ipAddress"]
+                        .startswith("10.78.0."))
+        # The OVN rows are real.
+        self.assertIn(p0, self.node.nbctl("--bare", "--columns=name", "list",
+                                          "Logical_Switch_Port"))
+
+        # Retried as the seed's caller would: no second port.
+        self.create(vm, nics, expect_created=False)
+        self.assertEqual({p["id"] for p in self.ports()}, {p0, p1})
+        self.assertEqual({p["macAddress"] for p in self.ports()
+                          if p["id"] == p1}, {ports[p1]["macAddress"]})
+
+        self.ok(VM + "DeleteVM", {"vmId": vm})
+        self.assertEqual(self.ports(), [])
+        self.assertNotIn(p0, self.node.nbctl(
+            "--bare", "--columns=name", "list", "Logical_Switch_Port"))
+
+    def test_nic_errors_leave_nothing(self):
+        vm = self.new_vm()
+        unknown = new_id()
+        self.refused(VM + "CreateVM", {
+            "vmId": vm, "name": "bad", "spec": {
+                "memoryMib": 64,
+                "nics": [{"id": "eth0", "network": unknown}]}},
+            "invalid_argument", "spec.nics[0].network: no network " + unknown)
+        self.assert_nothing_left(vm)
+
+        # The port of eth0 is made, then eth1 fails: it is removed again.
+        self.refused(VM + "CreateVM", {
+            "vmId": vm, "name": "bad", "spec": {
+                "memoryMib": 64,
+                "nics": [{"id": "eth0", "network": self.net["id"]},
+                         {"id": "eth1", "portId": new_id()}]}},
+            "invalid_argument", "spec.nics[1].portId: no port")
+        self.assert_nothing_left(vm)
+
+        # A MAC another port has.
+        self.create(vm, [{"id": "eth0", "network": self.net["id"],
+                          "macAddress": "0a:00:00:00:aa:01"}])
+        other = self.new_vm()
+        self.refused(VM + "CreateVM", {
+            "vmId": other, "name": "bad2", "spec": {
+                "memoryMib": 64,
+                "nics": [{"id": "eth0", "network": self.net["id"],
+                          "macAddress": "0a:00:00:00:aa:01"}]}},
+            "already_exists", "spec.nics[0].macAddress: 0a:00:00:00:aa:01 is "
+            "already in use")
+        self.assertEqual(len(self.ports()), 1)
+        self.ok(VM + "DeleteVM", {"vmId": vm})
+
+        for nic, prefix in [
+                ({"id": "eth0", "network": self.net["id"],
+                  "portId": new_id()}, "spec.nics[0].network: give either"),
+                ({"id": "eth0", "network": "net-1"},
+                 "spec.nics[0].network: expected a UUID"),
+                ({"id": "eth0", "network": self.net["id"],
+                  "macAddress": "01:00:5e:00:00:01"},
+                 "spec.nics[0].macAddress"),
+                ({"id": "eth0"}, "spec.nics[0]: give portId, network or "
+                 "bridge"),
+                ({"id": "eth0", "bridge": "br-other"},
+                 "spec.nics[0].bridge: not one of this node's "
+                 "hypervisor.bridges"),
+                ({"id": "eth0", "bridge": BRIDGE,
+                  "network": self.net["id"]},
+                 "spec.nics[0].bridge: a bridge NIC has no port")]:
+            self.refused(VM + "CreateVM", {
+                "vmId": vm, "name": "bad", "spec": {
+                    "memoryMib": 64, "nics": [nic]}},
+                "invalid_argument", prefix)
+            self.assert_nothing_left(vm)
+
+    def test_bridge_nic(self):
+        """A bridge of hypervisor.bridges: a plain bridge NIC, no port."""
+        vm = self.new_vm()
+        nics = [{"id": "eth0", "bridge": BRIDGE,
+                 "macAddress": "0a:00:00:00:bb:01"},
+                {"id": "eth1", "bridge": BRIDGE}]
+        self.create(vm, nics)
+        self.create(vm, nics, expect_created=False)
+        self.assertEqual(self.ports(), [])
+        # Hot-plug by network: the test driver cannot attach devices, so
+        # the port made for it is deleted again.
+        self.refused(VM + "AttachNIC", {"vmId": vm, "nic": {
+            "id": "eth2", "network": self.net["id"]}}, "unimplemented",
+            "attaching a NIC to VM")
+        self.assertEqual(self.ports(), [])
+        self.ok(VM + "DeleteVM", {"vmId": vm})
+        self.assertFalse(self.vm_exists(vm))
+
+    # ---- Disks ----------------------------------------------------------
+
+    def test_disk_by_volume_id_in_path(self):
+        """The seed's caller puts the volume id into "path": attached as
+        that volume (so another VM cannot write it too), never deleted."""
+        vol = self.ok(VOL + "CreateVolume", {
+            "id": "seedvol-1", "poolId": "local", "sizeBytes": str(1 << 20)})
+        self.addCleanup(self.node.api_status, VOL + "DeleteVolume",
+                        {"id": vol["id"]})
+        vm = self.new_vm()
+        disk = {"id": "root", "path": "seedvol-1", "sizeGib": "1",
+                "format": "DISK_FORMAT_QCOW2", "bootable": True}
+        self.create(vm, disks=[disk])
+        self.create(vm, disks=[disk], expect_created=False)
+        # The same volume by volumeId is the same spec.
+        self.create(vm, disks=[{"id": "root", "volumeId": "seedvol-1",
+                                "sizeGib": "1", "bootable": True}],
+                    expect_created=False)
+        other = self.new_vm()
+        self.refused(VM + "CreateVM", {
+            "vmId": other, "name": "other", "spec": {
+                "memoryMib": 64, "disks": [dict(disk)]}},
+            "failed_precondition", "spec.disks[0].path: volume seedvol-1 is "
+            "attached to VM " + vm)
+        self.ok(VM + "DeleteVM", {"vmId": vm})
+        self.assertIn("seedvol-1", self.volumes())      # The caller's.
+
+        # A bare id that names no volume; a path that is neither.
+        self.refused(VM + "CreateVM", {
+            "vmId": other, "name": "other", "spec": {
+                "memoryMib": 64, "disks": [{"id": "root",
+                                            "path": "nosuch-vol"}]}},
+            "invalid_argument", "spec.disks[0].path: no volume nosuch-vol")
+        self.refused(VM + "CreateVM", {
+            "vmId": other, "name": "other", "spec": {
+                "memoryMib": 64, "disks": [{"id": "root",
+                                            "path": "../etc/passwd"}]}},
+            "invalid_argument", "spec.disks[0].path: not a volume id")
+        self.assertFalse(self.vm_exists(other))
+        # An absolute path is still a file in hypervisor.image_dirs.
+        self.create(other, disks=[{"id": "root", "path": self.image}])
+        self.ok(VM + "DeleteVM", {"vmId": other})
+        self.assertTrue(os.path.exists(self.image))
+        self.refused(VM + "CreateVM", {
+            "vmId": other, "name": "other", "spec": {
+                "memoryMib": 64, "disks": [{"id": "root",
+                                            "path": "/etc/passwd"}]}},
+            "invalid_argument", "spec.disks[0].path")
+
+    def test_disk_by_size(self):
+        """sizeGib alone: a volume in storage.default_pool, made once,
+        deleted with the VM; the caller's volumes stay."""
+        vol = self.ok(VOL + "CreateVolume", {
+            "id": "seedvol-2", "poolId": "other", "sizeBytes": str(1 << 20)})
+        self.addCleanup(self.node.api_status, VOL + "DeleteVolume",
+                        {"id": vol["id"]})
+        vm = self.new_vm()
+        disks = [{"id": "data", "sizeGib": "2"},
+                 {"id": "named", "volumeId": "seedvol-2"}]
+        self.create(vm, disks=disks)
+        made = device_id(vm, "disk", "data")
+        vols = self.volumes()
+        self.assertIn(made, vols)
+        self.assertEqual(int(vols[made]["sizeBytes"]), 2 << 30)
+        self.assertEqual(vols[made]["name"], "vm-%s-data" % vm)
+        self.assertTrue(any(f.startswith("lq-" + made) or made in f
+                            for f in os.listdir(self.pool_dir)),
+                        os.listdir(self.pool_dir))
+
+        self.create(vm, disks=disks, expect_created=False)
+        self.assertEqual([v for v in self.volumes() if v == made], [made])
+        # Another size is another spec.
+        self.refused(VM + "CreateVM", {
+            "vmId": vm, "name": "seed-" + vm[:8], "spec": {
+                "cpuCores": 1, "memoryMib": 64,
+                "disks": [{"id": "data", "sizeGib": "3"}, disks[1]]}},
+            "already_exists", "id: VM %s exists with another spec" % vm)
+
+        self.ok(VM + "DeleteVM", {"vmId": vm})
+        self.assertNotIn(made, self.volumes())
+        self.assertIn("seedvol-2", self.volumes("other"))
+        self.assertEqual([f for f in os.listdir(self.pool_dir)
+                          if made in f], [])
+
+        # A later failure removes the volume again (and the port).
+        self.refused(VM + "CreateVM", {
+            "vmId": vm, "name": "bad", "spec": {
+                "memoryMib": 64,
+                "disks": [{"id": "data", "sizeGib": "1"},
+                          {"id": "d2", "volumeId": "nosuch-vol"}],
+                "nics": [{"id": "eth0", "network": self.net["id"]}]}},
+            "invalid_argument", "spec.disks[1].volumeId: no volume")
+        self.assert_nothing_left(vm, volumes=[made])
+        self.assertEqual([f for f in os.listdir(self.pool_dir)
+                          if made in f], [])
+
+        # Hot-plug by size: the test driver cannot attach devices, so the
+        # volume made for it is deleted again.
+        self.create(vm)
+        self.refused(VM + "AttachDisk", {"vmId": vm, "disk": {
+            "id": "data", "sizeGib": "1"}}, "unimplemented",
+            "attaching a disk to VM")
+        self.assertNotIn(made, self.volumes())
+        self.ok(VM + "DeleteVM", {"vmId": vm})
+
+    def test_disk_size_bounds(self):
+        vm = self.new_vm()
+        for size, prefix in [("0", "spec.disks[0]: give path"),
+                             ("65537", "spec.disks[0].sizeGib: expected")]:
+            self.refused(VM + "CreateVM", {
+                "vmId": vm, "name": "bad", "spec": {
+                    "memoryMib": 64,
+                    "disks": [{"id": "data", "sizeGib": size}]}},
+                "invalid_argument", prefix)
+            self.assert_nothing_left(vm)
+
+
+@unittest.skipIf(computetest.missing_prerequisites(),
+                 computetest.missing_prerequisites())
+class SeedGuestTest(computetest.SerialMixin, unittest.TestCase):
+    """A real QEMU guest defined as the seed's caller defines it: its NIC
+    by network gets its address from OVN's DHCP on the port the node made,
+    its disk by size is a volume the node made, which the guest writes."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="lq-vm-seed-guest-")
+        cls.pool_dir = os.path.join(cls.tmp, "pool")
+        os.mkdir(cls.pool_dir, 0o700)
+        cls.kernel, _ = computetest.kernel()
+        cls.initrd = os.path.join(cls.tmp, "initrd")
+        computetest.build_initramfs(cls.initrd, net=True)
+        config = ("storage:\n  default_pool: local\n  pools:\n"
+                  "    - {id: local, backend: local, path: %s}\n"
+                  "hypervisor:\n  bridges: [%s]\n"
+                  "  image_dirs: [/boot, \"%s\"]\n"
+                  % (cls.pool_dir, BRIDGE, cls.tmp))
+        cls.node = Node(config=config, args=["--sandbox-libvirt"])
+        cls.node.start(wait=False)
+        cls.node.wait_ready(timeout=120)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.node.stop()
+        assert rc == 0, cls.node.read_log()[-3000:]
+
+    def test_guest(self):
+        node = self.node
+        net = node.api(NET + "CreateNetwork", {
+            "id": new_id(), "name": "seedguest",
+            "subnets": [{"cidr": "10.79.0.0/24"}]})
+        self.addCleanup(node.api_status, NET + "DeleteNetwork",
+                        {"id": net["id"]})
+        vm = str(uuid.uuid4())
+        self.addCleanup(node.api_status, VM + "DeleteVM", {"vmId": vm})
+        self.addCleanup(node.api_status, VM + "ForceStopVM", {"vmId": vm})
+        r = node.api(VM + "CreateVM", {
+            "vmId": vm, "name": "seed-guest",
+            "spec": {"cpuCores": 1, "memoryMib": 256,
+                     "kernelPath": self.kernel, "initrdPath": self.initrd,
+                     "kernelCmdline": "console=ttyS0 panic=-1 lq.disk=write "
+                                      "lq.pattern=seed",
+                     "serialLog": True,
+                     "disks": [{"id": "data", "sizeGib": "1",
+                                "format": "DISK_FORMAT_QCOW2"}],
+                     "nics": [{"id": "eth0", "network": net["id"],
+                               "macAddress": "0a:00:00:79:00:01"},
+                              {"id": "eth1", "bridge": BRIDGE}]}})
+        log = r["status"]["serialLogPath"]
+        port = device_id(vm, "nic", "eth0")
+        volume = device_id(vm, "disk", "data")
+
+        # What libvirt holds: the port as an OVS virtualport, the bridge
+        # NIC plain, the volume's file as the disk.
+        uri = ("qemu:///system?socket=%s/libvirt/sock/libvirt-sock"
+               % node.sandbox)
+        xml = subprocess.run(["virsh", "-c", uri, "dumpxml", vm],
+                             capture_output=True, text=True).stdout
+        self.assertIn("<parameters interfaceid='%s'/>" % port, xml)
+        self.assertIn("<mac address='0a:00:00:79:00:01'/>", xml)
+        self.assertIn("<source bridge='%s'/>" % BRIDGE, xml)
+        self.assertEqual(xml.count("<virtualport"), 1, xml)
+
+        # The bridge does not exist on this host: detach that NIC (the
+        # seed's caller would name a real one), then boot.
+        node.api(VM + "DetachNIC", {"vmId": vm, "nicId": "eth1"})
+        node.api(VM + "StartVM", {"vmId": vm})
+        self.wait_serial(log, "LQ-GUEST-DHCP 10.79.0.")
+        self.wait_serial(log, "LQ-GUEST-DISK-WRITTEN")
+        p = node.api(PORT + "GetPort", {"id": port})
+        self.assertEqual((p["status"], p["vmId"]), ("UP", vm))
+        self.assertIn("LQ-GUEST-DHCP %s/" % p["fixedIps"][0]["ipAddress"],
+                      self.serial(log))
+
+        node.api(VM + "ForceStopVM", {"vmId": vm})
+        image = os.path.join(self.pool_dir, "lq-%s.qcow2" % volume)
+        raw = os.path.join(self.tmp, "data.raw")
+        subprocess.run(["qemu-img", "convert", "-O", "raw", image, raw],
+                       check=True, timeout=60)
+        with open(raw, "rb") as f:
+            self.assertEqual(f.read(16), b"LQ-PATTERN-seed\n")
+        os.unlink(raw)
+
+        node.api(VM + "DeleteVM", {"vmId": vm})
+        self.assertEqual([f for f in os.listdir(self.pool_dir)
+                          if volume in f], [])
+        status, r = node.api_status(PORT + "GetPort", {"id": port})
+        self.assertEqual(r.get("code"), "not_found", r)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
