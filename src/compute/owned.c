@@ -139,6 +139,52 @@ compute_make_owned_disk(struct lq_compute *c, const char *vm_id,
     return NULL;
 }
 
+static struct json *
+default_sg_rule(const char *id, const char *direction, const char *ethertype,
+                bool from_group)
+{
+    struct json *r = json_object_create();
+    json_object_put_string(r, "id", id);
+    json_object_put_string(r, "direction", direction);
+    json_object_put_string(r, "ethertype", ethertype);
+    if (from_group) {
+        json_object_put_string(r, "remoteGroupId", LQ_DEFAULT_SG_ID);
+    }
+    return r;
+}
+
+/* The "default" security group of the ports the node makes, as Neutron
+ * gives a port without groups its project's default: all egress, ingress
+ * only from ports in the same group.  Without a group, port security lets
+ * only ARP, DHCP and ND through.  The same id and spec on every node
+ * (CreateSecurityGroup is idempotent by them). */
+static struct lq_error *
+ensure_default_sg(struct lq_compute *c)
+{
+    struct json *rules = json_array_create_empty();
+    json_array_add(rules, default_sg_rule(
+        "0d1c6e58-5a43-5c2f-9a4e-3b1f2c7d0001", "egress", "IPv4", false));
+    json_array_add(rules, default_sg_rule(
+        "0d1c6e58-5a43-5c2f-9a4e-3b1f2c7d0002", "egress", "IPv6", false));
+    json_array_add(rules, default_sg_rule(
+        "0d1c6e58-5a43-5c2f-9a4e-3b1f2c7d0003", "ingress", "IPv4", true));
+    json_array_add(rules, default_sg_rule(
+        "0d1c6e58-5a43-5c2f-9a4e-3b1f2c7d0004", "ingress", "IPv6", true));
+    struct json *req = json_object_create();
+    json_object_put_string(req, "id", LQ_DEFAULT_SG_ID);
+    json_object_put_string(req, "name", "default");
+    json_object_put_string(req, "description", "ports limiquantix-node "
+                           "makes for NICs given by network: all egress, "
+                           "ingress from the same group");
+    json_object_put(req, "rules", rules);
+    struct json *sg = NULL;
+    struct lq_error *e = lq_network_call_threaded(
+        c->backends.network, "CreateSecurityGroup", req, &sg);
+    json_destroy(req);
+    json_destroy(sg);
+    return e ? lq_error_prefix(e, "the default security group") : NULL;
+}
+
 struct lq_error *
 compute_make_owned_nic(struct lq_compute *c, const char *vm_id,
                        const struct lq_nic_spec *n, const char *field)
@@ -147,11 +193,18 @@ compute_make_owned_nic(struct lq_compute *c, const char *vm_id,
         return lq_error_new(LQ_FAILED_PRECONDITION, "%s.network: this node "
                             "runs no network service", field);
     }
+    struct lq_error *sg_error = ensure_default_sg(c);
+    if (sg_error) {
+        return lq_error_prefix(sg_error, "%s.network", field);
+    }
     char *name = owned_name(vm_id, n->id);
     struct json *req = json_object_create();
     json_object_put_string(req, "id", n->port_id);
     json_object_put_string(req, "networkId", n->network_id);
     json_object_put_string(req, "name", name);
+    struct json *groups = json_array_create_empty();
+    json_array_add(groups, json_string_create(LQ_DEFAULT_SG_ID));
+    json_object_put(req, "securityGroupIds", groups);
     if (n->req_mac[0]) {
         json_object_put_string(req, "macAddress", n->req_mac);
     }

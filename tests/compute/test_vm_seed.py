@@ -25,6 +25,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "netns"))
 import computetest  # noqa: E402
 from netlib import NET, PORT, Node, new_id  # noqa: E402
 
+# The node's default security group (LQ_DEFAULT_SG_ID in compute.h).
+DEFAULT_SG = "0d1c6e58-5a43-5c2f-9a4e-3b1f2c7d0000"
+
 VM = "limiquantix.node.v1.NodeDaemonService/"
 VOL = "limiquantix.storage.v1.VolumeService/"
 # lq_vm_device_id()'s namespace (src/compute/domain_xml.c).
@@ -140,6 +143,22 @@ class SeedDevicesTest(unittest.TestCase):
         # The OVN rows are real.
         self.assertIn(p0, self.node.nbctl("--bare", "--columns=name", "list",
                                           "Logical_Switch_Port"))
+        # In the node's default security group (as Neutron's default): all
+        # egress, ingress from the same group, so the VMs' traffic passes
+        # port security.
+        for p in (p0, p1):
+            self.assertEqual(ports[p]["securityGroupIds"], [DEFAULT_SG])
+        sg = self.ok("limiquantix.network.v1.SecurityGroupService/"
+                     "GetSecurityGroup", {"id": DEFAULT_SG})
+        self.assertEqual(sg["name"], "default")
+        self.assertEqual(sorted((r["direction"], r["ethertype"],
+                                 r.get("remoteGroupId", ""))
+                                for r in sg["rules"]),
+                         [("egress", "IPv4", ""), ("egress", "IPv6", ""),
+                          ("ingress", "IPv4", DEFAULT_SG),
+                          ("ingress", "IPv6", DEFAULT_SG)])
+        acls = self.node.nbctl("--bare", "--columns=match", "list", "ACL")
+        self.assertIn("outport == @", acls)
 
         # Retried as the seed's caller would: no second port.
         self.create(vm, nics, expect_created=False)

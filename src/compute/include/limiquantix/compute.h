@@ -512,6 +512,10 @@ struct lq_migration_progress {
     uint64_t total, processed, remaining;   /* Bytes (memory and disks). */
 };
 struct lq_migration;
+
+/* The security group of the ports the node makes for NICs given by
+ * network (owned.c): all egress, ingress from the same group. */
+#define LQ_DEFAULT_SG_ID "0d1c6e58-5a43-5c2f-9a4e-3b1f2c7d0000"
 struct seq;
 struct lq_error *lq_compute_migration_start(struct lq_compute *,
                                             const char *id,
