@@ -43,6 +43,9 @@ lq_install_deps() {
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
             || missing+=("$p")
     done
+    # npm (with node) for the tests' buf and Connect client; a node.js
+    # that is already there (with its own npm) is kept.
+    command -v npm >/dev/null || missing+=(npm)
     [ ${#missing[@]} -eq 0 ] && return 0
     lq_log "installing: ${missing[*]}"
     local policy=/usr/sbin/policy-rc.d had_policy=0

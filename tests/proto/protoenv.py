@@ -18,6 +18,7 @@ and python3-grpc-tools are Debian packages).
 - LQ_BUF_VERSION: the buf release to install (BUF_VERSION below)
 """
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -195,21 +196,63 @@ class NoNpm(Exception):
     pass
 
 
+# What the tests install from npm, pinned, in one `npm install` (a second
+# install of another set would prune the first): buf, and a stock Connect
+# client for Node (test_connect_node).
+NPM_PACKAGES = {
+    "@bufbuild/buf": BUF_VERSION,
+    "@connectrpc/connect": "2.3.0",
+    "@connectrpc/connect-node": "2.3.0",
+    "@bufbuild/protobuf": "2.17.0",
+}
+
+
+def _npm_installed(name, version):
+    try:
+        with open(os.path.join(NPM_CACHE, "node_modules", name,
+                               "package.json")) as f:
+            return json.load(f).get("version") == version
+    except (OSError, ValueError):
+        return False
+
+
+def npm_modules():
+    """NPM_CACHE/node_modules with NPM_PACKAGES installed (under a lock:
+    parallel test runs share the cache).  Raises NoNpm when npm is absent
+    and they are not all there."""
+    def complete():
+        return all(_npm_installed(n, v) for n, v in NPM_PACKAGES.items())
+
+    modules = os.path.join(NPM_CACHE, "node_modules")
+    if complete():
+        return modules
+    npm = shutil.which("npm")
+    if not npm:
+        raise NoNpm("npm is not installed: cannot install %s into %s"
+                    % (", ".join(NPM_PACKAGES), NPM_CACHE))
+    os.makedirs(NPM_CACHE, exist_ok=True)
+    with open(os.path.join(NPM_CACHE, ".install.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not complete():
+            p = subprocess.run(
+                [npm, "install", "--prefix", NPM_CACHE, "--no-audit",
+                 "--no-fund", "--no-save", "--loglevel=error"]
+                + ["%s@%s" % nv for nv in NPM_PACKAGES.items()],
+                capture_output=True, text=True, timeout=600)
+            if p.returncode or not complete():
+                raise RuntimeError("npm install into %s failed:\n%s%s"
+                                   % (NPM_CACHE, p.stdout, p.stderr))
+    return modules
+
+
 def buf_path():
-    """buf at BUF_VERSION, installed with npm into NPM_CACHE if it is not
-    there yet (under a lock: parallel test runs share the cache).  Raises
-    NoNpm when npm is absent and no such buf exists."""
-    buf = os.path.join(NPM_CACHE, "node_modules", ".bin", "buf")
-
-    def usable():
-        if not os.access(buf, os.X_OK):
-            return False
-        p = subprocess.run([buf, "--version"], capture_output=True,
-                           text=True, timeout=60)
-        return p.returncode == 0 and p.stdout.strip() == BUF_VERSION
-
-    if usable():
-        return buf
+    """buf at BUF_VERSION (npm_modules())."""
+    buf = os.path.join(npm_modules(), ".bin", "buf")
+    p = subprocess.run([buf, "--version"], capture_output=True, text=True,
+                       timeout=60)
+    if p.returncode or p.stdout.strip() != BUF_VERSION:
+        raise RuntimeError("%s is not buf %s" % (buf, BUF_VERSION))
+    return buf
     npm = shutil.which("npm")
     if not npm:
         raise NoNpm("npm is not installed: cannot install @bufbuild/buf@%s "
