@@ -8,6 +8,10 @@ power button (StopVM succeeds); the other ignores it (StopVM times out,
 the VM keeps running, ForceStopVM stops it); the third powers itself
 off and shows STOPPED.  Afterwards the domains are
 gone from libvirt itself (`virsh list --all`).
+
+One more is driven the way the seed's control plane drives a node: gRPC
+with stubs generated from the seed (grpcio), by its own vmId, StreamEvents
+open meanwhile.  Run with /usr/bin/python3 (Debian's python3-grpcio).
 """
 import os
 import shutil
@@ -17,8 +21,11 @@ import time
 import unittest
 import uuid
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "proto"))
 import computetest  # noqa: E402
+import protoenv  # noqa: E402
 
 WHY_NOT = computetest.missing_prerequisites()
 
@@ -262,6 +269,65 @@ class QemuGuestTest(unittest.TestCase):
         self.assertNotIn(selfoff, r.stdout)
         self.assertNotIn(good, str(self.ok("ListVMs", {})))
         print("three guests booted to their markers in %.1f s" % boot)
+
+    def test_seed_grpc_lifecycle(self):
+        """The seed's calls over gRPC on a TCG guest: CreateVM by vmId
+        (carrying our kernel fields, numbered from 100, as unknown fields
+        of the seed's message) -> POWER_STATE_STOPPED -> StartVM -> the
+        guest kernel prints -> POWER_STATE_RUNNING with StreamEvents
+        showing EVENT_TYPE_VM_STARTED -> StopVM -> POWER_STATE_STOPPED ->
+        DeleteVM -> NOT_FOUND."""
+        import grpc
+        from google.protobuf import descriptor_pool, empty_pb2
+        from google.protobuf import message_factory
+        pb, rpc = protoenv.seed_node_stubs(tempfile.mkdtemp(dir=self.tmp))
+        pool = descriptor_pool.DescriptorPool()
+        for fd in protoenv.ours_descriptor_set().file:
+            pool.Add(fd)
+        ours = message_factory.MessageFactory(pool).GetPrototype(
+            pool.FindMessageTypeByName(
+                "limiquantix.node.v1.CreateVMOnNodeRequest"))
+        vm = str(uuid.uuid4())
+        mine = ours(vm_id=vm, name="lq-grpc")
+        mine.spec.cpu_cores = 1
+        mine.spec.memory_mib = 256
+        mine.spec.kernel_path = self.kernel
+        mine.spec.initrd_path = self.initrd
+        mine.spec.kernel_cmdline = "console=ttyS0 panic=-1"
+        mine.spec.serial_log = True
+        request = pb.CreateVMOnNodeRequest.FromString(
+            mine.SerializeToString())
+        self.assertEqual(request.vm_id, vm)
+
+        channel = grpc.insecure_channel("127.0.0.1:%d" % self.daemon.port)
+        self.addCleanup(channel.close)
+        node = rpc.NodeDaemonServiceStub(channel)
+        self.addCleanup(self.cleanup, vm)
+        created = node.CreateVM(request, timeout=60)
+        self.assertEqual((created.vm_id, created.created), (vm, True))
+        ident = pb.VMIdRequest(vm_id=vm)
+        self.assertEqual(node.GetVMStatus(ident, timeout=30).state,
+                         pb.POWER_STATE_STOPPED)
+        events = node.StreamEvents(empty_pb2.Empty(), timeout=180)
+        time.sleep(0.5)                 # open before the VM starts
+        node.StartVM(ident, timeout=60)
+        log = self.ok("GetVMStatus", {"vmId": vm})["serialLogPath"]
+        wait_for(lambda: "Linux version" in self.serial(log), 120,
+                 "the guest kernel")
+        self.assertEqual(node.GetVMStatus(ident, timeout=30).state,
+                         pb.POWER_STATE_RUNNING)
+        for ev in events:
+            if ev.vm_id == vm and ev.type == pb.EVENT_TYPE_VM_STARTED:
+                break
+        events.cancel()
+        node.StopVM(pb.StopVMRequest(vm_id=vm, timeout_seconds=30),
+                    timeout=90)
+        self.assertEqual(node.GetVMStatus(ident, timeout=30).state,
+                         pb.POWER_STATE_STOPPED)
+        node.DeleteVM(ident, timeout=60)
+        with self.assertRaises(grpc.RpcError) as ctx:
+            node.GetVMStatus(ident, timeout=30)
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.NOT_FOUND)
 
     def test_uefi_guest(self):
         """firmware UEFI: OVMF boots the kernel; DeleteVM removes the VM's
