@@ -250,7 +250,9 @@ body_read_cb(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
     if (!n && st->streaming && !st->stream_ended) {
         return NGHTTP2_ERR_DEFERRED;    /* Resumed when messages come. */
     }
-    memcpy(buf, st->out + st->out_off, n);
+    if (n) {
+        memcpy(buf, st->out + st->out_off, n);     /* 'out' may be NULL. */
+    }
     st->out_off += n;
     if (st->out_off == st->out_len && (!st->streaming || st->stream_ended)) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;

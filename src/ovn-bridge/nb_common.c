@@ -158,7 +158,9 @@ void
 lq_nb_sort_by_id(struct json *array)
 {
     struct json_array *a = json_array(array);
-    qsort(a->elems, a->n, sizeof *a->elems, compare_json_id);
+    if (a->n > 1) {             /* An empty array has no elems at all. */
+        qsort(a->elems, a->n, sizeof *a->elems, compare_json_id);
+    }
 }
 
 bool

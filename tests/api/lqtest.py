@@ -133,6 +133,16 @@ class Daemon:
                         os.kill(int(f.read().strip()), signal.SIGKILL)
                 except (OSError, ValueError):
                     pass
+        # And any left without a pidfile: processes whose command line
+        # names this test's private sandbox directory.
+        mine = (self.sandbox + "/").encode()
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    if mine in f.read():
+                        os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
 
     def post(self, path, body=b"{}", headers=None, unix=True, method="POST"):
         """Raw HTTP request; returns (status, headers, body bytes)."""

@@ -69,8 +69,10 @@ class SeedDevicesTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.node.api_status(NET + "DeleteNetwork", {"id": cls.net["id"]})
-        rc = cls.node.stop()
+        try:
+            cls.node.api_status(NET + "DeleteNetwork", {"id": cls.net["id"]})
+        finally:
+            rc = cls.node.stop()    # also when the daemon died
         assert rc == 0, cls.node.read_log()[-3000:]
 
     # ---- helpers --------------------------------------------------------
