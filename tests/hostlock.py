@@ -4,7 +4,9 @@ A few things on this machine exist once per host, whatever the checkout or
 build directory: the hugepage pools (/sys/kernel/mm/hugepages/*/nr_hugepages,
 /proc/sys/vm/nr_hugepages), DPDK's runtime directory /var/run/dpdk (and the
 fixed-name veth of test_dpdk_ports), tgtd's control sockets in
-/var/run/tgtd, and rpcbind's port 111.  Within one `meson test` such tests
+/var/run/tgtd, rpcbind's port 111, and the tap devices OVS's userspace
+datapath makes for a --sandbox (ovs-netdev, br-int: lqtest.Daemon holds
+"ovs-netdev" while it starts one).  Within one `meson test` such tests
 are `is_parallel : false`, so meson runs each alone; hold() keeps them apart
 from the same tests in another `meson test` too (build/ and build-asan/,
 two clones, two people on one machine): one flock(2) per resource in
@@ -23,7 +25,7 @@ import signal
 import sys
 
 LOCK_DIR = "/run/lock/limiquantix-node-tests"
-RESOURCES = ("dpdk", "hugepages", "rpcbind", "tgtd")
+RESOURCES = ("dpdk", "hugepages", "ovs-netdev", "rpcbind", "tgtd")
 
 _held = {}
 

@@ -10,8 +10,13 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+import hostlock  # noqa: E402
 
 NODE = os.environ.get("LQ_NODE", "build/limiquantix-node")
 LQCTL = os.environ.get("LQ_CTL", "build/lqctl")
@@ -81,6 +86,10 @@ class Daemon:
         self.proc = None
 
     def start(self, wait=True):
+        if "--sandbox" in self.args:
+            # OVS's userspace datapath makes host-wide tap devices
+            # (ovs-netdev, br-int): one sandbox on the machine at a time.
+            hostlock.hold("ovs-netdev")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(self.args, stdout=self.log,
                                      stderr=subprocess.STDOUT)
