@@ -479,6 +479,13 @@ lq_compute_list_vms(struct lq_compute *c, struct lq_vm_status **vmsp,
     return list_vms(c, vmsp, np, true);
 }
 
+struct lq_error *
+lq_compute_list_vms_brief(struct lq_compute *c, struct lq_vm_status **vmsp,
+                          size_t *np)
+{
+    return list_vms(c, vmsp, np, false);
+}
+
 /* ---- Attachments -------------------------------------------------------- */
 
 /* 8 characters for the VNC password (the protocol's limit). */

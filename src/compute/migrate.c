@@ -231,17 +231,27 @@ migrate_op(virDomainPtr dom, const char *id, void *aux_)
     return e;
 }
 
+/* The libvirt URI of MigrateVM's target: a peer, never this node. */
+static struct lq_error *
+target_uri(const struct lq_compute *c, const char *target, char **urip)
+{
+    struct lq_error *e = lq_compute_migration_uri(c, "targetNodeUri", target,
+                                                  urip);
+    if (!e && !strcmp(*urip, c->uri)) {
+        free(*urip);
+        *urip = NULL;
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "targetNodeUri: that is this "
+                         "node's own libvirt");
+    }
+    return e;
+}
+
 struct lq_error *
 lq_compute_migrate_vm(struct lq_compute *c, const char *id,
                       const char *target, bool live)
 {
-    char *uri;
-    struct lq_error *e = lq_compute_migration_uri(c, "targetNodeUri", target,
-                                                  &uri);
-    if (!e && !strcmp(uri, c->uri)) {
-        e = lq_error_new(LQ_INVALID_ARGUMENT, "targetNodeUri: that is this "
-                         "node's own libvirt");
-    }
+    char *uri = NULL;
+    struct lq_error *e = target_uri(c, target, &uri);
     if (!e) {
         struct migrate_aux aux = { c, uri, live };
         e = compute_with_vm(c, id, migrate_op, &aux);
@@ -328,13 +338,8 @@ lq_compute_migration_start(struct lq_compute *c, const char *id,
                            const char *target, bool live,
                            struct lq_migration **mp)
 {
-    char *uri;
-    struct lq_error *e = lq_compute_migration_uri(c, "targetNodeUri", target,
-                                                  &uri);
-    if (!e && !strcmp(uri, c->uri)) {
-        e = lq_error_new(LQ_INVALID_ARGUMENT, "targetNodeUri: that is this "
-                         "node's own libvirt");
-    }
+    char *uri = NULL;
+    struct lq_error *e = target_uri(c, target, &uri);
     if (!e) {
         e = compute_with_vm(c, id, exists_op, NULL);
     }

@@ -60,17 +60,16 @@ in_object(struct lq_error *error, const char *format, ...)
     return error;
 }
 
-static struct lq_error *
-get_compute(struct lq_compute **cp)
+struct lq_error *
+rpc_compute_get(struct lq_compute **cp)
 {
     *cp = lq_compute_get_default();
     return *cp ? NULL : lq_error_new(LQ_UNAVAILABLE, "compute is not "
                                      "configured on this node");
 }
 
-/* A UUID field, normalized to lower case into 'out'. */
-static struct lq_error *
-get_uuid(const struct json *obj, const char *field, bool required,
+struct lq_error *
+rpc_get_uuid(const struct json *obj, const char *field, bool required,
          char out[37])
 {
     const char *s = NULL;
@@ -122,12 +121,11 @@ get_u32_min1(const struct json *obj, const char *field, const char *name,
     return NULL;
 }
 
-/* The compute handle and the request's required vmId. */
-static struct lq_error *
-vm_request(const struct json *req, struct lq_compute **c, char id[37])
+struct lq_error *
+rpc_vm_request(const struct json *req, struct lq_compute **c, char id[37])
 {
-    struct lq_error *error = get_compute(c);
-    return error ? error : get_uuid(req, "vmId", true, id);
+    struct lq_error *error = rpc_compute_get(c);
+    return error ? error : rpc_get_uuid(req, "vmId", true, id);
 }
 
 static bool
@@ -406,8 +404,8 @@ parse_nic(const struct json *j, const char *field, struct lq_nic_spec *n)
     }
     const char *mac = NULL;
     if ((error = get_opt_string(j, "id", &n->id))
-        || (error = get_uuid(j, "portId", false, n->port_id))
-        || (error = get_uuid(j, "network", false, n->network_id))
+        || (error = rpc_get_uuid(j, "portId", false, n->port_id))
+        || (error = rpc_get_uuid(j, "network", false, n->network_id))
         || (error = get_opt_string(j, "bridge", &n->host_bridge))
         || (error = lq_json_get_string(j, "macAddress", &mac))) {
         return in_object(error, "%s", field);
@@ -537,9 +535,9 @@ lq_rpc_compute_parse_create(const struct json *req, struct lq_vm_spec *s)
 {
     /* The contract's vmId (the control plane's id: CreateVM is idempotent
      * by it); "id" is the name this API used before, still read. */
-    struct lq_error *error = get_uuid(req, "vmId", false, s->id);
+    struct lq_error *error = rpc_get_uuid(req, "vmId", false, s->id);
     if (!error && !s->id[0]) {
-        error = get_uuid(req, "id", false, s->id);
+        error = rpc_get_uuid(req, "id", false, s->id);
     }
     if (error) {
         return error;
@@ -637,7 +635,7 @@ create_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
     struct lq_vm_status st;
 
     lq_vm_spec_init(&spec);
-    struct lq_error *error = get_compute(&c);
+    struct lq_error *error = rpc_compute_get(&c);
     if (!error) {
         error = lq_rpc_compute_parse_create(req, &spec);
     }
@@ -661,7 +659,7 @@ vm_op(const struct json *req, struct json **responsep,
 {
     struct lq_compute *c;
     char id[37];
-    struct lq_error *error = vm_request(req, &c, id);
+    struct lq_error *error = rpc_vm_request(req, &c, id);
     if (!error) {
         error = op(c, id);
     }
@@ -691,7 +689,7 @@ get_vm_status(struct lq_node *node OVS_UNUSED, const struct json *req,
 {
     struct lq_compute *c;
     char id[37];
-    struct lq_error *error = vm_request(req, &c, id);
+    struct lq_error *error = rpc_vm_request(req, &c, id);
     return error ? error : status_reply(c, id, responsep);
 }
 
@@ -703,7 +701,7 @@ stop_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
     char id[37];
     uint32_t timeout = 0;
     bool graceful_only = false;
-    struct lq_error *error = vm_request(req, &c, id);
+    struct lq_error *error = rpc_vm_request(req, &c, id);
     if (!error) {
         error = lq_json_get_uint32(req, "timeoutSeconds", &timeout);
     }
@@ -731,7 +729,7 @@ delete_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
 {
     struct lq_compute *c;
     char id[37];
-    struct lq_error *error = vm_request(req, &c, id);
+    struct lq_error *error = rpc_vm_request(req, &c, id);
     if (!error) {
         error = lq_compute_delete_vm(c, id);
     }
@@ -748,7 +746,7 @@ list_vms(struct lq_node *node OVS_UNUSED, const struct json *req OVS_UNUSED,
     struct lq_compute *c;
     struct lq_vm_status *vms;
     size_t n;
-    struct lq_error *error = get_compute(&c);
+    struct lq_error *error = rpc_compute_get(&c);
     if (!error) {
         error = lq_compute_list_vms(c, &vms, &n);
     }
@@ -774,7 +772,7 @@ attach_disk(struct lq_node *node OVS_UNUSED, const struct json *req,
     char id[37];
     struct lq_disk_spec d;
     memset(&d, 0, sizeof d);
-    struct lq_error *error = vm_request(req, &c, id);
+    struct lq_error *error = rpc_vm_request(req, &c, id);
     if (!error) {
         const struct json *disk = lq_json_field(req, "disk");
         error = disk ? parse_disk(disk, "disk", &d)
@@ -798,7 +796,7 @@ attach_nic(struct lq_node *node OVS_UNUSED, const struct json *req,
     char id[37];
     struct lq_nic_spec n;
     memset(&n, 0, sizeof n);
-    struct lq_error *error = vm_request(req, &c, id);
+    struct lq_error *error = rpc_vm_request(req, &c, id);
     if (!error) {
         error = parse_nic(lq_json_field(req, "nic"), "nic", &n);
     }
@@ -821,7 +819,7 @@ detach(const struct json *req, struct json **responsep, const char *field,
     struct lq_compute *c;
     char id[37];
     char *device = NULL;
-    struct lq_error *error = vm_request(req, &c, id);
+    struct lq_error *error = rpc_vm_request(req, &c, id);
     if (!error) {
         error = get_opt_string(req, field, &device);
     }
@@ -859,7 +857,7 @@ get_console(struct lq_node *node OVS_UNUSED, const struct json *req,
     struct lq_compute *c;
     char id[37];
     struct lq_vm_console con;
-    struct lq_error *error = vm_request(req, &c, id);
+    struct lq_error *error = rpc_vm_request(req, &c, id);
     if (!error) {
         error = lq_compute_get_console(c, id, &con);
     }
@@ -910,7 +908,7 @@ create_snapshot(struct lq_node *node OVS_UNUSED, const struct json *req,
     char *snap_id = NULL, *name = NULL, *description = NULL;
     struct lq_vm_snapshot sn;
     memset(&sn, 0, sizeof sn);
-    struct lq_error *error = vm_request(req, &c, id);
+    struct lq_error *error = rpc_vm_request(req, &c, id);
     if (!error && !(error = get_opt_string(req, "snapshotId", &snap_id))
         && !(error = get_opt_string(req, "name", &name))) {
         error = get_opt_string(req, "description", &description);
@@ -934,9 +932,9 @@ static struct lq_error *
 snapshot_request(const struct json *req, struct lq_compute **c, char id[37],
                  char snap_id[37])
 {
-    struct lq_error *error = vm_request(req, c, id);
+    struct lq_error *error = rpc_vm_request(req, c, id);
     if (!error) {
-        error = get_uuid(req, "snapshotId", true, snap_id);
+        error = rpc_get_uuid(req, "snapshotId", true, snap_id);
     }
     return error;
 }
@@ -981,7 +979,7 @@ list_snapshots(struct lq_node *node OVS_UNUSED, const struct json *req,
     char id[37];
     struct lq_vm_snapshot *list = NULL;
     size_t n = 0;
-    struct lq_error *error = vm_request(req, &c, id);
+    struct lq_error *error = rpc_vm_request(req, &c, id);
     if (!error) {
         error = lq_compute_list_snapshots(c, id, &list, &n);
     }
@@ -1006,7 +1004,7 @@ get_vm_metrics(struct lq_node *node OVS_UNUSED, const struct json *req,
     char id[37];
     struct lq_vm_metrics mt;
     memset(&mt, 0, sizeof mt);
-    struct lq_error *error = vm_request(req, &c, id);
+    struct lq_error *error = rpc_vm_request(req, &c, id);
     if (!error) {
         error = lq_compute_get_metrics(c, id, &mt);
     }
@@ -1034,9 +1032,9 @@ watch_events(struct lq_node *node OVS_UNUSED, const struct json *req,
     size_t n = 0;
     uint64_t last = 0;
     bool truncated = false;
-    struct lq_error *error = get_compute(&c);
+    struct lq_error *error = rpc_compute_get(&c);
     if (!error) {
-        error = get_uuid(req, "vmId", false, vm_id);
+        error = rpc_get_uuid(req, "vmId", false, vm_id);
     }
     int64_t since_signed = 0;
     if (!error) {
@@ -1094,7 +1092,7 @@ migrate_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
     char id[37];
     char *target = NULL;
     bool live = false;
-    struct lq_error *error = vm_request(req, &c, id);
+    struct lq_error *error = rpc_vm_request(req, &c, id);
     if (!error && !(error = get_opt_string(req, "targetNodeUri", &target))) {
         error = lq_json_get_bool(req, "live", &live);
     }
@@ -1124,7 +1122,7 @@ event_stream_open(struct lq_node *node OVS_UNUSED,
                   const struct json *req OVS_UNUSED, void **statep)
 {
     struct lq_compute *c;
-    struct lq_error *e = get_compute(&c);
+    struct lq_error *e = rpc_compute_get(&c);
     if (!e) {
         e = lq_compute_ping(c);     /* Events flow while connected. */
     }

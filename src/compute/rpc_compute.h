@@ -6,6 +6,7 @@
 #ifndef LQ_RPC_COMPUTE_H
 #define LQ_RPC_COMPUTE_H 1
 
+#include <stdbool.h>
 #include "limiquantix/error.h"
 
 struct lq_rpc_registry;
@@ -21,5 +22,16 @@ void lq_rpc_compute_register(struct lq_rpc_registry *);
 struct lq_error *lq_rpc_compute_parse_create(const struct json *request,
                                              struct lq_vm_spec *);
 struct json *lq_vm_status_to_json(const struct lq_vm_status *);
+
+/* Shared by the compute RPC files (rpc_compute.c, rpc_migrate.c): the
+ * compute handle (unavailable while there is none); a UUID field,
+ * normalized to lower case into 'out' (invalid_argument naming it); and
+ * both for a request's required vmId. */
+struct lq_compute;
+struct lq_error *rpc_compute_get(struct lq_compute **);
+struct lq_error *rpc_get_uuid(const struct json *, const char *field,
+                              bool required, char out[37]);
+struct lq_error *rpc_vm_request(const struct json *, struct lq_compute **,
+                                char id[37]);
 
 #endif

@@ -196,7 +196,7 @@ vms_json(const struct baseline *prev, struct baseline *now, double secs)
     struct lq_compute *c = lq_compute_get_default();
     struct lq_vm_status *vms = NULL;
     size_t n = 0;
-    if (!c || lq_compute_list_vms(c, &vms, &n)) {
+    if (!c || lq_compute_list_vms_brief(c, &vms, &n)) {
         return a;           /* No compute here, or libvirt is away. */
     }
     for (size_t i = 0; i < n; i++) {

@@ -30,10 +30,10 @@
 #include "openvswitch/shash.h"
 #include "openvswitch/thread.h"
 #include "rpc.h"
+#include "rpc_compute.h"
 #include "seq.h"
 #include "timeval.h"
 #include "util.h"
-#include "uuid.h"
 
 #define NODE_SERVICE "limiquantix.node.v1.NodeDaemonService"
 #define PROGRESS_MS 500
@@ -46,32 +46,6 @@ static const char *const phase_names[] = {
     [LQ_MIGRATION_COMPLETE] = "MIGRATION_PHASE_COMPLETE",
     [LQ_MIGRATION_FAILED] = "MIGRATION_PHASE_FAILED",
 };
-
-static struct lq_error *
-get_compute(struct lq_compute **cp)
-{
-    *cp = lq_compute_get_default();
-    return *cp ? NULL : lq_error_new(LQ_UNAVAILABLE, "compute is not "
-                                     "configured on this node");
-}
-
-/* 'field' of 'req', a UUID, lower-cased into 'id'. */
-static struct lq_error *
-get_vm_id(const struct json *req, const char *field, char id[37])
-{
-    const char *s = NULL;
-    struct lq_error *e = lq_json_get_string(req, field, &s);
-    struct uuid u;
-    if (!e && (!s || !*s)) {
-        e = lq_error_new(LQ_INVALID_ARGUMENT, "%s: required", field);
-    } else if (!e && !uuid_from_string(&u, s)) {
-        e = lq_error_new(LQ_INVALID_ARGUMENT, "%s: \"%s\" is not a UUID",
-                         field, s);
-    } else if (!e) {
-        snprintf(id, 37, UUID_FMT, UUID_ARGS(&u));
-    }
-    return e;
-}
 
 /* ---- MigrateVM -------------------------------------------------------------- */
 
@@ -92,9 +66,9 @@ migrate_stream_open(struct lq_node *node OVS_UNUSED, const struct json *req,
     char id[37];
     const char *target = NULL;
     bool live = false, storage = false;
-    struct lq_error *e = get_compute(&c);
+    struct lq_error *e = rpc_compute_get(&c);
     if (!e) {
-        e = get_vm_id(req, "vmId", id);
+        e = rpc_get_uuid(req, "vmId", true, id);
     }
     if (!e && !(e = lq_json_get_string(req, "targetNodeUri", &target))
         && !(e = lq_json_get_bool(req, "live", &live))) {
@@ -243,9 +217,9 @@ prepare_migration(struct lq_node *node OVS_UNUSED, const struct json *req,
     char id[37];
     const char *source = NULL;
     char *source_uri = NULL;
-    struct lq_error *e = get_compute(&c);
+    struct lq_error *e = rpc_compute_get(&c);
     if (!e) {
-        e = get_vm_id(req, "vmId", id);
+        e = rpc_get_uuid(req, "vmId", true, id);
     }
     if (!e) {
         e = lq_json_get_string(req, "sourceNodeUri", &source);
@@ -305,7 +279,7 @@ receive_migration(struct lq_node *node OVS_UNUSED, const struct json *req,
     char id[37];
     struct lq_error *e = lq_json_get_string(req, "token", &token);
     if (!e) {
-        e = get_vm_id(req, "vmId", id);
+        e = rpc_get_uuid(req, "vmId", true, id);
     }
     if (e) {
         return e;

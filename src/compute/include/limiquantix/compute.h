@@ -361,6 +361,10 @@ struct lq_error *lq_compute_get_vm(struct lq_compute *, const char *id,
 /* Our VMs (domains with our metadata), sorted by id. */
 struct lq_error *lq_compute_list_vms(struct lq_compute *,
                                      struct lq_vm_status **, size_t *n);
+/* The same without startedAt and resourceUsage (no metrics read), for a
+ * caller that reads each VM's metrics itself. */
+struct lq_error *lq_compute_list_vms_brief(struct lq_compute *,
+                                           struct lq_vm_status **, size_t *n);
 
 /* Where VM disks and NICs come from: volumes are resolved through
  * 'storage' (their libvirt disk source; cephx keys become libvirt
