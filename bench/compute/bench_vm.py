@@ -94,7 +94,7 @@ def main():
             log = os.path.join(tmp, "ours-%d.log" % i)
             vm = str(uuid.uuid4())
             t0 = time.time()
-            api("CreateVM", {"id": vm, "name": "bench-%d" % i, "spec": {
+            api("CreateVM", {"vmId": vm, "name": "bench-%d" % i, "spec": {
                 "memoryMib": 256, "kernelPath": kernel, "initrdPath": initrd,
                 "kernelCmdline": "console=ttyS0 panic=-1 lq.disk=read",
                 "serialLogPath": log}})

@@ -127,11 +127,11 @@ struct h2_stream {
     enum h2_proto proto;
     bool binary;                    /* Protobuf (else JSON). */
     const struct lq_rpc_method *method;
-    struct json *request, *response;
+    struct lq_rpc_msg request, response;
     struct lq_error *error;
     /* What the call returned, written by the worker thread and taken over
      * by the loop in call_done() (the loop may have answered meanwhile). */
-    struct json *call_response;
+    struct lq_rpc_msg call_response;
     struct lq_error *call_error;
 
     bool in_flight;                 /* A call runs (worker or async). */
@@ -175,8 +175,9 @@ stream_free(struct h2_stream *st)
     }
     free(st->inflated);
     ds_destroy(&st->body);
-    json_destroy(st->request);
-    json_destroy(st->response);
+    lq_rpc_msg_clear(&st->request);
+    lq_rpc_msg_clear(&st->response);
+    lq_rpc_msg_clear(&st->call_response);
     lq_error_free(st->error);
     free(st->out);
     free(st->message);
@@ -350,12 +351,9 @@ stream_answer(struct h2_stream *st)
     st->answered = true;
     void *payload = NULL;
     size_t len = 0;
-    if (!st->error && st->binary) {
-        st->error = lq_rpc_encode_binary(st->method, st->response, &payload,
-                                         &len);
-    } else if (!st->error) {
-        payload = lq_json_to_string(st->response);
-        len = strlen(payload);
+    if (!st->error) {
+        st->error = lq_rpc_encode(st->method, st->binary, &st->response,
+                                  &payload, &len);
     }
     st->code = st->error ? st->error->code : LQ_OK;
     if (st->error) {
@@ -588,7 +586,7 @@ stream_open_work(void *st_)
 {
     struct h2_stream *st = st_;
     st->call_error = st->method->stream->open(
-        st->conn->listener->env.node, st->request, &st->stream_state);
+        st->conn->listener->env.node, st->request.json, &st->stream_state);
 }
 
 static void
@@ -629,7 +627,7 @@ call_work(void *st_)
 {
     struct h2_stream *st = st_;
     st->call_error = lq_rpc_call(st->method, st->conn->listener->env.node,
-                                 st->request, &st->call_response);
+                                 &st->request, &st->call_response);
 }
 
 /* Never sends here: this may run inside an nghttp2 callback (an async
@@ -642,15 +640,13 @@ call_done(void *st_)
     if (st->answered) {
         /* Answered deadline_exceeded already: the late result is dropped. */
         lq_error_free(st->call_error);
-        json_destroy(st->call_response);
+        lq_rpc_msg_clear(&st->call_response);
     } else {
         lq_error_free(st->error);
-        json_destroy(st->response);
         st->error = st->call_error;
-        st->response = st->call_response;
+        lq_rpc_msg_move(&st->response, &st->call_response);
     }
     st->call_error = NULL;
-    st->call_response = NULL;
     if (st->conn->fd >= 0) {
         stream_answer(st);
     }
@@ -664,7 +660,7 @@ async_complete(struct lq_rpc_call *call, struct lq_error *error,
 {
     struct h2_stream *st = CONTAINER_OF(call, struct h2_stream, call);
     st->call_error = error;
-    st->call_response = response;
+    st->call_response.json = response;
     call_done(st);
 }
 
@@ -922,9 +918,8 @@ stream_dispatch(struct h2_stream *st)
     } else if (gzip_in && !request_inflate(st, &data, &len)) {
         return;
     }
-    struct lq_error *e = st->binary
-        ? lq_rpc_decode_binary(st->method, data, len, &st->request)
-        : lq_json_parse_object((const char *) data, len, &st->request);
+    struct lq_error *e = lq_rpc_decode(st->method, st->binary, data, len,
+                                       &st->request);
     if (e) {
         st->error = e;
         stream_answer(st);
@@ -938,12 +933,12 @@ stream_dispatch(struct h2_stream *st)
     } else if (st->method->async_handler) {
         st->in_flight = true;
         st->call.complete = async_complete;
-        st->method->async_handler(env->node, st->request, &st->call);
+        st->method->async_handler(env->node, st->request.json, &st->call);
     } else if (st->method->blocking) {
         st->in_flight = true;
         lq_worker_pool_submit(env->pool, call_work, call_done, st);
     } else {
-        st->error = lq_rpc_call(st->method, env->node, st->request,
+        st->error = lq_rpc_call(st->method, env->node, &st->request,
                                 &st->response);
         stream_answer(st);
     }

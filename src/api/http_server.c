@@ -84,8 +84,8 @@ struct request {
     struct ds body;
     bool too_large;
     struct timespec start;
-    struct json *request;
-    struct json *response;      /* Result: response or error. */
+    struct lq_rpc_msg request;
+    struct lq_rpc_msg response; /* Result: response or error. */
     struct lq_error *error;
     unsigned int status;        /* Overrides the code's HTTP status if set. */
     bool binary;                /* application/proto. */
@@ -169,11 +169,11 @@ queue_result(struct MHD_Connection *conn, struct request *req)
             static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
             VLOG_WARN_RL(&rl, "%s: %s", method_name, req->error->message);
         }
-    } else if (req->binary) {
+    } else {
         void *bytes = NULL;
         size_t len = 0;
-        req->error = lq_rpc_encode_binary(req->method, req->response,
-                                          &bytes, &len);
+        req->error = lq_rpc_encode(req->method, req->binary, &req->response,
+                                   &bytes, &len);
         if (req->error) {
             free(method_name);
             return queue_result(conn, req);
@@ -182,15 +182,8 @@ queue_result(struct MHD_Connection *conn, struct request *req)
                                seconds_since(&req->start));
         free(method_name);
         req->state = REQ_DONE;
-        return queue_answer(conn, req, "application/proto", bytes, len);
-    } else {
-        lq_metrics_observe_rpc(s->metrics, method_name, code,
-                               seconds_since(&req->start));
-        free(method_name);
-        req->state = REQ_DONE;
-        body = lq_json_to_string(req->response);
-        return queue_answer(conn, req, "application/json", body,
-                            strlen(body));
+        return queue_answer(conn, req, req->binary ? "application/proto"
+                            : "application/json", bytes, len);
     }
     lq_metrics_observe_rpc(s->metrics, method_name, code,
                            seconds_since(&req->start));
@@ -340,7 +333,7 @@ rpc_work(void *req_)
     struct request *req = req_;
     struct lq_http_server *s = req->listener->server;
 
-    req->error = lq_rpc_call(req->method, s->node, req->request,
+    req->error = lq_rpc_call(req->method, s->node, &req->request,
                              &req->response);
 }
 
@@ -361,7 +354,7 @@ async_complete(struct lq_rpc_call *call, struct lq_error *error,
     struct request *req = CONTAINER_OF(call, struct request, call);
 
     req->error = error;
-    req->response = response;
+    req->response.json = response;
     req->state = REQ_DONE;
     MHD_resume_connection(req->conn);
     poll_immediate_wake();
@@ -393,10 +386,7 @@ request_dispatch(struct MHD_Connection *conn, struct request *req)
         ds_put_buffer(&req->body, (const char *) plain, len);
         free(plain);
     }
-    req->error = req->binary
-        ? lq_rpc_decode_binary(req->method, req->body.string,
-                               req->body.length, &req->request)
-        : lq_json_parse_object(req->body.string ? req->body.string : "",
+    req->error = lq_rpc_decode(req->method, req->binary, req->body.string,
                                req->body.length, &req->request);
     if (req->error) {
         return queue_result(conn, req);
@@ -412,7 +402,7 @@ request_dispatch(struct MHD_Connection *conn, struct request *req)
         req->conn = conn;
         req->call.complete = async_complete;
         MHD_suspend_connection(conn);
-        req->method->async_handler(s->node, req->request, &req->call);
+        req->method->async_handler(s->node, req->request.json, &req->call);
         return MHD_YES;
     }
     if (req->method->blocking) {
@@ -422,7 +412,7 @@ request_dispatch(struct MHD_Connection *conn, struct request *req)
         lq_worker_pool_submit(s->pool, rpc_work, rpc_done, req);
         return MHD_YES;
     }
-    req->error = lq_rpc_call(req->method, s->node, req->request,
+    req->error = lq_rpc_call(req->method, s->node, &req->request,
                              &req->response);
     return queue_result(conn, req);
 }
@@ -507,8 +497,8 @@ completed_cb(void *cls OVS_UNUSED, struct MHD_Connection *conn OVS_UNUSED,
     struct request *req = *con_cls;
     if (req) {
         ds_destroy(&req->body);
-        json_destroy(req->request);
-        json_destroy(req->response);
+        lq_rpc_msg_clear(&req->request);
+        lq_rpc_msg_clear(&req->response);
         lq_error_free(req->error);
         free(req);
         *con_cls = NULL;

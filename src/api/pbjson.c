@@ -102,7 +102,7 @@ value_size(const ProtobufCFieldDescriptor *f)
 
 /* ---- Message -> JSON -------------------------------------------------------- */
 
-static struct json *message_to_json(const ProtobufCMessage *);
+static struct json *message_to_json(const ProtobufCMessage *, unsigned int);
 
 static struct json *
 timestamp_to_json(const ProtobufCMessage *m)
@@ -113,7 +113,12 @@ timestamp_to_json(const ProtobufCMessage *m)
     char buf[64];
     gmtime_r(&secs, &tm);
     size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (t->nanos) {
+    /* 0, 3, 6 or 9 fractional digits, as protojson writes them. */
+    if (t->nanos % 1000000 == 0 && t->nanos) {
+        snprintf(buf + n, sizeof buf - n, ".%03"PRId32"Z", t->nanos / 1000000);
+    } else if (t->nanos % 1000 == 0 && t->nanos) {
+        snprintf(buf + n, sizeof buf - n, ".%06"PRId32"Z", t->nanos / 1000);
+    } else if (t->nanos) {
         snprintf(buf + n, sizeof buf - n, ".%09"PRId32"Z", t->nanos);
     } else {
         snprintf(buf + n, sizeof buf - n, "Z");
@@ -135,7 +140,8 @@ bytes_to_json(const ProtobufCBinaryData *b)
 
 /* One value at 'p' of field 'f'. */
 static struct json *
-value_to_json(const ProtobufCFieldDescriptor *f, const void *p)
+value_to_json(const ProtobufCFieldDescriptor *f, const void *p,
+              unsigned int flags)
 {
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32:
@@ -179,7 +185,7 @@ value_to_json(const ProtobufCFieldDescriptor *f, const void *p)
         if (is_wkt(f->descriptor, "google.protobuf.Timestamp")) {
             return timestamp_to_json(m);
         }
-        return message_to_json(m);
+        return message_to_json(m, flags);
     }
     }
 }
@@ -227,7 +233,8 @@ field_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 }
 
 static struct json *
-map_to_json(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *m)
+map_to_json(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *m,
+            unsigned int flags)
 {
     struct json *obj = json_object_create();
     size_t n = MEMBER(size_t, m, f->quantifier_offset);
@@ -236,20 +243,23 @@ map_to_json(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *m)
     for (size_t i = 0; i < n; i++) {
         const ProtobufCFieldDescriptor *kf = &ed->fields[0];
         const ProtobufCFieldDescriptor *vf = &ed->fields[1];
-        struct json *k = value_to_json(kf, (char *) entries[i] + kf->offset);
+        struct json *k = value_to_json(kf, (char *) entries[i] + kf->offset,
+                                       flags);
         char *key = k->type == JSON_STRING ? xstrdup(json_string(k))
                     : json_to_string(k, 0);
         json_destroy(k);
         json_object_put(obj, key,
-                        value_to_json(vf, (char *) entries[i] + vf->offset));
+                        value_to_json(vf, (char *) entries[i] + vf->offset,
+                                      flags));
         free(key);
     }
     return obj;
 }
 
 static struct json *
-message_to_json(const ProtobufCMessage *m)
+message_to_json(const ProtobufCMessage *m, unsigned int flags)
 {
+    bool all = flags & LQ_PB_EMIT_DEFAULTS;
     struct json *obj = json_object_create();
     if (!m) {
         return obj;
@@ -259,20 +269,24 @@ message_to_json(const ProtobufCMessage *m)
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         struct json *v = NULL;
         if (is_map_entry(f)) {
-            v = MEMBER(size_t, m, f->quantifier_offset) ? map_to_json(f, m)
-                                                         : NULL;
+            v = MEMBER(size_t, m, f->quantifier_offset) || all
+                ? map_to_json(f, m, flags) : NULL;
         } else if (f->label == PROTOBUF_C_LABEL_REPEATED) {
             size_t n = MEMBER(size_t, m, f->quantifier_offset);
-            if (n) {
+            if (n || all) {
                 const char *arr = MEMBER(const char *, m, f->offset);
                 v = json_array_create_empty();
                 for (size_t j = 0; j < n; j++) {
                     json_array_add(v, value_to_json(f, arr
-                                                    + j * value_size(f)));
+                                                    + j * value_size(f),
+                                                    flags));
                 }
             }
-        } else if (field_present(m, f)) {
-            v = value_to_json(f, (const char *) m + f->offset);
+        } else if (field_present(m, f)
+                   || (all && f->type != PROTOBUF_C_TYPE_MESSAGE
+                       && !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+                       && f->label != PROTOBUF_C_LABEL_OPTIONAL)) {
+            v = value_to_json(f, (const char *) m + f->offset, flags);
         }
         if (v) {
             char *name = json_name(f->name);
@@ -286,7 +300,13 @@ message_to_json(const ProtobufCMessage *m)
 struct json *
 lq_pb_to_json(const ProtobufCMessage *msg)
 {
-    return message_to_json(msg);
+    return message_to_json(msg, 0);
+}
+
+struct json *
+lq_pb_to_json_flags(const ProtobufCMessage *msg, unsigned int flags)
+{
+    return message_to_json(msg, flags);
 }
 
 /* ---- JSON -> message -------------------------------------------------------- */
@@ -357,32 +377,42 @@ parse_integer(const struct json *j, const char *path, bool is_signed,
     return NULL;
 }
 
+/* "spec.firmware: expected FIRMWARE_BIOS or FIRMWARE_UEFI, not ...". */
+static struct lq_error *
+bad_enum(const ProtobufCEnumDescriptor *ed, const char *path,
+         const char *got)
+{
+    struct ds names = DS_EMPTY_INITIALIZER;
+    for (unsigned i = 0; i < ed->n_values; i++) {
+        ds_put_format(&names, "%s%s", !i ? "" : i + 1 < ed->n_values
+                      ? ", " : " or ", ed->values[i].name);
+    }
+    struct lq_error *e = bad(path, "expected %s (a %s name or number), not "
+                             "%s", ds_cstr(&names), ed->short_name, got);
+    ds_destroy(&names);
+    return e;
+}
+
 static struct lq_error *
 parse_enum(const ProtobufCFieldDescriptor *f, const struct json *j,
            const char *path, int *out)
 {
     const ProtobufCEnumDescriptor *ed = f->descriptor;
+    const ProtobufCEnumValue *v = NULL;
     if (j->type == JSON_STRING) {
-        const ProtobufCEnumValue *v
-            = protobuf_c_enum_descriptor_get_value_by_name(ed,
-                                                           json_string(j));
-        if (!v) {
-            return bad(path, "unknown %s value \"%s\"", ed->short_name,
-                       json_string(j));
-        }
+        v = protobuf_c_enum_descriptor_get_value_by_name(ed, json_string(j));
+    } else if (j->type == JSON_INTEGER && j->integer >= INT32_MIN
+               && j->integer <= INT32_MAX) {
+        v = protobuf_c_enum_descriptor_get_value(ed, j->integer);
+    }
+    if (v) {
         *out = v->value;
         return NULL;
     }
-    if (j->type == JSON_INTEGER && j->integer >= INT32_MIN
-        && j->integer <= INT32_MAX) {
-        if (!protobuf_c_enum_descriptor_get_value(ed, j->integer)) {
-            return bad(path, "%lld is not a %s value", j->integer,
-                       ed->short_name);
-        }
-        *out = j->integer;
-        return NULL;
-    }
-    return bad(path, "expected a %s name", ed->short_name);
+    char *got = json_to_string(j, 0);
+    struct lq_error *e = bad_enum(ed, path, got);
+    free(got);
+    return e;
 }
 
 static struct lq_error *

@@ -26,10 +26,20 @@ struct json;
 struct json *lq_pb_to_json(const ProtobufCMessage *msg);
 
 enum {
-    /* Fields the descriptor does not know are skipped instead of refused
-     * (for our own replies, whose JSON may carry more than the contract). */
+    /* In: fields the descriptor does not know are skipped instead of
+     * refused (for our own replies, whose JSON may carry more than the
+     * contract). */
     LQ_PB_IGNORE_UNKNOWN = 1 << 0,
+    /* Out: fields at their default are written too (0, "", false, the
+     * zero enum name, [] and {}), as protojson's EmitDefaultValues does;
+     * unset sub-messages, oneofs and proto3 `optional` fields still are
+     * not.  Our JSON replies: every field a reader looks for is there. */
+    LQ_PB_EMIT_DEFAULTS = 1 << 1,
 };
+
+/* lq_pb_to_json() with LQ_PB_EMIT_DEFAULTS or 0. */
+struct json *lq_pb_to_json_flags(const ProtobufCMessage *msg,
+                                 unsigned int flags);
 
 /* Parses 'json' (an object) as a 'desc' message into '*msgp'. */
 struct lq_error *lq_pb_from_json(const ProtobufCMessageDescriptor *desc,

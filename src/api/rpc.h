@@ -1,21 +1,36 @@
 /* rpc.h: the Connect method table.
  *
- * An RPC handler is a thin wrapper: decode the request object, call one C
- * API function, encode the result.  The HTTP layer owns framing (paths,
- * content types, limits, status codes); handlers only see JSON. */
+ * An RPC handler is a thin wrapper: read the request, call one C API
+ * function, build the result.  The transports own framing (paths, content
+ * types, limits, status codes) and the codecs: a request is decoded once,
+ * from binary protobuf or proto3 JSON alike, into the method's input
+ * message of proto/ (protobuf-c), and a typed handler sees only that
+ * message and answers with its output message.  Handlers written before
+ * the typed layer (QuantumNet, storage, the server streams) still see the
+ * JSON object; lq_rpc_decode() gives each kind what it takes. */
 #ifndef LQ_RPC_H
 #define LQ_RPC_H 1
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
 #include "limiquantix/error.h"
 #include "openvswitch/json.h"
 #include "openvswitch/shash.h"
 
 struct lq_node;
 
-/* On success sets '*responsep' to a new JSON object. */
+/* A typed handler: 'request' is the method's input message, already
+ * checked against the contract (types, enum values, UTF-8); on success it
+ * may set '*responsep' to a new message of the method's output type, built
+ * with pbmsg.h (malloc'ed throughout: protobuf_c_message_free_unpacked()
+ * frees it); NULL answers the empty output message. */
+typedef struct lq_error *lq_rpc_pb_handler(struct lq_node *,
+                                           const ProtobufCMessage *request,
+                                           ProtobufCMessage **responsep);
+
+/* A JSON handler.  On success sets '*responsep' to a new JSON object. */
 typedef struct lq_error *lq_rpc_handler(struct lq_node *,
                                         const struct json *request,
                                         struct json **responsep);
@@ -74,8 +89,26 @@ struct lq_rpc_method {
     const struct lq_rpc_stream_class *stream;   /* ...or a server stream
                                                  * (HTTP/2 only)... */
     lq_rpc_bidi_handler *bidi;  /* ...or a binary bidirectional stream
-                                 * (HTTP/2 only). */
+                                 * (HTTP/2 only)... */
+    lq_rpc_pb_handler *pb_handler;  /* ...or a typed handler ('blocking'
+                                     * as for 'handler'). */
 };
+
+/* A typed method's table entry. */
+#define LQ_RPC_PB_METHOD(SERVICE, NAME, HANDLER, BLOCKING)              \
+    { .service = (SERVICE), .name = (NAME), .pb_handler = (HANDLER),    \
+      .blocking = (BLOCKING) }
+
+/* A request or a response in flight: the message for a typed method, the
+ * JSON object for the others (exactly one is set). */
+struct lq_rpc_msg {
+    ProtobufCMessage *pb;
+    struct json *json;
+};
+#define LQ_RPC_MSG_INIT { NULL, NULL }
+void lq_rpc_msg_clear(struct lq_rpc_msg *);
+/* Moves 'from' into 'to' (cleared first); 'from' is left empty. */
+void lq_rpc_msg_move(struct lq_rpc_msg *to, struct lq_rpc_msg *from);
 
 struct lq_rpc_registry {
     struct shash methods;       /* "/service/Name" -> struct lq_rpc_method. */
@@ -89,11 +122,26 @@ void lq_rpc_register(struct lq_rpc_registry *,
 const struct lq_rpc_method *lq_rpc_find(const struct lq_rpc_registry *,
                                         const char *path);
 
-/* Runs a method in-process and returns the response or error (used by the
- * HTTP layer and by tests). */
+/* Decodes a request body, binary protobuf or JSON text, for 'method'
+ * into 'request' (which must be empty): a typed method gets its input
+ * message (JSON parsed by the contract: unknown fields, wrong types and
+ * undefined enum values are invalid_argument naming the field), the
+ * others the JSON object (binary through the contract's message). */
+struct lq_error *lq_rpc_decode(const struct lq_rpc_method *, bool binary,
+                               const void *data, size_t len,
+                               struct lq_rpc_msg *request);
+/* Encodes a response for the wire: binary protobuf or JSON text
+ * ('*bodyp' malloc'd, not NUL-terminated for binary). */
+struct lq_error *lq_rpc_encode(const struct lq_rpc_method *, bool binary,
+                               const struct lq_rpc_msg *response,
+                               void **bodyp, size_t *lenp);
+
+/* Runs a unary method in-process: on success 'response' (empty on entry)
+ * holds the answer, of the kind the method's handler makes (used by the
+ * transports and by tests). */
 struct lq_error *lq_rpc_call(const struct lq_rpc_method *, struct lq_node *,
-                             const struct json *request,
-                             struct json **responsep);
+                             const struct lq_rpc_msg *request,
+                             struct lq_rpc_msg *response);
 
 /* The binary protobuf codec of a method, through its messages in proto/
  * (pbjson.h): a request body to the proto3 JSON object handlers read

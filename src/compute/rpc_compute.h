@@ -1,8 +1,10 @@
-/* rpc_compute.h: NodeDaemonService's VM methods (CreateVM ... ListVMs).
+/* rpc_compute.h: NodeDaemonService's compute methods (rpc_compute.c,
+ * rpc_vm.c, rpc_metrics.c, rpc_migrate.c).
  *
  * The handlers are thin wrappers over limiquantix/compute.h; they use the
  * handle given to lq_compute_set_default() and answer "unavailable" while
- * there is none.  Every method is blocking (runs on the worker pool). */
+ * there is none.  Every unary method is blocking (runs on the worker
+ * pool). */
 #ifndef LQ_RPC_COMPUTE_H
 #define LQ_RPC_COMPUTE_H 1
 
@@ -12,16 +14,14 @@
 struct lq_rpc_registry;
 struct json;
 struct lq_vm_spec;
-struct lq_vm_status;
 
 void lq_rpc_compute_register(struct lq_rpc_registry *);
 
-/* Exposed for tests: a CreateVM request into a spec (initialized by the
- * caller with lq_vm_spec_init(), cleared by the caller), and a status as
- * JSON. */
+/* Exposed for tests: a CreateVM request in proto3 JSON into a spec
+ * (initialized by the caller with lq_vm_spec_init(), cleared by the
+ * caller), through the contract's message as the transports decode it. */
 struct lq_error *lq_rpc_compute_parse_create(const struct json *request,
                                              struct lq_vm_spec *);
-struct json *lq_vm_status_to_json(const struct lq_vm_status *);
 
 /* Shared by the compute RPC files (rpc_compute.c, rpc_migrate.c): the
  * compute handle (unavailable while there is none); a UUID field,

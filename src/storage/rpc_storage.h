@@ -6,15 +6,17 @@
 #ifndef LQ_RPC_STORAGE_H
 #define LQ_RPC_STORAGE_H 1
 
+#include <protobuf-c/protobuf-c.h>
+
 struct lq_rpc_registry;
-struct json;
 struct lq_volume_info;
 struct lq_snapshot_info;
 
 void lq_rpc_storage_register(struct lq_rpc_registry *);
 
-/* Proto3-JSON encodings (exposed for tests). */
-struct json *lq_volume_to_json(const struct lq_volume_info *);
-struct json *lq_snapshot_to_json(const struct lq_snapshot_info *);
+/* The contract's Volume and Snapshot messages (exposed for tests); freed
+ * with protobuf_c_message_free_unpacked(m, NULL). */
+ProtobufCMessage *lq_volume_message(const struct lq_volume_info *);
+ProtobufCMessage *lq_snapshot_message(const struct lq_snapshot_info *);
 
 #endif

@@ -87,7 +87,7 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
     def create_vm(self, name, port, cmdline):
         vm_id = str(uuid.uuid4())
         log = self.ok(VM + "CreateVM", {
-            "id": vm_id, "name": name,
+            "vmId": vm_id, "name": name,
             "spec": {"cpuCores": 1, "memoryMib": 256,
                      "kernelPath": self.kernel, "initrdPath": self.initrd,
                      "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline,
@@ -290,7 +290,7 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
         vol = self.volume("vm-snap")
         c = str(uuid.uuid4())
         log = self.ok(VM + "CreateVM", {
-            "id": c, "name": "lq-c",
+            "vmId": c, "name": "lq-c",
             "spec": {"memoryMib": 256, "kernelPath": self.kernel,
                      "initrdPath": self.initrd,
                      "kernelCmdline": "console=ttyS0 panic=-1 lq.disk=write "
@@ -341,7 +341,7 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
 
         # A VM with a plain-path disk cannot be snapshotted.
         d = str(uuid.uuid4())
-        self.ok(VM + "CreateVM", {"id": d, "name": "lq-d", "spec": {
+        self.ok(VM + "CreateVM", {"vmId": d, "name": "lq-d", "spec": {
             "memoryMib": 64, "disks": [{"id": "p", "path": self.raw_file()}]}})
         self.addCleanup(self.delete_vm, d)
         self.refused(VM + "CreateSnapshot", {"vmId": d, "name": "s"},
@@ -356,7 +356,7 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
         vol = self.volume("vm-mig")
         e = str(uuid.uuid4())
         log = self.ok(VM + "CreateVM", {
-            "id": e, "name": "lq-e",
+            "vmId": e, "name": "lq-e",
             "spec": {"memoryMib": 256, "kernelPath": self.kernel,
                      "initrdPath": self.initrd,
                      "kernelCmdline": "console=ttyS0 panic=-1 lq.disk=write "
@@ -381,7 +381,7 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
                          "invalid_argument", "targetNodeUri")
         self.assertFalse(os.path.exists(marker))
         f = str(uuid.uuid4())
-        self.ok(VM + "CreateVM", {"id": f, "name": "lq-f", "spec": {
+        self.ok(VM + "CreateVM", {"vmId": f, "name": "lq-f", "spec": {
             "memoryMib": 64, "disks": [{"id": "p", "path": self.raw_file()}]}})
         self.addCleanup(self.delete_vm, f)
         self.refused(VM + "MigrateVM", {"vmId": f, "targetNodeUri":

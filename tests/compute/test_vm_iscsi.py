@@ -84,7 +84,7 @@ class VmIscsiTest(computetest.SerialMixin, unittest.TestCase):
     def vm(self, name, cmdline, disks=()):
         vm_id = str(uuid.uuid4())
         log = self.ok(VM + "CreateVM", {
-            "id": vm_id, "name": name,
+            "vmId": vm_id, "name": name,
             "spec": {"memoryMib": 256, "kernelPath": self.kernel,
                      "initrdPath": self.initrd,
                      "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline,

@@ -70,7 +70,7 @@ class QemuGuestTest(unittest.TestCase):
     def create(self, name, cmdline_extra=""):
         vm_id = str(uuid.uuid4())
         request = {
-            "id": vm_id, "name": name,
+            "vmId": vm_id, "name": name,
             "spec": {"cpuCores": 1, "memoryMib": 256,
                      "kernelPath": self.kernel, "initrdPath": self.initrd,
                      "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline_extra,
@@ -333,7 +333,7 @@ class QemuGuestTest(unittest.TestCase):
         """firmware UEFI: OVMF boots the kernel; DeleteVM removes the VM's
         NVRAM file."""
         vm_id = str(uuid.uuid4())
-        log = self.ok("CreateVM", {"id": vm_id, "name": "lq-uefi", "spec": {
+        log = self.ok("CreateVM", {"vmId": vm_id, "name": "lq-uefi", "spec": {
             "memoryMib": 256, "firmware": "FIRMWARE_UEFI",
             "kernelPath": self.kernel,
             "initrdPath": self.initrd,
@@ -361,7 +361,7 @@ class QemuGuestTest(unittest.TestCase):
     def test_name_is_escaped_not_injected(self):
         vm_id = str(uuid.uuid4())
         name = "a'\"<b>&"
-        body = self.ok("CreateVM", {"id": vm_id, "name": name,
+        body = self.ok("CreateVM", {"vmId": vm_id, "name": name,
                                     "spec": {"memoryMib": 64,
                                              "kernelPath": self.kernel},
                                     "labels": {"k<&>": "v'\"</lq:vm>"}})
@@ -383,7 +383,7 @@ class QemuGuestTest(unittest.TestCase):
              "spec.kernelPath"),
             ({"spec": {"memoryMib": 64, "cpuCores": 1000}}, "spec.cpuCores"),
             ({"name": "a/b"}, "name"),
-            ({"id": "not-a-uuid"}, "id"),
+            ({"vmId": "not-a-uuid"}, "vmId: expected a UUID"),
             ({"spec": {"memoryMib": 64, "disks": [{"id": "d0"}]}},
              "spec.disks[0]: give path (a volume id or an image file), "
              "volumeId or sizeGib"),
@@ -416,7 +416,7 @@ class QemuGuestTest(unittest.TestCase):
              "spec.initrdPath: \"%s/a-dir\" is not a regular file"
              % self.tmp),
             ({"spec": dict(kernel, cdroms=[{"id": "cd",
-                                            "path": "/etc/hostname"}])},
+                                            "isoPath": "/etc/hostname"}])},
              "spec.cdroms[0].isoPath"),
             ({"spec": dict(kernel, disks=[{"id": "d0",
                                            "path": "/etc/hostname"}])},
@@ -424,7 +424,7 @@ class QemuGuestTest(unittest.TestCase):
             ({"spec": dict(kernel, disks=[{"id": "d0", "path": "/dev/null"}])},
              "spec.disks[0].path: \"/dev/null\" is " + out),
             ({"spec": dict(kernel, serialLogPath="/etc/lq-evil.log")},
-             "spec.serialLogPath: not accepted"),
+             "spec.serialLogPath: unknown field"),
         ]
         for change, field in cases:
             request = dict(base, **change)

@@ -72,7 +72,7 @@ class TestDriverTest(unittest.TestCase):
         import time
         last = int(self.ok("WatchEvents", {"timeoutSeconds": 0})["lastSeq"])
         vm = str(uuid.uuid4())
-        self.ok("CreateVM", {"id": vm, "name": "ev-" + vm[:8],
+        self.ok("CreateVM", {"vmId": vm, "name": "ev-" + vm[:8],
                              "spec": self.spec()})
         self.ok("StartVM", {"vmId": vm})
         self.ok("PauseVM", {"vmId": vm})
@@ -108,14 +108,14 @@ class TestDriverTest(unittest.TestCase):
 
     def test_lifecycle(self):
         vm = str(uuid.uuid4())
-        req = {"id": vm, "name": "tvm-" + vm[:8], "spec": self.spec(),
+        req = {"vmId": vm, "name": "tvm-" + vm[:8], "spec": self.spec(),
                "labels": {"team": "a"}}
         body = self.ok("CreateVM", req)
         self.assertEqual(body, {
             "vmId": vm, "created": True, "message": "VM %s defined" % vm,
             "status": {"vmId": vm, "name": req["name"],
                        "state": "POWER_STATE_STOPPED",
-                       "labels": {"team": "a"}}})
+                       "labels": {"team": "a"}, "serialLogPath": ""}})
         # Idempotent by vmId: the same VM, not created by this call.
         again = self.ok("CreateVM", req)
         self.assertEqual(again["vmId"], vm)
@@ -180,7 +180,9 @@ class TestDriverTest(unittest.TestCase):
         self.assertTrue(t0 - 0.01 <= at <= t1 + 0.01, (t0, at, t1))
         usage = st["resourceUsage"]
         self.assertEqual(int(usage["memoryTotalBytes"]), 96 << 20)
-        self.assertNotIn("cpuUsagePercent", usage)
+        # One reading has no rate (StreamMetrics has it): 0, written out as
+        # every default of a JSON reply is.
+        self.assertEqual(usage["cpuUsagePercent"], 0)
         # The same in ListVMs; a pause keeps it; a restart moves it.
         listed = {v["vmId"]: v for v in self.ok("ListVMs", {})["vms"]}
         self.assertEqual(listed[vm]["startedAt"], st["startedAt"])
@@ -256,18 +258,22 @@ class TestDriverTest(unittest.TestCase):
         self.assertNotIn("forced", events[0])
 
     def test_contract_enums_and_field_names(self):
-        """The contract's enum names and numbers (proto3 JSON) and its field
-        names define the same VM as the words this API took before: the
-        second CreateVM finds the same spec (created false), not another
-        one."""
+        """The contract's enum names and numbers (proto3 JSON) and its
+        field names in either spelling (lowerCamelCase or the proto name)
+        define the same VM: the second CreateVM finds the same spec
+        (created false), not another one.  The words this API took before
+        the contract are refused, naming the field."""
         iso = os.path.join(IMAGES, "boot.iso")
         open(iso, "wb").close()
-        legacy = {"cpuThreads": 1, "memoryMib": 128, "firmware": "uefi",
-                  "bootOrder": ["cdrom", "hd", "network"],
-                  "cdroms": [{"id": "cd", "path": iso}],
-                  "disks": [{"id": "a", "path": KERNEL, "bus": "sata"},
-                            {"id": "b", "path": KERNEL, "bus": "scsi",
-                             "readonly": True}]}
+        by_name = {"cpu_threads_per_core": 1, "memory_mib": 128,
+                   "firmware": "FIRMWARE_UEFI",
+                   "boot_order": ["BOOT_DEVICE_CDROM", "BOOT_DEVICE_DISK",
+                                  "BOOT_DEVICE_NETWORK"],
+                   "cdroms": [{"id": "cd", "iso_path": iso}],
+                   "disks": [{"id": "a", "path": KERNEL,
+                              "bus": "DISK_BUS_SATA"},
+                             {"id": "b", "path": KERNEL, "bus": 1,
+                              "readonly": True}]}
         contract = {"cpuThreadsPerCore": 1, "memoryMib": 128,
                     "firmware": "FIRMWARE_UEFI",
                     "bootOrder": ["BOOT_DEVICE_CDROM", 0,
@@ -277,7 +283,7 @@ class TestDriverTest(unittest.TestCase):
                               {"id": "b", "path": KERNEL,
                                "bus": "DISK_BUS_SCSI", "readonly": True}]}
         vm = str(uuid.uuid4())
-        req = {"vmId": vm, "name": "enum-" + vm[:8], "spec": legacy}
+        req = {"vmId": vm, "name": "enum-" + vm[:8], "spec": by_name}
         self.assertIs(self.ok("CreateVM", req)["created"], True)
         self.assertIs(self.ok("CreateVM", dict(req, spec=contract))
                       ["created"], False)
@@ -285,6 +291,16 @@ class TestDriverTest(unittest.TestCase):
         self.error("CreateVM", dict(req, spec=dict(
             contract, firmware="FIRMWARE_BIOS")), "already_exists")
         self.ok("DeleteVM", {"vmId": vm})
+        for legacy, field in (({"firmware": "uefi"}, "spec.firmware"),
+                              ({"bootOrder": ["hd"]}, "spec.bootOrder[0]"),
+                              ({"cpuThreads": 1}, "spec.cpuThreads"),
+                              ({"cdroms": [{"id": "cd", "path": iso}]},
+                               "spec.cdroms[0].path")):
+            msg = self.error("CreateVM", dict(req, spec=dict(contract,
+                                                             **legacy)),
+                             "invalid_argument")
+            self.assertTrue(msg.startswith(field + ": "), msg)
+        self.error("CreateVM", dict(contract, id=vm), "invalid_argument")
         # IDE (hda, hdb; the CD-ROMs are hdc, hdd): at most two.
         ide = {"id": "i", "path": KERNEL, "bus": "DISK_BUS_IDE"}
         vm = str(uuid.uuid4())
@@ -301,7 +317,8 @@ class TestDriverTest(unittest.TestCase):
         port = str(uuid.uuid4())
         cases = [
             (self.spec(firmware="FIRMWARE_COREBOOT"), "spec.firmware: "
-             "expected FIRMWARE_BIOS or FIRMWARE_UEFI"),
+             "expected FIRMWARE_BIOS or FIRMWARE_UEFI (a Firmware name or "
+             "number), not \"FIRMWARE_COREBOOT\""),
             (self.spec(firmware=7), "spec.firmware: expected"),
             (self.spec(firmware=True), "spec.firmware: expected"),
             (self.spec(kernelPath=None, bootOrder=["BOOT_DEVICE_FLOPPY"]),
@@ -321,15 +338,13 @@ class TestDriverTest(unittest.TestCase):
              "NIC_MODEL_E1000 or NIC_MODEL_RTL8139"),
             (self.spec(nics=[{"id": "n", "portId": port, "model": 3}]),
              "spec.nics[0].model"),
-            (self.spec(cpuThreadsPerCore=0), "spec.cpuThreadsPerCore: "
-             "must be at least 1"),
-            (self.spec(cpuThreadsPerCore=2, cpuThreads=1),
-             "spec.cpuThreadsPerCore: differs from spec.cpuThreads"),
+            (self.spec(cpuThreadsPerCore=-1), "spec.cpuThreadsPerCore: "),
+            (self.spec(cpuThreads=1), "spec.cpuThreads: unknown field"),
             (self.spec(cdroms=[{"id": "c", "isoPath": "/etc/passwd"}]),
              "spec.cdroms[0].isoPath: \"/etc/passwd\" is not inside"),
             (self.spec(cdroms=[{"id": "c", "isoPath": KERNEL,
                                 "path": "/etc/passwd"}]),
-             "spec.cdroms[0].isoPath: differs from path"),
+             "spec.cdroms[0].path: unknown field"),
         ]
         for spec, prefix in cases:
             spec = {k: v for k, v in spec.items() if v is not None}
@@ -343,10 +358,10 @@ class TestDriverTest(unittest.TestCase):
                                   self.ok("ListVMs", {})["vms"]])
         self.error("GetVMStatus", {"vmId": TEST_DOMAIN_UUID}, "not_found")
         self.error("ForceStopVM", {"vmId": TEST_DOMAIN_UUID}, "not_found")
-        msg = self.error("CreateVM", {"id": TEST_DOMAIN_UUID, "name": "x",
+        msg = self.error("CreateVM", {"vmId": TEST_DOMAIN_UUID, "name": "x",
                                       "spec": self.spec()}, "already_exists")
         self.assertIn("not managed", msg)
-        msg = self.error("CreateVM", {"id": str(uuid.uuid4()), "name": "test",
+        msg = self.error("CreateVM", {"vmId": str(uuid.uuid4()), "name": "test",
                                       "spec": self.spec()}, "already_exists")
         self.assertTrue(msg.startswith("name"), msg)
         # DeleteVM of a domain that is not ours succeeds without touching it.
@@ -445,7 +460,7 @@ class HealthTest(unittest.TestCase):
             cp.wait_for(lambda calls: beats(calls))
             vm = str(uuid.uuid4())
             status, body = d.call("CreateVM", {
-                "id": vm, "name": "hb-" + vm[:8],
+                "vmId": vm, "name": "hb-" + vm[:8],
                 "spec": {"memoryMib": 128, "kernelPath": KERNEL}})
             self.assertEqual(status, 200, body)
             status, body = d.call("StartVM", {"vmId": vm})

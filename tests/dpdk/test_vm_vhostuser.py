@@ -86,7 +86,7 @@ class VhostUserVmTest(computetest.SerialMixin, unittest.TestCase):
     def create_vm(self, name, port, memory_mib=256, cmdline=""):
         vm_id = str(uuid.uuid4())
         log = self.node.api(VM + "CreateVM", {
-            "id": vm_id, "name": name,
+            "vmId": vm_id, "name": name,
             "spec": {"cpuCores": 1, "memoryMib": memory_mib,
                      "kernelPath": self.kernel, "initrdPath": self.initrd,
                      "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline,
@@ -206,7 +206,7 @@ class VhostUserVmTest(computetest.SerialMixin, unittest.TestCase):
     def test_memory_not_a_hugepage_multiple_is_refused(self):
         port = self.port()
         status, r = self.node.api_status(VM + "CreateVM", {
-            "id": str(uuid.uuid4()), "name": "odd",
+            "vmId": str(uuid.uuid4()), "name": "odd",
             "spec": {"cpuCores": 1, "memoryMib": 255,
                      "kernelPath": self.kernel,
                      "nics": [{"id": "eth0", "portId": port["id"]}]}})

@@ -48,7 +48,7 @@ def setUpModule():
     net_pb, net_rpc = protoenv.import_from(
         os.path.join(TMP, "ours_py"), "limiquantix.network.v1.network_pb2",
         "limiquantix.network.v1.network_pb2_grpc")
-    global watch_request, watch_response
+    global watch_request, watch_response, ours_method_types, KERNEL_STANDIN
     # Our own messages of NodeDaemonService share full names with the
     # seed's: they live in a descriptor pool of their own.
     from google.protobuf import descriptor_pool, message_factory
@@ -60,9 +60,21 @@ def setUpModule():
         "limiquantix.node.v1.WatchEventsRequest"))
     watch_response = factory.GetPrototype(pool.FindMessageTypeByName(
         "limiquantix.node.v1.WatchEventsResponse"))
+    service = pool.FindServiceByName("limiquantix.node.v1.NodeDaemonService")
+
+    def ours_method_types(name):
+        m = service.FindMethodByName(name)
+        return (factory.GetPrototype(m.input_type),
+                factory.GetPrototype(m.output_type))
+    # A raw disk image file inside the daemon's image_dirs.
+    KERNEL_STANDIN = os.path.join(TMP, "images", "disk.raw")
+    os.makedirs(os.path.dirname(KERNEL_STANDIN), exist_ok=True)
+    with open(KERNEL_STANDIN, "wb") as f:
+        f.truncate(1 << 20)
     seed_pb, seed_rpc = protoenv.seed_node_stubs(TMP)
     # libvirt's in-process test driver: WatchEvents can block (deadlines).
     daemon = Daemon(config='hypervisor: {libvirt_uri: "test:///default", '
+                    'image_dirs: ["%s"], ' % os.path.dirname(KERNEL_STANDIN) +
                     'migration: {peers: {node-a: "192.0.2.7", '
                     'node-down: "qemu+tcp://127.0.0.1:1/system"}}}\n'
                     ).start()
@@ -175,8 +187,8 @@ class GrpcTest(unittest.TestCase):
 
     def test_seed_enums(self):
         """Enum-valued fields as the seed's client encodes them (numbers on
-        the wire), equal to the same spec in this API's older JSON words:
-        the JSON CreateVM finds the VM the gRPC one defined."""
+        the wire), equal to the same spec in proto3 JSON by name: the JSON
+        CreateVM finds the VM the gRPC one defined."""
         vm_id = str(uuid.uuid4())
         spec = seed_pb.VMSpec(
             cpu_cores=1, cpu_threads_per_core=1, memory_mib=64,
@@ -188,8 +200,9 @@ class GrpcTest(unittest.TestCase):
             vm_id=vm_id, name="enum-" + vm_id[:8], spec=spec), timeout=30)
         status, body = daemon.call("CreateVM", {
             "vmId": vm_id, "name": "enum-" + vm_id[:8],
-            "spec": {"cpuCores": 1, "cpuThreads": 1, "memoryMib": 64,
-                     "firmware": "uefi", "bootOrder": ["network", "hd"]}})
+            "spec": {"cpuCores": 1, "cpuThreadsPerCore": 1, "memoryMib": 64,
+                     "firmware": "FIRMWARE_UEFI",
+                     "bootOrder": ["BOOT_DEVICE_NETWORK", 0]}})
         self.assertEqual(status, 200, body)
         status, body = daemon.call("CreateVM", {
             "vmId": vm_id, "name": "enum-" + vm_id[:8],
@@ -210,6 +223,101 @@ class GrpcTest(unittest.TestCase):
             self.node.GetVMStatus(seed_pb.VMIdRequest(vm_id=vm_id),
                                   timeout=30)
         self.assertEqual(ctx.exception.code(), grpc.StatusCode.NOT_FOUND)
+
+    def test_typed_methods_agree_across_codecs(self):
+        """One decoding for both codecs: every typed method's binary reply,
+        parsed by a class generated from proto/, equals its JSON reply
+        parsed strictly (unknown fields rejected) into the same class; a
+        bad request is refused with the same code and field in both."""
+        from google.protobuf import json_format
+        vm_id = str(uuid.uuid4())
+        create = {"vmId": vm_id, "name": "codec-" + vm_id[:8],
+                  "labels": {"a": "1"},
+                  "spec": {"cpuCores": 2, "memoryMib": 96,
+                           "disks": [{"id": "d", "sizeGib": 0,
+                                      "path": KERNEL_STANDIN,
+                                      "bus": "DISK_BUS_SATA",
+                                      "throughputMbps": 1}],
+                           "bootOrder": ["BOOT_DEVICE_DISK"]}}
+        ident = {"vmId": vm_id}
+        status, j = daemon.call("CreateVM", create)
+        self.assertEqual(status, 200, j)
+        # Each call twice: binary then JSON (CreateVM answers created
+        # false both times: the VM exists).
+        calls = [("CreateVM", create), ("GetVMStatus", ident),
+                 ("GetNodeInfo", {}), ("HealthCheck", {})]
+        for method, req in calls:
+            in_t, out_t = ours_method_types(method)
+            binary = self.channel.unary_unary(
+                "/limiquantix.node.v1.NodeDaemonService/" + method,
+                request_serializer=in_t.SerializeToString,
+                response_deserializer=out_t.FromString)(
+                    json_format.ParseDict(req, in_t()), timeout=30)
+            status, j = daemon.call(method, req)
+            self.assertEqual(status, 200, (method, j))
+            strict = json_format.ParseDict(j, out_t())
+            if method == "HealthCheck":
+                strict.uptime_seconds = binary.uptime_seconds
+            if method == "GetNodeInfo":     # Live counters.
+                for m in (binary, strict):
+                    m.ClearField("memory")
+                    m.ClearField("storage")
+                    m.ClearField("network")
+                    m.ClearField("hugepages")
+            self.assertEqual(binary, strict, method)
+            # JSON replies carry every field, defaults included.
+            if method == "GetVMStatus":
+                self.assertEqual((j["serialLogPath"], j["startedAt"]
+                                  if "startedAt" in j else None), ("", None))
+        in_t, out_t = ours_method_types("ListVMs")
+        listed = self.channel.unary_unary(
+            "/limiquantix.node.v1.NodeDaemonService/ListVMs",
+            request_serializer=in_t.SerializeToString,
+            response_deserializer=out_t.FromString)(in_t(), timeout=30)
+        status, j = daemon.call("ListVMs", {})
+        strict = json_format.ParseDict(j, out_t())
+        self.assertEqual([v for v in listed.vms if v.vm_id == vm_id],
+                         [v for v in strict.vms if v.vm_id == vm_id])
+        bad = [
+            ({"vmId": "nope", "spec": {"memoryMib": 1}}, "vmId"),
+            ({"spec": {"memoryMib": 64, "firmware": 7}}, "spec.firmware"),
+            ({"spec": {"memoryMib": 64, "disks": [{"id": "d", "bus": 9}]}},
+             "spec.disks[0].bus"),
+            ({"spec": {"memoryMib": 64, "nics": [{"macAddress": "x"}]}},
+             "spec.nics[0].macAddress"),
+        ]
+        in_t, out_t = ours_method_types("CreateVM")
+        for req, field in bad:
+            status, j = daemon.call("CreateVM", req)
+            self.assertEqual(j.get("code"), "invalid_argument", (req, j))
+            self.assertTrue(j["message"].startswith(field + ": "), j)
+            msg = in_t()
+            spec = msg.spec
+            spec.memory_mib = req["spec"]["memoryMib"]
+            msg.vm_id = req.get("vmId", "")
+            # Undefined enum numbers can only be sent in binary by setting
+            # the raw field; python's open enums allow it.
+            spec.firmware = req["spec"].get("firmware", 0)
+            for d in req["spec"].get("disks", []):
+                spec.disks.add(id=d["id"], bus=d["bus"])
+            for n in req["spec"].get("nics", []):
+                spec.nics.add(mac_address=n["macAddress"])
+            with self.assertRaises(grpc.RpcError) as ctx:
+                self.channel.unary_unary(
+                    "/limiquantix.node.v1.NodeDaemonService/CreateVM",
+                    request_serializer=in_t.SerializeToString,
+                    response_deserializer=out_t.FromString)(msg, timeout=30)
+            self.assertEqual(ctx.exception.code(),
+                             grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertTrue(ctx.exception.details().startswith(field + ": "),
+                            ctx.exception.details())
+        # A JSON field the contract lacks is refused by name; in binary an
+        # unknown field number is skipped, as protobuf's rules say.
+        status, j = daemon.call("GetVMStatus", {"vmId": vm_id, "vm": 1})
+        self.assertEqual((j.get("code"), j.get("message")),
+                         ("invalid_argument", "vm: unknown field of "
+                          "limiquantix.node.v1.VMIdRequest"))
+        self.node.DeleteVM(seed_pb.VMIdRequest(vm_id=vm_id), timeout=30)
 
     def test_stream_events(self):
         """StreamEvents as the seed defines it: events of VMs created and

@@ -82,7 +82,7 @@ class VolumeApiTest(CephTestCase):
             ({"id": "bad1", "poolId": "ceph", "sizeBytes": "1000"},
              "not a multiple of 512"),
             ({"id": "bad1", "poolId": "ceph", "sizeBytes": "-512"},
-             "sizeBytes: must not be negative"),
+             "sizeBytes: \"-512\" is not an unsigned integer"),
             ({"id": "bad1", "poolId": "ceph", "sizeBytes": "1048576",
               "name": "a/b"}, "name: must not contain '/'"),
             ({"id": "bad1", "poolId": "ceph", "sizeBytes": "1048576",

@@ -24,6 +24,7 @@
 #include "lvm.h"
 #include "nfs.h"
 #include "rbd.h"
+#include "pbjson.h"
 #include "rpc_storage.h"
 #include "openvswitch/dynamic-string.h"
 #include "sset.h"
@@ -373,7 +374,10 @@ test_volume_json(void **state)
     };
     v.snapshots = &snap;
     v.n_snapshots = 1;
-    struct json *j = lq_volume_to_json(&v);
+    /* The Volume message as a JSON reply writes it: every field. */
+    ProtobufCMessage *m = lq_volume_message(&v);
+    struct json *j = lq_pb_to_json_flags(m, LQ_PB_EMIT_DEFAULTS);
+    protobuf_c_message_free_unpacked(m, NULL);
     char *s = lq_json_to_string(j);
     assert_string_equal(s,
         "{\"allocatedBytes\":\"4194304\",\"attached\":false,"

@@ -77,7 +77,11 @@ expect_error(const ProtobufCMessageDescriptor *d, const char *in,
     assert_non_null(e);
     assert_int_equal(e->code, LQ_INVALID_ARGUMENT);
     assert_null(m);
-    if (strcmp(e->message, message)) {
+    /* A message ending in "..." is a prefix. */
+    size_t n = strlen(message);
+    bool prefix = n > 3 && !strcmp(message + n - 3, "...");
+    if (prefix ? strncmp(e->message, message, n - 3)
+               : strcmp(e->message, message)) {
         fail_msg("%s: expected \"%s\", got \"%s\"", in, message,
                  e->message);
     }
@@ -135,8 +139,13 @@ test_enums_maps_timestamps(void **state)
                "\"timestamp\": \"2026-12-03T08:00:00.5Z\", "
                "\"metadata\": {\"a\": \"1\", \"b\": \"2\"}, \"vm_id\": \"v\"}",
                "{\"id\": \"e1\", \"type\": \"EVENT_TYPE_VM_STARTED\", "
-               "\"timestamp\": \"2026-12-03T08:00:00.500000000Z\", "
+               "\"timestamp\": \"2026-12-03T08:00:00.500Z\", "
                "\"metadata\": {\"a\": \"1\", \"b\": \"2\"}, \"vmId\": \"v\"}");
+    /* Fractions as protojson writes them: 3, 6 or 9 digits. */
+    round_trip(d, "{\"timestamp\": \"2026-12-03T08:00:00.000120Z\"}",
+               "{\"timestamp\": \"2026-12-03T08:00:00.000120Z\"}");
+    round_trip(d, "{\"timestamp\": \"2026-12-03T08:00:00.000000001Z\"}",
+               "{\"timestamp\": \"2026-12-03T08:00:00.000000001Z\"}");
     /* An enum by number; the zero value is the default (left out). */
     round_trip(d, "{\"type\": 1}", "{\"type\": \"EVENT_TYPE_VM_STARTED\"}");
     round_trip(d, "{\"type\": \"EVENT_TYPE_UNKNOWN\", "
@@ -144,9 +153,12 @@ test_enums_maps_timestamps(void **state)
                "{\"timestamp\": \"1970-01-01T00:00:00Z\"}");
 
     expect_error(d, "{\"type\": \"EVENT_TYPE_NOPE\"}", 0,
-                 "type: unknown EventType value \"EVENT_TYPE_NOPE\"");
+                 "type: expected EVENT_TYPE_UNKNOWN, EVENT_TYPE_VM_STARTED, "
+                 "...");
+    expect_error(d, "{\"type\": \"EVENT_TYPE_NOPE\"}", 0,
+                 "type: expected EVENT_TYPE_UNKNOWN, EVENT_TYPE_VM_STARTED, ...");
     expect_error(d, "{\"type\": 9999}", 0,
-                 "type: 9999 is not a EventType value");
+                 "type: expected EVENT_TYPE_UNKNOWN...");
     expect_error(d, "{\"timestamp\": \"yesterday\"}", 0,
                  "timestamp: \"yesterday\" is not an RFC 3339 UTC timestamp "
                  "(YYYY-MM-DDTHH:MM:SS[.fffffffff]Z)");
@@ -174,7 +186,9 @@ test_nested_paths(void **state)
                "\"bus\": \"DISK_BUS_SCSI\"}]}}");
     expect_error(d, "{\"spec\": {\"disks\": [{\"id\": \"a\"}, "
                  "{\"bus\": \"FLOPPY\"}]}}", 0,
-                 "spec.disks[1].bus: unknown DiskBus value \"FLOPPY\"");
+                 "spec.disks[1].bus: expected DISK_BUS_VIRTIO, DISK_BUS_SCSI, "
+                 "DISK_BUS_SATA or DISK_BUS_IDE (a DiskBus name or number), "
+                 "not \"FLOPPY\"");
     expect_error(d, "{\"spec\": {\"disks\": [null]}}", 0,
                  "spec.disks[0]: null is not a value");
     expect_error(d, "{\"spec\": 7}", 0, "spec: expected an object");

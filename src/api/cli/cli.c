@@ -8,13 +8,13 @@
 #include <string.h>
 
 #include "jsonx.h"
+#include "pbjson.h"
 #include "openvswitch/shash.h"
 #include "util.h"
 
-/* Calls 'method' of the node service; prints the error and returns NULL on
- * failure. */
+/* Calls 'path' with JSON; prints the error and returns NULL on failure. */
 struct json *
-cli_call(struct cli *cli, const char *path, const struct json *request)
+cli_call_json(struct cli *cli, const char *path, const struct json *request)
 {
     struct json *response;
     const char *base = cli->server ? cli->server : "http://localhost";
@@ -31,6 +31,32 @@ cli_call(struct cli *cli, const char *path, const struct json *request)
     return response;
 }
 
+ProtobufCMessage *
+cli_call(struct cli *cli, const char *service, const char *method,
+         const ProtobufCMessage *request)
+{
+    const ProtobufCMethodDescriptor *pm = lq_pb_find_method(service, method);
+    ovs_assert(pm && request->descriptor == pm->input);
+    /* Connect's JSON codec on the wire: what a user sees with -o json and
+     * in the daemon's logs, from the same message either way. */
+    struct json *req = lq_pb_to_json(request);
+    char *path = xasprintf("%s/%s", service, method);
+    struct json *r = cli_call_json(cli, path, req);
+    json_destroy(req);
+    ProtobufCMessage *reply = NULL;
+    if (r) {
+        struct lq_error *error = lq_pb_from_json(pm->output, r, 0, &reply);
+        if (error) {
+            fprintf(stderr, "lqctl: the reply of %s does not fit %s: %s\n",
+                    path, pm->output->name, error->message);
+            lq_error_free(error);
+        }
+        json_destroy(r);
+    }
+    free(path);
+    return reply;
+}
+
 void
 print_json(const struct json *j)
 {
@@ -39,35 +65,12 @@ print_json(const struct json *j)
     free(s);
 }
 
-const char *
-cli_str(const struct json *obj, const char *field)
+void
+print_message(const ProtobufCMessage *m)
 {
-    const struct json *v = lq_json_field(obj, field);
-    return v && v->type == JSON_STRING ? json_string(v) : "";
-}
-
-long long
-cli_num(const struct json *obj, const char *field)
-{
-    int64_t v = 0;
-    lq_error_free(lq_json_get_int64(obj, field, &v));
-    return v;
-}
-
-bool
-cli_bool(const struct json *obj, const char *field)
-{
-    bool b = false;
-    lq_error_free(lq_json_get_bool(obj, field, &b));
-    return b;
-}
-
-const struct json_array *
-cli_array(const struct json *obj, const char *field)
-{
-    static const struct json_array empty = { 0, 0, NULL };
-    const struct json *v = lq_json_field(obj, field);
-    return v && v->type == JSON_ARRAY ? json_array(v) : &empty;
+    struct json *j = lq_pb_to_json_flags(m, LQ_PB_EMIT_DEFAULTS);
+    print_json(j);
+    json_destroy(j);
 }
 
 char *

@@ -1,8 +1,9 @@
 /* lqctl.c: the node CLI.
  *
  * Talks Connect/JSON to limiquantix-node over its Unix socket (default) or
- * over HTTPS with a client certificate (--server/--cert/--key/--ca), and
- * prints human tables by default or the raw reply with -o json.
+ * over HTTPS with a client certificate (--server/--cert/--key/--ca), with
+ * the contract's generated messages (cli.h), and prints human tables by
+ * default or the reply as JSON with -o json.
  * Exit codes: 0 ok, 1 error from the server or transport, 2 usage. */
 #include <config.h>
 
@@ -20,6 +21,10 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
 #include "util.h"
+
+#include "limiquantix_node_v1_node_daemon.pb-c.h"
+#include "pbjson.h"
+#include "pbmsg.h"
 
 #define NODE_SERVICE "limiquantix.node.v1.NodeDaemonService"
 #define DEFAULT_SOCKET "/run/limiquantix/node.sock"
@@ -56,6 +61,37 @@ usage(FILE *out)
 "  -h, --help               this help\n");
 }
 
+typedef Limiquantix__Node__V1__HealthCheckResponse HealthCheckResponse;
+typedef Limiquantix__Node__V1__NodeInfoResponse NodeInfoResponse;
+
+/* A node-level method whose request has nothing to set (HealthCheckRequest,
+ * google.protobuf.Empty). */
+static ProtobufCMessage *
+call_empty(struct cli *cli, const char *method)
+{
+    ProtobufCMessage *req
+        = lq_pb_new(lq_pb_find_method(NODE_SERVICE, method)->input);
+    ProtobufCMessage *r = cli_call(cli, NODE_SERVICE, method, req);
+    protobuf_c_message_free_unpacked(req, NULL);
+    return r;
+}
+
+static void
+print_health(const HealthCheckResponse *r)
+{
+    char *up = human_duration(r->uptime_seconds);
+    printf("Healthy:             %s\n"
+           "Version:             %s\n"
+           "Hypervisor:          %s %s\n"
+           "Uptime:              %s\n",
+           r->healthy ? "yes" : "NO", r->version, r->hypervisor,
+           r->hypervisor_version, up);
+    free(up);
+    for (size_t i = 0; i < r->n_problems; i++) {
+        printf("Problem:             %s\n", r->problems[i]);
+    }
+}
+
 static int
 cmd_health(struct cli *cli, int argc, char *argv[] OVS_UNUSED)
 {
@@ -63,49 +99,30 @@ cmd_health(struct cli *cli, int argc, char *argv[] OVS_UNUSED)
         fprintf(stderr, "lqctl: health takes no arguments\n");
         return 2;
     }
-    struct json *req = json_object_create();
-    struct json *r = cli_call(cli, NODE_SERVICE "/HealthCheck", req);
-    json_destroy(req);
+    ProtobufCMessage *r = call_empty(cli, "HealthCheck");
     if (!r) {
         return 1;
     }
     if (cli->json_output) {
-        print_json(r);
+        print_message(r);
     } else {
-        char *up = human_duration(cli_num(r, "uptimeSeconds"));
-        printf("Healthy:             %s\n"
-               "Version:             %s\n"
-               "Hypervisor:          %s %s\n"
-               "Uptime:              %s\n",
-               cli_bool(r, "healthy") ? "yes" : "NO", cli_str(r, "version"),
-               cli_str(r, "hypervisor"), cli_str(r, "hypervisorVersion"), up);
-        free(up);
-        const struct json_array *problems = cli_array(r, "problems");
-        for (size_t i = 0; i < problems->n; i++) {
-            if (problems->elems[i]->type == JSON_STRING) {
-                printf("Problem:             %s\n",
-                       json_string(problems->elems[i]));
-            }
-        }
+        print_health((const HealthCheckResponse *) r);
     }
-    json_destroy(r);
+    protobuf_c_message_free_unpacked(r, NULL);
     return 0;
 }
 
 /* "Datapath: dpdk (PMD cores 1-3)" and "Hugepages: 2M 16/16 free, ...". */
 static void
-print_datapath(const struct json *r)
+print_datapath(const NodeInfoResponse *r)
 {
-    const struct json_array *cores = cli_array(r, "pmdCores");
-    printf("Datapath:            %s", cli_str(r, "datapath"));
-    if (cores->n) {
+    printf("Datapath:            %s", r->datapath);
+    if (r->n_pmd_cores) {
         cpu_set_t set;
         CPU_ZERO(&set);
-        for (size_t i = 0; i < cores->n; i++) {
-            if (cores->elems[i]->type == JSON_INTEGER
-                && json_integer(cores->elems[i]) >= 0
-                && json_integer(cores->elems[i]) < CPU_SETSIZE) {
-                CPU_SET(json_integer(cores->elems[i]), &set);
+        for (size_t i = 0; i < r->n_pmd_cores; i++) {
+            if (r->pmd_cores[i] < CPU_SETSIZE) {
+                CPU_SET(r->pmd_cores[i], &set);
             }
         }
         char *list = lq_cpu_list_format(&set);
@@ -113,86 +130,93 @@ print_datapath(const struct json *r)
         free(list);
     }
 
-    const struct json_array *pages = cli_array(r, "hugepages");
-    printf("\nHugepages:           %s", pages->n ? "" : "none");
-    for (size_t i = 0; i < pages->n; i++) {
-        const struct json *p = pages->elems[i];
-        char *size = lq_hugepage_size_name(cli_num(p, "pageSizeKib"));
-        printf("%s%s %lld/%lld free", i ? ", " : "", size,
-               cli_num(p, "free"), cli_num(p, "total"));
+    printf("\nHugepages:           %s", r->n_hugepages ? "" : "none");
+    for (size_t i = 0; i < r->n_hugepages; i++) {
+        const Limiquantix__Node__V1__HugepageInfo *p = r->hugepages[i];
+        char *size = lq_hugepage_size_name(p->page_size_kib);
+        printf("%s%s %"PRIu32"/%"PRIu32" free", i ? ", " : "", size, p->free,
+               p->total);
         free(size);
     }
     printf("\n");
 }
 
 static void
-print_node_info(const struct json *r)
+print_nics(const NodeInfoResponse *r)
 {
-    const struct json *cpu = lq_json_field(r, "cpu");
-    const struct json *mem = lq_json_field(r, "memory");
-    char *total = human_bytes(cli_num(mem, "totalBytes"));
-    char *avail = human_bytes(cli_num(mem, "availableBytes"));
-
-    printf("Node ID:             %s\n"
-           "Hostname:            %s\n"
-           "Management IP:       %s\n"
-           "CPU:                 %s\n"
-           "                     %lld socket(s) x %lld core(s) x %lld "
-           "thread(s) = %lld, %lld MHz, %zu flags\n"
-           "Memory:              %s total, %s available\n",
-           cli_str(r, "nodeId"), cli_str(r, "hostname"), cli_str(r, "managementIp"),
-           cli_str(cpu, "model"), cli_num(cpu, "sockets"), cli_num(cpu, "coresPerSocket"),
-           cli_num(cpu, "threadsPerCore"), cli_num(cpu, "totalThreads"),
-           cli_num(cpu, "frequencyMhz"), cli_array(cpu, "features")->n, total, avail);
-    free(total);
-    free(avail);
-    print_datapath(r);
-
     printf("\n%-16s %-18s %-5s %6s %10s  %s\n", "NIC", "MAC", "UP", "MTU",
            "SPEED", "ADDRESSES");
-    const struct json_array *nics = cli_array(r, "network");
-    for (size_t i = 0; i < nics->n; i++) {
-        const struct json *n = nics->elems[i];
+    for (size_t i = 0; i < r->n_network; i++) {
+        const Limiquantix__Node__V1__NetworkInfo *n = r->network[i];
         struct ds addrs = DS_EMPTY_INITIALIZER;
-        const struct json_array *ips = cli_array(n, "ipAddresses");
-        for (size_t j = 0; j < ips->n; j++) {
-            ds_put_format(&addrs, "%s%s", j ? "," : "",
-                          json_string(ips->elems[j]));
+        for (size_t j = 0; j < n->n_ip_addresses; j++) {
+            ds_put_format(&addrs, "%s%s", j ? "," : "", n->ip_addresses[j]);
         }
-        char *speed = cli_num(n, "speedMbps")
-                      ? xasprintf("%lldMb/s", cli_num(n, "speedMbps"))
+        char *speed = n->speed_mbps
+                      ? xasprintf("%"PRIu64"Mb/s", n->speed_mbps)
                       : xstrdup("-");
-        printf("%-16s %-18s %-5s %6lld %10s  %s\n", cli_str(n, "name"),
-               *cli_str(n, "macAddress") ? cli_str(n, "macAddress") : "-",
-               cli_bool(n, "up") ? "yes" : "no", cli_num(n, "mtu"), speed,
-               ds_cstr(&addrs));
+        printf("%-16s %-18s %-5s %6"PRIu32" %10s  %s\n", n->name,
+               *n->mac_address ? n->mac_address : "-", n->up ? "yes" : "no",
+               n->mtu, speed, ds_cstr(&addrs));
         free(speed);
         ds_destroy(&addrs);
     }
+}
 
+static void
+print_storage(const NodeInfoResponse *r)
+{
     printf("\n%-20s %-24s %-8s %10s %10s\n", "FILESYSTEM", "MOUNTED ON",
            "TYPE", "SIZE", "AVAIL");
-    const struct json_array *fss = cli_array(r, "storage");
-    for (size_t i = 0; i < fss->n; i++) {
-        const struct json *fs = fss->elems[i];
-        char *size = human_bytes(cli_num(fs, "totalBytes"));
-        char *av = human_bytes(cli_num(fs, "availableBytes"));
-        printf("%-20s %-24s %-8s %10s %10s\n", cli_str(fs, "device"),
-               cli_str(fs, "mountPoint"), cli_str(fs, "filesystem"), size, av);
+    for (size_t i = 0; i < r->n_storage; i++) {
+        const Limiquantix__Node__V1__StorageInfo *fs = r->storage[i];
+        char *size = human_bytes(fs->total_bytes);
+        char *av = human_bytes(fs->available_bytes);
+        printf("%-20s %-24s %-8s %10s %10s\n", fs->device, fs->mount_point,
+               fs->filesystem, size, av);
         free(size);
         free(av);
     }
 
     printf("\n%-12s %10s  %-10s %s\n", "DISK", "SIZE", "KIND", "MODEL");
-    const struct json_array *disks = cli_array(r, "disks");
-    for (size_t i = 0; i < disks->n; i++) {
-        const struct json *d = disks->elems[i];
-        char *size = human_bytes(cli_num(d, "sizeBytes"));
-        printf("%-12s %10s  %-10s %s\n", cli_str(d, "name"), size,
-               cli_bool(d, "rotational") ? "rotational" : "solid",
-               cli_str(d, "model"));
+    for (size_t i = 0; i < r->n_disks; i++) {
+        const Limiquantix__Node__V1__DiskInfo *d = r->disks[i];
+        char *size = human_bytes(d->size_bytes);
+        printf("%-12s %10s  %-10s %s\n", d->name, size,
+               d->rotational ? "rotational" : "solid", d->model);
         free(size);
     }
+}
+
+static void
+print_node_info(const NodeInfoResponse *r)
+{
+    static const Limiquantix__Node__V1__CpuInfo no_cpu
+        = LIMIQUANTIX__NODE__V1__CPU_INFO__INIT;
+    static const Limiquantix__Node__V1__MemoryInfo no_memory
+        = LIMIQUANTIX__NODE__V1__MEMORY_INFO__INIT;
+    const Limiquantix__Node__V1__CpuInfo *cpu = r->cpu ? r->cpu : &no_cpu;
+    const Limiquantix__Node__V1__MemoryInfo *mem
+        = r->memory ? r->memory : &no_memory;
+    char *total = human_bytes(mem->total_bytes);
+    char *avail = human_bytes(mem->available_bytes);
+
+    printf("Node ID:             %s\n"
+           "Hostname:            %s\n"
+           "Management IP:       %s\n"
+           "CPU:                 %s\n"
+           "                     %"PRIu32" socket(s) x %"PRIu32" core(s) x "
+           "%"PRIu32" thread(s) = %"PRIu32", %"PRIu64" MHz, %zu flags\n"
+           "Memory:              %s total, %s available\n",
+           r->node_id, r->hostname, r->management_ip, cpu->model,
+           cpu->sockets, cpu->cores_per_socket, cpu->threads_per_core,
+           cpu->total_threads, cpu->frequency_mhz, cpu->n_features, total,
+           avail);
+    free(total);
+    free(avail);
+    print_datapath(r);
+    print_nics(r);
+    print_storage(r);
 }
 
 static int
@@ -202,18 +226,16 @@ cmd_node(struct cli *cli, int argc, char *argv[])
         fprintf(stderr, "lqctl: usage: lqctl node info\n");
         return 2;
     }
-    struct json *req = json_object_create();
-    struct json *r = cli_call(cli, NODE_SERVICE "/GetNodeInfo", req);
-    json_destroy(req);
+    ProtobufCMessage *r = call_empty(cli, "GetNodeInfo");
     if (!r) {
         return 1;
     }
     if (cli->json_output) {
-        print_json(r);
+        print_message(r);
     } else {
-        print_node_info(r);
+        print_node_info((const NodeInfoResponse *) r);
     }
-    json_destroy(r);
+    protobuf_c_message_free_unpacked(r, NULL);
     return 0;
 }
 
@@ -232,8 +254,8 @@ cmd_call(struct cli *cli, int argc, char *argv[])
         lq_error_free(error);
         return 2;
     }
-    struct json *r = cli_call(cli, argv[0][0] == '/' ? argv[0] + 1 : argv[0],
-                              req);
+    struct json *r = cli_call_json(cli, argv[0][0] == '/' ? argv[0] + 1
+                                   : argv[0], req);
     json_destroy(req);
     if (!r) {
         return 1;

@@ -1,7 +1,8 @@
 /* lqctl_storage.c: `lqctl pool …` and `lqctl volume …`.
  *
- * Thin clients of limiquantix.storage.v1: each command builds a request,
- * calls the daemon and prints a table (or the reply with -o json).  An
+ * Thin clients of limiquantix.storage.v1: each command builds the
+ * contract's request message, calls the daemon and prints a table from the
+ * reply message (or the reply as JSON with -o json).  An
  * import polls GetVolume and draws a progress bar on a terminal. */
 #include <config.h>
 #include "cli.h"
@@ -15,12 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jsonx.h"
+#include "pbmsg.h"
 #include "util.h"
 #include "uuid.h"
 
-#define POOLS "limiquantix.storage.v1.StoragePoolService/"
-#define VOLUMES "limiquantix.storage.v1.VolumeService/"
+#include "limiquantix_storage_v1_storage.pb-c.h"
+
+#define POOLS "limiquantix.storage.v1.StoragePoolService"
+#define VOLUMES "limiquantix.storage.v1.VolumeService"
 
 /* "10G", "512M", "4096" -> bytes; false if malformed. */
 static bool
@@ -62,39 +65,48 @@ new_uuid(void)
     return xasprintf(UUID_FMT, UUID_ARGS(&u));
 }
 
-/* Calls, prints JSON or hands the reply to 'print'. */
+typedef Limiquantix__Storage__V1__Pool Pool;
+typedef Limiquantix__Storage__V1__ListPoolsResponse ListPoolsResponse;
+typedef Limiquantix__Storage__V1__Volume Volume;
+typedef Limiquantix__Storage__V1__VolumeSource VolumeSource;
+typedef Limiquantix__Storage__V1__ListVolumesResponse ListVolumesResponse;
+typedef Limiquantix__Storage__V1__Snapshot Snapshot;
+typedef Limiquantix__Storage__V1__ListSnapshotsResponse ListSnapshotsResponse;
+
+typedef void print_fn(const ProtobufCMessage *);
+
+/* Calls, prints JSON or hands the reply to 'print'; frees 'request'. */
 static int
-run(struct cli *cli, const char *path, struct json *request,
-    void (*print)(const struct json *))
+run(struct cli *cli, const char *service, const char *method,
+    ProtobufCMessage *request, print_fn *print)
 {
-    struct json *r = cli_call(cli, path, request);
-    json_destroy(request);
+    ProtobufCMessage *r = cli_call(cli, service, method, request);
+    protobuf_c_message_free_unpacked(request, NULL);
     if (!r) {
         return 1;
     }
     if (cli->json_output || !print) {
-        print_json(r);
+        print_message(r);
     } else {
         print(r);
     }
-    json_destroy(r);
+    protobuf_c_message_free_unpacked(r, NULL);
     return 0;
 }
 
 static void
-print_pools(const struct json *r)
+print_pools(const ProtobufCMessage *m)
 {
-    const struct json_array *pools = cli_array(r, "pools");
+    const ListPoolsResponse *r = (const ListPoolsResponse *) m;
     printf("%-16s %-9s %-12s %10s %10s %10s\n", "POOL", "BACKEND", "HEALTH",
            "CAPACITY", "ALLOCATED", "AVAILABLE");
-    for (size_t i = 0; i < pools->n; i++) {
-        const struct json *p = pools->elems[i];
-        char *c = human_bytes(cli_num(p, "capacityBytes"));
-        char *a = human_bytes(cli_num(p, "allocatedBytes"));
-        char *v = human_bytes(cli_num(p, "availableBytes"));
-        printf("%-16s %-9s %-12s %10s %10s %10s%s%s\n", cli_str(p, "id"),
-               cli_str(p, "backend"), cli_str(p, "health"), c, a, v,
-               *cli_str(p, "message") ? "  " : "", cli_str(p, "message"));
+    for (size_t i = 0; i < r->n_pools; i++) {
+        const Pool *p = r->pools[i];
+        char *c = human_bytes(p->capacity_bytes);
+        char *a = human_bytes(p->allocated_bytes);
+        char *v = human_bytes(p->available_bytes);
+        printf("%-16s %-9s %-12s %10s %10s %10s%s%s\n", p->id, p->backend,
+               p->health, c, a, v, *p->message ? "  " : "", p->message);
         free(c);
         free(a);
         free(v);
@@ -108,72 +120,91 @@ cmd_pool(struct cli *cli, int argc, char *argv[])
         fprintf(stderr, "lqctl: usage: lqctl pool list\n");
         return 2;
     }
-    return run(cli, POOLS "ListPools", json_object_create(), print_pools);
+    return run(cli, POOLS, "ListPools",
+               lq_pb_new(&limiquantix__storage__v1__list_pools_request__descriptor),
+               print_pools);
 }
 
 static void
-print_volume_row(const struct json *v)
+print_volume_row(const Volume *v)
 {
-    char *size = human_bytes(cli_num(v, "sizeBytes"));
-    char *alloc = human_bytes(cli_num(v, "allocatedBytes"));
-    printf("%-36s %-12s %-20s %-10s %10s %10s\n", cli_str(v, "id"),
-           cli_str(v, "poolId"), cli_str(v, "name"), cli_str(v, "state"),
-           size, alloc);
+    char *size = human_bytes(v->size_bytes);
+    char *alloc = human_bytes(v->allocated_bytes);
+    printf("%-36s %-12s %-20s %-10s %10s %10s\n", v->id, v->pool_id, v->name,
+           v->state, size, alloc);
     free(size);
     free(alloc);
 }
 
 static void
-print_volumes(const struct json *r)
+print_volumes(const ProtobufCMessage *m)
 {
-    const struct json_array *vols = cli_array(r, "volumes");
+    const ListVolumesResponse *r = (const ListVolumesResponse *) m;
     printf("%-36s %-12s %-20s %-10s %10s %10s\n", "VOLUME", "POOL", "NAME",
            "STATE", "SIZE", "ALLOCATED");
-    for (size_t i = 0; i < vols->n; i++) {
-        print_volume_row(vols->elems[i]);
+    for (size_t i = 0; i < r->n_volumes; i++) {
+        print_volume_row(r->volumes[i]);
     }
 }
 
 static void
-print_volume(const struct json *v)
+print_volume(const ProtobufCMessage *m)
 {
-    char *size = human_bytes(cli_num(v, "sizeBytes"));
-    char *alloc = human_bytes(cli_num(v, "allocatedBytes"));
-    const struct json *parent = lq_json_field(v, "parent");
+    const Volume *v = (const Volume *) m;
+    char *size = human_bytes(v->size_bytes);
+    char *alloc = human_bytes(v->allocated_bytes);
     printf("ID:          %s\nPool:        %s\nName:        %s\n"
            "State:       %s%s%s\nSize:        %s (%s allocated)\n"
            "Attached:    %s\nBackend:     %s\n",
-           cli_str(v, "id"), cli_str(v, "poolId"), cli_str(v, "name"),
-           cli_str(v, "state"), *cli_str(v, "errorMessage") ? ": " : "",
-           cli_str(v, "errorMessage"), size, alloc,
-           cli_bool(v, "attached") ? "yes" : "no", cli_str(v, "backendName"));
-    if (parent) {
-        printf("Parent:      %s@%s (clone depth %lld)\n",
-               cli_str(parent, "volumeId"), cli_str(parent, "snapshotId"),
-               cli_num(v, "cloneDepth"));
+           v->id, v->pool_id, v->name, v->state,
+           *v->error_message ? ": " : "", v->error_message, size, alloc,
+           v->attached ? "yes" : "no", v->backend_name);
+    if (v->parent) {
+        printf("Parent:      %s@%s (clone depth %"PRIu32")\n",
+               v->parent->volume_id, v->parent->snapshot_id, v->clone_depth);
     }
-    const struct json_array *snaps = cli_array(v, "snapshots");
-    for (size_t i = 0; i < snaps->n; i++) {
-        printf("Snapshot:    %s  %s%s\n", cli_str(snaps->elems[i], "id"),
-               cli_str(snaps->elems[i], "name"),
-               cli_bool(snaps->elems[i], "protected") ? " (protected)" : "");
+    for (size_t i = 0; i < v->n_snapshots; i++) {
+        const Snapshot *sn = v->snapshots[i];
+        printf("Snapshot:    %s  %s%s\n", sn->id, sn->name,
+               sn->protected_ ? " (protected)" : "");
     }
     free(size);
     free(alloc);
 }
 
 static void
-print_snapshots(const struct json *r)
+print_snapshot_rows(Snapshot *const *snaps, size_t n)
 {
-    const struct json_array *snaps = cli_array(r, "snapshots");
     printf("%-36s %-20s %10s %s\n", "SNAPSHOT", "NAME", "SIZE", "PROTECTED");
-    for (size_t i = 0; i < snaps->n; i++) {
-        const struct json *s = snaps->elems[i];
-        char *size = human_bytes(cli_num(s, "sizeBytes"));
-        printf("%-36s %-20s %10s %s\n", cli_str(s, "id"), cli_str(s, "name"),
-               size, cli_bool(s, "protected") ? "yes" : "no");
+    for (size_t i = 0; i < n; i++) {
+        char *size = human_bytes(snaps[i]->size_bytes);
+        printf("%-36s %-20s %10s %s\n", snaps[i]->id, snaps[i]->name, size,
+               snaps[i]->protected_ ? "yes" : "no");
         free(size);
     }
+}
+
+static void
+print_snapshots(const ProtobufCMessage *m)
+{
+    const ListSnapshotsResponse *r = (const ListSnapshotsResponse *) m;
+    print_snapshot_rows(r->snapshots, r->n_snapshots);
+}
+
+static void
+print_snapshot(const ProtobufCMessage *m)
+{
+    Snapshot *sn = (Snapshot *) m;
+    print_snapshot_rows(&sn, 1);
+}
+
+static Volume *
+get_volume(struct cli *cli, const char *id)
+{
+    Limiquantix__Storage__V1__GetVolumeRequest req
+        = LIMIQUANTIX__STORAGE__V1__GET_VOLUME_REQUEST__INIT;
+    req.id = (char *) id;
+    return (Volume *) cli_call(cli, VOLUMES, "GetVolume", &req.base);
 }
 
 /* Polls GetVolume until the volume leaves "creating"; a bar on a tty. */
@@ -182,41 +213,66 @@ wait_for_volume(struct cli *cli, const char *id)
 {
     bool tty = isatty(STDERR_FILENO);
     for (;;) {
-        struct json *req = json_object_create();
-        json_object_put_string(req, "id", id);
-        struct json *v = cli_call(cli, VOLUMES "GetVolume", req);
-        json_destroy(req);
+        Volume *v = get_volume(cli, id);
         if (!v) {
             return 1;
         }
-        const char *state = cli_str(v, "state");
-        long long pct = cli_num(v, "progressPercent");
+        unsigned int pct = MIN(v->progress_percent, 100);
         if (tty) {
             int filled = pct * 40 / 100;
-            fprintf(stderr, "\r%-8s [%.*s%*s] %3lld%%", cli_str(v, "operation"),
+            fprintf(stderr, "\r%-8s [%.*s%*s] %3u%%", v->operation,
                     filled, "########################################",
                     40 - filled, "", pct);
         }
-        if (strcmp(state, "creating")) {
+        if (strcmp(v->state, "creating")) {
             if (tty) {
                 fputc('\n', stderr);
             }
-            int rc = !strcmp(state, "available") ? 0 : 1;
+            int rc = !strcmp(v->state, "available") ? 0 : 1;
             if (rc) {
                 fprintf(stderr, "lqctl: volume %s: %s\n", id,
-                        cli_str(v, "errorMessage"));
+                        v->error_message);
             } else if (cli->json_output) {
-                print_json(v);
+                print_message(&v->base);
             } else {
-                print_volume(v);
+                print_volume(&v->base);
             }
-            json_destroy(v);
+            protobuf_c_message_free_unpacked(&v->base, NULL);
             return rc;
         }
-        json_destroy(v);
+        protobuf_c_message_free_unpacked(&v->base, NULL);
         struct timespec ts = { 0, 200 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
+}
+
+/* The request of `volume create`; the daemon opens an image file itself,
+ * so it gets an absolute path. */
+static ProtobufCMessage *
+create_volume_request(const char *id, const char *pool, const char *name,
+                      unsigned long long size, const char *image,
+                      const char *snap)
+{
+    Limiquantix__Storage__V1__CreateVolumeRequest *req = lq_pb_new(
+        &limiquantix__storage__v1__create_volume_request__descriptor);
+    req->id = lq_pb_str(id);
+    req->pool_id = lq_pb_str(pool);
+    req->name = lq_pb_str(name);
+    req->size_bytes = size;
+    if (image || snap) {
+        VolumeSource *src
+            = lq_pb_new(&limiquantix__storage__v1__volume_source__descriptor);
+        if (image) {
+            char *cwd = image[0] == '/' ? NULL : getcwd(NULL, 0);
+            src->image_path = cwd ? xasprintf("%s/%s", cwd, image)
+                                  : xstrdup(image);
+            free(cwd);
+        } else {
+            src->snapshot_id = lq_pb_str(snap);
+        }
+        req->source = src;
+    }
+    return &req->base;
 }
 
 static int
@@ -271,84 +327,106 @@ volume_create(struct cli *cli, int argc, char *argv[])
         id = new_uuid();
     }
 
-    struct json *req = json_object_create();
-    json_object_put_string(req, "id", id);
-    json_object_put_string(req, "poolId", pool);
-    if (name) {
-        json_object_put_string(req, "name", name);
-    }
-    if (size) {
-        lq_json_put_uint64(req, "sizeBytes", size);
-    }
-    if (image || snap) {
-        struct json *src = json_object_create();
-        if (image) {
-            /* The daemon opens the file: give it an absolute path. */
-            char *cwd = image[0] == '/' ? NULL : getcwd(NULL, 0);
-            char *abs = cwd ? xasprintf("%s/%s", cwd, image)
-                            : xstrdup(image);
-            free(cwd);
-            json_object_put_string(src, "imagePath", abs);
-            free(abs);
-        } else {
-            json_object_put_string(src, "snapshotId", snap);
-        }
-        json_object_put(req, "source", src);
-    }
-    struct json *r = cli_call(cli, VOLUMES "CreateVolume", req);
-    json_destroy(req);
+    ProtobufCMessage *req = create_volume_request(id, pool, name, size, image,
+                                                  snap);
+    Volume *v = (Volume *) cli_call(cli, VOLUMES, "CreateVolume", req);
+    protobuf_c_message_free_unpacked(req, NULL);
     int rc;
-    if (!r) {
+    if (!v) {
         rc = 1;
-    } else if (wait && !strcmp(cli_str(r, "state"), "creating")) {
+    } else if (wait && !strcmp(v->state, "creating")) {
         rc = wait_for_volume(cli, id);
     } else {
-        cli->json_output ? print_json(r) : print_volume(r);
+        cli->json_output ? print_message(&v->base) : print_volume(&v->base);
         rc = 0;
     }
-    json_destroy(r);
+    if (v) {
+        protobuf_c_message_free_unpacked(&v->base, NULL);
+    }
     free(id);
     return rc;
 }
 
-static struct json *
-id_request(const char *key, const char *id)
+/* A snapshot request {volumeId, id} (the create, delete and rollback
+ * messages share these fields). */
+static ProtobufCMessage *
+snapshot_request(const ProtobufCMessageDescriptor *d, const char *volume,
+                 const char *id)
 {
-    struct json *req = json_object_create();
-    json_object_put_string(req, key, id);
-    return req;
+    ProtobufCMessage *m = lq_pb_new(d);
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const char *v = !strcmp(d->fields[i].name, "volume_id") ? volume
+                        : !strcmp(d->fields[i].name, "id") ? id : NULL;
+        if (v) {
+            *(char **) ((char *) m + d->fields[i].offset) = lq_pb_str(v);
+        }
+    }
+    return m;
 }
 
 static int
 volume_snapshot(struct cli *cli, int argc, char *argv[])
 {
-    if (argc >= 2 && !strcmp(argv[0], "list") && argc == 2) {
-        return run(cli, VOLUMES "ListSnapshots", id_request("volumeId",
-                                                            argv[1]),
-                   print_snapshots);
+    if (argc == 2 && !strcmp(argv[0], "list")) {
+        return run(cli, VOLUMES, "ListSnapshots", snapshot_request(
+            &limiquantix__storage__v1__list_snapshots_request__descriptor,
+            argv[1], NULL), print_snapshots);
     }
     if (argc >= 2 && !strcmp(argv[0], "create") && argc <= 3) {
-        struct json *req = id_request("volumeId", argv[1]);
         char *id = new_uuid();
-        json_object_put_string(req, "id", id);
-        if (argc == 3) {
-            json_object_put_string(req, "name", argv[2]);
-        }
+        Limiquantix__Storage__V1__CreateSnapshotRequest *req
+            = (void *) snapshot_request(
+                &limiquantix__storage__v1__create_snapshot_request__descriptor,
+                argv[1], id);
         free(id);
-        return run(cli, VOLUMES "CreateSnapshot", req, print_snapshots);
+        req->name = lq_pb_str(argc == 3 ? argv[2] : NULL);
+        return run(cli, VOLUMES, "CreateSnapshot", &req->base,
+                   print_snapshot);
     }
     if (argc == 3 && (!strcmp(argv[0], "delete")
                       || !strcmp(argv[0], "rollback"))) {
-        struct json *req = id_request("volumeId", argv[1]);
-        json_object_put_string(req, "id", argv[2]);
-        return run(cli, !strcmp(argv[0], "delete")
-                   ? VOLUMES "DeleteSnapshot" : VOLUMES "RollbackSnapshot",
-                   req, NULL);
+        bool delete = !strcmp(argv[0], "delete");
+        return run(cli, VOLUMES, delete ? "DeleteSnapshot"
+                   : "RollbackSnapshot", snapshot_request(delete
+                   ? &limiquantix__storage__v1__delete_snapshot_request__descriptor
+                   : &limiquantix__storage__v1__rollback_snapshot_request__descriptor,
+                   argv[1], argv[2]), NULL);
     }
     fprintf(stderr, "lqctl: usage: lqctl volume snapshot {list VOLUME | "
             "create VOLUME [NAME] | delete VOLUME SNAPSHOT | rollback VOLUME "
             "SNAPSHOT}\n");
     return 2;
+}
+
+/* A request whose first field is the volume's id (GetVolume,
+ * DeleteVolume, ResizeVolume, FlattenVolume). */
+static void *
+id_request(const ProtobufCMessageDescriptor *d, const char *id)
+{
+    ovs_assert(d->fields[0].type == PROTOBUF_C_TYPE_STRING
+               && !strcmp(d->fields[0].name, "id"));
+    ProtobufCMessage *m = lq_pb_new(d);
+    *(char **) ((char *) m + d->fields[0].offset) = lq_pb_str(id);
+    return m;
+}
+
+static int
+volume_resize(struct cli *cli, int argc, char *argv[])
+{
+    unsigned long long size;
+    if (!parse_size(argv[2], &size)) {
+        fprintf(stderr, "lqctl: SIZE: expected a size such as 10G, got "
+                "\"%s\"\n", argv[2]);
+        return 2;
+    }
+    if (argc == 4 && strcmp(argv[3], "--allow-shrink")) {
+        return -1;
+    }
+    Limiquantix__Storage__V1__ResizeVolumeRequest *req = id_request(
+        &limiquantix__storage__v1__resize_volume_request__descriptor, argv[1]);
+    req->size_bytes = size;
+    req->allow_shrink = argc == 4;
+    return run(cli, VOLUMES, "ResizeVolume", &req->base, print_volume);
 }
 
 int
@@ -357,50 +435,40 @@ cmd_volume(struct cli *cli, int argc, char *argv[])
     const char *sub = argc ? argv[0] : "";
 
     if (!strcmp(sub, "list") && argc <= 2) {
-        struct json *req = json_object_create();
-        if (argc == 2) {
-            json_object_put_string(req, "poolId", argv[1]);
-        }
-        return run(cli, VOLUMES "ListVolumes", req, print_volumes);
+        Limiquantix__Storage__V1__ListVolumesRequest *req = lq_pb_new(
+            &limiquantix__storage__v1__list_volumes_request__descriptor);
+        req->pool_id = lq_pb_str(argc == 2 ? argv[1] : NULL);
+        return run(cli, VOLUMES, "ListVolumes", &req->base, print_volumes);
     } else if (!strcmp(sub, "get") && argc == 2) {
-        return run(cli, VOLUMES "GetVolume", id_request("id", argv[1]),
-                   print_volume);
+        return run(cli, VOLUMES, "GetVolume", id_request(
+            &limiquantix__storage__v1__get_volume_request__descriptor,
+            argv[1]), print_volume);
     } else if (!strcmp(sub, "create")) {
         return volume_create(cli, argc, argv);
     } else if (!strcmp(sub, "delete") && (argc == 2 || argc == 3)) {
-        struct json *req = id_request("id", argv[1]);
-        if (argc == 3) {
-            if (strcmp(argv[2], "--force")) {
-                json_destroy(req);
-                goto usage;
-            }
-            json_object_put(req, "force", json_boolean_create(true));
+        if (argc == 3 && strcmp(argv[2], "--force")) {
+            goto usage;
         }
-        return run(cli, VOLUMES "DeleteVolume", req, NULL);
+        Limiquantix__Storage__V1__DeleteVolumeRequest *req = id_request(
+            &limiquantix__storage__v1__delete_volume_request__descriptor,
+            argv[1]);
+        req->force = argc == 3;
+        return run(cli, VOLUMES, "DeleteVolume", &req->base, NULL);
     } else if (!strcmp(sub, "resize") && (argc == 3 || argc == 4)) {
-        unsigned long long size;
-        if (!parse_size(argv[2], &size)) {
-            fprintf(stderr, "lqctl: SIZE: expected a size such as 10G, got "
-                    "\"%s\"\n", argv[2]);
-            return 2;
+        int rc = volume_resize(cli, argc, argv);
+        if (rc >= 0) {
+            return rc;
         }
-        struct json *req = id_request("id", argv[1]);
-        lq_json_put_uint64(req, "sizeBytes", size);
-        if (argc == 4) {
-            if (strcmp(argv[3], "--allow-shrink")) {
-                json_destroy(req);
-                goto usage;
-            }
-            json_object_put(req, "allowShrink", json_boolean_create(true));
-        }
-        return run(cli, VOLUMES "ResizeVolume", req, print_volume);
     } else if (!strcmp(sub, "flatten") && argc == 2) {
-        struct json *r = cli_call(cli, VOLUMES "FlattenVolume",
-                                  id_request("id", argv[1]));
+        ProtobufCMessage *req = id_request(
+            &limiquantix__storage__v1__flatten_volume_request__descriptor,
+            argv[1]);
+        ProtobufCMessage *r = cli_call(cli, VOLUMES, "FlattenVolume", req);
+        protobuf_c_message_free_unpacked(req, NULL);
         if (!r) {
             return 1;
         }
-        json_destroy(r);
+        protobuf_c_message_free_unpacked(r, NULL);
         return wait_for_volume(cli, argv[1]);
     } else if (!strcmp(sub, "snapshot")) {
         return volume_snapshot(cli, argc - 1, argv + 1);
