@@ -87,6 +87,10 @@ static const struct cfg_key migration_keys[] = {
 static const struct cfg_key hypervisor_keys[] = {
     F(hypervisor, backend, CT_STRING),
     F(hypervisor, libvirt_uri, CT_STRING),
+    F(hypervisor, virt_type, CT_STRING),
+    F(hypervisor, machine, CT_OPT_STRING),
+    F(hypervisor, cpu_mode, CT_OPT_STRING),
+    F(hypervisor, cpu_model, CT_OPT_STRING),
     F_CUSTOM("image_dirs", hypervisor.image_dirs, parse_image_dirs),
     F_CUSTOM("state_dir", hypervisor.state_dir, parse_abs_path),
     F_CUSTOM("bridges", hypervisor.bridges, parse_bridges),
@@ -1047,6 +1051,7 @@ lq_config_new_default(void)
     c->server.worker_threads = 4;
     c->hypervisor.backend = xstrdup("libvirt");
     c->hypervisor.libvirt_uri = xstrdup("qemu:///system");
+    c->hypervisor.virt_type = xstrdup("auto");
     c->hypervisor.state_dir = xstrdup(LQ_DEFAULT_STATE_DIR);
     c->hypervisor.migration.scheme = xstrdup("qemu+tls");
     c->control_plane.address = xstrdup("");
@@ -1149,6 +1154,65 @@ lq_migration_peer_target_valid(const char *target)
                   "0123456789.-:[]") == n;
 }
 
+/* A libvirt machine type or CPU model name: what QEMU names them with
+ * (pc-q35-7.2, EPYC-Rome, Skylake-Server-IBRS). */
+static bool
+platform_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (!n || n > 64) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char) s[i]) && !strchr("._-", s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* hypervisor.virt_type, machine, cpu_mode, cpu_model. */
+static struct lq_error *
+validate_platform(const struct lq_config *c, const char *src)
+{
+    const typeof(c->hypervisor) *h = &c->hypervisor;
+    if (strcmp(h->virt_type, "auto") && strcmp(h->virt_type, "kvm")
+        && strcmp(h->virt_type, "qemu")) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: hypervisor.virt_type: "
+                            "expected auto, kvm or qemu, got \"%s\"", src,
+                            h->virt_type);
+    }
+    if (h->machine && !platform_name_valid(h->machine)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: hypervisor.machine: "
+                            "expected a machine type such as q35 or pc "
+                            "(1-64 of [A-Za-z0-9._-])", src);
+    }
+    if (h->cpu_mode && strcmp(h->cpu_mode, "host-model")
+        && strcmp(h->cpu_mode, "host-passthrough")
+        && strcmp(h->cpu_mode, "custom")) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: hypervisor.cpu_mode: "
+                            "expected host-model, host-passthrough or "
+                            "custom, got \"%s\"", src, h->cpu_mode);
+    }
+    bool custom = h->cpu_mode && !strcmp(h->cpu_mode, "custom");
+    if (custom != (h->cpu_model != NULL)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: hypervisor.cpu_model: "
+                            "%s", src, custom ? "required with cpu_mode "
+                            "custom" : "only with cpu_mode custom");
+    }
+    if (h->cpu_model && !platform_name_valid(h->cpu_model)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: hypervisor.cpu_model: "
+                            "expected a CPU model such as EPYC-Rome "
+                            "(1-64 of [A-Za-z0-9._-])", src);
+    }
+    if (!strcmp(h->virt_type, "qemu") && h->cpu_mode && !custom) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: hypervisor.cpu_mode: "
+                            "%s needs KVM (virt_type qemu is emulated)", src,
+                            h->cpu_mode);
+    }
+    return NULL;
+}
+
 struct lq_error *
 lq_config_validate(const struct lq_config *c)
 {
@@ -1165,6 +1229,10 @@ lq_config_validate(const struct lq_config *c)
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s: hypervisor.backend: "
                             "unsupported backend \"%s\" (expected libvirt)",
                             src, c->hypervisor.backend);
+    }
+    struct lq_error *e = validate_platform(c, src);
+    if (e) {
+        return e;
     }
     const char *scheme = c->hypervisor.migration.scheme;
     if (strcmp(scheme, "qemu+tls") && strcmp(scheme, "qemu+ssh")
@@ -1239,6 +1307,10 @@ lq_config_free(struct lq_config *c)
     free(c->server.unix_socket);
     free(c->hypervisor.backend);
     free(c->hypervisor.libvirt_uri);
+    free(c->hypervisor.virt_type);
+    free(c->hypervisor.machine);
+    free(c->hypervisor.cpu_mode);
+    free(c->hypervisor.cpu_model);
     string_list_clear(&c->hypervisor.image_dirs,
                       &c->hypervisor.n_image_dirs);
     free(c->hypervisor.state_dir);

@@ -53,6 +53,7 @@
 #include "openvswitch/list.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
+#include "pbmsg.h"
 #include "rpc.h"
 #include "socket-util.h"
 #include "timeval.h"
@@ -473,30 +474,25 @@ stream_end(struct h2_stream *st, struct lq_error *error)
 static void
 stream_poll(struct h2_stream *st)
 {
-    struct json *out = json_array_create_empty();
+    struct lq_pb_list out = LQ_PB_LIST_INITIALIZER;
     bool done = false;
     /* An error from poll() ends the stream after the messages it gave. */
-    struct lq_error *end = st->method->stream->poll(st->stream_state, out,
+    struct lq_error *end = st->method->stream->poll(st->stream_state, &out,
                                                     &done);
     struct lq_error *e = NULL;
-    const struct json_array *a = json_array(out);
-    size_t n_messages = a->n;
-    for (size_t i = 0; !e && i < a->n; i++) {
+    size_t n_messages = out.n;
+    for (size_t i = 0; !e && i < out.n; i++) {
         void *bytes = NULL;
         size_t len = 0;
-        if (st->binary) {
-            e = lq_rpc_encode_binary(st->method, a->elems[i], &bytes, &len);
-        } else {
-            bytes = lq_json_to_string(a->elems[i]);
-            len = strlen(bytes);
-        }
+        struct lq_rpc_msg m = { .pb = out.msgs[i] };
+        e = lq_rpc_encode(st->method, st->binary, &m, &bytes, &len);
         if (!e) {
             bool gzipped = maybe_gzip(st, &bytes, &len);
             stream_append(st, gzipped, bytes, len);
         }
         free(bytes);
     }
-    json_destroy(out);
+    lq_pb_list_clear(&out);
     if (e) {
         lq_error_free(end);     /* A message that does not encode wins. */
     } else {
@@ -586,7 +582,7 @@ stream_open_work(void *st_)
 {
     struct h2_stream *st = st_;
     st->call_error = st->method->stream->open(
-        st->conn->listener->env.node, st->request.json, &st->stream_state);
+        st->conn->listener->env.node, st->request.pb, &st->stream_state);
 }
 
 static void
@@ -896,7 +892,8 @@ stream_dispatch(struct h2_stream *st)
     size_t len = st->body.length;
     /* A stream method with a unary handler too (MigrateVM) also answers
      * Connect unary calls, once, when it is done. */
-    bool unary_ok = !st->method->stream || st->method->handler;
+    bool unary_ok = !st->method->stream || st->method->handler
+                    || st->method->pb_handler;
     if (st->proto == PROTO_CONNECT
         && (st->connect_stream ? !st->method->stream : !unary_ok)) {
         stream_fail(st, LQ_INVALID_ARGUMENT, "Content-Type: %s is %s; this "

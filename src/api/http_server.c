@@ -391,7 +391,8 @@ request_dispatch(struct MHD_Connection *conn, struct request *req)
     if (req->error) {
         return queue_result(conn, req);
     }
-    if ((req->method->stream && !req->method->handler) || req->method->bidi) {
+    if ((req->method->stream && !req->method->handler
+         && !req->method->pb_handler) || req->method->bidi) {
         return reply_error(conn, req, LQ_UNIMPLEMENTED, "%s/%s is a %s "
                            "stream: call it with gRPC or Connect over HTTP/2",
                            req->method->service, req->method->name,

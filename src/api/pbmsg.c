@@ -52,6 +52,26 @@ lq_pb_map_entry(const ProtobufCMessageDescriptor *entry, const char *key,
     return m;
 }
 
+void
+lq_pb_list_add(struct lq_pb_list *l, void *msg)
+{
+    if (l->n == l->allocated) {
+        l->msgs = x2nrealloc(l->msgs, &l->allocated, sizeof *l->msgs);
+    }
+    l->msgs[l->n++] = msg;
+}
+
+void
+lq_pb_list_clear(struct lq_pb_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        protobuf_c_message_free_unpacked(l->msgs[i], NULL);
+    }
+    free(l->msgs);
+    l->msgs = NULL;
+    l->n = l->allocated = 0;
+}
+
 ProtobufCMessage *
 lq_pb_timestamp_ms(int64_t ms)
 {

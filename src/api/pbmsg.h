@@ -29,6 +29,16 @@ void *lq_pb_array(size_t n, size_t size);
 ProtobufCMessage *lq_pb_map_entry(const ProtobufCMessageDescriptor *entry,
                                   const char *key, const char *value);
 
+/* Messages a server stream has ready (rpc.h), owned by the list. */
+struct lq_pb_list {
+    ProtobufCMessage **msgs;
+    size_t n, allocated;
+};
+#define LQ_PB_LIST_INITIALIZER { NULL, 0, 0 }
+void lq_pb_list_add(struct lq_pb_list *, void *msg);
+/* Frees every message and the array. */
+void lq_pb_list_clear(struct lq_pb_list *);
+
 /* A google.protobuf.Timestamp of 'ms' milliseconds since the epoch. */
 struct ProtobufCMessage *lq_pb_timestamp_ms(int64_t ms);
 

@@ -89,7 +89,7 @@ struct lq_error *
 lq_rpc_decode(const struct lq_rpc_method *method, bool binary,
               const void *data, size_t len, struct lq_rpc_msg *request)
 {
-    if (!method->pb_handler) {
+    if (!method->pb_handler && !method->stream) {
         return binary
                ? lq_rpc_decode_binary(method, data, len, &request->json)
                : lq_json_parse_object(data ? data : "", len, &request->json);

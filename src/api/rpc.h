@@ -49,10 +49,11 @@ typedef void lq_rpc_async_handler(struct lq_node *,
 void lq_rpc_call_complete(struct lq_rpc_call *, struct lq_error *,
                           struct json *response);
 
-/* A server stream, driven by the transport on the loop: open() once
- * (on the worker pool: it may block), then poll() whenever wait()'s
- * wakeups fire; poll() never blocks, appends the messages that are ready
- * to 'out' (a JSON array) and sets '*done' when the stream is over (an
+/* A server stream of typed messages, driven by the transport on the
+ * loop: open() once with the request message (on the worker pool: it may
+ * block), then poll() whenever wait()'s wakeups fire; poll() never blocks,
+ * appends the messages that are ready to 'out' (of the method's output
+ * type; the list owns them) and sets '*done' when the stream is over (an
  * error ends it with that status).  close() when it ends or the client
  * goes away.
  *
@@ -60,10 +61,12 @@ void lq_rpc_call_complete(struct lq_rpc_call *, struct lq_error *,
  * due() and refresh(): when due() (on the loop) says so, the transport
  * runs refresh() on the worker pool and polls when it is done; while it
  * runs, neither poll() nor wait() is called, so the state needs no lock. */
+struct lq_pb_list;
 struct lq_rpc_stream_class {
-    struct lq_error *(*open)(struct lq_node *, const struct json *request,
-                             void **statep);
-    struct lq_error *(*poll)(void *state, struct json *out, bool *done);
+    struct lq_error *(*open)(struct lq_node *,
+                             const ProtobufCMessage *request, void **statep);
+    struct lq_error *(*poll)(void *state, struct lq_pb_list *out,
+                             bool *done);
     void (*wait)(void *state);
     void (*close)(void *state);
     bool (*due)(void *state);           /* Optional, with refresh. */
@@ -91,7 +94,9 @@ struct lq_rpc_method {
     lq_rpc_bidi_handler *bidi;  /* ...or a binary bidirectional stream
                                  * (HTTP/2 only)... */
     lq_rpc_pb_handler *pb_handler;  /* ...or a typed handler ('blocking'
-                                     * as for 'handler'). */
+                                     * as for 'handler'; with 'stream': the
+                                     * answer of HTTP/1.1 and Connect unary
+                                     * calls, once it is done). */
 };
 
 /* A typed method's table entry. */

@@ -152,6 +152,9 @@ caps_message(const struct lq_node_info *info)
     m->supports_nested_virtualization = c->nested_virt;
     m->max_vcpus = c->max_vcpus;
     m->max_memory_bytes = c->max_memory_bytes;
+    m->virt_type = lq_pb_str(c->virt_type);
+    m->machine_type = lq_pb_str(c->machine);
+    m->cpu_mode = lq_pb_str(c->cpu_mode);
     return m;
 }
 

@@ -66,6 +66,8 @@ lq_compute_create(const char *uri, struct lq_compute **cp)
     ovs_mutex_init(&c->create_mutex);
     smap_init(&c->migration_peers);
     sset_init(&c->bridges);
+    c->virt_type = xstrdup("auto");
+    c->kvm_usable = -1;
     compute_events_init(c);
     compute_migrations_init(c);
     *cp = c;
@@ -91,6 +93,7 @@ lq_compute_destroy(struct lq_compute *c)
     ovs_mutex_destroy(&c->create_mutex);
     free(c->backends.bridge);
     compute_files_clear(c);
+    compute_platform_clear(c);
     smap_destroy(&c->migration_peers);
     sset_destroy(&c->bridges);
     free(c->uri);
@@ -770,6 +773,10 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
                             "%s", spec->name, other);
     }
 
+    error = compute_apply_platform(c, conn, spec);
+    if (error) {
+        return error;
+    }
     uint64_t page_mib = lq_compute_hugepage_mib(&c->backends);
     spec->shared_hugepages = page_mib > 0;
     if (page_mib && spec->memory_mib % page_mib) {
@@ -1256,6 +1263,7 @@ lq_compute_get_caps(void *c_, struct lq_hypervisor_caps *caps)
         lq_error_free(e);
         return;
     }
+    compute_platform_caps(c, conn, caps);
     if (!virNodeGetInfo(conn, &node)) {
         int libvirt_max = max_guest_vcpus(conn);
         caps->max_vcpus = MIN(MIN(node.cpus, LQ_MAX_VCPUS),

@@ -6,6 +6,7 @@
 
 #include <libvirt/libvirt.h>
 #include "limiquantix/compute.h"
+#include "limiquantix/node.h"
 #include "openvswitch/list.h"
 #include "openvswitch/thread.h"
 #include "openvswitch/shash.h"
@@ -29,6 +30,14 @@ struct lq_compute {
     struct smap migration_peers;    /* Node name -> host or libvirt URI. */
     struct sset bridges;        /* hypervisor.bridges: plain bridge NICs. */
     char *default_pool;         /* storage.default_pool; NULL: none. */
+    /* hypervisor.virt_type, machine, cpu_mode, cpu_model (platform.c). */
+    char *virt_type;
+    char *machine;
+    char *cpu_mode;
+    char *cpu_model;
+    /* "auto" resolved once (KVM does not come and go): -1 not yet. */
+    int kvm_usable;             /* Guarded by 'mutex'. */
+    char *kvm_problem;          /* Why not, when it is not. */
 
     /* Lifecycle events (events.c). */
     struct ovs_mutex ev_mutex;
@@ -50,6 +59,16 @@ struct lq_compute {
     pthread_cond_t migrations_cond;
     struct ovs_list migrations;     /* struct lq_migration */
 };
+
+/* platform.c: fills the platform fields of 'spec' (kvm, machine, CPU)
+ * for a new domain, and checks what the platform refuses (IDE disks on
+ * q35); failed_precondition if virt_type kvm is not usable here. */
+struct lq_error *compute_apply_platform(struct lq_compute *, virConnectPtr,
+                                        struct lq_vm_spec *);
+/* The same platform for GetNodeInfo. */
+void compute_platform_caps(struct lq_compute *, virConnectPtr,
+                           struct lq_hypervisor_caps *);
+void compute_platform_clear(struct lq_compute *);
 
 /* A new reference to the connection, (re)opened if needed. */
 struct lq_error *compute_get_conn(struct lq_compute *, virConnectPtr *);

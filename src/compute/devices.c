@@ -67,6 +67,26 @@ free_values(char **values, size_t n)
     free(values);
 }
 
+/* An IDE disk needs a machine type with IDE (not q35). */
+static struct lq_error *
+check_ide_machine(virDomainPtr dom, const char *id)
+{
+    char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+    if (!xml) {
+        return compute_virt_error("reading the definition of VM", id);
+    }
+    size_t n;
+    char **machine = xml_values(xml, "/domain/os/type/@machine", &n);
+    struct lq_error *e = n && lq_machine_is_q35(machine[0])
+        ? lq_error_new(LQ_INVALID_ARGUMENT, "disk.bus: DISK_BUS_IDE, but VM "
+                       "%s has machine type %s, which has no IDE controller "
+                       "(use DISK_BUS_SATA)", id, machine[0])
+        : NULL;
+    free_values(machine, n);
+    free(xml);
+    return e;
+}
+
 /* The first free target ("vdb") for a new disk on 'bus', looking at both
  * the live and the persistent definition. */
 static struct lq_error *
@@ -199,6 +219,9 @@ attach_disk_op(virDomainPtr dom, const char *id, void *aux_)
         /* QEMU cannot hot-plug IDE. */
         e = lq_error_new(LQ_FAILED_PRECONDITION, "disk.bus: an IDE disk "
                          "cannot be attached to a running VM (VM %s)", id);
+        goto out;
+    }
+    if (d->bus == LQ_DISK_BUS_IDE && (e = check_ide_machine(dom, id))) {
         goto out;
     }
     /* A disk by size: its volume first, removed again on failure. */

@@ -844,6 +844,30 @@ write_metadata(struct writer *w, const struct lq_vm_spec *s)
     attachments_free(m.nics, m.n_nics);
 }
 
+/* <cpu mode=...> (open: the caller adds the topology and closes it).
+ * host-model and host-passthrough need KVM; custom names a model QEMU
+ * must provide exactly (no silent fallback to another). */
+static void
+write_cpu_model(struct writer *w, const struct lq_vm_spec *s)
+{
+    w_start(w, "cpu");
+    if (!s->cpu_mode) {
+        return;
+    }
+    w_attr(w, "mode", s->cpu_mode);
+    if (!strcmp(s->cpu_mode, "custom") && s->cpu_model) {
+        w_attr(w, "match", "exact");
+        w_start(w, "model");
+        w_attr(w, "fallback", "forbid");
+        w->failed |= xmlTextWriterWriteString(w->w, X(s->cpu_model)) < 0;
+        w_end(w);
+    } else if (!strcmp(s->cpu_mode, "host-passthrough")) {
+        /* The host's exact CPU: guests see every feature; migration only
+         * to identical hosts (Nova's caveat). */
+        w_attr(w, "check", "none");
+    }
+}
+
 static void
 write_os(struct writer *w, const struct lq_vm_spec *s)
 {
@@ -854,7 +878,7 @@ write_os(struct writer *w, const struct lq_vm_spec *s)
     }
     w_start(w, "type");
     w_attr(w, "arch", "x86_64");
-    w_attr(w, "machine", "pc");
+    w_attr(w, "machine", s->machine ? s->machine : "pc");
     w->failed |= xmlTextWriterWriteString(w->w, X("hvm")) < 0;
     w_end(w);
     if (s->kernel_path) {
@@ -995,13 +1019,17 @@ write_disk(struct writer *w, const struct lq_disk_spec *d, const char *dev)
     w_end(w);
 }
 
+/* IDE hdc, hdd; on q35 (no IDE) SATA from the last letter down (sdz,
+ * sdy), out of the way of the disks, which count up from sda. */
 static void
 write_cdroms(struct writer *w, const struct lq_vm_spec *s)
 {
+    bool sata = lq_machine_is_q35(s->machine);
     for (size_t i = 0; i < s->n_cdroms; i++) {
         const struct lq_cdrom_spec *cd = &s->cdroms[i];
         char dev[8];
-        snprintf(dev, sizeof dev, "hd%c", (int) ('c' + i));
+        snprintf(dev, sizeof dev, sata ? "sd%c" : "hd%c",
+                 (int) (sata ? 'z' - i : 'c' + i));
         w_start(w, "disk");
         w_attr(w, "type", "file");
         w_attr(w, "device", "cdrom");
@@ -1014,7 +1042,7 @@ write_cdroms(struct writer *w, const struct lq_vm_spec *s)
         }
         w_start(w, "target");
         w_attr(w, "dev", dev);
-        w_attr(w, "bus", "ide");
+        w_attr(w, "bus", sata ? "sata" : "ide");
         w_end(w);
         w_empty(w, "readonly", NULL, NULL);
         char *alias = xasprintf("ua-lqc-%s", cd->id);
@@ -1207,8 +1235,8 @@ lq_domain_xml(const struct lq_vm_spec *s, const char *vnc_password)
     }
 
     w_start(&w, "domain");
-    w_attr(&w, "type", "qemu");
-    if (s->shared_hugepages) {
+    w_attr(&w, "type", s->kvm ? "kvm" : "qemu");
+    if (s->shared_hugepages && !s->kvm) {
         w_attr(&w, "xmlns:qemu", QEMU_XMLNS);
     }
     w_text_element(&w, "name", s->name);
@@ -1234,7 +1262,7 @@ lq_domain_xml(const struct lq_vm_spec *s, const char *vnc_password)
     snprintf(num, sizeof num, "%"PRIu32,
              s->cpu_sockets * s->cpu_cores * s->cpu_threads);
     w_text_element(&w, "vcpu", num);
-    w_start(&w, "cpu");
+    write_cpu_model(&w, s);
     w_start(&w, "topology");
     snprintf(num, sizeof num, "%"PRIu32, s->cpu_sockets);
     w_attr(&w, "sockets", num);
@@ -1282,7 +1310,7 @@ lq_domain_xml(const struct lq_vm_spec *s, const char *vnc_password)
     }
     w_empty(&w, "memballoon", "model", "none");
     w_end(&w);                  /* devices */
-    if (s->shared_hugepages) {
+    if (s->shared_hugepages && !s->kvm) {
         /* Under TCG (domain type qemu), QEMU 7.2 crashes when a vhost-user
          * virtio-net device uses MSI-X: every virtio-net device of the VM
          * gets vectors=0 (INTx).  A -global also covers NICs hot-plugged

@@ -49,6 +49,12 @@ lq_compute_configure(struct lq_compute *c, const struct lq_config *config)
         sset_add(&c->bridges, h->bridges[i]);
     }
     c->default_pool = nullable_xstrdup(config->storage.default_pool);
+    compute_platform_clear(c);
+    c->virt_type = xstrdup(h->virt_type);
+    c->machine = nullable_xstrdup(h->machine);
+    c->cpu_mode = nullable_xstrdup(h->cpu_mode);
+    c->cpu_model = nullable_xstrdup(h->cpu_model);
+    c->kvm_usable = -1;
 }
 
 void

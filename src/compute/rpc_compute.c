@@ -1,13 +1,15 @@
 #include <config.h>
-/* rpc_compute.c: NodeDaemonService's compute methods that still take JSON
- * (GetVMMetrics, WatchEvents, MigrateVM's unary form, the StreamEvents
- * stream), the registration of every compute method (rpc_vm.c has the typed
- * VM methods, rpc_metrics.c StreamMetrics, rpc_migrate.c the migration
- * stream and handshake), and the helpers they share.
+/* rpc_compute.c: NodeDaemonService's compute methods GetVMMetrics,
+ * WatchEvents, MigrateVM's unary form and the StreamEvents stream, the
+ * registration of every compute method (rpc_vm.c has the VM methods,
+ * rpc_metrics.c StreamMetrics, rpc_migrate.c the migration stream and
+ * handshake), and the helpers they share.
  *
  * Design decisions:
- * - JSON follows proto/limiquantix/node/v1/compute.proto (proto3 mapping);
- *   every type or value error is invalid_argument naming the field.
+ * - Typed handlers (rpc.h): the transport has decoded the request into
+ *   its message of proto/limiquantix/node/v1/, from either codec; every
+ *   error the contract cannot express (a UUID, a range) is
+ *   invalid_argument naming the field.
  * - Every unary method is blocking (libvirt calls wait on libvirtd): they
  *   run on the worker pool.  The compute handle is the one
  *   lq_compute_create() made and the daemon registered with
@@ -15,17 +17,13 @@
  *   "unavailable". */
 #include "rpc_compute.h"
 
-#include <ctype.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "jsonx.h"
 #include "limiquantix/compute.h"
 #include "openvswitch/dynamic-string.h"
-#include "openvswitch/shash.h"
+#include "pbmsg.h"
 #include "rpc.h"
 #include "rpc_metrics.h"
 #include "rpc_migrate.h"
@@ -34,9 +32,18 @@
 #include "util.h"
 #include "uuid.h"
 
+#include "limiquantix_node_v1_compute.pb-c.h"
+#include "limiquantix_node_v1_node_daemon.pb-c.h"
+
 #define NODE_SERVICE "limiquantix.node.v1.NodeDaemonService"
-#define DEFAULT_STOP_TIMEOUT_S 60
-#define MAX_STOP_TIMEOUT_S 3600
+#define MAX_WATCH_TIMEOUT_S 300
+
+typedef Limiquantix__Node__V1__VMIdRequest VMIdRequest;
+typedef Limiquantix__Node__V1__WatchEventsRequest WatchEventsRequest;
+typedef Limiquantix__Node__V1__WatchEventsResponse WatchEventsResponse;
+typedef Limiquantix__Node__V1__VMEvent VMEvent;
+typedef Limiquantix__Node__V1__NodeEvent NodeEvent;
+typedef Limiquantix__Node__V1__MigrateVMRequest MigrateVMRequest;
 
 struct lq_error *
 rpc_compute_get(struct lq_compute **cp)
@@ -47,22 +54,16 @@ rpc_compute_get(struct lq_compute **cp)
 }
 
 struct lq_error *
-rpc_get_uuid(const struct json *obj, const char *field, bool required,
-         char out[37])
+rpc_check_uuid(const char *s, const char *field, bool required,
+               char out[37])
 {
-    const char *s = NULL;
-    struct lq_error *error = lq_json_get_string(obj, field, &s);
-    if (error) {
-        return error;
-    }
-    if (!s || !*s) {
-        if (required) {
-            return lq_error_new(LQ_INVALID_ARGUMENT, "%s: required", field);
-        }
-        out[0] = '\0';
-        return NULL;
-    }
     struct uuid u;
+    out[0] = '\0';
+    if (!*s) {
+        return required ? lq_error_new(LQ_INVALID_ARGUMENT, "%s: required",
+                                       field)
+                        : NULL;
+    }
     if (strlen(s) != 36 || !uuid_from_string(&u, s)) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s: expected a UUID", field);
     }
@@ -70,132 +71,121 @@ rpc_get_uuid(const struct json *obj, const char *field, bool required,
     return NULL;
 }
 
-/* An optional string; "" means unset (proto3).  Copies into '*out'. */
-static struct lq_error *
-get_opt_string(const struct json *obj, const char *field, char **out)
-{
-    const char *s = NULL;
-    struct lq_error *error = lq_json_get_string(obj, field, &s);
-    if (!error && s && *s) {
-        *out = xstrdup(s);
-    }
-    return error;
-}
-
 struct lq_error *
-rpc_vm_request(const struct json *req, struct lq_compute **c, char id[37])
+rpc_vm_target(const char *vm_id, struct lq_compute **c, char id[37])
 {
     struct lq_error *error = rpc_compute_get(c);
-    return error ? error : rpc_get_uuid(req, "vmId", true, id);
+    return error ? error : rpc_check_uuid(vm_id, "vmId", true, id);
 }
 
 static struct lq_error *
-get_vm_metrics(struct lq_node *node OVS_UNUSED, const struct json *req,
-               struct json **responsep)
+get_vm_metrics(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req,
+               ProtobufCMessage **responsep)
 {
     struct lq_compute *c;
     char id[37];
     struct lq_vm_metrics mt;
     memset(&mt, 0, sizeof mt);
-    struct lq_error *error = rpc_vm_request(req, &c, id);
+    struct lq_error *error = rpc_vm_target(((const VMIdRequest *) req)->vm_id,
+                                           &c, id);
     if (!error) {
         error = lq_compute_get_metrics(c, id, &mt);
     }
     if (!error) {
         /* One sample: no CPU percentage (StreamMetrics has it). */
-        *responsep = lq_vm_metrics_to_json(id, NULL, &mt, -1);
+        *responsep = lq_vm_metrics_message(id, NULL, &mt, -1);
     }
     lq_vm_metrics_clear(&mt);
     return error;
 }
 
-#define MAX_WATCH_TIMEOUT_S 300
+static VMEvent *
+vm_event_message(const struct lq_vm_event *ev)
+{
+    VMEvent *m = lq_pb_new(&limiquantix__node__v1__vmevent__descriptor);
+    m->seq = ev->seq;
+    m->vm_id = lq_pb_str(ev->vm_id);
+    m->name = lq_pb_str(ev->name);
+    m->event = lq_pb_str(ev->event);
+    m->detail = lq_pb_str(ev->detail);
+    m->forced = lq_pb_str(ev->forced);
+    m->time_ms = ev->time_ms;
+    return m;
+}
 
 /* WatchEvents {sinceSeq, vmId?, timeoutSeconds} -> {events, lastSeq,
- * truncated}: a long poll (see events.c). */
+ * truncated}: a long poll of up to timeoutSeconds (0: at once; see
+ * events.c). */
 static struct lq_error *
-watch_events(struct lq_node *node OVS_UNUSED, const struct json *req,
-             struct json **responsep)
+watch_events(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
+             ProtobufCMessage **responsep)
 {
+    const WatchEventsRequest *req = (const WatchEventsRequest *) req_;
     struct lq_compute *c;
     char vm_id[37] = "";
-    uint64_t since = 0;
-    uint32_t timeout = 30;
     struct lq_vm_event *events = NULL;
     size_t n = 0;
     uint64_t last = 0;
     bool truncated = false;
+    uint32_t timeout = req->timeout_seconds;
     struct lq_error *error = rpc_compute_get(&c);
     if (!error) {
-        error = rpc_get_uuid(req, "vmId", false, vm_id);
+        error = rpc_check_uuid(req->vm_id, "vmId", false, vm_id);
     }
-    int64_t since_signed = 0;
-    if (!error) {
-        error = lq_json_get_int64(req, "sinceSeq", &since_signed);
-    }
-    if (!error && since_signed < 0) {
-        error = lq_error_new(LQ_INVALID_ARGUMENT, "sinceSeq: must not be "
-                             "negative");
-    }
-    since = since_signed;
-    if (!error && lq_json_field(req, "timeoutSeconds")) {
-        error = lq_json_get_uint32(req, "timeoutSeconds", &timeout);
+    if (!error && req->since_seq > INT64_MAX) {
+        error = lq_error_new(LQ_INVALID_ARGUMENT, "sinceSeq: too large");
     }
     if (!error && timeout > MAX_WATCH_TIMEOUT_S) {
         error = lq_error_new(LQ_INVALID_ARGUMENT, "timeoutSeconds: at most "
                              "%d", MAX_WATCH_TIMEOUT_S);
     }
     if (!error) {
-        error = lq_compute_watch_events(c, since, vm_id[0] ? vm_id : NULL,
+        error = lq_compute_watch_events(c, req->since_seq,
+                                        vm_id[0] ? vm_id : NULL,
                                         timeout * 1000, &events, &n, &last,
                                         &truncated);
     }
     if (!error) {
-        struct json *a = json_array_create_empty();
+        WatchEventsResponse *r = lq_pb_new(
+            &limiquantix__node__v1__watch_events_response__descriptor);
+        r->events = lq_pb_array(n, sizeof *r->events);
         for (size_t i = 0; i < n; i++) {
-            struct json *j = json_object_create();
-            lq_json_put_uint64(j, "seq", events[i].seq);
-            lq_json_put_string(j, "vmId", events[i].vm_id);
-            lq_json_put_string(j, "name", events[i].name);
-            lq_json_put_string(j, "event", events[i].event);
-            lq_json_put_string(j, "detail", events[i].detail);
-            if (events[i].forced[0]) {
-                lq_json_put_string(j, "forced", events[i].forced);
-            }
-            lq_json_put_int64(j, "timeMs", events[i].time_ms);
-            json_array_add(a, j);
+            r->events[r->n_events++] = vm_event_message(&events[i]);
         }
-        struct json *r = json_object_create();
-        json_object_put(r, "events", a);
-        lq_json_put_uint64(r, "lastSeq", last);
-        json_object_put(r, "truncated", json_boolean_create(truncated));
-        *responsep = r;
+        r->last_seq = last;
+        r->truncated = truncated;
+        *responsep = &r->base;
     }
     lq_vm_events_free(events, n);
     return error;
 }
 
-/* MigrateVM {vmId, targetNodeUri, live} -> {} (the VM is gone from this
- * node). */
+/* MigrateVM over HTTP/1.1 or Connect unary: one answer when the VM is
+ * gone from this node, the stream's last MigrationProgress (COMPLETE,
+ * 100 %); the stream form is rpc_migrate.c's. */
 static struct lq_error *
-migrate_vm(struct lq_node *node OVS_UNUSED, const struct json *req,
-           struct json **responsep)
+migrate_vm(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
+           ProtobufCMessage **responsep)
 {
+    const MigrateVMRequest *req = (const MigrateVMRequest *) req_;
     struct lq_compute *c;
     char id[37];
-    char *target = NULL;
-    bool live = false;
-    struct lq_error *error = rpc_vm_request(req, &c, id);
-    if (!error && !(error = get_opt_string(req, "targetNodeUri", &target))) {
-        error = lq_json_get_bool(req, "live", &live);
+    struct lq_error *error = rpc_vm_target(req->vm_id, &c, id);
+    if (!error) {
+        error = rpc_migrate_check(req);
     }
     if (!error) {
-        error = lq_compute_migrate_vm(c, id, target, live);
+        error = lq_compute_migrate_vm(c, id, req->target_node_uri, req->live);
     }
     if (!error) {
-        *responsep = json_object_create();
+        Limiquantix__Node__V1__MigrationProgress *p = lq_pb_new(
+            &limiquantix__node__v1__migration_progress__descriptor);
+        p->vm_id = lq_pb_str(id);
+        p->percent_complete = 100;
+        p->phase
+            = LIMIQUANTIX__NODE__V1__MIGRATION_PHASE__MIGRATION_PHASE_COMPLETE;
+        *responsep = &p->base;
     }
-    free(target);
     return error;
 }
 
@@ -212,7 +202,7 @@ struct event_stream {
 
 static struct lq_error *
 event_stream_open(struct lq_node *node OVS_UNUSED,
-                  const struct json *req OVS_UNUSED, void **statep)
+                  const ProtobufCMessage *req OVS_UNUSED, void **statep)
 {
     struct lq_compute *c;
     struct lq_error *e = rpc_compute_get(&c);
@@ -236,18 +226,29 @@ event_stream_open(struct lq_node *node OVS_UNUSED,
 }
 
 /* The contract's EventType of one of our lifecycle events. */
-static const char *
+static Limiquantix__Node__V1__EventType
 event_type(const struct lq_vm_event *ev)
 {
-    static const struct { const char *event, *detail, *type; } map[] = {
-        { "STARTED", NULL, "EVENT_TYPE_VM_STARTED" },
-        { "RESUMED", NULL, "EVENT_TYPE_VM_RESUMED" },
-        { "PAUSED", NULL, "EVENT_TYPE_VM_PAUSED" },
-        { "CRASHED", NULL, "EVENT_TYPE_VM_CRASHED" },
-        { "STOPPED", "CRASHED", "EVENT_TYPE_VM_CRASHED" },
-        { "STOPPED", "MIGRATED", "EVENT_TYPE_VM_MIGRATED_OUT" },
-        { "STOPPED", NULL, "EVENT_TYPE_VM_STOPPED" },
-        { "SHUTDOWN", NULL, "EVENT_TYPE_VM_STOPPED" },
+    static const struct {
+        const char *event, *detail;
+        Limiquantix__Node__V1__EventType type;
+    } map[] = {
+        { "STARTED", NULL,
+          LIMIQUANTIX__NODE__V1__EVENT_TYPE__EVENT_TYPE_VM_STARTED },
+        { "RESUMED", NULL,
+          LIMIQUANTIX__NODE__V1__EVENT_TYPE__EVENT_TYPE_VM_RESUMED },
+        { "PAUSED", NULL,
+          LIMIQUANTIX__NODE__V1__EVENT_TYPE__EVENT_TYPE_VM_PAUSED },
+        { "CRASHED", NULL,
+          LIMIQUANTIX__NODE__V1__EVENT_TYPE__EVENT_TYPE_VM_CRASHED },
+        { "STOPPED", "CRASHED",
+          LIMIQUANTIX__NODE__V1__EVENT_TYPE__EVENT_TYPE_VM_CRASHED },
+        { "STOPPED", "MIGRATED",
+          LIMIQUANTIX__NODE__V1__EVENT_TYPE__EVENT_TYPE_VM_MIGRATED_OUT },
+        { "STOPPED", NULL,
+          LIMIQUANTIX__NODE__V1__EVENT_TYPE__EVENT_TYPE_VM_STOPPED },
+        { "SHUTDOWN", NULL,
+          LIMIQUANTIX__NODE__V1__EVENT_TYPE__EVENT_TYPE_VM_STOPPED },
     };
     for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
         if (!strcmp(ev->event, map[i].event)
@@ -255,39 +256,46 @@ event_type(const struct lq_vm_event *ev)
             return map[i].type;
         }
     }
-    return "EVENT_TYPE_UNKNOWN";    /* DEFINED, DELETED, SUSPENDED: see
-                                     * metadata.event. */
+    /* DEFINED, DELETED, SUSPENDED: see metadata.event. */
+    return LIMIQUANTIX__NODE__V1__EVENT_TYPE__EVENT_TYPE_UNKNOWN;
 }
 
-static struct json *
-node_event_json(const struct lq_vm_event *ev)
+static void
+put_metadata(NodeEvent *m, const char *key, const char *value)
 {
-    struct json *j = json_object_create();
-    lq_json_put_uint64(j, "id", ev->seq);
-    lq_json_put_timestamp_ms(j, "timestamp", ev->time_ms);
-    lq_json_put_string(j, "type", event_type(ev));
-    lq_json_put_string(j, "vmId", ev->vm_id);
-    char *msg = xasprintf("VM %s %s%s%s%s", ev->name, ev->event,
-                          *ev->detail ? " " : "", ev->detail,
-                          !*ev->forced ? ""
-                          : !strcmp(ev->forced, "PAUSED")
-                          ? " (forced off by StopVM: it was paused)"
-                          : " (forced off by StopVM after its timeout)");
-    lq_json_put_string(j, "message", msg);
-    free(msg);
-    struct json *md = json_object_create();
-    json_object_put_string(md, "event", ev->event);
-    json_object_put_string(md, "detail", ev->detail);
-    json_object_put_string(md, "name", ev->name);
+    m->metadata[m->n_metadata++] = (void *) lq_pb_map_entry(
+        &limiquantix__node__v1__node_event__metadata_entry__descriptor, key,
+        value);
+}
+
+static NodeEvent *
+node_event_message(const struct lq_vm_event *ev)
+{
+    NodeEvent *m
+        = lq_pb_new(&limiquantix__node__v1__node_event__descriptor);
+    m->id = xasprintf("%"PRIu64, ev->seq);
+    m->timestamp = (Google__Protobuf__Timestamp *)
+                   lq_pb_timestamp_ms(ev->time_ms);
+    m->type = event_type(ev);
+    m->vm_id = lq_pb_str(ev->vm_id);
+    m->message = xasprintf("VM %s %s%s%s%s", ev->name, ev->event,
+                           *ev->detail ? " " : "", ev->detail,
+                           !*ev->forced ? ""
+                           : !strcmp(ev->forced, "PAUSED")
+                           ? " (forced off by StopVM: it was paused)"
+                           : " (forced off by StopVM after its timeout)");
+    m->metadata = lq_pb_array(4, sizeof *m->metadata);
+    put_metadata(m, "event", ev->event);
+    put_metadata(m, "detail", ev->detail);
+    put_metadata(m, "name", ev->name);
     if (*ev->forced) {
-        json_object_put_string(md, "forced", ev->forced);
+        put_metadata(m, "forced", ev->forced);
     }
-    json_object_put(j, "metadata", md);
-    return j;
+    return m;
 }
 
 static struct lq_error *
-event_stream_poll(void *st_, struct json *out, bool *done)
+event_stream_poll(void *st_, struct lq_pb_list *out, bool *done)
 {
     struct event_stream *st = st_;
     st->seqno = seq_read(lq_compute_event_seq(st->c));
@@ -303,7 +311,7 @@ event_stream_poll(void *st_, struct json *out, bool *done)
                          "resync with ListVMs and open a new stream");
     } else {
         for (size_t i = 0; i < n; i++) {
-            json_array_add(out, node_event_json(&events[i]));
+            lq_pb_list_add(out, node_event_message(&events[i]));
         }
         st->since = last;
     }
@@ -331,13 +339,14 @@ static const struct lq_rpc_stream_class event_stream_class = {
 };
 
 static const struct lq_rpc_method compute_methods[] = {
-    { NODE_SERVICE, "StreamEvents", NULL, false, NULL, &event_stream_class },
+    { .service = NODE_SERVICE, .name = "StreamEvents",
+      .stream = &event_stream_class },
     /* A stream over HTTP/2; over HTTP/1.1 (and Connect unary) one
      * answer when it is done. */
-    { NODE_SERVICE, "MigrateVM", migrate_vm, true, NULL,
-      &lq_migrate_stream_class },
-    { NODE_SERVICE, "WatchEvents", watch_events, true },
-    { NODE_SERVICE, "GetVMMetrics", get_vm_metrics, true },
+    { .service = NODE_SERVICE, .name = "MigrateVM", .pb_handler = migrate_vm,
+      .blocking = true, .stream = &lq_migrate_stream_class },
+    LQ_RPC_PB_METHOD(NODE_SERVICE, "WatchEvents", watch_events, true),
+    LQ_RPC_PB_METHOD(NODE_SERVICE, "GetVMMetrics", get_vm_metrics, true),
 };
 
 void

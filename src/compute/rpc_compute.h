@@ -23,15 +23,15 @@ void lq_rpc_compute_register(struct lq_rpc_registry *);
 struct lq_error *lq_rpc_compute_parse_create(const struct json *request,
                                              struct lq_vm_spec *);
 
-/* Shared by the compute RPC files (rpc_compute.c, rpc_migrate.c): the
- * compute handle (unavailable while there is none); a UUID field,
- * normalized to lower case into 'out' (invalid_argument naming it); and
- * both for a request's required vmId. */
+/* Shared by the compute RPC files: the compute handle (unavailable while
+ * there is none); a UUID string field 's' ("" is unset, as in proto3),
+ * normalized to lower case into 'out' (invalid_argument naming 'field');
+ * and both for a request's required vmId. */
 struct lq_compute;
 struct lq_error *rpc_compute_get(struct lq_compute **);
-struct lq_error *rpc_get_uuid(const struct json *, const char *field,
-                              bool required, char out[37]);
-struct lq_error *rpc_vm_request(const struct json *, struct lq_compute **,
-                                char id[37]);
+struct lq_error *rpc_check_uuid(const char *s, const char *field,
+                                bool required, char out[37]);
+struct lq_error *rpc_vm_target(const char *vm_id, struct lq_compute **,
+                               char id[37]);
 
 #endif

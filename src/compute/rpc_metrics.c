@@ -15,75 +15,84 @@
 
 #include "fileutil.h"
 #include "host_stats.h"
-#include "jsonx.h"
 #include "limiquantix/compute.h"
 #include "limiquantix/node.h"
-#include "openvswitch/json.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/shash.h"
+#include "pbmsg.h"
 #include "rpc.h"
 #include "timeval.h"
 #include "util.h"
+
+#include "limiquantix_node_v1_compute.pb-c.h"
+#include "limiquantix_node_v1_node_daemon.pb-c.h"
 
 #define NODE_SERVICE "limiquantix.node.v1.NodeDaemonService"
 #define DEFAULT_INTERVAL_S 5
 #define MAX_INTERVAL_S 3600
 #define FIRST_SAMPLE_MS 1000
 
-static struct json *
-device_metrics_json(const struct lq_vm_device_metrics *d, size_t n, bool nic)
+typedef Limiquantix__Node__V1__VMMetrics VMMetrics;
+typedef Limiquantix__Node__V1__VMDiskMetrics VMDiskMetrics;
+typedef Limiquantix__Node__V1__VMNicMetrics VMNicMetrics;
+typedef Limiquantix__Node__V1__NodeMetrics NodeMetrics;
+typedef Limiquantix__Node__V1__DiskMetrics DiskMetrics;
+typedef Limiquantix__Node__V1__NetworkMetrics NetworkMetrics;
+typedef Limiquantix__Node__V1__StreamMetricsRequest StreamMetricsRequest;
+
+static void
+put_devices(VMMetrics *r, const struct lq_vm_metrics *mt)
 {
-    struct json *a = json_array_create_empty();
-    for (size_t i = 0; i < n; i++) {
-        struct json *j = json_object_create();
-        lq_json_put_string(j, nic ? "nicId" : "diskId", d[i].id);
-        lq_json_put_uint64(j, nic ? "rxBytes" : "readBytes", d[i].rx_bytes);
-        lq_json_put_uint64(j, nic ? "rxPackets" : "readOps", d[i].rx_ops);
-        lq_json_put_uint64(j, nic ? "txBytes" : "writeBytes", d[i].tx_bytes);
-        lq_json_put_uint64(j, nic ? "txPackets" : "writeOps", d[i].tx_ops);
-        if (nic) {
-            lq_json_put_uint64(j, "rxDropped", d[i].drops);
-        }
-        json_array_add(a, j);
+    r->disks = lq_pb_array(mt->n_disks, sizeof *r->disks);
+    for (size_t i = 0; i < mt->n_disks; i++) {
+        const struct lq_vm_device_metrics *d = &mt->disks[i];
+        VMDiskMetrics *m
+            = lq_pb_new(&limiquantix__node__v1__vmdisk_metrics__descriptor);
+        m->disk_id = lq_pb_str(d->id);
+        m->read_bytes = d->rx_bytes;
+        m->read_ops = d->rx_ops;
+        m->write_bytes = d->tx_bytes;
+        m->write_ops = d->tx_ops;
+        r->disks[r->n_disks++] = m;
     }
-    return a;
+    r->nics = lq_pb_array(mt->n_nics, sizeof *r->nics);
+    for (size_t i = 0; i < mt->n_nics; i++) {
+        const struct lq_vm_device_metrics *d = &mt->nics[i];
+        VMNicMetrics *m
+            = lq_pb_new(&limiquantix__node__v1__vmnic_metrics__descriptor);
+        m->nic_id = lq_pb_str(d->id);
+        m->rx_bytes = d->rx_bytes;
+        m->rx_packets = d->rx_ops;
+        m->tx_bytes = d->tx_bytes;
+        m->tx_packets = d->tx_ops;
+        m->rx_dropped = d->drops;
+        r->nics[r->n_nics++] = m;
+    }
 }
 
-struct json *
-lq_vm_metrics_to_json(const char *vm_id, const char *name,
+ProtobufCMessage *
+lq_vm_metrics_message(const char *vm_id, const char *name,
                       const struct lq_vm_metrics *mt, double cpu_percent)
 {
-    uint64_t rd = 0, wr = 0, rx = 0, tx = 0;
+    VMMetrics *r = lq_pb_new(&limiquantix__node__v1__vmmetrics__descriptor);
+    r->vm_id = lq_pb_str(vm_id);
+    r->name = lq_pb_str(name);
+    r->cpu_usage_percent = cpu_percent >= 0 ? cpu_percent : 0;
+    r->memory_used_bytes = mt->memory_rss_kib * 1024;
     for (size_t i = 0; i < mt->n_disks; i++) {
-        rd += mt->disks[i].rx_bytes;
-        wr += mt->disks[i].tx_bytes;
+        r->disk_read_bytes += mt->disks[i].rx_bytes;
+        r->disk_write_bytes += mt->disks[i].tx_bytes;
     }
     for (size_t i = 0; i < mt->n_nics; i++) {
-        rx += mt->nics[i].rx_bytes;
-        tx += mt->nics[i].tx_bytes;
+        r->network_rx_bytes += mt->nics[i].rx_bytes;
+        r->network_tx_bytes += mt->nics[i].tx_bytes;
     }
-    struct json *r = json_object_create();
-    lq_json_put_string(r, "vmId", vm_id);
-    if (name) {
-        lq_json_put_string(r, "name", name);
-    }
-    if (cpu_percent >= 0) {
-        lq_json_put_double(r, "cpuUsagePercent", cpu_percent);
-    }
-    lq_json_put_uint64(r, "memoryUsedBytes", mt->memory_rss_kib * 1024);
-    lq_json_put_uint64(r, "diskReadBytes", rd);
-    lq_json_put_uint64(r, "diskWriteBytes", wr);
-    lq_json_put_uint64(r, "networkRxBytes", rx);
-    lq_json_put_uint64(r, "networkTxBytes", tx);
-    lq_json_put_uint64(r, "cpuTimeNs", mt->cpu_time_ns);
-    lq_json_put_uint64(r, "vcpus", mt->vcpus);
-    lq_json_put_uint64(r, "memoryKib", mt->memory_kib);
-    lq_json_put_uint64(r, "memoryRssKib", mt->memory_rss_kib);
-    json_object_put(r, "disks", device_metrics_json(mt->disks, mt->n_disks,
-                                                    false));
-    json_object_put(r, "nics", device_metrics_json(mt->nics, mt->n_nics,
-                                                   true));
-    return r;
+    r->cpu_time_ns = mt->cpu_time_ns;
+    r->vcpus = mt->vcpus;
+    r->memory_kib = mt->memory_kib;
+    r->memory_rss_kib = mt->memory_rss_kib;
+    put_devices(r, mt);
+    return &r->base;
 }
 
 /* ---- StreamMetrics ---------------------------------------------------------- */
@@ -101,7 +110,7 @@ struct metrics_stream {
     long long interval_ms;
     long long next_ms;                  /* On the loop only. */
     struct baseline prev;               /* refresh() only. */
-    struct json *ready;                 /* A NodeMetrics for poll(). */
+    NodeMetrics *ready;                 /* For poll(). */
 };
 
 static void
@@ -143,62 +152,62 @@ find_disk(const struct baseline *b, const char *name)
     return NULL;
 }
 
-static struct json *
-disks_json(const struct lq_host_disk_stat *d, size_t n,
-           const struct baseline *prev, double secs)
+static void
+put_disks(NodeMetrics *m, const struct lq_host_disk_stat *d, size_t n,
+          const struct baseline *prev, double secs)
 {
-    struct json *a = json_array_create_empty();
+    m->disks = lq_pb_array(n, sizeof *m->disks);
     for (size_t i = 0; i < n; i++) {
         const struct lq_host_disk_stat *p = find_disk(prev, d[i].name);
-        struct json *j = json_object_create();
-        lq_json_put_string(j, "device", d[i].name);
-        lq_json_put_uint64(j, "readBytes", d[i].read_bytes);
-        lq_json_put_uint64(j, "writeBytes", d[i].write_bytes);
+        DiskMetrics *j
+            = lq_pb_new(&limiquantix__node__v1__disk_metrics__descriptor);
+        j->device = lq_pb_str(d[i].name);
+        j->read_bytes = d[i].read_bytes;
+        j->write_bytes = d[i].write_bytes;
         if (p && secs > 0) {
-            lq_json_put_uint64(j, "readIops", (d[i].reads - p->reads) / secs);
-            lq_json_put_uint64(j, "writeIops",
-                               (d[i].writes - p->writes) / secs);
-            lq_json_put_double(j, "utilizationPercent",
-                               percent(d[i].io_ms - p->io_ms, secs * 1000));
+            j->read_iops = (d[i].reads - p->reads) / secs;
+            j->write_iops = (d[i].writes - p->writes) / secs;
+            j->utilization_percent = percent(d[i].io_ms - p->io_ms,
+                                             secs * 1000);
         }
-        json_array_add(a, j);
+        m->disks[m->n_disks++] = j;
     }
-    return a;
 }
 
-static struct json *
-networks_json(void)
+static void
+put_networks(NodeMetrics *m)
 {
     struct lq_host_net_stat *s;
     size_t n;
     lq_host_read_net(&s, &n);
-    struct json *a = json_array_create_empty();
+    m->networks = lq_pb_array(n, sizeof *m->networks);
     for (size_t i = 0; i < n; i++) {
-        struct json *j = json_object_create();
-        lq_json_put_string(j, "interface", s[i].name);
-        lq_json_put_uint64(j, "rxBytes", s[i].rx_bytes);
-        lq_json_put_uint64(j, "txBytes", s[i].tx_bytes);
-        lq_json_put_uint64(j, "rxPackets", s[i].rx_packets);
-        lq_json_put_uint64(j, "txPackets", s[i].tx_packets);
-        lq_json_put_uint64(j, "rxErrors", s[i].rx_errors);
-        lq_json_put_uint64(j, "txErrors", s[i].tx_errors);
-        json_array_add(a, j);
+        NetworkMetrics *j
+            = lq_pb_new(&limiquantix__node__v1__network_metrics__descriptor);
+        j->interface = lq_pb_str(s[i].name);
+        j->rx_bytes = s[i].rx_bytes;
+        j->tx_bytes = s[i].tx_bytes;
+        j->rx_packets = s[i].rx_packets;
+        j->tx_packets = s[i].tx_packets;
+        j->rx_errors = s[i].rx_errors;
+        j->tx_errors = s[i].tx_errors;
+        m->networks[m->n_networks++] = j;
     }
     free(s);
-    return a;
 }
 
 /* Every VM of ours; their CPU times go to 'now' for the next sample. */
-static struct json *
-vms_json(const struct baseline *prev, struct baseline *now, double secs)
+static void
+put_vms(NodeMetrics *m, const struct baseline *prev, struct baseline *now,
+        double secs)
 {
-    struct json *a = json_array_create_empty();
     struct lq_compute *c = lq_compute_get_default();
     struct lq_vm_status *vms = NULL;
     size_t n = 0;
     if (!c || lq_compute_list_vms_brief(c, &vms, &n)) {
-        return a;           /* No compute here, or libvirt is away. */
+        return;             /* No compute here, or libvirt is away. */
     }
+    m->vms = lq_pb_array(n, sizeof *m->vms);
     for (size_t i = 0; i < n; i++) {
         struct lq_vm_metrics mt;
         memset(&mt, 0, sizeof mt);
@@ -214,67 +223,61 @@ vms_json(const struct baseline *prev, struct baseline *now, double secs)
         }
         shash_add(&now->vm_cpu_ns, vms[i].id,
                   xmemdup(&mt.cpu_time_ns, sizeof mt.cpu_time_ns));
-        json_array_add(a, lq_vm_metrics_to_json(vms[i].id, vms[i].name, &mt,
-                                                cpu));
+        m->vms[m->n_vms++] = (VMMetrics *) lq_vm_metrics_message(
+            vms[i].id, vms[i].name, &mt, cpu);
         lq_vm_metrics_clear(&mt);
     }
     for (size_t i = 0; i < n; i++) {
         lq_vm_status_clear(&vms[i]);
     }
     free(vms);
-    return a;
 }
 
 /* Reads everything; a NodeMetrics unless this is the baseline. */
-static struct json *
+static NodeMetrics *
 sample(struct baseline *prev)
 {
     struct baseline now = { .ms = time_msec() };
     shash_init(&now.vm_cpu_ns);
     double secs = prev->ms ? (now.ms - prev->ms) / 1000.0 : 0;
-    struct json *m = json_object_create();
-    lq_json_put_timestamp_ms(m, "timestamp", time_wall_msec());
+    NodeMetrics *m
+        = lq_pb_new(&limiquantix__node__v1__node_metrics__descriptor);
+    m->timestamp = (Google__Protobuf__Timestamp *)
+                   lq_pb_timestamp_ms(time_wall_msec());
     if (lq_host_read_cpu_times(&now.cpu_busy, &now.cpu_total)
         && prev->cpu_total && now.cpu_total > prev->cpu_total) {
-        lq_json_put_double(m, "cpuUsagePercent",
-                           percent(now.cpu_busy - prev->cpu_busy,
-                                   now.cpu_total - prev->cpu_total));
+        m->cpu_usage_percent = percent(now.cpu_busy - prev->cpu_busy,
+                                       now.cpu_total - prev->cpu_total);
     }
     char *meminfo;
     struct lq_memory_info mem;
     if (!lq_read_file("/proc/meminfo", &meminfo, NULL)) {
         struct lq_error *e = lq_meminfo_parse(meminfo, &mem);
         if (!e) {
-            lq_json_put_uint64(m, "memoryUsedBytes", mem.used_bytes);
-            lq_json_put_uint64(m, "memoryTotalBytes", mem.total_bytes);
+            m->memory_used_bytes = mem.used_bytes;
+            m->memory_total_bytes = mem.total_bytes;
         }
         lq_error_free(e);
         free(meminfo);
     }
     lq_host_read_disks(&now.disks, &now.n_disks);
-    json_object_put(m, "disks", disks_json(now.disks, now.n_disks, prev,
-                                           secs));
-    json_object_put(m, "networks", networks_json());
-    json_object_put(m, "vms", vms_json(prev, &now, secs));
+    put_disks(m, now.disks, now.n_disks, prev, secs);
+    put_networks(m);
+    put_vms(m, prev, &now, secs);
     bool first = !prev->ms;
     baseline_replace(prev, &now);
     if (first) {
-        json_destroy(m);
+        protobuf_c_message_free_unpacked(&m->base, NULL);
         return NULL;
     }
     return m;
 }
 
 static struct lq_error *
-metrics_stream_open(struct lq_node *node OVS_UNUSED, const struct json *req,
-                    void **statep)
+metrics_stream_open(struct lq_node *node OVS_UNUSED,
+                    const ProtobufCMessage *req, void **statep)
 {
-    uint32_t interval = 0;
-    struct lq_error *e = lq_json_get_uint32(req, "intervalSeconds",
-                                            &interval);
-    if (e) {
-        return e;
-    }
+    uint32_t interval = ((const StreamMetricsRequest *) req)->interval_seconds;
     if (interval > MAX_INTERVAL_S) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "intervalSeconds: at most "
                             "%d, not %"PRIu32, MAX_INTERVAL_S, interval);
@@ -282,7 +285,7 @@ metrics_stream_open(struct lq_node *node OVS_UNUSED, const struct json *req,
     struct metrics_stream *st = xzalloc(sizeof *st);
     st->interval_ms = 1000LL * (interval ? interval : DEFAULT_INTERVAL_S);
     shash_init(&st->prev.vm_cpu_ns);
-    json_destroy(sample(&st->prev));        /* The baseline. */
+    ovs_assert(!sample(&st->prev));         /* The baseline. */
     st->next_ms = time_msec() + MIN(st->interval_ms, FIRST_SAMPLE_MS);
     *statep = st;
     return NULL;
@@ -310,11 +313,11 @@ metrics_stream_refresh(void *st_)
 }
 
 static struct lq_error *
-metrics_stream_poll(void *st_, struct json *out, bool *done)
+metrics_stream_poll(void *st_, struct lq_pb_list *out, bool *done)
 {
     struct metrics_stream *st = st_;
     if (st->ready) {
-        json_array_add(out, st->ready);
+        lq_pb_list_add(out, st->ready);
         st->ready = NULL;
     }
     *done = false;
@@ -333,7 +336,9 @@ metrics_stream_close(void *st_)
 {
     struct metrics_stream *st = st_;
     baseline_clear(&st->prev);
-    json_destroy(st->ready);
+    if (st->ready) {
+        protobuf_c_message_free_unpacked(&st->ready->base, NULL);
+    }
     free(st);
 }
 
@@ -344,8 +349,8 @@ static const struct lq_rpc_stream_class metrics_stream_class = {
 };
 
 static const struct lq_rpc_method metrics_methods[] = {
-    { NODE_SERVICE, "StreamMetrics", NULL, false, NULL,
-      &metrics_stream_class },
+    { .service = NODE_SERVICE, .name = "StreamMetrics",
+      .stream = &metrics_stream_class },
 };
 
 void

@@ -23,29 +23,49 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "jsonx.h"
 #include "limiquantix/compute.h"
-#include "openvswitch/json.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/shash.h"
 #include "openvswitch/thread.h"
+#include "pbmsg.h"
 #include "rpc.h"
 #include "rpc_compute.h"
 #include "seq.h"
 #include "timeval.h"
 #include "util.h"
 
+#include "limiquantix_node_v1_compute.pb-c.h"
+
 #define NODE_SERVICE "limiquantix.node.v1.NodeDaemonService"
 #define PROGRESS_MS 500
 #define TOKEN_TTL_MS (5 * 60 * 1000)
 
-static const char *const phase_names[] = {
-    [LQ_MIGRATION_PREPARING] = "MIGRATION_PHASE_PREPARING",
-    [LQ_MIGRATION_TRANSFERRING] = "MIGRATION_PHASE_TRANSFERRING",
-    [LQ_MIGRATION_SWITCHING] = "MIGRATION_PHASE_SWITCHING",
-    [LQ_MIGRATION_COMPLETE] = "MIGRATION_PHASE_COMPLETE",
-    [LQ_MIGRATION_FAILED] = "MIGRATION_PHASE_FAILED",
+typedef Limiquantix__Node__V1__MigrateVMRequest MigrateVMRequest;
+typedef Limiquantix__Node__V1__MigrationProgress MigrationProgress;
+typedef Limiquantix__Node__V1__PrepareMigrationRequest PrepareMigrationRequest;
+typedef Limiquantix__Node__V1__MigrationToken MigrationToken;
+
+static const Limiquantix__Node__V1__MigrationPhase phases[] = {
+    [LQ_MIGRATION_PREPARING]
+        = LIMIQUANTIX__NODE__V1__MIGRATION_PHASE__MIGRATION_PHASE_PREPARING,
+    [LQ_MIGRATION_TRANSFERRING]
+        = LIMIQUANTIX__NODE__V1__MIGRATION_PHASE__MIGRATION_PHASE_TRANSFERRING,
+    [LQ_MIGRATION_SWITCHING]
+        = LIMIQUANTIX__NODE__V1__MIGRATION_PHASE__MIGRATION_PHASE_SWITCHING,
+    [LQ_MIGRATION_COMPLETE]
+        = LIMIQUANTIX__NODE__V1__MIGRATION_PHASE__MIGRATION_PHASE_COMPLETE,
+    [LQ_MIGRATION_FAILED]
+        = LIMIQUANTIX__NODE__V1__MIGRATION_PHASE__MIGRATION_PHASE_FAILED,
 };
+
+struct lq_error *
+rpc_migrate_check(const Limiquantix__Node__V1__MigrateVMRequest *req)
+{
+    return req->storage
+           ? lq_error_new(LQ_INVALID_ARGUMENT, "storage: this node migrates "
+                          "VMs on shared storage only (no block copy)")
+           : NULL;
+}
 
 /* ---- MigrateVM -------------------------------------------------------------- */
 
@@ -59,29 +79,20 @@ struct migrate_stream {
 };
 
 static struct lq_error *
-migrate_stream_open(struct lq_node *node OVS_UNUSED, const struct json *req,
-                    void **statep)
+migrate_stream_open(struct lq_node *node OVS_UNUSED,
+                    const ProtobufCMessage *req_, void **statep)
 {
+    const MigrateVMRequest *req = (const MigrateVMRequest *) req_;
     struct lq_compute *c;
     char id[37];
-    const char *target = NULL;
-    bool live = false, storage = false;
-    struct lq_error *e = rpc_compute_get(&c);
+    struct lq_error *e = rpc_vm_target(req->vm_id, &c, id);
     if (!e) {
-        e = rpc_get_uuid(req, "vmId", true, id);
-    }
-    if (!e && !(e = lq_json_get_string(req, "targetNodeUri", &target))
-        && !(e = lq_json_get_bool(req, "live", &live))) {
-        e = lq_json_get_bool(req, "storage", &storage);
-    }
-    if (!e && storage) {
-        e = lq_error_new(LQ_INVALID_ARGUMENT, "storage: this node migrates "
-                         "VMs on shared storage only (no block copy)");
+        e = rpc_migrate_check(req);
     }
     struct lq_migration *m = NULL;
     if (!e) {
-        e = lq_compute_migration_start(c, id, target ? target : "", live,
-                                       &m);
+        e = lq_compute_migration_start(c, id, req->target_node_uri,
+                                       req->live, &m);
     }
     if (e) {
         return e;
@@ -114,22 +125,21 @@ migrate_stream_refresh(void *st_)
     lq_migration_refresh(st->m);
 }
 
-static struct json *
-progress_json(const char *vm_id, const struct lq_migration_progress *p,
-              const struct lq_error *error)
+static MigrationProgress *
+progress_message(const char *vm_id, const struct lq_migration_progress *p,
+                 const struct lq_error *error)
 {
-    struct json *j = json_object_create();
-    lq_json_put_string(j, "vmId", vm_id);
+    MigrationProgress *m
+        = lq_pb_new(&limiquantix__node__v1__migration_progress__descriptor);
+    m->vm_id = lq_pb_str(vm_id);
     uint32_t percent = p->phase == LQ_MIGRATION_COMPLETE ? 100
                        : p->total ? p->processed * 100 / p->total : 0;
-    lq_json_put_uint32(j, "percentComplete", MIN(percent, 100));
-    lq_json_put_uint64(j, "dataTransferredBytes", p->processed);
-    lq_json_put_uint64(j, "dataRemainingBytes", p->remaining);
-    lq_json_put_string(j, "phase", phase_names[p->phase]);
-    if (error) {
-        lq_json_put_string(j, "error", error->message);
-    }
-    return j;
+    m->percent_complete = MIN(percent, 100);
+    m->data_transferred_bytes = p->processed;
+    m->data_remaining_bytes = p->remaining;
+    m->phase = phases[p->phase];
+    m->error = lq_pb_str(error ? error->message : NULL);
+    return m;
 }
 
 static bool
@@ -141,7 +151,7 @@ progress_equal(const struct lq_migration_progress *a,
 }
 
 static struct lq_error *
-migrate_stream_poll(void *st_, struct json *out, bool *done)
+migrate_stream_poll(void *st_, struct lq_pb_list *out, bool *done)
 {
     struct migrate_stream *st = st_;
     st->seqno = seq_read(lq_migration_seq(st->m));
@@ -152,12 +162,12 @@ migrate_stream_poll(void *st_, struct json *out, bool *done)
         /* Always PREPARING first, even if it failed before this poll. */
         struct lq_migration_progress first = {
             .phase = LQ_MIGRATION_PREPARING };
-        json_array_add(out, progress_json(st->vm_id, &first, NULL));
+        lq_pb_list_add(out, progress_message(st->vm_id, &first, NULL));
         st->last = first;
         st->sent = true;
     }
     if (!progress_equal(&p, &st->last)) {
-        json_array_add(out, progress_json(st->vm_id, &p, error));
+        lq_pb_list_add(out, progress_message(st->vm_id, &p, error));
         st->last = p;
     }
     return error;           /* A failure ends the stream with its status. */
@@ -210,24 +220,19 @@ expire_tokens(long long now) OVS_REQUIRES(tokens_mutex)
 }
 
 static struct lq_error *
-prepare_migration(struct lq_node *node OVS_UNUSED, const struct json *req,
-                  struct json **responsep)
+prepare_migration(struct lq_node *node OVS_UNUSED,
+                  const ProtobufCMessage *req_, ProtobufCMessage **responsep)
 {
+    const PrepareMigrationRequest *req
+        = (const PrepareMigrationRequest *) req_;
     struct lq_compute *c;
     char id[37];
-    const char *source = NULL;
     char *source_uri = NULL;
-    struct lq_error *e = rpc_compute_get(&c);
-    if (!e) {
-        e = rpc_get_uuid(req, "vmId", true, id);
-    }
-    if (!e) {
-        e = lq_json_get_string(req, "sourceNodeUri", &source);
-    }
+    struct lq_error *e = rpc_vm_target(req->vm_id, &c, id);
     if (!e) {
         /* Only a migration peer may send us VMs. */
         e = lq_compute_migration_uri(c, "sourceNodeUri",
-                                     source ? source : "", &source_uri);
+                                     req->source_node_uri, &source_uri);
     }
     if (!e) {
         struct lq_vm_status status;
@@ -263,30 +268,31 @@ prepare_migration(struct lq_node *node OVS_UNUSED, const struct json *req,
     shash_add(&tokens, token, t);
     ovs_mutex_unlock(&tokens_mutex);
 
-    struct json *r = json_object_create();
-    lq_json_put_string(r, "token", token);
-    lq_json_put_string(r, "vmId", id);
-    lq_json_put_timestamp_ms(r, "expiresAt", t->expires_ms);
-    *responsep = r;
+    MigrationToken *r
+        = lq_pb_new(&limiquantix__node__v1__migration_token__descriptor);
+    r->token = lq_pb_str(token);
+    r->vm_id = lq_pb_str(id);
+    r->expires_at = (Google__Protobuf__Timestamp *)
+                    lq_pb_timestamp_ms(t->expires_ms);
+    *responsep = &r->base;
     return NULL;
 }
 
 static struct lq_error *
-receive_migration(struct lq_node *node OVS_UNUSED, const struct json *req,
-                  struct json **responsep)
+receive_migration(struct lq_node *node OVS_UNUSED,
+                  const ProtobufCMessage *req_,
+                  ProtobufCMessage **responsep OVS_UNUSED)
 {
-    const char *token = NULL;
+    const MigrationToken *req = (const MigrationToken *) req_;
     char id[37];
-    struct lq_error *e = lq_json_get_string(req, "token", &token);
-    if (!e) {
-        e = rpc_get_uuid(req, "vmId", true, id);
-    }
+    struct lq_error *e = rpc_check_uuid(req->vm_id, "vmId", true, id);
     if (e) {
         return e;
     }
     ovs_mutex_lock(&tokens_mutex);
     expire_tokens(time_wall_msec());
-    struct token *t = token ? shash_find_and_delete(&tokens, token) : NULL;
+    struct token *t = *req->token ? shash_find_and_delete(&tokens, req->token)
+                                  : NULL;
     ovs_mutex_unlock(&tokens_mutex);
     if (!t) {
         return lq_error_new(LQ_FAILED_PRECONDITION, "token: unknown, used "
@@ -298,13 +304,14 @@ receive_migration(struct lq_node *node OVS_UNUSED, const struct json *req,
         return lq_error_new(LQ_INVALID_ARGUMENT, "vmId: the token is for "
                             "another VM");
     }
-    *responsep = json_object_create();
     return NULL;
 }
 
 static const struct lq_rpc_method migrate_methods[] = {
-    { NODE_SERVICE, "PrepareMigration", prepare_migration, true },
-    { NODE_SERVICE, "ReceiveMigration", receive_migration, true },
+    LQ_RPC_PB_METHOD(NODE_SERVICE, "PrepareMigration", prepare_migration,
+                     true),
+    LQ_RPC_PB_METHOD(NODE_SERVICE, "ReceiveMigration", receive_migration,
+                     true),
 };
 
 void

@@ -83,34 +83,10 @@ field_error(const char *field, const char *format, ...)
     return e;
 }
 
-/* A UUID string field, normalized to lower case into 'out' ("" if empty
- * and not required). */
-static struct lq_error *
-check_uuid(const char *s, const char *field, bool required, char out[37])
-{
-    struct uuid u;
-    out[0] = '\0';
-    if (!*s) {
-        return required ? field_error(field, "required") : NULL;
-    }
-    if (strlen(s) != 36 || !uuid_from_string(&u, s)) {
-        return field_error(field, "expected a UUID");
-    }
-    snprintf(out, 37, UUID_FMT, UUID_ARGS(&u));
-    return NULL;
-}
-
 static char *
 opt_string(const char *s)
 {
     return *s ? xstrdup(s) : NULL;
-}
-
-static struct lq_error *
-vm_target(const char *vm_id, struct lq_compute **c, char id[37])
-{
-    struct lq_error *error = rpc_compute_get(c);
-    return error ? error : check_uuid(vm_id, "vmId", true, id);
 }
 
 /* An enum value a binary client sent: protobuf enums are open, so a
@@ -263,11 +239,11 @@ parse_nic(const NicSpec *m, const char *field, struct lq_nic_spec *n)
 {
     struct lq_error *error;
     char *sub = xasprintf("%s.portId", field);
-    error = check_uuid(m->port_id, sub, false, n->port_id);
+    error = rpc_check_uuid(m->port_id, sub, false, n->port_id);
     free(sub);
     if (!error) {
         sub = xasprintf("%s.network", field);
-        error = check_uuid(m->network, sub, false, n->network_id);
+        error = rpc_check_uuid(m->network, sub, false, n->network_id);
         free(sub);
     }
     if (error) {
@@ -389,7 +365,7 @@ lq_rpc_vm_parse_create(const ProtobufCMessage *msg, struct lq_vm_spec *s)
     const CreateVMOnNodeRequest *m = (const CreateVMOnNodeRequest *) msg;
     /* The contract's vmId: the control plane's id, by which CreateVM is
      * idempotent. */
-    struct lq_error *error = check_uuid(m->vm_id, "vmId", false, s->id);
+    struct lq_error *error = rpc_check_uuid(m->vm_id, "vmId", false, s->id);
     if (error) {
         return error;
     }
@@ -522,7 +498,7 @@ vm_op(const ProtobufCMessage *req,
 {
     struct lq_compute *c;
     char id[37];
-    struct lq_error *error = vm_target(((const VMIdRequest *) req)->vm_id, &c,
+    struct lq_error *error = rpc_vm_target(((const VMIdRequest *) req)->vm_id, &c,
                                        id);
     return error ? error : op(c, id);
 }
@@ -548,7 +524,7 @@ get_vm_status(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req,
 {
     struct lq_compute *c;
     char id[37];
-    struct lq_error *error = vm_target(((const VMIdRequest *) req)->vm_id, &c,
+    struct lq_error *error = rpc_vm_target(((const VMIdRequest *) req)->vm_id, &c,
                                        id);
     if (!error) {
         struct lq_vm_status st;
@@ -568,7 +544,7 @@ stop_vm(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
     const StopVMRequest *req = (const StopVMRequest *) req_;
     struct lq_compute *c;
     char id[37];
-    struct lq_error *error = vm_target(req->vm_id, &c, id);
+    struct lq_error *error = rpc_vm_target(req->vm_id, &c, id);
     if (!error && req->timeout_seconds > MAX_STOP_TIMEOUT_S) {
         error = lq_error_new(LQ_INVALID_ARGUMENT, "timeoutSeconds: at most "
                              "%d", MAX_STOP_TIMEOUT_S);
@@ -615,7 +591,7 @@ attach_disk(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
     char id[37];
     struct lq_disk_spec d;
     memset(&d, 0, sizeof d);
-    struct lq_error *error = vm_target(req->vm_id, &c, id);
+    struct lq_error *error = rpc_vm_target(req->vm_id, &c, id);
     if (!error) {
         error = req->disk ? parse_disk(req->disk, "disk", &d)
                 : lq_error_new(LQ_INVALID_ARGUMENT, "disk: required");
@@ -636,7 +612,7 @@ attach_nic(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
     char id[37];
     struct lq_nic_spec n;
     memset(&n, 0, sizeof n);
-    struct lq_error *error = vm_target(req->vm_id, &c, id);
+    struct lq_error *error = rpc_vm_target(req->vm_id, &c, id);
     if (!error) {
         error = req->nic ? parse_nic(req->nic, "nic", &n)
                 : lq_error_new(LQ_INVALID_ARGUMENT, "nic: required");
@@ -656,7 +632,7 @@ detach(const char *vm_id, const char *device, const char *field,
 {
     struct lq_compute *c;
     char id[37];
-    struct lq_error *error = vm_target(vm_id, &c, id);
+    struct lq_error *error = rpc_vm_target(vm_id, &c, id);
     if (!error && !*device) {
         error = field_error(field, "required");
     }
@@ -687,7 +663,7 @@ get_console(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req,
     struct lq_compute *c;
     char id[37];
     struct lq_vm_console con;
-    struct lq_error *error = vm_target(((const VMIdRequest *) req)->vm_id, &c,
+    struct lq_error *error = rpc_vm_target(((const VMIdRequest *) req)->vm_id, &c,
                                        id);
     if (!error) {
         error = lq_compute_get_console(c, id, &con);
@@ -736,9 +712,9 @@ create_snapshot(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
     char id[37], snap_id[37];
     struct lq_vm_snapshot sn;
     memset(&sn, 0, sizeof sn);
-    struct lq_error *error = vm_target(req->vm_id, &c, id);
+    struct lq_error *error = rpc_vm_target(req->vm_id, &c, id);
     if (!error) {
-        error = check_uuid(req->snapshot_id, "snapshotId", false, snap_id);
+        error = rpc_check_uuid(req->snapshot_id, "snapshotId", false, snap_id);
     }
     if (!error) {
         error = lq_compute_create_snapshot(c, id, snap_id[0] ? snap_id : NULL,
@@ -762,9 +738,9 @@ snapshot_op(const char *vm_id, const char *snapshot_id,
 {
     struct lq_compute *c;
     char id[37], snap_id[37];
-    struct lq_error *error = vm_target(vm_id, &c, id);
+    struct lq_error *error = rpc_vm_target(vm_id, &c, id);
     if (!error) {
-        error = check_uuid(snapshot_id, "snapshotId", true, snap_id);
+        error = rpc_check_uuid(snapshot_id, "snapshotId", true, snap_id);
     }
     return error ? error : op(c, id, snap_id);
 }
@@ -795,7 +771,7 @@ list_snapshots(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req,
     char id[37];
     struct lq_vm_snapshot *list = NULL;
     size_t n = 0;
-    struct lq_error *error = vm_target(((const VMIdRequest *) req)->vm_id, &c,
+    struct lq_error *error = rpc_vm_target(((const VMIdRequest *) req)->vm_id, &c,
                                        id);
     if (!error) {
         error = lq_compute_list_snapshots(c, id, &list, &n);

@@ -41,7 +41,7 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 
 def hypervisor_yaml(libvirt_uri=None, image_dirs=(), peers=None,
-                    state_dir=None):
+                    state_dir=None, extra=None):
     """node.yaml's hypervisor section.  'image_dirs': the directories whose
     files the API may name (kernels, disk images, import sources; nothing
     else is reachable); 'peers': migration targets, node name -> libvirt
@@ -54,6 +54,8 @@ def hypervisor_yaml(libvirt_uri=None, image_dirs=(), peers=None,
                                                  for d in image_dirs)
     if state_dir:
         y += '  state_dir: "%s"\n' % state_dir
+    for key, value in sorted((extra or {}).items()):
+        y += '  %s: "%s"\n' % (key, value)
     if peers:
         y += "  migration:\n    tls: false\n    peers:\n" + "".join(
             '      %s: "%s"\n' % kv for kv in sorted(peers.items()))
@@ -91,8 +93,9 @@ class Daemon:
             # (ovs-netdev, br-int): one sandbox on the machine at a time.
             hostlock.hold("ovs-netdev")
         self.log = open(self.log_path, "w")
+        env = dict(os.environ, **getattr(self, "env", {}))
         self.proc = subprocess.Popen(self.args, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=env)
         if wait:
             self.wait_ready()
         return self

@@ -41,6 +41,28 @@ class ConfigErrorTest(unittest.TestCase):
                            "FILE:2: control_plane.heartbeat_interval_secs: "
                            "expected an integer in 1..3600, got \"soon\"")
 
+    def test_platform_keys(self):
+        """hypervisor.virt_type, machine, cpu_mode, cpu_model."""
+        for text, tail in [
+            ("hypervisor: {virt_type: xen}\n", "hypervisor.virt_type: "
+             "expected auto, kvm or qemu, got \"xen\""),
+            ("hypervisor: {machine: \"q35 -bios x\"}\n",
+             "hypervisor.machine: expected a machine type"),
+            ("hypervisor: {cpu_mode: host}\n", "hypervisor.cpu_mode: "
+             "expected host-model, host-passthrough or custom, got "
+             "\"host\""),
+            ("hypervisor: {cpu_mode: custom}\n", "hypervisor.cpu_model: "
+             "required with cpu_mode custom"),
+            ("hypervisor: {cpu_model: EPYC}\n", "hypervisor.cpu_model: "
+             "only with cpu_mode custom"),
+            ("hypervisor: {cpu_mode: custom, cpu_model: \"a'b\"}\n",
+             "hypervisor.cpu_model: expected a CPU model"),
+            ("hypervisor: {virt_type: qemu, cpu_mode: host-model}\n",
+             "hypervisor.cpu_mode: host-model needs KVM"),
+        ]:
+            with self.subTest(text=text):
+                self.assertRefused(text, tail)
+
     def test_missing_file(self):
         r, _, d = run_node(None, ["-c", "/nonexistent/node.yaml"])
         self.assertEqual(r.returncode, 1)

@@ -267,17 +267,22 @@ class ComputeDaemon(lqtest.Daemon):
     """limiquantix-node without --sandbox: hypervisor.libvirt_uri from the
     node.yaml, a Unix socket and a loopback port in a private directory."""
 
-    def __init__(self, uri, image_dirs=(), peers=None):
+    def __init__(self, uri, image_dirs=(), peers=None, hypervisor=None,
+                 env=None):
         """'image_dirs': the directories whose files CreateVM may name
         (Debian's kernel in /boot always, for the guests); 'peers':
-        migration targets, node name -> libvirt URI."""
+        migration targets, node name -> libvirt URI; 'hypervisor': more
+        keys of that section (virt_type, machine...); 'env': added to the
+        daemon's environment."""
         super().__init__(config="")
         # The node's own per-VM files (serial logs) stay in the test's
         # directory.
         with open(self.config_path, "w") as f:
             f.write(lqtest.hypervisor_yaml(
                 libvirt_uri=uri, image_dirs=["/boot"] + list(image_dirs),
-                peers=peers, state_dir=os.path.join(self.dir, "vms")))
+                peers=peers, state_dir=os.path.join(self.dir, "vms"),
+                extra=hypervisor))
+        self.env = dict(env or {})
         self.socket = os.path.join(self.dir, "node.sock")
         self.args = [lqtest.NODE, "-c", self.config_path,
                      "--unix-socket", self.socket,

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <libxml/parser.h>
@@ -20,6 +21,7 @@
 
 #include "limiquantix/compute.h"
 #include "compute_impl.h"
+#include "exec.h"
 #include "openvswitch/json.h"
 #include "rpc_compute.h"
 #include "util.h"
@@ -155,6 +157,104 @@ test_xml_disks(void **state OVS_UNUSED)
     assert_xpath(xml, "/domain/devices/disk[3]/target/@bus", "sata");
     assert_int_equal(xpath_count(xml, "/domain/os/boot[@dev='hd']"), 1);
     free(xml);
+    lq_vm_spec_clear(&s);
+}
+
+/* libvirt's own schema (virt-xml-validate, libvirt-clients) accepts it. */
+static void
+assert_schema_valid(const char *xml)
+{
+    char path[] = "/tmp/lq-domain-XXXXXX.xml";
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, xml, strlen(xml)), (ssize_t) strlen(xml));
+    close(fd);
+    const char *argv[] = { "virt-xml-validate", path, "domain", NULL };
+    struct lq_exec_result r;
+    struct lq_error *e = lq_exec(argv, NULL, 30000, &r);
+    if (e) {
+        fail_msg("%s\n%s", e->message, xml);
+    }
+    lq_exec_result_clear(&r);
+    unlink(path);
+}
+
+/* The node's platform: KVM with q35 and a CPU model, TCG with pc. */
+static void
+test_xml_platform(void **state OVS_UNUSED)
+{
+    struct lq_vm_spec s;
+    base_spec(&s);
+    s.n_disks = 1;
+    s.disks = xcalloc(1, sizeof *s.disks);
+    s.disks[0] = (struct lq_disk_spec) { xstrdup("root"),
+                                         xstrdup("/nonexistent/root.img"),
+                                         .bus = LQ_DISK_BUS_SATA };
+    s.n_cdroms = 1;
+    s.cdroms = xcalloc(1, sizeof *s.cdroms);
+    s.cdroms[0] = (struct lq_cdrom_spec) { xstrdup("cd"),
+                                           xstrdup("/nonexistent/a.iso") };
+    s.shared_hugepages = true;
+
+    /* TCG: machine pc, IDE CD-ROM, QEMU's CPU, the vhost-user MSI-X
+     * workaround. */
+    char *xml = lq_domain_xml(&s, NULL);
+    assert_xpath(xml, "/domain/@type", "qemu");
+    assert_xpath(xml, "/domain/os/type/@machine", "pc");
+    assert_int_equal(xpath_count(xml, "/domain/cpu/@mode"), 0);
+    assert_xpath(xml, "/domain/devices/disk[@device='cdrom']/target/@dev",
+                 "hdc");
+    assert_xpath(xml, "/domain/devices/disk[@device='cdrom']/target/@bus",
+                 "ide");
+    assert_int_equal(xpath_count(xml, "//*[local-name()='commandline']"), 1);
+    assert_schema_valid(xml);
+    free(xml);
+
+    /* KVM: q35 (SATA CD-ROM at the far end of sd*), host-model, no
+     * TCG workaround. */
+    s.kvm = true;
+    s.machine = "q35";
+    s.cpu_mode = "host-model";
+    xml = lq_domain_xml(&s, NULL);
+    assert_xpath(xml, "/domain/@type", "kvm");
+    assert_xpath(xml, "/domain/os/type/@machine", "q35");
+    assert_xpath(xml, "/domain/cpu/@mode", "host-model");
+    assert_xpath(xml, "/domain/cpu/topology/@sockets", "1");
+    assert_xpath(xml, "/domain/devices/disk[@device='cdrom']/target/@dev",
+                 "sdz");
+    assert_xpath(xml, "/domain/devices/disk[@device='cdrom']/target/@bus",
+                 "sata");
+    assert_xpath(xml, "/domain/devices/disk[@device='disk']/target/@dev",
+                 "sda");
+    assert_int_equal(xpath_count(xml, "//*[local-name()='commandline']"), 0);
+    assert_schema_valid(xml);
+    free(xml);
+
+    s.cpu_mode = "host-passthrough";
+    xml = lq_domain_xml(&s, NULL);
+    assert_xpath(xml, "/domain/cpu/@mode", "host-passthrough");
+    assert_schema_valid(xml);
+    free(xml);
+
+    s.cpu_mode = "custom";
+    s.cpu_model = "EPYC-Rome";
+    s.machine = "pc-q35-7.2";
+    xml = lq_domain_xml(&s, NULL);
+    assert_xpath(xml, "/domain/cpu/@mode", "custom");
+    assert_xpath(xml, "/domain/cpu/@match", "exact");
+    assert_xpath(xml, "/domain/cpu/model", "EPYC-Rome");
+    assert_xpath(xml, "/domain/cpu/model/@fallback", "forbid");
+    assert_xpath(xml, "/domain/devices/disk[@device='cdrom']/target/@bus",
+                 "sata");
+    assert_schema_valid(xml);
+    free(xml);
+
+    assert_true(lq_machine_is_q35("q35"));
+    assert_true(lq_machine_is_q35("pc-q35-7.2"));
+    assert_false(lq_machine_is_q35("pc"));
+    assert_false(lq_machine_is_q35("pc-i440fx-7.2"));
+    assert_false(lq_machine_is_q35(NULL));
+    s.machine = s.cpu_mode = s.cpu_model = NULL;
     lq_vm_spec_clear(&s);
 }
 
@@ -936,6 +1036,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xml_required_elements),
         cmocka_unit_test(test_xml_disks),
+        cmocka_unit_test(test_xml_platform),
         cmocka_unit_test(test_xml_escaping),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_xml_volume_disk_and_nic),

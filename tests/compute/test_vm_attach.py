@@ -394,9 +394,13 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
         t = time.time()
         # Named as the control plane may name it: by a URI whose host is
         # the peer's address (the URI itself is the node's own).
-        self.assertEqual(self.ok(VM + "MigrateVM", {
+        done = self.ok(VM + "MigrateVM", {
             "vmId": e, "targetNodeUri": "qemu+ssh://root@127.0.0.1/system",
-            "live": True}), {})
+            "live": True})
+        # Unary: the stream's last message.
+        self.assertEqual((done["vmId"], done["phase"], done["percentComplete"],
+                          done["error"]),
+                         (e, "MIGRATION_PHASE_COMPLETE", 100, ""))
         took = time.time() - t
         self.refused(VM + "GetVMStatus", {"vmId": e}, "not_found", e)
         r = target.virsh("domstate", e)

@@ -358,6 +358,42 @@ class QemuGuestTest(unittest.TestCase):
         # ...and the node's own files of the VM (its serial log).
         self.assertFalse(os.path.exists(log))
 
+    def test_q35_guest(self):
+        """hypervisor.machine q35 (the KVM default) on QEMU: the guest boots
+        on the Q35 chipset (ICH9), with its CD-ROM on SATA."""
+        node = computetest.ComputeDaemon(
+            self.libvirt.uri, image_dirs=[self.tmp],
+            hypervisor={"virt_type": "qemu", "machine": "q35"}).start()
+        self.addCleanup(node.stop)
+        iso = os.path.join(self.tmp, "empty.iso")
+        with open(iso, "wb") as f:
+            f.truncate(1 << 20)
+        vm_id = str(uuid.uuid4())
+        status, body = node.call("CreateVM", {
+            "vmId": vm_id, "name": "lq-q35", "spec": {
+                "memoryMib": 256, "kernelPath": self.kernel,
+                "initrdPath": self.initrd, "serialLog": True,
+                "kernelCmdline": "console=ttyS0 panic=-1",
+                "cdroms": [{"id": "cd", "isoPath": iso}]}})
+        self.assertEqual(status, 200, body)
+        log = body["status"]["serialLogPath"]
+        self.addCleanup(lambda: (node.call("ForceStopVM", {"vmId": vm_id}),
+                                 node.call("DeleteVM", {"vmId": vm_id})))
+        xml = self.libvirt.virsh("dumpxml", vm_id).stdout
+        self.assertRegex(xml, r"machine='pc-q35-[0-9.]+'")
+        self.assertIn("<target dev='sdz' bus='sata'/>", xml)
+        status, body = node.call("StartVM", {"vmId": vm_id})
+        self.assertEqual(status, 200, body)
+        wait_for(lambda: "LQ-GUEST-BOOTED" in self.serial(log), 120,
+                 "the q35 guest to boot:\n" + self.serial(log)[-2000:])
+        # The Q35 chipset, as the guest kernel found it: its host bridge
+        # and the ICH9 AHCI controller the CD-ROM hangs on.
+        out = self.serial(log)
+        self.assertIn("DMI: QEMU Standard PC (Q35 + ICH9, 2009)", out[:20000])
+        self.assertRegex(out, r"pci 0000:00:00\.0: \[8086:29c0\]")
+        self.assertRegex(out, r"pci 0000:00:1f\.2: \[8086:2922\]")
+        self.assertEqual(node.call("ForceStopVM", {"vmId": vm_id})[0], 200)
+
     def test_name_is_escaped_not_injected(self):
         vm_id = str(uuid.uuid4())
         name = "a'\"<b>&"

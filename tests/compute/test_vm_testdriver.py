@@ -255,7 +255,7 @@ class TestDriverTest(unittest.TestCase):
             "sinceSeq": since, "vmId": vm, "timeoutSeconds": 2})["events"]
             if e["event"] == "STOPPED"])
         self.assertEqual(events[0]["detail"], "SHUTDOWN")
-        self.assertNotIn("forced", events[0])
+        self.assertEqual(events[0]["forced"], "")
 
     def test_contract_enums_and_field_names(self):
         """The contract's enum names and numbers (proto3 JSON) and its
@@ -417,6 +417,73 @@ class TestDriverTest(unittest.TestCase):
         self.assertTrue(msg.startswith("spec.cpuCores"), msg)
         self.assertIn("CPUs of this host", msg)
         self.assertEqual(self.ok("ListVMs", {}), before)
+
+
+class PlatformTest(unittest.TestCase):
+    """hypervisor.virt_type / machine / cpu_mode as new VMs get them.  This
+    machine has no usable KVM, so "auto" is TCG and "kvm" refuses."""
+
+    def node(self, env=None, **hypervisor):
+        d = computetest.ComputeDaemon("test:///default", image_dirs=[IMAGES],
+                                      hypervisor=hypervisor, env=env)
+        self.addCleanup(lambda: self.assertEqual(d.stop(), 0))
+        return d.start()
+
+    def caps(self, d):
+        status, body = d.call("GetNodeInfo")
+        self.assertEqual(status, 200, body)
+        c = body["capabilities"]
+        return c["virtType"], c["machineType"], c["cpuMode"]
+
+    def create(self, d, **spec):
+        vm = str(uuid.uuid4())
+        return vm, d.call("CreateVM", {"vmId": vm, "name": "pf-" + vm[:8],
+                                       "spec": dict({"memoryMib": 64,
+                                                     "kernelPath": KERNEL},
+                                                    **spec)})
+
+    def test_auto_is_tcg_without_kvm(self):
+        d = self.node()
+        self.assertEqual(self.caps(d), ("qemu", "pc", ""))
+        vm, (status, body) = self.create(d)
+        self.assertEqual(status, 200, body)
+        # An openable device is not enough: libvirt must offer kvm domains.
+        d = self.node(env={"LQ_KVM_DEVICE": "/dev/null"})
+        self.assertEqual(self.caps(d), ("qemu", "pc", ""))
+
+    def test_kvm_required_refuses_new_vms(self):
+        for env, why in ((None, "/dev/kvm: No such file or directory"),
+                         ({"LQ_KVM_DEVICE": "/dev/null"},
+                          "libvirt has no kvm domains")):
+            d = self.node(env=env, virt_type="kvm")
+            self.assertEqual(self.caps(d)[0], "")
+            vm, (status, body) = self.create(d)
+            self.assertEqual(body.get("code"), "failed_precondition", body)
+            self.assertIn("hypervisor.virt_type is kvm, but KVM is not "
+                          "usable on this host", body["message"])
+            self.assertIn(why, body["message"])
+            self.assertEqual(d.call("GetVMStatus", {"vmId": vm})[1]
+                             .get("code"), "not_found")
+
+    def test_q35_has_no_ide(self):
+        d = self.node(virt_type="qemu", machine="q35")
+        self.assertEqual(self.caps(d), ("qemu", "q35", ""))
+        vm, (status, body) = self.create(d, disks=[
+            {"id": "a", "path": KERNEL},
+            {"id": "b", "path": KERNEL, "bus": "DISK_BUS_IDE"}])
+        self.assertEqual(body.get("code"), "invalid_argument", body)
+        self.assertTrue(body["message"].startswith(
+            "spec.disks[1].bus: DISK_BUS_IDE, but this node's machine type "
+            "q35 has no IDE controller"), body)
+        self.assertEqual(d.call("GetVMStatus", {"vmId": vm})[1]
+                         .get("code"), "not_found")
+        vm, (status, body) = self.create(d, disks=[
+            {"id": "a", "path": KERNEL, "bus": "DISK_BUS_SATA"}])
+        self.assertEqual(status, 200, body)
+        status, body = d.call("AttachDisk", {"vmId": vm, "disk": {
+            "id": "c", "path": KERNEL, "bus": "DISK_BUS_IDE"}})
+        self.assertEqual(body.get("code"), "invalid_argument", body)
+        self.assertIn("machine type q35, which has no IDE", body["message"])
 
 
 class HealthTest(unittest.TestCase):

@@ -72,6 +72,17 @@ struct lq_config {
     struct {
         char *backend;          /* "libvirt". */
         char *libvirt_uri;      /* "qemu:///system". */
+        /* "auto" (default: KVM when /dev/kvm opens and libvirt reports
+         * kvm domains), "kvm" (required: refused if unusable) or "qemu"
+         * (TCG, emulated). */
+        char *virt_type;
+        /* Machine type; NULL: "q35" with KVM, "pc" under TCG. */
+        char *machine;
+        /* Guest CPU with KVM: "host-model" (default, Nova's), 
+         * "host-passthrough" or "custom" (with cpu_model); NULL: the
+         * default.  Under TCG QEMU's own model unless "custom". */
+        char *cpu_mode;
+        char *cpu_model;        /* Needed by (only with) cpu_mode custom. */
         /* The only directories whose files (kernels, initrds, ISOs, disk
          * images, import sources) the API may name; absolute.  Default
          * none; --sandbox DIR adds DIR/images. */

@@ -120,6 +120,11 @@ struct lq_hypervisor_caps {
     bool nested_virt;           /* kvm_intel / kvm_amd "nested". */
     uint32_t max_vcpus;         /* Largest VM CreateVM accepts; 0: unknown. */
     uint64_t max_memory_bytes;  /* Likewise. */
+    /* What new VMs get: "kvm" or "qemu" (TCG), "" unknown; the machine
+     * type; the guest CPU mode ("" QEMU's default). */
+    char virt_type[8];
+    char machine[65];
+    char cpu_mode[24];
 };
 /* Fills the hypervisor's part of 'caps' (everything but nested_virt,
  * which the node reads from sysfs).  May block. */

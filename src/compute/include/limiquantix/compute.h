@@ -190,7 +190,19 @@ struct lq_vm_spec {
      * needs it, for every VM of the node so NICs can be hot-plugged).
      * Set by lq_compute. */
     bool shared_hugepages;
+    /* The node's platform (hypervisor.virt_type, machine, cpu_mode), set
+     * by lq_compute; not part of the spec's fingerprint.  'kvm': domain
+     * type kvm, else qemu (TCG).  'machine' NULL: "pc".  'cpu_mode' NULL:
+     * QEMU's default CPU model; "custom" with 'cpu_model'. */
+    bool kvm;
+    const char *machine;
+    const char *cpu_mode;
+    const char *cpu_model;
 };
+
+/* Is 'machine' (NULL: pc) a Q35 machine type ("q35", "pc-q35-7.2")? It
+ * has no IDE controller: CD-ROMs are SATA, IDE disks are refused. */
+bool lq_machine_is_q35(const char *machine);
 
 /* An empty spec with the defaults (1 socket, 1 core, 1 thread). */
 void lq_vm_spec_init(struct lq_vm_spec *);
