@@ -22,6 +22,7 @@ LQ_PACKAGES=(
     lvm2 thin-provisioning-tools
     protobuf-c-compiler libprotobuf-c-dev protobuf-compiler libprotobuf-dev
     libnghttp2-dev nghttp2-client python3-grpcio python3-grpc-tools wrk
+    python3-prometheus-client
     zlib1g-dev
 )
 

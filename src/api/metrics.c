@@ -48,8 +48,7 @@ lq_metrics_init(struct lq_metrics *m)
     shash_init(&m->methods);
     shash_init(&m->gauges);
     m->start_time = now_unix();
-    m->extra = NULL;
-    m->extra_aux = NULL;
+    memset(m->collectors, 0, sizeof m->collectors);
 }
 
 void
@@ -213,16 +212,48 @@ lq_metrics_render(const struct lq_metrics *m, struct ds *out)
     }
     free(nodes);
 
-    if (m->extra) {
-        m->extra(m->extra_aux, out);
+    for (size_t i = 0; i < LQ_METRICS_MAX_COLLECTORS; i++) {
+        if (m->collectors[i].fn) {
+            m->collectors[i].fn(m->collectors[i].aux, out);
+        }
     }
     render_process(m, out);
 }
 
 void
-lq_metrics_set_extra(struct lq_metrics *m, lq_metrics_extra_fn *extra,
-                     void *aux)
+lq_metrics_add_collector(struct lq_metrics *m, lq_metrics_collector_fn *fn,
+                         void *aux)
 {
-    m->extra = extra;
-    m->extra_aux = aux;
+    for (size_t i = 0; i < LQ_METRICS_MAX_COLLECTORS; i++) {
+        if (!m->collectors[i].fn) {
+            m->collectors[i].fn = fn;
+            m->collectors[i].aux = aux;
+            return;
+        }
+    }
+    OVS_NOT_REACHED();          /* More collectors than slots: a bug. */
+}
+
+void
+lq_metrics_remove_collector(struct lq_metrics *m, void *aux)
+{
+    for (size_t i = 0; i < LQ_METRICS_MAX_COLLECTORS; i++) {
+        if (m->collectors[i].fn && m->collectors[i].aux == aux) {
+            m->collectors[i].fn = NULL;
+            m->collectors[i].aux = NULL;
+        }
+    }
+}
+
+void
+lq_metrics_put_label_value(struct ds *out, const char *value)
+{
+    for (const char *p = value; *p; p++) {
+        switch (*p) {
+        case '\\': ds_put_cstr(out, "\\\\"); break;
+        case '"': ds_put_cstr(out, "\\\""); break;
+        case '\n': ds_put_cstr(out, "\\n"); break;
+        default: ds_put_char(out, *p);
+        }
+    }
 }

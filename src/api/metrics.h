@@ -11,12 +11,16 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
 
+#define LQ_METRICS_MAX_COLLECTORS 4
+
 struct lq_metrics {
     struct shash methods;       /* method name -> struct lq_method_stats. */
     struct shash gauges;        /* metric name -> struct lq_gauge. */
     double start_time;          /* Unix time the process started. */
-    void (*extra)(void *aux, struct ds *out);
-    void *extra_aux;
+    struct {
+        void (*fn)(void *aux, struct ds *out);
+        void *aux;
+    } collectors[LQ_METRICS_MAX_COLLECTORS];
 };
 
 void lq_metrics_init(struct lq_metrics *);
@@ -31,10 +35,16 @@ void lq_metrics_set(struct lq_metrics *, const char *name, const char *type,
                     const char *help, double value);
 
 /* A subsystem that renders its own (labelled) families: called on the
- * loop thread at every rendering.  NULL removes it. */
-typedef void lq_metrics_extra_fn(void *aux, struct ds *out);
-void lq_metrics_set_extra(struct lq_metrics *, lq_metrics_extra_fn *,
-                          void *aux);
+ * loop thread at every rendering, in the order added (the fast path's
+ * PMD counters, the host's and the VMs' resources).  Removed by 'aux'. */
+typedef void lq_metrics_collector_fn(void *aux, struct ds *out);
+void lq_metrics_add_collector(struct lq_metrics *, lq_metrics_collector_fn *,
+                              void *aux);
+void lq_metrics_remove_collector(struct lq_metrics *, void *aux);
+
+/* A label value in the exposition format: backslash, double quote and
+ * newline escaped (VM names may hold any printable character). */
+void lq_metrics_put_label_value(struct ds *out, const char *value);
 
 /* Appends the whole exposition to 'out'. */
 void lq_metrics_render(const struct lq_metrics *, struct ds *out);

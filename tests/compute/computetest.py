@@ -268,12 +268,13 @@ class ComputeDaemon(lqtest.Daemon):
     node.yaml, a Unix socket and a loopback port in a private directory."""
 
     def __init__(self, uri, image_dirs=(), peers=None, hypervisor=None,
-                 env=None):
+                 env=None, metrics=False):
         """'image_dirs': the directories whose files CreateVM may name
         (Debian's kernel in /boot always, for the guests); 'peers':
         migration targets, node name -> libvirt URI; 'hypervisor': more
         keys of that section (virt_type, machine...); 'env': added to the
-        daemon's environment."""
+        daemon's environment; 'metrics': serve /metrics on
+        self.metrics_port (else none)."""
         super().__init__(config="")
         # The node's own per-VM files (serial logs) stay in the test's
         # directory.
@@ -287,4 +288,5 @@ class ComputeDaemon(lqtest.Daemon):
         self.args = [lqtest.NODE, "-c", self.config_path,
                      "--unix-socket", self.socket,
                      "--listen", "127.0.0.1:%d" % self.port,
-                     "--metrics-port", "0"]
+                     "--metrics-port",
+                     str(self.metrics_port) if metrics else "0"]

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -393,6 +394,82 @@ class QemuGuestTest(unittest.TestCase):
         self.assertRegex(out, r"pci 0000:00:00\.0: \[8086:29c0\]")
         self.assertRegex(out, r"pci 0000:00:1f\.2: \[8086:2922\]")
         self.assertEqual(node.call("ForceStopVM", {"vmId": vm_id})[0], 200)
+
+    def test_resource_metrics(self):
+        """/metrics has the host's resources and every VM's, parsed by
+        Prometheus's own client parser: a running guest's CPU seconds grow,
+        its memory is the spec's, a name with quotes and backslashes is an
+        escaped label; a stopped VM is running 0 with no counters."""
+        from prometheus_client.parser import text_string_to_metric_families
+        node = computetest.ComputeDaemon(
+            self.libvirt.uri, image_dirs=[self.tmp], metrics=True).start()
+        self.addCleanup(node.stop)
+
+        def scrape():
+            url = "http://127.0.0.1:%d/metrics" % node.metrics_port
+            with urllib.request.urlopen(url, timeout=10) as r:
+                text = r.read().decode()
+            samples = {}
+            for fam in text_string_to_metric_families(text):
+                for s in fam.samples:
+                    samples[(s.name, tuple(sorted(s.labels.items())))] = \
+                        s.value
+            return samples
+
+        name = 'lq-"metrics\\'
+        vm_id = str(uuid.uuid4())
+        status, body = node.call("CreateVM", {
+            "vmId": vm_id, "name": name, "spec": {
+                "memoryMib": 128, "kernelPath": self.kernel,
+                "initrdPath": self.initrd, "serialLog": True,
+                "kernelCmdline": "console=ttyS0 panic=-1"}})
+        self.assertEqual(status, 200, body)
+        log = body["status"]["serialLogPath"]
+        self.addCleanup(lambda: (node.call("ForceStopVM", {"vmId": vm_id}),
+                                 node.call("DeleteVM", {"vmId": vm_id})))
+        self.assertEqual(node.call("StartVM", {"vmId": vm_id})[0], 200)
+        wait_for(lambda: "LQ-GUEST-BOOTED" in self.serial(log), 120,
+                 "the guest to boot")
+        vm = (("name", name), ("vm_id", vm_id))
+
+        def vm_value(metric, samples, extra=()):
+            return samples.get((metric, tuple(sorted(vm + tuple(extra)))))
+
+        def scrape_until(predicate, what):
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                samples = scrape()
+                if predicate(samples):
+                    return samples
+                time.sleep(0.5)
+            raise AssertionError("timed out waiting for " + what)
+
+        # The first scrape may find the reading made before the VM ran.
+        first = scrape_until(lambda m: vm_value(
+            "limiquantix_vm_cpu_seconds_total", m), "the VM on /metrics")
+        self.assertEqual(vm_value("limiquantix_vm_running", first), 1)
+        self.assertEqual(vm_value("limiquantix_vm_memory_bytes", first),
+                         128 << 20)
+        self.assertEqual(vm_value("limiquantix_vm_vcpus", first), 1)
+        self.assertGreater(vm_value("limiquantix_vm_memory_rss_bytes",
+                                    first), 1 << 20)
+        cpu0 = vm_value("limiquantix_vm_cpu_seconds_total", first)
+        self.assertGreater(cpu0, 0)
+        host = {k[1]: v for k, v in first.items()
+                if k[0] == "limiquantix_host_memory_bytes"}
+        self.assertGreater(host[(("kind", "total"),)], 0)
+        self.assertGreater(first[("limiquantix_host_cpu_seconds_total",
+                                  (("mode", "busy"),))], 0)
+        self.assertIn(("limiquantix_host_load", (("window", "1m"),)), first)
+        # Later readings: the guest's CPU time grows.
+        scrape_until(lambda m: (vm_value(
+            "limiquantix_vm_cpu_seconds_total", m) or 0) > cpu0,
+                     "the VM's CPU seconds to grow")
+        self.assertEqual(node.call("ForceStopVM", {"vmId": vm_id})[0], 200)
+        stopped = scrape_until(lambda m: vm_value(
+            "limiquantix_vm_running", m) == 0, "the VM reported stopped")
+        self.assertIsNone(vm_value("limiquantix_vm_cpu_seconds_total",
+                                   stopped))
 
     def test_name_is_escaped_not_injected(self):
         vm_id = str(uuid.uuid4())

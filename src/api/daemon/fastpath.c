@@ -235,7 +235,7 @@ lq_fastpath_export_pmd_stats(struct lq_fastpath *fp, struct lq_metrics *m,
 {
     fp->pool = pool;
     fp->ctl_path = nullable_xstrdup(ctl_path);
-    lq_metrics_set_extra(m, render_pmd_stats, fp);
+    lq_metrics_add_collector(m, render_pmd_stats, fp);
 }
 
 /* EAL leaves /var/run/dpdk/PREFIX (its telemetry socket) even with

@@ -18,6 +18,7 @@
 
 #include "fastpath.h"
 #include "health.h"
+#include "resource_metrics.h"
 #include "fatal-signal.h"
 #include "http_server.h"
 #include "latch.h"
@@ -501,6 +502,8 @@ main(int argc, char *argv[])
                   o.sandbox_dir ? o.sandbox_dir : "");
         struct lq_health_monitor *health = lq_health_monitor_create(
             node, pool, net, storage, compute);
+        struct lq_resource_metrics *resources = lq_resource_metrics_create(
+            &metrics, pool, compute);
         run_loop(http, pool, reg, net, health);
         VLOG_INFO("shutting down");
         rc = startup_failed;
@@ -508,6 +511,7 @@ main(int argc, char *argv[])
         lq_network_stop_threaded(net);
         lq_worker_pool_destroy(pool);   /* Finishes in-flight calls. */
         lq_health_monitor_destroy(health);
+        lq_resource_metrics_destroy(resources);
         lq_registration_destroy(reg);
     } else {
         fprintf(stderr, "limiquantix-node: %s\n", error->message);
