@@ -377,10 +377,9 @@ parse_integer(const struct json *j, const char *path, bool is_signed,
     return NULL;
 }
 
-/* "spec.firmware: expected FIRMWARE_BIOS or FIRMWARE_UEFI, not ...". */
-static struct lq_error *
-bad_enum(const ProtobufCEnumDescriptor *ed, const char *path,
-         const char *got)
+struct lq_error *
+lq_pb_enum_error(const ProtobufCEnumDescriptor *ed, const char *path,
+                 const char *got)
 {
     struct ds names = DS_EMPTY_INITIALIZER;
     for (unsigned i = 0; i < ed->n_values; i++) {
@@ -410,7 +409,7 @@ parse_enum(const ProtobufCFieldDescriptor *f, const struct json *j,
         return NULL;
     }
     char *got = json_to_string(j, 0);
-    struct lq_error *e = bad_enum(ed, path, got);
+    struct lq_error *e = lq_pb_enum_error(ed, path, got);
     free(got);
     return e;
 }

@@ -46,6 +46,13 @@ struct lq_error *lq_pb_from_json(const ProtobufCMessageDescriptor *desc,
                                  const struct json *json, unsigned int flags,
                                  ProtobufCMessage **msgp);
 
+/* "spec.firmware: expected FIRMWARE_BIOS or FIRMWARE_UEFI (a Firmware name
+ * or number), not GOT": the one error for a value 'ed' lacks, from JSON
+ * here and from binary in the handlers (proto3 enums are open, so the
+ * binary decoder lets undefined numbers through). */
+struct lq_error *lq_pb_enum_error(const ProtobufCEnumDescriptor *ed,
+                                  const char *path, const char *got);
+
 /* Checks what the binary decoder does not: every string of 'msg' (nested
  * ones included) is valid UTF-8, as proto3 requires. */
 struct lq_error *lq_pb_check_utf8(const ProtobufCMessage *msg);

@@ -42,6 +42,13 @@ lq_rpc_find(const struct lq_rpc_registry *r, const char *path)
     return shash_find_data(&r->methods, path);
 }
 
+static struct lq_error *lq_rpc_decode_binary(const struct lq_rpc_method *,
+                                             const void *data, size_t len,
+                                             struct json **requestp);
+static struct lq_error *lq_rpc_encode_binary(const struct lq_rpc_method *,
+                                             const struct json *response,
+                                             void **bodyp, size_t *lenp);
+
 void
 lq_rpc_msg_clear(struct lq_rpc_msg *m)
 {
@@ -196,7 +203,9 @@ lq_rpc_call_complete(struct lq_rpc_call *call, struct lq_error *error,
     call->complete(call, error, response);
 }
 
-struct lq_error *
+/* A JSON handler's request from binary: through the method's input
+ * message to its proto3 JSON object. */
+static struct lq_error *
 lq_rpc_decode_binary(const struct lq_rpc_method *method, const void *data,
                      size_t len, struct json **requestp)
 {
@@ -222,7 +231,9 @@ lq_rpc_decode_binary(const struct lq_rpc_method *method, const void *data,
     return e;
 }
 
-struct lq_error *
+/* A JSON handler's reply to binary, through the output message (a reply
+ * that does not fit the contract is internal). */
+static struct lq_error *
 lq_rpc_encode_binary(const struct lq_rpc_method *method,
                      const struct json *response, void **bodyp, size_t *lenp)
 {

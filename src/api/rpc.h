@@ -148,19 +148,6 @@ struct lq_error *lq_rpc_call(const struct lq_rpc_method *, struct lq_node *,
                              const struct lq_rpc_msg *request,
                              struct lq_rpc_msg *response);
 
-/* The binary protobuf codec of a method, through its messages in proto/
- * (pbjson.h): a request body to the proto3 JSON object handlers read
- * (invalid_argument for bytes that are not the message or not UTF-8;
- * unimplemented if proto/ lacks the method), and a handler's JSON reply
- * to bytes (a reply that does not fit the contract is internal).  '*bodyp'
- * is malloc'd. */
-struct lq_error *lq_rpc_decode_binary(const struct lq_rpc_method *,
-                                      const void *data, size_t len,
-                                      struct json **requestp);
-struct lq_error *lq_rpc_encode_binary(const struct lq_rpc_method *,
-                                      const struct json *response,
-                                      void **bodyp, size_t *lenp);
-
 /* Modules register their methods. */
 void lq_rpc_node_register(struct lq_rpc_registry *);
 void lq_rpc_network_register(struct lq_rpc_registry *);

@@ -90,18 +90,14 @@ opt_string(const char *s)
 }
 
 /* An enum value a binary client sent: protobuf enums are open, so a
- * number the contract does not define arrives as is. */
+ * number the contract does not define arrives as is; the same error as a
+ * JSON client gets. */
 static struct lq_error *
-enum_error(const char *field, const ProtobufCEnumDescriptor *d)
+enum_error(const char *field, const ProtobufCEnumDescriptor *d, int v)
 {
-    struct ds names = DS_EMPTY_INITIALIZER;
-    for (unsigned int i = 0; i < d->n_values; i++) {
-        ds_put_format(&names, "%s%s", i ? (i + 1 < d->n_values ? ", "
-                                           : " or ") : "", d->values[i].name);
-    }
-    struct lq_error *e = field_error(field, "expected %s", ds_cstr(&names));
-    ds_destroy(&names);
-    return e;
+    char got[16];
+    snprintf(got, sizeof got, "%d", v);
+    return lq_pb_enum_error(d, field, got);
 }
 
 static struct lq_error *
@@ -117,7 +113,7 @@ disk_bus(int v, const char *field, enum lq_disk_bus *out)
     case LIMIQUANTIX__NODE__V1__DISK_BUS__DISK_BUS_IDE:
         *out = LQ_DISK_BUS_IDE; return NULL;
     }
-    return enum_error(field, &limiquantix__node__v1__disk_bus__descriptor);
+    return enum_error(field, &limiquantix__node__v1__disk_bus__descriptor, v);
 }
 
 static struct lq_error *
@@ -131,7 +127,7 @@ nic_model(int v, const char *field, enum lq_nic_model *out)
     case LIMIQUANTIX__NODE__V1__NIC_MODEL__NIC_MODEL_RTL8139:
         *out = LQ_NIC_RTL8139; return NULL;
     }
-    return enum_error(field, &limiquantix__node__v1__nic_model__descriptor);
+    return enum_error(field, &limiquantix__node__v1__nic_model__descriptor, v);
 }
 
 static struct lq_error *
@@ -145,7 +141,7 @@ boot_device(int v, const char *field, enum lq_boot_dev *out)
     case LIMIQUANTIX__NODE__V1__BOOT_DEVICE__BOOT_DEVICE_NETWORK:
         *out = LQ_BOOT_NETWORK; return NULL;
     }
-    return enum_error(field, &limiquantix__node__v1__boot_device__descriptor);
+    return enum_error(field, &limiquantix__node__v1__boot_device__descriptor, v);
 }
 
 /* One of our string-valued options ("" is the default, index 0). */
@@ -292,7 +288,8 @@ parse_boot(const VMSpec *m, struct lq_vm_spec *s)
         break;
     default:
         return enum_error("spec.firmware",
-                          &limiquantix__node__v1__firmware__descriptor);
+                          &limiquantix__node__v1__firmware__descriptor,
+                          m->firmware);
     }
     if (m->n_boot_order > LQ_MAX_BOOT_DEVS) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "spec.bootOrder: expected "
