@@ -209,9 +209,10 @@ class Run:
                 {"id": new_id(), "direction": "ingress", "protocol": "udp"},
                 {"id": new_id(), "direction": "egress"}]})
         for p in (self.a, self.b):
-            n.api(PORT + "UpdatePort", {"id": p["id"],
-                                        "portSecurityEnabled": True,
-                                        "securityGroupIds": [self.sg["id"]]})
+            n.api(PORT + "UpdatePort", {
+                "port": {"id": p["id"], "portSecurityEnabled": True,
+                         "securityGroupIds": [self.sg["id"]]},
+                "updateMask": "portSecurityEnabled,securityGroupIds"})
         time.sleep(2)       # ovn-controller installs the ACL flows.
 
     def start_loop(self, t, tries=5):

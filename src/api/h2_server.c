@@ -652,11 +652,11 @@ call_done(void *st_)
 
 static void
 async_complete(struct lq_rpc_call *call, struct lq_error *error,
-               struct json *response)
+               ProtobufCMessage *response)
 {
     struct h2_stream *st = CONTAINER_OF(call, struct h2_stream, call);
     st->call_error = error;
-    st->call_response.json = response;
+    st->call_response.pb = response;
     call_done(st);
 }
 
@@ -892,8 +892,7 @@ stream_dispatch(struct h2_stream *st)
     size_t len = st->body.length;
     /* A stream method with a unary handler too (MigrateVM) also answers
      * Connect unary calls, once, when it is done. */
-    bool unary_ok = !st->method->stream || st->method->handler
-                    || st->method->pb_handler;
+    bool unary_ok = !st->method->stream || st->method->pb_handler;
     if (st->proto == PROTO_CONNECT
         && (st->connect_stream ? !st->method->stream : !unary_ok)) {
         stream_fail(st, LQ_INVALID_ARGUMENT, "Content-Type: %s is %s; this "
@@ -930,7 +929,7 @@ stream_dispatch(struct h2_stream *st)
     } else if (st->method->async_handler) {
         st->in_flight = true;
         st->call.complete = async_complete;
-        st->method->async_handler(env->node, st->request.json, &st->call);
+        st->method->async_handler(env->node, st->request.pb, &st->call);
     } else if (st->method->blocking) {
         st->in_flight = true;
         lq_worker_pool_submit(env->pool, call_work, call_done, st);

@@ -1,10 +1,9 @@
 /* http_server.c: Connect unary RPCs over HTTP/1.1 with libmicrohttpd.
  *
  * Codecs: application/json (proto3 JSON) and application/proto (binary
- * protobuf).  A binary request is decoded with the contract's descriptor
- * (protobuf-c, generated from proto/) and handed to the handler in its
- * proto3 JSON form (pbjson.h); the handler's JSON reply is encoded back
- * the same way.  Errors are JSON whatever the codec (the Connect spec).
+ * protobuf), both decoded into the method's input message by
+ * lq_rpc_decode() and the answer encoded by lq_rpc_encode().  Errors are
+ * JSON whatever the codec (the Connect spec).
  *
  * Design decisions:
  * - Framing errors are decided before the body is read, in the order a
@@ -15,8 +14,8 @@
  * - Methods marked blocking suspend the connection and run on the worker
  *   pool; the completion resumes it on the loop thread, where the response
  *   is queued.  Non-blocking methods answer inline.
- * - Every response, success or error, is JSON; errors are
- *   {"code": "...", "message": "..."} with the Connect HTTP status. */
+ * - Errors are {"code": "...", "message": "..."} with the Connect HTTP
+ *   status. */
 #include <config.h>
 #include "http_server.h"
 
@@ -349,12 +348,12 @@ rpc_done(void *req_)
 
 static void
 async_complete(struct lq_rpc_call *call, struct lq_error *error,
-               struct json *response)
+               ProtobufCMessage *response)
 {
     struct request *req = CONTAINER_OF(call, struct request, call);
 
     req->error = error;
-    req->response.json = response;
+    req->response.pb = response;
     req->state = REQ_DONE;
     MHD_resume_connection(req->conn);
     poll_immediate_wake();
@@ -386,24 +385,24 @@ request_dispatch(struct MHD_Connection *conn, struct request *req)
         ds_put_buffer(&req->body, (const char *) plain, len);
         free(plain);
     }
-    req->error = lq_rpc_decode(req->method, req->binary, req->body.string,
-                               req->body.length, &req->request);
-    if (req->error) {
-        return queue_result(conn, req);
-    }
-    if ((req->method->stream && !req->method->handler
-         && !req->method->pb_handler) || req->method->bidi) {
+    if ((req->method->stream && !req->method->pb_handler)
+        || req->method->bidi) {
         return reply_error(conn, req, LQ_UNIMPLEMENTED, "%s/%s is a %s "
                            "stream: call it with gRPC or Connect over HTTP/2",
                            req->method->service, req->method->name,
                            req->method->bidi ? "bidirectional" : "server");
+    }
+    req->error = lq_rpc_decode(req->method, req->binary, req->body.string,
+                               req->body.length, &req->request);
+    if (req->error) {
+        return queue_result(conn, req);
     }
     if (req->method->async_handler) {
         req->state = REQ_RUNNING;
         req->conn = conn;
         req->call.complete = async_complete;
         MHD_suspend_connection(conn);
-        req->method->async_handler(s->node, req->request.json, &req->call);
+        req->method->async_handler(s->node, req->request.pb, &req->call);
         return MHD_YES;
     }
     if (req->method->blocking) {

@@ -28,6 +28,7 @@
 #include "openvswitch/shash.h"
 #include "util.h"
 
+#include "google_protobuf_field_mask.pb-c.h"
 #include "limiquantix_compute_v1_node_service.pb-c.h"
 #include "limiquantix_network_v1_network.pb-c.h"
 #include "limiquantix_node_v1_node_daemon.pb-c.h"
@@ -70,6 +71,18 @@ static bool
 is_wkt(const ProtobufCMessageDescriptor *d, const char *name)
 {
     return d && !strcmp(d->name, name);
+}
+
+/* google.protobuf.BoolValue, StringValue, Int32Value, ...: in JSON the
+ * wrapped value itself (and null for "not set"). */
+static bool
+is_wrapper(const ProtobufCMessageDescriptor *d)
+{
+    size_t n = d ? strlen(d->name) : 0;
+    return d && !strcmp(d->package_name, "google.protobuf")
+           && n > 5 && !strcmp(d->name + n - 5, "Value")
+           && d->n_fields == 1 && d->fields[0].id == 1
+           && !strcmp(d->fields[0].name, "value");
 }
 
 static size_t
@@ -138,6 +151,24 @@ bytes_to_json(const ProtobufCBinaryData *b)
     return json_string_create_nocopy(s);
 }
 
+/* "paths": ["dns_name", "port_security_enabled"] is "dnsName,
+ * portSecurityEnabled" in JSON. */
+static struct json *
+field_mask_to_json(const ProtobufCMessage *m)
+{
+    const Google__Protobuf__FieldMask *fm = (const void *) m;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    for (size_t i = 0; i < fm->n_paths; i++) {
+        char *name = json_name(fm->paths[i]);
+        ds_put_format(&s, "%s%s", i ? "," : "", name);
+        free(name);
+    }
+    return json_string_create_nocopy(ds_steal_cstr(&s));
+}
+
+static struct json *value_to_json(const ProtobufCFieldDescriptor *,
+                                  const void *, unsigned int);
+
 /* One value at 'p' of field 'f'. */
 static struct json *
 value_to_json(const ProtobufCFieldDescriptor *f, const void *p,
@@ -182,8 +213,17 @@ value_to_json(const ProtobufCFieldDescriptor *f, const void *p,
     case PROTOBUF_C_TYPE_MESSAGE:
     default: {
         const ProtobufCMessage *m = *(ProtobufCMessage *const *) p;
-        if (is_wkt(f->descriptor, "google.protobuf.Timestamp")) {
+        const ProtobufCMessageDescriptor *d = f->descriptor;
+        if (is_wkt(d, "google.protobuf.Timestamp")) {
             return timestamp_to_json(m);
+        }
+        if (is_wkt(d, "google.protobuf.FieldMask")) {
+            return field_mask_to_json(m);
+        }
+        if (is_wrapper(d)) {
+            return value_to_json(&d->fields[0],
+                                 (const char *) m + d->fields[0].offset,
+                                 flags);
         }
         return message_to_json(m, flags);
     }
@@ -496,6 +536,56 @@ parse_bytes(const struct json *j, const char *path, ProtobufCBinaryData *out)
     return NULL;
 }
 
+/* "dnsName,portSecurityEnabled" as the paths "dns_name" and
+ * "port_security_enabled". */
+static struct lq_error *
+parse_field_mask(const struct json *j, const char *path,
+                 ProtobufCMessage **out)
+{
+    if (j->type != JSON_STRING) {
+        return bad(path, "expected field paths separated by commas");
+    }
+    Google__Protobuf__FieldMask *fm = xmalloc(sizeof *fm);
+    google__protobuf__field_mask__init(fm);
+    *out = &fm->base;
+    char *copy = xstrdup(json_string(j)), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        struct ds snake = DS_EMPTY_INITIALIZER;
+        for (const char *c = t; *c; c++) {
+            if (isupper((unsigned char) *c)) {
+                ds_put_format(&snake, "_%c", tolower((unsigned char) *c));
+            } else {
+                ds_put_char(&snake, *c);
+            }
+        }
+        fm->paths = xrealloc(fm->paths, (fm->n_paths + 1)
+                             * sizeof *fm->paths);
+        fm->paths[fm->n_paths++] = ds_steal_cstr(&snake);
+    }
+    free(copy);
+    return NULL;
+}
+
+static struct lq_error *value_from_json(const ProtobufCFieldDescriptor *,
+                                        const struct json *, unsigned int,
+                                        const char *, void *);
+
+static struct lq_error *
+parse_wrapper(const ProtobufCMessageDescriptor *d, const struct json *j,
+              const char *path, ProtobufCMessage **out)
+{
+    ProtobufCMessage *m = xmalloc(d->sizeof_message);
+    d->message_init(m);
+    *out = m;
+    const ProtobufCFieldDescriptor *f = &d->fields[0];
+    void *p = (char *) m + f->offset;
+    if (f->type == PROTOBUF_C_TYPE_STRING) {
+        *(char **) p = NULL;        /* Not the static default. */
+    }
+    return value_from_json(f, j, 0, path, p);
+}
+
 /* Parses one value of field 'f' into 'p'. */
 static struct lq_error *
 value_from_json(const ProtobufCFieldDescriptor *f, const struct json *j,
@@ -562,6 +652,12 @@ value_from_json(const ProtobufCFieldDescriptor *f, const struct json *j,
     default:
         if (is_wkt(f->descriptor, "google.protobuf.Timestamp")) {
             return parse_timestamp(j, path, p);
+        }
+        if (is_wkt(f->descriptor, "google.protobuf.FieldMask")) {
+            return parse_field_mask(j, path, p);
+        }
+        if (is_wrapper(f->descriptor)) {
+            return parse_wrapper(f->descriptor, j, path, p);
         }
         return message_from_json(f->descriptor, j, flags, path, p);
     }

@@ -6,7 +6,9 @@
  * - out: lowerCamelCase names, fields at their default value left out
  *   (unless proto3 `optional` and set), enums by name, 64-bit integers as
  *   decimal strings, bytes as base64, maps as objects,
- *   google.protobuf.Timestamp as RFC 3339 text, google.protobuf.Empty {};
+ *   google.protobuf.Timestamp as RFC 3339 text, google.protobuf.Empty {},
+ *   FieldMask as "lowerCamel,paths", the wrappers (BoolValue, ...) as
+ *   their plain value;
  * - in: both the lowerCamelCase and the proto field name, enums by name or
  *   number (a number the enum does not define is refused), integers as
  *   numbers or strings, null as the default; errors are invalid_argument

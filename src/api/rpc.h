@@ -1,13 +1,11 @@
-/* rpc.h: the Connect method table.
+/* rpc.h: the method table.
  *
  * An RPC handler is a thin wrapper: read the request, call one C API
  * function, build the result.  The transports own framing (paths, content
  * types, limits, status codes) and the codecs: a request is decoded once,
  * from binary protobuf or proto3 JSON alike, into the method's input
- * message of proto/ (protobuf-c), and a typed handler sees only that
- * message and answers with its output message.  Handlers written before
- * the typed layer (QuantumNet, storage, the server streams) still see the
- * JSON object; lq_rpc_decode() gives each kind what it takes. */
+ * message of proto/ (protobuf-c), and every handler sees only that
+ * message and answers with its output message. */
 #ifndef LQ_RPC_H
 #define LQ_RPC_H 1
 
@@ -30,24 +28,21 @@ typedef struct lq_error *lq_rpc_pb_handler(struct lq_node *,
                                            const ProtobufCMessage *request,
                                            ProtobufCMessage **responsep);
 
-/* A JSON handler.  On success sets '*responsep' to a new JSON object. */
-typedef struct lq_error *lq_rpc_handler(struct lq_node *,
-                                        const struct json *request,
-                                        struct json **responsep);
-
-/* An RPC in flight, for handlers that answer later from the event loop
- * (network operations waiting on OVSDB).  The handler must eventually call
- * lq_rpc_call_complete() exactly once, possibly before it returns. */
+/* An RPC in flight, for typed handlers that answer later from the event
+ * loop (network operations waiting on OVSDB).  The handler must
+ * eventually call lq_rpc_call_complete() exactly once, possibly before it
+ * returns; 'request' lives until then. */
 struct lq_rpc_call {
     void (*complete)(struct lq_rpc_call *, struct lq_error *,
-                     struct json *response);
+                     ProtobufCMessage *response);
 };
 typedef void lq_rpc_async_handler(struct lq_node *,
-                                  const struct json *request,
+                                  const ProtobufCMessage *request,
                                   struct lq_rpc_call *);
-/* Takes ownership of 'error' and 'response' (one of them is NULL). */
+/* Takes ownership of 'error' and 'response' (one of them is NULL; a
+ * NULL response on success is the empty output message). */
 void lq_rpc_call_complete(struct lq_rpc_call *, struct lq_error *,
-                          struct json *response);
+                          ProtobufCMessage *response);
 
 /* A server stream of typed messages, driven by the transport on the
  * loop: open() once with the request message (on the worker pool: it may
@@ -86,17 +81,16 @@ typedef struct lq_error *lq_rpc_bidi_handler(
 struct lq_rpc_method {
     const char *service;        /* "limiquantix.node.v1.NodeDaemonService" */
     const char *name;           /* "HealthCheck" */
-    lq_rpc_handler *handler;    /* Synchronous handler, or NULL... */
-    bool blocking;              /* ...run on the worker pool, not the loop. */
-    lq_rpc_async_handler *async_handler;    /* ...or this one... */
+    bool blocking;              /* pb_handler runs on the worker pool. */
+    lq_rpc_async_handler *async_handler;    /* A handler answering later, */
     const struct lq_rpc_stream_class *stream;   /* ...or a server stream
                                                  * (HTTP/2 only)... */
     lq_rpc_bidi_handler *bidi;  /* ...or a binary bidirectional stream
                                  * (HTTP/2 only)... */
-    lq_rpc_pb_handler *pb_handler;  /* ...or a typed handler ('blocking'
-                                     * as for 'handler'; with 'stream': the
-                                     * answer of HTTP/1.1 and Connect unary
-                                     * calls, once it is done). */
+    lq_rpc_pb_handler *pb_handler;  /* ...or one answering at once (with
+                                     * 'stream': the answer of HTTP/1.1
+                                     * and Connect unary calls, once it is
+                                     * done). */
 };
 
 /* A typed method's table entry. */
@@ -104,13 +98,11 @@ struct lq_rpc_method {
     { .service = (SERVICE), .name = (NAME), .pb_handler = (HANDLER),    \
       .blocking = (BLOCKING) }
 
-/* A request or a response in flight: the message for a typed method, the
- * JSON object for the others (exactly one is set). */
+/* A request or a response in flight (owned: lq_rpc_msg_clear() frees). */
 struct lq_rpc_msg {
     ProtobufCMessage *pb;
-    struct json *json;
 };
-#define LQ_RPC_MSG_INIT { NULL, NULL }
+#define LQ_RPC_MSG_INIT { NULL }
 void lq_rpc_msg_clear(struct lq_rpc_msg *);
 /* Moves 'from' into 'to' (cleared first); 'from' is left empty. */
 void lq_rpc_msg_move(struct lq_rpc_msg *to, struct lq_rpc_msg *from);
@@ -128,10 +120,9 @@ const struct lq_rpc_method *lq_rpc_find(const struct lq_rpc_registry *,
                                         const char *path);
 
 /* Decodes a request body, binary protobuf or JSON text, for 'method'
- * into 'request' (which must be empty): a typed method gets its input
- * message (JSON parsed by the contract: unknown fields, wrong types and
- * undefined enum values are invalid_argument naming the field), the
- * others the JSON object (binary through the contract's message). */
+ * into 'request' (which must be empty): its input message (JSON parsed by
+ * the contract: unknown fields, wrong types and undefined enum values are
+ * invalid_argument naming the field). */
 struct lq_error *lq_rpc_decode(const struct lq_rpc_method *, bool binary,
                                const void *data, size_t len,
                                struct lq_rpc_msg *request);
@@ -141,9 +132,9 @@ struct lq_error *lq_rpc_encode(const struct lq_rpc_method *, bool binary,
                                const struct lq_rpc_msg *response,
                                void **bodyp, size_t *lenp);
 
-/* Runs a unary method in-process: on success 'response' (empty on entry)
- * holds the answer, of the kind the method's handler makes (used by the
- * transports and by tests). */
+/* Runs a method with a pb_handler in-process: on success 'response'
+ * (empty on entry) holds the answer (used by the transports and by
+ * tests). */
 struct lq_error *lq_rpc_call(const struct lq_rpc_method *, struct lq_node *,
                              const struct lq_rpc_msg *request,
                              struct lq_rpc_msg *response);

@@ -14,10 +14,23 @@
 
 #include "jsonx.h"
 #include "openvswitch/dynamic-string.h"
+#include "pbjson.h"
 #include "util.h"
 #include "uuid.h"
 
 #define MAX_NAME 255
+
+struct lq_error *
+lq_net_id_parse(const char *field, const char *text, bool required,
+                char out[37])
+{
+    if (!text || !*text) {
+        out[0] = '\0';
+        return required ? lq_error_new(LQ_INVALID_ARGUMENT, "%s: required",
+                                       field) : NULL;
+    }
+    return lq_uuid_check(field, text, out);
+}
 
 struct lq_error *
 lq_json_get_id(const struct json *obj, const char *field, bool required,
@@ -25,72 +38,45 @@ lq_json_get_id(const struct json *obj, const char *field, bool required,
 {
     const char *s = NULL;
     struct lq_error *e = lq_json_get_string(obj, field, &s);
-    if (e) {
-        return e;
-    }
-    if (!s || !*s) {
-        out[0] = '\0';
-        return required ? lq_error_new(LQ_INVALID_ARGUMENT, "%s: required",
-                                       field) : NULL;
-    }
-    return lq_uuid_check(field, s, out);
+    return e ? e : lq_net_id_parse(field, s, required, out);
 }
 
-/* An optional string field checked as free text. */
+/* Free text at 'field' ("" if the message left it out). */
 static struct lq_error *
-get_text(const struct json *obj, const char *field, size_t max, char **out)
+get_text(const char *field, const char *text, size_t max, char **out)
 {
-    const char *s = NULL;
-    struct lq_error *e = lq_json_get_string(obj, field, &s);
-    if (!e && s) {
-        e = lq_text_check(field, s, max);
-    }
+    struct lq_error *e = lq_text_check(field, text ? text : "", max);
     if (!e) {
-        *out = xstrdup(s ? s : "");
+        *out = xstrdup(text ? text : "");
     }
     return e;
 }
 
-/* The array at 'field' (NULL if absent); error if not an array. */
+/* An IP address at PATH.FIELD; "" leaves 'ip' unset (family 0). */
 static struct lq_error *
-get_array(const struct json *obj, const char *field,
-          const struct json_array **out)
+get_ip(const char *path, const char *field, const char *text,
+       struct lq_ip *ip)
 {
-    const struct json *v = lq_json_field(obj, field);
-    *out = NULL;
-    if (!v) {
+    memset(ip, 0, sizeof *ip);
+    if (!text || !*text || lq_ip_parse(text, ip)) {
         return NULL;
     }
-    if (v->type != JSON_ARRAY) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: expected a list",
-                            field);
-    }
-    *out = json_array(v);
-    return NULL;
+    return lq_error_new(LQ_INVALID_ARGUMENT, "%s.%s: expected an IP "
+                        "address, got \"%s\"", path, field, text);
 }
 
+/* JSON in, through the contract's message: one parser for both codecs. */
 static struct lq_error *
-get_ip(const struct json *obj, const char *field, const char *path,
-       struct lq_ip *ip, bool *present)
+message_from_json(const ProtobufCMessageDescriptor *d, const struct json *j,
+                  void **msgp)
 {
-    const char *s = NULL;
-    struct lq_error *e = lq_json_get_string(obj, field, &s);
-    *present = false;
-    if (e) {
-        return lq_error_prefix(e, "%s", path);
-    }
-    if (!s) {
-        return NULL;
-    }
-    *present = true;
-    if (!*s) {
-        return NULL;            /* "" is present-but-empty. */
-    }
-    if (!lq_ip_parse(s, ip)) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.%s: expected an IP "
-                            "address, got \"%s\"", path, field, s);
-    }
-    return NULL;
+    ProtobufCMessage *m = NULL;
+    struct lq_error *e = j && j->type == JSON_OBJECT
+                         ? lq_pb_from_json(d, j, 0, &m)
+                         : lq_error_new(LQ_INVALID_ARGUMENT,
+                                        "expected an object");
+    *msgp = m;
+    return e;
 }
 
 const char *
@@ -120,29 +106,22 @@ check_physnet(const char *s)
 }
 
 static struct lq_error *
-parse_subnet(const struct json *j, const char *path, unsigned int index,
-             struct lq_subnet *sn)
+parse_subnet(const Limiquantix__Network__V1__Subnet *m, const char *path,
+             unsigned int index, struct lq_subnet *sn)
 {
     char *p = xasprintf("%s[%u]", path, index);
-    const char *cidr = NULL;
     struct lq_error *e = NULL;
-    bool present;
 
     memset(sn, 0, sizeof *sn);
-    sn->dhcp_enabled = true;
-    if (j->type != JSON_OBJECT) {
-        e = lq_error_new(LQ_INVALID_ARGUMENT, "%s: expected an object", p);
+    sn->dhcp_enabled = m->dhcp_enabled ? m->dhcp_enabled->value : true;
+    const char *cidr = m->cidr;
+    if (!*cidr) {
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "%s.cidr: required", p);
         goto out;
     }
-    e = lq_json_get_string(j, "cidr", &cidr);
-    if (!e && !cidr) {
-        e = lq_error_new(LQ_INVALID_ARGUMENT, "%s.cidr: required", p);
-    }
-    if (!e) {
-        char *f = xasprintf("%s.cidr", p);
-        e = lq_cidr_parse(f, cidr, &sn->cidr);
-        free(f);
-    }
+    char *f = xasprintf("%s.cidr", p);
+    e = lq_cidr_parse(f, cidr, &sn->cidr);
+    free(f);
     if (e) {
         goto out;
     }
@@ -158,13 +137,12 @@ parse_subnet(const struct json *j, const char *path, unsigned int index,
     struct lq_ip lo = lq_ip_add(&first, 1);
     struct lq_ip hi = v4 ? lq_ip_add(&last, UINT64_MAX) : last;   /* -1 */
 
-    e = get_ip(j, "gatewayIp", p, &sn->gateway, &present);
-    if (e) {
-        goto out;
-    }
-    if (!present) {
+    if (!m->gateway_ip) {
         sn->gateway = lo;       /* Neutron's default: the first host. */
         sn->has_gateway = true;
+    } else if ((e = get_ip(p, "gatewayIp", m->gateway_ip->value,
+                           &sn->gateway))) {
+        goto out;
     } else if (sn->gateway.family) {
         sn->has_gateway = true;
         if (!lq_cidr_contains(&sn->cidr, &sn->gateway)
@@ -177,41 +155,29 @@ parse_subnet(const struct json *j, const char *path, unsigned int index,
             goto out;
         }
     }
-    e = lq_json_get_bool(j, "dhcpEnabled", &sn->dhcp_enabled);
-    if (e) {
-        e = lq_error_prefix(e, "%s", p);
-        goto out;
-    }
 
-    const struct json_array *a;
-    e = get_array(j, "dnsServers", &a);
-    for (size_t i = 0; !e && a && i < a->n; i++) {
+    for (size_t i = 0; i < m->n_dns_servers; i++) {
         struct lq_ip ip;
-        if (a->elems[i]->type != JSON_STRING
-            || !lq_ip_parse(json_string(a->elems[i]), &ip)) {
+        if (!lq_ip_parse(m->dns_servers[i], &ip)) {
             e = lq_error_new(LQ_INVALID_ARGUMENT, "%s.dnsServers[%zu]: "
                              "expected an IP address", p, i);
-            break;
+            goto out;
         }
         sn->dns_servers = xrealloc(sn->dns_servers, (sn->n_dns_servers + 1)
                                    * sizeof *sn->dns_servers);
         sn->dns_servers[sn->n_dns_servers++] = ip;
     }
-    if (e) {
-        goto out;
-    }
 
-    e = get_array(j, "allocationPools", &a);
-    for (size_t i = 0; !e && a && i < a->n; i++) {
+    for (size_t i = 0; !e && i < m->n_allocation_pools; i++) {
+        const Limiquantix__Network__V1__AllocationPool *ap
+            = m->allocation_pools[i];
         char *pp = xasprintf("%s.allocationPools[%zu]", p, i);
         struct lq_ip_range r;
-        bool has_start, has_end;
-        e = get_ip(a->elems[i], "start", pp, &r.start, &has_start);
+        e = get_ip(pp, "start", ap->start, &r.start);
         if (!e) {
-            e = get_ip(a->elems[i], "end", pp, &r.end, &has_end);
+            e = get_ip(pp, "end", ap->end, &r.end);
         }
-        if (!e && (!has_start || !has_end || !r.start.family
-                   || !r.end.family)) {
+        if (!e && (!r.start.family || !r.end.family)) {
             e = lq_error_new(LQ_INVALID_ARGUMENT, "%s: start and end are "
                              "required", pp);
         }
@@ -278,23 +244,19 @@ subnet_destroy(struct lq_subnet *sn)
 }
 
 struct lq_error *
-lq_network_spec_from_json(const struct json *j, struct lq_network_spec *n)
+lq_network_spec_from_pb(const Limiquantix__Network__V1__Network *m,
+                        struct lq_network_spec *n)
 {
-    const char *type = NULL, *physnet = NULL, *domain = NULL;
-    uint32_t vlan = 0, mtu = 0;
+    const char *type = m->type, *physnet = m->physical_network;
+    const char *domain = m->dns_domain;
+    uint32_t vlan = m->vlan_id, mtu = m->mtu;
     struct lq_error *e;
 
     memset(n, 0, sizeof *n);
-    if ((e = lq_json_get_id(j, "id", true, n->id))
-        || (e = get_text(j, "name", MAX_NAME, &n->name))
-        || (e = lq_json_get_string(j, "type", &type))
-        || (e = lq_json_get_uint32(j, "vlanId", &vlan))
-        || (e = lq_json_get_string(j, "physicalNetwork", &physnet))
-        || (e = lq_json_get_uint32(j, "mtu", &mtu))
-        || (e = lq_json_get_string(j, "dnsDomain", &domain))) {
+    if ((e = lq_net_id_parse("id", m->id, true, n->id))
+        || (e = get_text("name", m->name, MAX_NAME, &n->name))) {
         return e;
     }
-
     if (!type || !*type || !strcmp(type, "overlay")) {
         n->type = LQ_NET_OVERLAY;
     } else if (!strcmp(type, "vlan")) {
@@ -346,16 +308,12 @@ lq_network_spec_from_json(const struct json *j, struct lq_network_spec *n)
         return e;
     }
 
-    const struct json_array *a;
-    if ((e = get_array(j, "subnets", &a))) {
-        return e;
-    }
     bool have_v4 = false, have_v6 = false;
-    for (size_t i = 0; a && i < a->n; i++) {
+    for (size_t i = 0; i < m->n_subnets; i++) {
         n->subnets = xrealloc(n->subnets, (n->n_subnets + 1)
                               * sizeof *n->subnets);
         struct lq_subnet *sn = &n->subnets[n->n_subnets++];
-        if ((e = parse_subnet(a->elems[i], "subnets", i, sn))) {
+        if ((e = parse_subnet(m->subnets[i], "subnets", i, sn))) {
             return e;
         }
         for (size_t k = 0; k + 1 < n->n_subnets; k++) {
@@ -374,6 +332,22 @@ lq_network_spec_from_json(const struct json *j, struct lq_network_spec *n)
         *have = true;
     }
     return NULL;
+}
+
+struct lq_error *
+lq_network_spec_from_json(const struct json *j, struct lq_network_spec *n)
+{
+    Limiquantix__Network__V1__Network *m;
+    struct lq_error *e = message_from_json(
+        &limiquantix__network__v1__network__descriptor, j, (void **) &m);
+    memset(n, 0, sizeof *n);
+    if (!e) {
+        e = lq_network_spec_from_pb(m, n);
+    }
+    if (m) {
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+    }
+    return e;
 }
 
 static struct json *
@@ -447,69 +421,101 @@ lq_network_spec_destroy(struct lq_network_spec *n)
 
 /* Ports. */
 struct lq_error *
-lq_port_spec_from_json(const struct json *j, struct lq_port_spec *p)
+lq_port_sg_ids_parse(const char *field, char *const *ids, size_t n,
+                     char (**outp)[37], size_t *n_outp)
 {
-    const char *mac = NULL, *dns = NULL;
+    char (*out)[37] = n ? xmalloc(n * sizeof *out) : NULL;
+    struct lq_error *e = NULL;
+    size_t k = 0;
+    for (; !e && k < n; k++) {
+        char *path = xasprintf("%s[%zu]", field, k);
+        e = lq_uuid_check(path, ids[k], out[k]);
+        for (size_t i = 0; !e && i < k; i++) {
+            if (!strcmp(out[i], out[k])) {
+                e = lq_error_new(LQ_INVALID_ARGUMENT, "%s: listed twice",
+                                 path);
+            }
+        }
+        free(path);
+    }
+    if (e) {
+        free(out);
+        out = NULL;
+        n = 0;
+    }
+    *outp = out;
+    *n_outp = n;
+    return e;
+}
+
+static struct lq_error *
+parse_fixed_ip(const Limiquantix__Network__V1__FixedIp *m, const char *path,
+               struct lq_fixed_ip *f)
+{
+    struct lq_error *e = NULL;
+    memset(f, 0, sizeof *f);
+    if (*m->subnet_cidr) {
+        char *fld = xasprintf("%s.subnetCidr", path);
+        e = lq_cidr_parse(fld, m->subnet_cidr, &f->subnet);
+        free(fld);
+        f->has_subnet = true;
+    }
+    if (!e) {
+        e = get_ip(path, "ipAddress", m->ip_address, &f->ip);
+        f->has_ip = f->ip.family != 0;
+    }
+    if (!e && !f->has_ip && !f->has_subnet) {
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "%s: give ipAddress, "
+                         "subnetCidr or both", path);
+    }
+    if (!e && f->has_ip && f->has_subnet
+        && !lq_cidr_contains(&f->subnet, &f->ip)) {
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "%s.ipAddress: not in "
+                         "subnetCidr", path);
+    }
+    return e;
+}
+
+struct lq_error *
+lq_port_spec_from_pb(const Limiquantix__Network__V1__Port *m,
+                     struct lq_port_spec *p)
+{
     struct lq_error *e;
 
     memset(p, 0, sizeof *p);
-    p->port_security_enabled = true;
-    if ((e = lq_json_get_id(j, "id", true, p->id))
-        || (e = lq_json_get_id(j, "networkId", true, p->network_id))
-        || (e = get_text(j, "name", MAX_NAME, &p->name))
-        || (e = lq_json_get_string(j, "macAddress", &mac))
-        || (e = lq_json_get_bool(j, "portSecurityEnabled",
-                                 &p->port_security_enabled))
-        || (e = lq_json_get_string(j, "dnsName", &dns))) {
+    p->port_security_enabled = m->port_security_enabled
+                               ? m->port_security_enabled->value : true;
+    if ((e = lq_net_id_parse("id", m->id, true, p->id))
+        || (e = lq_net_id_parse("networkId", m->network_id, true,
+                                p->network_id))
+        || (e = get_text("name", m->name, MAX_NAME, &p->name))) {
         return e;
     }
-    if (mac && *mac) {
-        if ((e = lq_mac_parse("macAddress", mac, &p->mac))) {
+    if (*m->mac_address) {
+        if ((e = lq_mac_parse("macAddress", m->mac_address, &p->mac))) {
             return e;
         }
         p->has_mac = true;
     }
-    if (dns && *dns) {
-        if ((e = lq_dns_name_check("dnsName", dns, false))) {
+    if (*m->dns_name) {
+        if ((e = lq_dns_name_check("dnsName", m->dns_name, false))) {
             return e;
         }
-        p->dns_name = xasprintf("%s", dns);
+        p->dns_name = xstrdup(m->dns_name);
         for (char *c = p->dns_name; *c; c++) {
             *c = tolower((unsigned char) *c);
         }
     }
 
-    const struct json_array *a;
-    if ((e = get_array(j, "fixedIps", &a))) {
-        return e;
+    if (m->no_fixed_ips && m->n_fixed_ips) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "noFixedIps: true, but "
+                            "fixedIps lists addresses");
     }
-    p->fixed_ips_given = a != NULL;
-    for (size_t i = 0; a && i < a->n; i++) {
+    p->fixed_ips_given = m->n_fixed_ips || m->no_fixed_ips;
+    for (size_t i = 0; i < m->n_fixed_ips; i++) {
         char *path = xasprintf("fixedIps[%zu]", i);
         struct lq_fixed_ip f;
-        const char *cidr = NULL;
-        bool has_ip;
-        memset(&f, 0, sizeof f);
-        e = lq_json_get_string(a->elems[i], "subnetCidr", &cidr);
-        if (!e && cidr && *cidr) {
-            char *fld = xasprintf("%s.subnetCidr", path);
-            e = lq_cidr_parse(fld, cidr, &f.subnet);
-            free(fld);
-            f.has_subnet = true;
-        }
-        if (!e) {
-            e = get_ip(a->elems[i], "ipAddress", path, &f.ip, &has_ip);
-            f.has_ip = has_ip && f.ip.family;
-        }
-        if (!e && !f.has_ip && !f.has_subnet) {
-            e = lq_error_new(LQ_INVALID_ARGUMENT, "%s: give ipAddress, "
-                             "subnetCidr or both", path);
-        }
-        if (!e && f.has_ip && f.has_subnet
-            && !lq_cidr_contains(&f.subnet, &f.ip)) {
-            e = lq_error_new(LQ_INVALID_ARGUMENT, "%s.ipAddress: not in "
-                             "subnetCidr", path);
-        }
+        e = parse_fixed_ip(m->fixed_ips[i], path, &f);
         for (size_t k = 0; !e && f.has_ip && k < p->n_fixed_ips; k++) {
             if (p->fixed_ips[k].has_ip
                 && !lq_ip_cmp(&p->fixed_ips[k].ip, &f.ip)) {
@@ -526,35 +532,33 @@ lq_port_spec_from_json(const struct json *j, struct lq_port_spec *p)
         p->fixed_ips[p->n_fixed_ips++] = f;
     }
 
-    if ((e = get_array(j, "securityGroupIds", &a))) {
+    if ((e = lq_port_sg_ids_parse("securityGroupIds", m->security_group_ids,
+                                  m->n_security_group_ids,
+                                  &p->security_group_ids,
+                                  &p->n_security_groups))) {
         return e;
-    }
-    for (size_t i = 0; a && i < a->n; i++) {
-        char *path = xasprintf("securityGroupIds[%zu]", i);
-        char id[37];
-        e = a->elems[i]->type != JSON_STRING
-            ? lq_error_new(LQ_INVALID_ARGUMENT, "%s: expected a string", path)
-            : lq_uuid_check(path, json_string(a->elems[i]), id);
-        for (size_t k = 0; !e && k < p->n_security_groups; k++) {
-            if (!strcmp(p->security_group_ids[k], id)) {
-                e = lq_error_new(LQ_INVALID_ARGUMENT, "%s: listed twice",
-                                 path);
-            }
-        }
-        free(path);
-        if (e) {
-            return e;
-        }
-        p->security_group_ids = xrealloc(p->security_group_ids,
-                                         (p->n_security_groups + 1)
-                                         * sizeof *p->security_group_ids);
-        strcpy(p->security_group_ids[p->n_security_groups++], id);
     }
     if (!p->port_security_enabled && p->n_security_groups) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "portSecurityEnabled: a "
                             "port with security groups needs port security");
     }
     return NULL;
+}
+
+struct lq_error *
+lq_port_spec_from_json(const struct json *j, struct lq_port_spec *p)
+{
+    Limiquantix__Network__V1__Port *m;
+    struct lq_error *e = message_from_json(
+        &limiquantix__network__v1__port__descriptor, j, (void **) &m);
+    memset(p, 0, sizeof *p);
+    if (!e) {
+        e = lq_port_spec_from_pb(m, p);
+    }
+    if (m) {
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+    }
+    return e;
 }
 
 struct json *
@@ -571,7 +575,9 @@ lq_port_spec_to_json(const struct lq_port_spec *p)
         lq_mac_format(&p->mac, mac);
         lq_json_put_string(j, "macAddress", mac);
     }
-    if (p->fixed_ips_given) {
+    if (p->fixed_ips_given && !p->n_fixed_ips) {
+        lq_json_put_bool(j, "noFixedIps", true);
+    } else if (p->fixed_ips_given) {
         struct json *a = json_array_create_empty();
         for (size_t i = 0; i < p->n_fixed_ips; i++) {
             struct json *f = json_object_create();
@@ -610,42 +616,50 @@ lq_port_spec_destroy(struct lq_port_spec *p)
 
 /* Security groups. */
 struct lq_error *
-lq_sg_rule_from_json(const struct json *j, const char *path,
-                     struct lq_sg_rule *r)
+lq_sg_rule_from_pb(const Limiquantix__Network__V1__Rule *m, const char *path,
+                   struct lq_sg_rule *r)
 {
-    const char *dir = NULL, *eth = NULL, *proto = NULL, *prefix = NULL;
-    int64_t pmin = -1, pmax = -1;
+    const char *dir = m->direction, *eth = m->ethertype;
+    const char *proto = m->protocol, *prefix = m->remote_ip_prefix;
+    int64_t pmin = m->port_range_min ? m->port_range_min->value : -1;
+    int64_t pmax = m->port_range_max ? m->port_range_max->value : -1;
     struct lq_error *e;
 
     memset(r, 0, sizeof *r);
     r->port_min = r->port_max = -1;
-    if (!j || j->type != JSON_OBJECT) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "%s: expected an object",
-                            path);
+    char *f_id = xasprintf("%s.id", path);
+    char *f_group = xasprintf("%s.remoteGroupId", path);
+    char *f_desc = xasprintf("%s.description", path);
+    e = lq_net_id_parse(f_id, m->id, true, r->id);
+    if (!e) {
+        e = lq_net_id_parse(f_group, m->remote_group_id, false,
+                            r->remote_group_id);
     }
-    if ((e = lq_json_get_id(j, "id", true, r->id))
-        || (e = lq_json_get_string(j, "direction", &dir))
-        || (e = lq_json_get_string(j, "ethertype", &eth))
-        || (e = lq_json_get_string(j, "protocol", &proto))
-        || (e = lq_json_get_int64(j, "portRangeMin", &pmin))
-        || (e = lq_json_get_int64(j, "portRangeMax", &pmax))
-        || (e = lq_json_get_string(j, "remoteIpPrefix", &prefix))
-        || (e = lq_json_get_id(j, "remoteGroupId", false,
-                               r->remote_group_id))
-        || (e = get_text(j, "description", MAX_NAME, &r->description))) {
-        return lq_error_prefix(e, "%s", path);
+    if (!e) {
+        e = get_text(f_desc, m->description, MAX_NAME, &r->description);
+    }
+    free(f_id);
+    free(f_group);
+    free(f_desc);
+    if (e) {
+        return e;
+    }
+    if ((m->port_range_min && pmin < 0) || (m->port_range_max && pmax < 0)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.portRange%s: %"PRId64
+                            " is negative", path, pmin < 0 ? "Min" : "Max",
+                            pmin < 0 ? pmin : pmax);
     }
 
-    if (dir && !strcmp(dir, "ingress")) {
+    if (!strcmp(dir, "ingress")) {
         r->direction = LQ_INGRESS;
-    } else if (dir && !strcmp(dir, "egress")) {
+    } else if (!strcmp(dir, "egress")) {
         r->direction = LQ_EGRESS;
     } else {
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s.direction: expected "
                             "ingress or egress, got \"%s\"", path,
-                            dir ? dir : "");
+                            dir);
     }
-    if (!eth || !*eth || !strcmp(eth, "IPv4")) {
+    if (!*eth || !strcmp(eth, "IPv4")) {
         r->family = AF_INET;
     } else if (!strcmp(eth, "IPv6")) {
         r->family = AF_INET6;
@@ -696,7 +710,7 @@ lq_sg_rule_from_json(const struct json *j, const char *path,
         r->port_max = pmax;
     }
 
-    if (prefix && *prefix) {
+    if (*prefix) {
         char *f = xasprintf("%s.remoteIpPrefix", path);
         e = lq_cidr_parse(f, prefix, &r->remote_prefix);
         free(f);
@@ -715,6 +729,25 @@ lq_sg_rule_from_json(const struct json *j, const char *path,
                             "remoteGroupId, not both", path);
     }
     return NULL;
+}
+
+struct lq_error *
+lq_sg_rule_from_json(const struct json *j, const char *path,
+                     struct lq_sg_rule *r)
+{
+    Limiquantix__Network__V1__Rule *m;
+    struct lq_error *e = message_from_json(
+        &limiquantix__network__v1__rule__descriptor, j, (void **) &m);
+    memset(r, 0, sizeof *r);
+    if (!e) {
+        e = lq_sg_rule_from_pb(m, path, r);
+    } else {
+        e = lq_error_prefix(e, "%s", path);
+    }
+    if (m) {
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+    }
+    return e;
 }
 
 struct json *
@@ -754,23 +787,27 @@ lq_sg_rule_destroy(struct lq_sg_rule *r)
 }
 
 struct lq_error *
-lq_sg_spec_from_json(const struct json *j, struct lq_sg_spec *sg)
+lq_sg_spec_from_pb(const Limiquantix__Network__V1__SecurityGroup *m,
+                   struct lq_sg_spec *sg)
 {
     struct lq_error *e;
-    const struct json_array *a;
 
     memset(sg, 0, sizeof *sg);
-    if ((e = lq_json_get_id(j, "id", true, sg->id))
-        || (e = get_text(j, "name", MAX_NAME, &sg->name))
-        || (e = get_text(j, "description", MAX_NAME, &sg->description))
-        || (e = get_array(j, "rules", &a))) {
+    if ((e = lq_net_id_parse("id", m->id, true, sg->id))
+        || (e = get_text("name", m->name, MAX_NAME, &sg->name))
+        || (e = get_text("description", m->description, MAX_NAME,
+                         &sg->description))) {
         return e;
     }
-    sg->rules_given = a != NULL;
-    for (size_t i = 0; a && i < a->n; i++) {
+    if (m->no_default_rules && m->n_rules) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "noDefaultRules: true, but "
+                            "rules lists rules");
+    }
+    sg->rules_given = m->n_rules || m->no_default_rules;
+    for (size_t i = 0; i < m->n_rules; i++) {
         char *path = xasprintf("rules[%zu]", i);
         sg->rules = xrealloc(sg->rules, (sg->n_rules + 1) * sizeof *sg->rules);
-        e = lq_sg_rule_from_json(a->elems[i], path, &sg->rules[sg->n_rules++]);
+        e = lq_sg_rule_from_pb(m->rules[i], path, &sg->rules[sg->n_rules++]);
         for (size_t k = 0; !e && k + 1 < sg->n_rules; k++) {
             if (!strcmp(sg->rules[k].id, sg->rules[sg->n_rules - 1].id)) {
                 e = lq_error_new(LQ_INVALID_ARGUMENT, "%s.id: duplicate rule "
@@ -786,6 +823,23 @@ lq_sg_spec_from_json(const struct json *j, struct lq_sg_spec *sg)
         lq_sg_spec_add_default_rules(sg);
     }
     return NULL;
+}
+
+struct lq_error *
+lq_sg_spec_from_json(const struct json *j, struct lq_sg_spec *sg)
+{
+    Limiquantix__Network__V1__SecurityGroup *m;
+    struct lq_error *e = message_from_json(
+        &limiquantix__network__v1__security_group__descriptor, j,
+        (void **) &m);
+    memset(sg, 0, sizeof *sg);
+    if (!e) {
+        e = lq_sg_spec_from_pb(m, sg);
+    }
+    if (m) {
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+    }
+    return e;
 }
 
 void
@@ -818,6 +872,9 @@ lq_sg_spec_to_json(const struct lq_sg_spec *sg)
         json_array_add(rules, lq_sg_rule_to_json(&sg->rules[i]));
     }
     json_object_put(j, "rules", rules);
+    if (sg->rules_given && !sg->n_rules) {
+        lq_json_put_bool(j, "noDefaultRules", true);
+    }
     return j;
 }
 

@@ -1,9 +1,13 @@
 /* model.h: the QuantumNet object model as typed, validated specs.
  *
- * Requests are parsed from proto3 JSON into these structs (every error
- * names the field), defaults are applied, and the canonical JSON of a spec
- * (to_json) is what we store in the Northbound external_ids and compare
- * for idempotency.  Nothing here touches OVN. */
+ * Requests arrive as the contract's messages (proto/limiquantix/network/
+ * v1, decoded by the transport from either codec) and are checked into
+ * these structs here (every error names the field in its JSON spelling),
+ * with the defaults applied; the _from_json() forms take the same message
+ * as proto3 JSON, through the one mapping (pbjson), for the in-process C
+ * API and the records we stored.  The canonical JSON of a spec (to_json)
+ * is what we store in the Northbound external_ids and compare for
+ * idempotency.  Nothing here touches OVN. */
 #ifndef LQ_OVN_MODEL_H
 #define LQ_OVN_MODEL_H 1
 
@@ -12,6 +16,7 @@
 #include "limiquantix/error.h"
 #include "net_types.h"
 #include "openvswitch/json.h"
+#include "limiquantix_network_v1_network.pb-c.h"
 
 enum lq_net_type { LQ_NET_OVERLAY, LQ_NET_VLAN, LQ_NET_FLAT, LQ_NET_ISOLATED };
 
@@ -42,6 +47,8 @@ struct lq_network_spec {
     char *dns_domain;
 };
 
+struct lq_error *lq_network_spec_from_pb(
+    const Limiquantix__Network__V1__Network *, struct lq_network_spec *);
 struct lq_error *lq_network_spec_from_json(const struct json *,
                                            struct lq_network_spec *);
 struct json *lq_network_spec_to_json(const struct lq_network_spec *);
@@ -70,6 +77,13 @@ struct lq_port_spec {
     char *dns_name;                 /* NULL: none. */
 };
 
+struct lq_error *lq_port_spec_from_pb(const Limiquantix__Network__V1__Port *,
+                                      struct lq_port_spec *);
+/* A securityGroupIds list at 'field': UUIDs, none twice ('*outp'
+ * malloc'ed). */
+struct lq_error *lq_port_sg_ids_parse(const char *field,
+                                      char *const *ids, size_t n,
+                                      char (**outp)[37], size_t *n_outp);
 struct lq_error *lq_port_spec_from_json(const struct json *,
                                         struct lq_port_spec *);
 /* The request as given (for idempotency comparison). */
@@ -90,6 +104,8 @@ struct lq_sg_rule {
     char *description;
 };
 
+struct lq_error *lq_sg_rule_from_pb(const Limiquantix__Network__V1__Rule *,
+                                    const char *path, struct lq_sg_rule *);
 struct lq_error *lq_sg_rule_from_json(const struct json *, const char *field,
                                       struct lq_sg_rule *);
 struct json *lq_sg_rule_to_json(const struct lq_sg_rule *);
@@ -104,6 +120,8 @@ struct lq_sg_spec {
     bool rules_given;               /* false: the two egress defaults. */
 };
 
+struct lq_error *lq_sg_spec_from_pb(
+    const Limiquantix__Network__V1__SecurityGroup *, struct lq_sg_spec *);
 struct lq_error *lq_sg_spec_from_json(const struct json *,
                                       struct lq_sg_spec *);
 struct json *lq_sg_spec_to_json(const struct lq_sg_spec *);
@@ -111,7 +129,11 @@ void lq_sg_spec_destroy(struct lq_sg_spec *);
 /* Adds the Neutron defaults: allow all egress, IPv4 and IPv6. */
 void lq_sg_spec_add_default_rules(struct lq_sg_spec *);
 
-/* Helpers for the JSON layer. */
+/* A caller's id (a UUID) at 'field'; "" or NULL is an error if
+ * 'required', else out = "". */
+struct lq_error *lq_net_id_parse(const char *field, const char *text,
+                                 bool required, char out[37]);
+/* The same, from a JSON object's string field. */
 struct lq_error *lq_json_get_id(const struct json *obj, const char *field,
                                 bool required, char out[37]);
 

@@ -84,6 +84,16 @@ void lq_nb_sync_dns(struct lq_net_ctx *, const struct nbrec_logical_switch *,
 /* The state of one network API call, shared by every operation class:
  * the parsed request in, the response JSON out. */
 struct lq_rpc_call;
+/* What UpdatePort changes (the fields its mask names). */
+struct lq_port_update {
+    bool set_name, set_dns_name, set_security_groups, set_port_security;
+    char *name;
+    char *dns_name;                 /* "" clears it. */
+    char (*security_group_ids)[37];
+    size_t n_security_groups;
+    bool port_security;
+};
+
 struct lq_net_call {
     struct lq_rpc_call *rpc;        /* NULL for internal operations. */
     char id[37];                    /* Target of Get/Delete/Bind/... */
@@ -92,12 +102,16 @@ struct lq_net_call {
     struct lq_port_spec port;
     struct lq_sg_spec sg;
     struct lq_sg_rule rule;
-    struct json *request;           /* UpdatePort: the raw fields. */
+    struct lq_port_update update;   /* UpdatePort */
     char *device_name;              /* BindPort */
     char *vm_id;
     bool vhost_user;                /* deviceType "vhostuser" (DPDK). */
     uint64_t memory_mib;            /* The VM's memory, for its hugepages. */
-    struct json *response;          /* Set by build(). */
+    /* Set by build(): the object's JSON as we store it, which
+     * lq_nb_call_finish() decodes into 'output' (the method's output
+     * message) for the RPC. */
+    struct json *response;
+    const ProtobufCMessageDescriptor *output;
 };
 void lq_net_call_destroy(struct lq_net_call *);
 /* finish() of every API operation: answers the RPC, frees the call. */

@@ -386,7 +386,9 @@ lq_net_call_destroy(struct lq_net_call *c)
     lq_port_spec_destroy(&c->port);
     lq_sg_spec_destroy(&c->sg);
     lq_sg_rule_destroy(&c->rule);
-    json_destroy(c->request);
+    free(c->update.name);
+    free(c->update.dns_name);
+    free(c->update.security_group_ids);
     json_destroy(c->response);
     free(c->device_name);
     free(c->vm_id);

@@ -14,6 +14,7 @@
 
 #include "acl.h"
 #include "jsonx.h"
+#include "pbjson.h"
 #include "rpc.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/vlog.h"
@@ -367,8 +368,17 @@ lq_nb_call_finish(struct lq_error *error, void *aux)
 {
     struct lq_net_call *c = aux;
     if (c->rpc) {
-        struct json *response = c->response;
-        c->response = NULL;
+        ProtobufCMessage *response = NULL;
+        if (!error && c->response && c->output) {
+            /* Strictly: a stored record the contract cannot say is a bug
+             * to hear about, not something to drop silently. */
+            error = lq_pb_from_json(c->output, c->response, 0, &response);
+            if (error) {
+                error->code = LQ_INTERNAL;
+                error = lq_error_prefix(error, "the answer does not fit %s",
+                                        c->output->name);
+            }
+        }
         lq_rpc_call_complete(c->rpc, error, response);
     } else if (error) {
         VLOG_WARN("%s", error->message);

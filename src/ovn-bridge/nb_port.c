@@ -436,55 +436,28 @@ update_port_build(struct lq_net_ctx *ctx, void *aux)
         return e;
     }
 
-    /* Start from the current state; apply the fields the caller sent. */
-    const struct json *req = c->request;
-    bool port_security = lsp->n_port_security > 0;
-    const char *name = NULL, *dns = NULL;
-    struct lq_port_spec sgs;    /* Only its security group list is used. */
-    bool sgs_given = lq_json_field(req, "securityGroupIds") != NULL;
-
-    memset(&sgs, 0, sizeof sgs);
-    if (!e) {
-        e = lq_json_get_bool(req, "portSecurityEnabled", &port_security);
+    /* Start from the current state; apply the fields of the mask (checked
+     * by the RPC layer). */
+    const struct lq_port_update *u = &c->update;
+    bool port_security = u->set_port_security ? u->port_security
+                                              : lsp->n_port_security > 0;
+    const char *name = u->set_name ? u->name : NULL;
+    const char *dns = u->set_dns_name ? u->dns_name : NULL;
+    bool sgs_given = u->set_security_groups;
+    if (sgs_given) {
+        e = check_sgs_exist(ctx->nb, u->security_group_ids,
+                            u->n_security_groups);
     }
     if (!e) {
-        e = lq_json_get_string(req, "name", &name);
-    }
-    if (!e && name) {
-        e = lq_text_check("name", name, 255);
-    }
-    if (!e) {
-        e = lq_json_get_string(req, "dnsName", &dns);
-    }
-    if (!e && dns && *dns) {
-        e = lq_dns_name_check("dnsName", dns, false);
-    }
-    if (!e && sgs_given) {
-        /* Reuse the create parser for the list. */
-        struct json *tmp = json_object_create();
-        json_object_put(tmp, "id", json_string_create(c->id));
-        json_object_put(tmp, "networkId", json_string_create(net.id));
-        json_object_put(tmp, "securityGroupIds",
-                        json_clone(lq_json_field(req, "securityGroupIds")));
-        e = lq_port_spec_from_json(tmp, &sgs);
-        json_destroy(tmp);
-    }
-    if (!e && sgs_given) {
-        e = check_sgs_exist(ctx->nb, sgs.security_group_ids,
-                            sgs.n_security_groups);
-    }
-    size_t n_sgs = 0;
-    if (!e) {
-        n_sgs = sgs_given ? sgs.n_security_groups
-                          : strlen(smap_get_def(&lsp->external_ids, EXT_SGS,
-                                                "")) > 0;
+        size_t n_sgs = sgs_given ? u->n_security_groups
+                       : strlen(smap_get_def(&lsp->external_ids, EXT_SGS,
+                                             "")) > 0;
         if (!port_security && n_sgs) {
             e = lq_error_new(LQ_INVALID_ARGUMENT, "portSecurityEnabled: a port"
                              " with security groups needs port security");
         }
     }
     if (e) {
-        lq_port_spec_destroy(&sgs);
         lq_network_spec_destroy(&net);
         return e;
     }
@@ -510,7 +483,7 @@ update_port_build(struct lq_net_ctx *ctx, void *aux)
         }
     }
     if (sgs_given) {
-        char *list = sg_list(sgs.security_group_ids, sgs.n_security_groups);
+        char *list = sg_list(u->security_group_ids, u->n_security_groups);
         smap_replace(&ext, EXT_SGS, list);
         free(list);
 
@@ -522,8 +495,8 @@ update_port_build(struct lq_net_ctx *ctx, void *aux)
                 continue;
             }
             bool want = false, have = false;
-            for (size_t i = 0; i < sgs.n_security_groups; i++) {
-                want |= !strcmp(sgs.security_group_ids[i], sg_id);
+            for (size_t i = 0; i < u->n_security_groups; i++) {
+                want |= !strcmp(u->security_group_ids[i], sg_id);
             }
             for (size_t i = 0; i < pg->n_ports; i++) {
                 have |= pg->ports[i] == lsp;
@@ -555,7 +528,6 @@ update_port_build(struct lq_net_ctx *ctx, void *aux)
         lq_nb_sync_dns(ctx, ls, &net, lsp, lsp);
     }
     c->response = lq_nb_port_to_json(lsp, &net);
-    lq_port_spec_destroy(&sgs);
     lq_network_spec_destroy(&net);
     return NULL;
 }

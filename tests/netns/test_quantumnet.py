@@ -267,8 +267,10 @@ class SecurityGroupTest(Base):
         self.assertFalse(outsider.connect("tcp", server.ip4(), 80, timeout=1))
 
         acls_before = node.nbctl("--format=json", "list", "ACL")
-        node.api(PORT + "UpdatePort", {"id": outsider.port["id"],
-                                       "securityGroupIds": [clients["id"]]})
+        node.api(PORT + "UpdatePort", {
+            "port": {"id": outsider.port["id"],
+                     "securityGroupIds": [clients["id"]]},
+            "updateMask": "securityGroupIds"})
         self.assertEqual(acls_before, node.nbctl("--format=json", "list",
                                                  "ACL"))
         deadline = time.time() + 10

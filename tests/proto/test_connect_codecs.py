@@ -118,7 +118,7 @@ class ConnectCodecTest(unittest.TestCase):
             "subnets": [{"cidr": "10.71.0.0/24"}]})
         self.assertEqual(status, 200, net)
         self.assertEqual(net.id, net_id)
-        self.assertEqual(net.subnets[0].gateway_ip, "10.71.0.1")
+        self.assertEqual(net.subnets[0].gateway_ip.value, "10.71.0.1")
         status, sg = self.binary(SG, "CreateSecurityGroup", {
             "id": sg_id, "name": "web", "rules": [{
                 "id": str(uuid.uuid4()), "direction": "ingress",

@@ -570,7 +570,7 @@ class GrpcTest(unittest.TestCase):
         net = nets.CreateNetwork(net_pb.Network(
             id=net_id, name="grpc",
             subnets=[net_pb.Subnet(cidr="10.72.0.0/24")]), timeout=30)
-        self.assertEqual(net.subnets[0].gateway_ip, "10.72.0.1")
+        self.assertEqual(net.subnets[0].gateway_ip.value, "10.72.0.1")
         port = ports.CreatePort(net_pb.Port(id=port_id, network_id=net_id),
                                 timeout=30)
         self.assertEqual(port.fixed_ips[0].ip_address, "10.72.0.2")
@@ -599,6 +599,110 @@ class GrpcTest(unittest.TestCase):
         with self.assertRaises(grpc.RpcError) as ctx:
             unknown(None, timeout=10)
         self.assertEqual(ctx.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+
+    def test_network_presence_in_binary(self):
+        """What binary callers could not say before the wrappers and the
+        update mask: no gateway, DHCP off, port security off, ICMP type 0,
+        no addresses, no rules, and clearing a port's security groups."""
+        from google.protobuf import field_mask_pb2, wrappers_pb2
+        nets = net_rpc.VirtualNetworkServiceStub(self.channel)
+        ports = net_rpc.PortServiceStub(self.channel)
+        sgs = net_rpc.SecurityGroupServiceStub(self.channel)
+        net_id, sg_id, rule_id = (str(uuid.uuid4()) for _ in range(3))
+        p1, p2, p3 = (str(uuid.uuid4()) for _ in range(3))
+        net = nets.CreateNetwork(net_pb.Network(
+            id=net_id, subnets=[net_pb.Subnet(
+                cidr="10.74.0.0/24",
+                gateway_ip=wrappers_pb2.StringValue(value=""),
+                dhcp_enabled=wrappers_pb2.BoolValue(value=False))]),
+            timeout=30)
+        sn = net.subnets[0]
+        self.assertTrue(sn.HasField("gateway_ip"))
+        self.assertEqual(sn.gateway_ip.value, "")
+        self.assertFalse(sn.dhcp_enabled.value)
+        # Without a gateway the whole range is allocatable.
+        self.assertEqual(sn.allocation_pools[0].start, "10.74.0.1")
+        self.assertEqual(nets.GetNetwork(net_pb.IdRequest(id=net_id),
+                                         timeout=30), net)
+
+        sg = sgs.CreateSecurityGroup(net_pb.SecurityGroup(
+            id=sg_id, rules=[net_pb.Rule(
+                id=rule_id, direction="ingress", protocol="icmp",
+                port_range_min=wrappers_pb2.Int32Value(value=0))]),
+            timeout=30)
+        self.assertEqual(len(sg.rules), 1)
+        self.assertTrue(sg.rules[0].HasField("port_range_min"))
+        self.assertEqual(sg.rules[0].port_range_min.value, 0)
+        self.assertFalse(sg.rules[0].HasField("port_range_max"))
+        bare = sgs.CreateSecurityGroup(net_pb.SecurityGroup(
+            id=str(uuid.uuid4()), no_default_rules=True), timeout=30)
+        self.assertEqual(len(bare.rules), 0)
+        default = sgs.CreateSecurityGroup(net_pb.SecurityGroup(
+            id=str(uuid.uuid4())), timeout=30)
+        self.assertEqual(sorted(r.direction for r in default.rules),
+                         ["egress", "egress"])
+
+        open_port = ports.CreatePort(net_pb.Port(
+            id=p1, network_id=net_id,
+            port_security_enabled=wrappers_pb2.BoolValue(value=False)),
+            timeout=30)
+        self.assertFalse(open_port.port_security_enabled.value)
+        self.assertEqual(open_port.fixed_ips[0].ip_address, "10.74.0.1")
+        no_ip = ports.CreatePort(net_pb.Port(id=p2, network_id=net_id,
+                                             no_fixed_ips=True), timeout=30)
+        self.assertEqual(len(no_ip.fixed_ips), 0)
+
+        guarded = ports.CreatePort(net_pb.Port(
+            id=p3, network_id=net_id, name="guarded",
+            security_group_ids=[sg_id]), timeout=30)
+        self.assertTrue(guarded.port_security_enabled.value)
+        self.assertEqual(list(guarded.security_group_ids), [sg_id])
+        # Clear the groups (an empty list: only a mask can say it), then
+        # turn port security off; the name stays as it was.
+        mask = field_mask_pb2.FieldMask
+        cleared = ports.UpdatePort(net_pb.UpdatePortRequest(
+            port=net_pb.Port(id=p3),
+            update_mask=mask(paths=["security_group_ids"])), timeout=30)
+        self.assertEqual(list(cleared.security_group_ids), [])
+        self.assertEqual(cleared.name, "guarded")
+        self.assertTrue(cleared.port_security_enabled.value)
+        off = ports.UpdatePort(net_pb.UpdatePortRequest(
+            port=net_pb.Port(
+                id=p3, port_security_enabled=wrappers_pb2.BoolValue(
+                    value=False))), timeout=30)
+        self.assertFalse(off.port_security_enabled.value)
+        self.assertEqual(ports.GetPort(net_pb.IdRequest(id=p3), timeout=30),
+                         off)
+
+        def refused(call, request):
+            with self.assertRaises(grpc.RpcError) as ctx:
+                call(request, timeout=30)
+            self.assertEqual(ctx.exception.code(),
+                             grpc.StatusCode.INVALID_ARGUMENT)
+            return ctx.exception.details()
+        self.assertIn("updateMask: \"mac_address\"", refused(
+            ports.UpdatePort, net_pb.UpdatePortRequest(
+                port=net_pb.Port(id=p3),
+                update_mask=mask(paths=["mac_address"]))))
+        self.assertIn("portSecurityEnabled", refused(
+            ports.UpdatePort, net_pb.UpdatePortRequest(
+                port=net_pb.Port(id=p3, security_group_ids=[sg_id]),
+                update_mask=mask(paths=["security_group_ids"]))))
+        self.assertIn("rule.portRangeMin", refused(
+            sgs.AddRule, net_pb.AddRuleRequest(
+                security_group_id=sg_id, rule=net_pb.Rule(
+                    id=str(uuid.uuid4()), direction="ingress",
+                    protocol="tcp",
+                    port_range_min=wrappers_pb2.Int32Value(value=-1)))))
+        self.assertIn("noFixedIps", refused(ports.CreatePort, net_pb.Port(
+            id=str(uuid.uuid4()), network_id=net_id, no_fixed_ips=True,
+            fixed_ips=[net_pb.FixedIp(ip_address="10.74.0.9")])))
+
+        for pid in (p1, p2, p3):
+            ports.DeletePort(net_pb.IdRequest(id=pid), timeout=30)
+        for g in (sg_id, bare.id, default.id):
+            sgs.DeleteSecurityGroup(net_pb.IdRequest(id=g), timeout=30)
+        nets.DeleteNetwork(net_pb.IdRequest(id=net_id), timeout=30)
 
     def test_deadline(self):
         """A long poll (WatchEvents, 10 s) under a 1 s gRPC deadline ends
