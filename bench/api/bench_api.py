@@ -13,7 +13,10 @@ The daemon runs in sandbox mode pinned to CPU 0 (its OVS and OVN inherit
 that, idle while measuring); h2load and wrk run one thread each on CPU 1,
 with the same number of connections and one request in flight per
 connection (h2load -m 1, as HTTP/1.1 without pipelining), unless
---streams asks h2load for more.
+--streams asks h2load for more.  For N > 1 the same N calls in flight
+are also measured as a gRPC client makes them: one connection with N
+concurrent streams (h2load -c 1 -m N; grpc-go multiplexes every call to
+a target on one connection).
 
 Before measuring, the very request h2load sends is sent once with curl
 --http2-prior-knowledge and must answer HTTP 200 with grpc-status 0 in
@@ -115,10 +118,11 @@ class Bench:
                              check=True, timeout=self.seconds + 60).stdout
         return out, cpu_seconds(pid) - t0
 
-    def h2load(self, method, body_file, conns):
+    def h2load(self, method, body_file, conns, streams=None):
         log = os.path.join(self.tmp, "h2load.log")
         out, cpu = self.measured([
-            "h2load", "-t", "1", "-c", str(conns), "-m", str(self.streams),
+            "h2load", "-t", "1", "-c", str(conns),
+            "-m", str(streams or self.streams),
             "--log-file=" + log, "-d", body_file,
             "-H", "content-type: application/grpc", "-H", "te: trailers",
             "-D", "%ds" % self.seconds, self.url + "/" + method])
@@ -160,19 +164,21 @@ def median_of(runs):
 def svg_chart(rows, path):
     """Grouped horizontal bars: req/s per method and connection count,
     gRPC/h2 above HTTP/1.1 JSON."""
-    top = max(max(r["h2"]["rps"], r["h1"]["rps"]) for r in rows) or 1
-    width, bar_x, bar_w, h = 700, 230, 380, 40 + 64 * len(rows)
+    top = max(max(r["h2"]["rps"], r["h1"]["rps"], r["mux"]["rps"])
+              for r in rows) or 1
+    width, bar_x, bar_w, h = 760, 230, 420, 40 + 92 * len(rows)
     lines = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" '
              'height="%d" font-family="sans-serif" font-size="13">'
              % (width, h + 20),
              '<text x="10" y="20" font-weight="bold">Unary calls per second '
-             '(blue: gRPC binary over h2c, grey: Connect JSON over '
-             'HTTP/1.1)</text>']
+             '(blue: gRPC h2c, N conns; green: gRPC h2c, 1 conn x N '
+             'streams; grey: JSON HTTP/1.1, N conns)</text>']
     for i, r in enumerate(rows):
-        y = 36 + 64 * i
-        lines.append('<text x="10" y="%d">%s, %d conn</text>'
-                     % (y + 30, r["method"].rsplit("/", 1)[1], r["conns"]))
+        y = 36 + 92 * i
+        lines.append('<text x="10" y="%d">%s, N = %d</text>'
+                     % (y + 44, r["method"].rsplit("/", 1)[1], r["conns"]))
         for j, (key, color) in enumerate((("h2", "#2b7bb9"),
+                                          ("mux", "#3a9a5b"),
                                           ("h1", "#999999"))):
             v = r[key]["rps"]
             w = max(1, int(bar_w * v / top))
@@ -227,26 +233,37 @@ def main():
                       for _ in range(args.runs)]
                 h1 = [bench.wrk(method, body, conns)
                       for _ in range(args.runs)]
+                # The same number of calls in flight as one gRPC client
+                # makes them: one connection, N concurrent streams
+                # (grpc-go's ClientConn multiplexes every call to a
+                # target on one HTTP/2 connection).
+                mux = [bench.h2load(method, body_file, 1, conns)
+                       for _ in range(args.runs)] if conns > 1 else h2
                 rows.append({"method": method, "conns": conns,
-                             "h2": median_of(h2), "h1": median_of(h1)})
-                print("  %s %d conns: h2 %s, h1 %s" % (
-                    method.rsplit("/", 1)[1], conns, h2, h1), flush=True)
+                             "h2": median_of(h2), "h1": median_of(h1),
+                             "mux": median_of(mux)})
+                print("  %s %d conns: h2 %s, h1 %s, mux %s" % (
+                    method.rsplit("/", 1)[1], conns, h2, h1, mux),
+                    flush=True)
     finally:
         rc = node.stop()
         shutil.rmtree(tmp)
     if rc:
         raise RuntimeError("daemon exited %d" % rc)
 
-    print("\n| method | conns | gRPC h2c req/s | p99 | daemon CPU/req | "
-          "JSON HTTP/1.1 req/s | p99 | daemon CPU/req | ratio h2/h1 |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| method | calls in flight | gRPC h2c, N conns req/s | p99 | "
+          "daemon CPU/req | JSON HTTP/1.1, N conns req/s | p99 | "
+          "daemon CPU/req | ratio | gRPC h2c, 1 conn x N streams req/s | "
+          "p99 | daemon CPU/req | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        h2, h1 = r["h2"], r["h1"]
+        h2, h1, mux = r["h2"], r["h1"], r["mux"]
         print("| %s | %d | %.0f | %.2f ms | %.1f µs | %.0f | %.2f ms | "
-              "%.1f µs | %.3f |" % (
+              "%.1f µs | %.2f | %.0f | %.2f ms | %.1f µs | %.2f |" % (
                   r["method"].rsplit("/", 1)[1], r["conns"], h2["rps"],
                   h2["p99"], h2["us"], h1["rps"], h1["p99"], h1["us"],
-                  h2["rps"] / h1["rps"]))
+                  h2["rps"] / h1["rps"], mux["rps"], mux["p99"], mux["us"],
+                  mux["rps"] / h1["rps"]))
     if args.chart:
         svg_chart(rows, args.chart)
         print("\nchart: %s" % args.chart)

@@ -242,6 +242,18 @@ grpc_message_encode(const char *msg)
 }
 
 
+/* grpc-status's value: the code's decimal digits, without formatting
+ * each time. */
+static const char *
+grpc_status_text(enum lq_code code)
+{
+    static const char *const texts[] = {
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12",
+        "13", "14", "15", "16",
+    };
+    return (size_t) code < ARRAY_SIZE(texts) ? texts[code] : "2";
+}
+
 static ssize_t
 body_read_cb(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
              size_t length, uint32_t *data_flags,
@@ -259,18 +271,19 @@ body_read_cb(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
     if (st->out_off == st->out_len && (!st->streaming || st->stream_ended)) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
         if (st->trailers) {
-            char status[16];
-            snprintf(status, sizeof status, "%d", (int) st->code);
-            char *msg = grpc_message_encode(st->message ? st->message : "");
+            const char *status = grpc_status_text(st->code);
+            /* grpc-message only with an error: it is optional, and an OK
+             * call has nothing to say. */
+            char *msg = st->code == LQ_OK ? NULL : grpc_message_encode(
+                st->message ? st->message : "");
             nghttp2_nv nv[] = {
                 { (uint8_t *) "grpc-status", (uint8_t *) status, 11,
                   strlen(status), NGHTTP2_NV_FLAG_NONE },
                 { (uint8_t *) "grpc-message", (uint8_t *) msg, 12,
-                  strlen(msg), NGHTTP2_NV_FLAG_NONE },
+                  msg ? strlen(msg) : 0, NGHTTP2_NV_FLAG_NONE },
             };
             *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-            nghttp2_submit_trailer(session, stream_id, nv,
-                                   st->code == LQ_OK ? 1 : 2);
+            nghttp2_submit_trailer(session, stream_id, nv, msg ? 2 : 1);
             free(msg);
         }
     }
@@ -287,8 +300,7 @@ submit_grpc(struct h2_stream *st, nghttp2_session *session)
                                 : "application/grpc+json";
     if (st->code != LQ_OK) {
         /* Trailers-only: the status in the one HEADERS frame. */
-        char status[16];
-        snprintf(status, sizeof status, "%d", (int) st->code);
+        const char *status = grpc_status_text(st->code);
         char *msg = grpc_message_encode(st->message ? st->message : "");
         nghttp2_nv nv[] = { NV(":status", "200"), NV("content-type", ct),
                             NV("grpc-accept-encoding", "gzip, identity"),
@@ -392,14 +404,14 @@ stream_answer(struct h2_stream *st)
         st->out_len = len;
     }
     if (st->method) {
-        char *name = xasprintf("%s/%s", st->method->service,
-                               st->method->name);
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        lq_metrics_observe_rpc(c->listener->env.metrics, name, st->code,
+        lq_metrics_observe_rpc(c->listener->env.metrics,
+                               lq_rpc_full_name(c->listener->env.rpc,
+                                                st->path),
+                               st->code,
                                (now.tv_sec - st->start.tv_sec)
                                + (now.tv_nsec - st->start.tv_nsec) / 1e9);
-        free(name);
     }
     if (st->proto == PROTO_GRPC) {
         submit_grpc(st, c->session);
@@ -986,8 +998,18 @@ header_cb(nghttp2_session *session, const nghttp2_frame *frame,
     if (!st || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
         return 0;
     }
-    char *v = xmemdup0((const char *) value, valuelen);
 #define IS(N) (namelen == strlen(N) && !memcmp(name, N, namelen))
+    /* Only the headers we keep are copied (this runs for every header of
+     * every call: :method, :scheme, te, user-agent... are not needed). */
+    bool kept = IS(":path") || IS("content-type") || IS("grpc-encoding")
+                || IS("connect-content-encoding") || IS("content-encoding")
+                || IS("grpc-accept-encoding")
+                || IS("connect-accept-encoding") || IS("accept-encoding")
+                || IS("grpc-timeout") || IS("connect-timeout-ms");
+    if (!kept) {
+        return 0;
+    }
+    char *v = xmemdup0((const char *) value, valuelen);
     if (IS(":path")) {
         free(st->path);
         st->path = v;
@@ -1123,6 +1145,19 @@ callbacks(void)
     return cbs;
 }
 
+/* Closed streams are not kept for RFC 7540 priorities (which RFC 9113
+ * deprecated and gRPC clients do not send): less work per call. */
+static nghttp2_option *
+options(void)
+{
+    static nghttp2_option *opt;
+    if (!opt) {
+        nghttp2_option_new(&opt);
+        nghttp2_option_set_no_closed_streams(opt, 1);
+    }
+    return opt;
+}
+
 /* ---- Connections ------------------------------------------------------------ */
 
 /* Closes the socket; the connection and its streams are freed by
@@ -1233,7 +1268,7 @@ conn_start_h2(struct h2_conn *c)
 {
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
     epoll_ctl(c->listener->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev);
-    nghttp2_session_server_new(&c->session, callbacks(), c);
+    nghttp2_session_server_new2(&c->session, callbacks(), c, options());
     nghttp2_settings_entry iv[] = {
         { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS },
     };

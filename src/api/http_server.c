@@ -84,6 +84,7 @@ struct request {
     bool too_large;
     struct timespec start;
     struct lq_rpc_msg request;
+    const char *method_name;    /* "service/Name", the registry's. */
     struct lq_rpc_msg response; /* Result: response or error. */
     struct lq_error *error;
     unsigned int status;        /* Overrides the code's HTTP status if set. */
@@ -150,9 +151,8 @@ static enum MHD_Result
 queue_result(struct MHD_Connection *conn, struct request *req)
 {
     struct lq_http_server *s = req->listener->server;
-    char *method_name = req->method
-        ? xasprintf("%s/%s", req->method->service, req->method->name)
-        : xstrdup("unknown");
+    const char *method_name = req->method_name ? req->method_name
+                                               : "unknown";
     enum lq_code code = req->error ? req->error->code : LQ_OK;
     unsigned int status;
     char *body;
@@ -174,19 +174,16 @@ queue_result(struct MHD_Connection *conn, struct request *req)
         req->error = lq_rpc_encode(req->method, req->binary, &req->response,
                                    &bytes, &len);
         if (req->error) {
-            free(method_name);
             return queue_result(conn, req);
         }
         lq_metrics_observe_rpc(s->metrics, method_name, code,
                                seconds_since(&req->start));
-        free(method_name);
         req->state = REQ_DONE;
         return queue_answer(conn, req, req->binary ? "application/proto"
                             : "application/json", bytes, len);
     }
     lq_metrics_observe_rpc(s->metrics, method_name, code,
                            seconds_since(&req->start));
-    free(method_name);
     req->state = REQ_DONE;
     return queue_body(conn, status, "application/json", body);
 }
@@ -285,6 +282,7 @@ request_start(struct listener *l, struct MHD_Connection *conn,
     }
     struct lq_http_server *s = l->server;
     req->method = lq_rpc_find(s->rpc, url);
+    req->method_name = req->method ? lq_rpc_full_name(s->rpc, url) : NULL;
     if (!req->method) {
         return reject(req, 0, LQ_UNIMPLEMENTED, "unknown method \"%s\"", url);
     }

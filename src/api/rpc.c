@@ -42,6 +42,13 @@ lq_rpc_find(const struct lq_rpc_registry *r, const char *path)
     return shash_find_data(&r->methods, path);
 }
 
+const char *
+lq_rpc_full_name(const struct lq_rpc_registry *r, const char *path)
+{
+    const struct shash_node *node = shash_find(&r->methods, path);
+    return node ? node->name + 1 : "unknown";
+}
+
 void
 lq_rpc_msg_clear(struct lq_rpc_msg *m)
 {

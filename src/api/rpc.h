@@ -118,6 +118,10 @@ void lq_rpc_register(struct lq_rpc_registry *,
 /* 'path' is the HTTP path, "/limiquantix.node.v1.NodeDaemonService/X". */
 const struct lq_rpc_method *lq_rpc_find(const struct lq_rpc_registry *,
                                         const char *path);
+/* The method's "service/Name" (for metrics and logs), owned by the
+ * registry: no formatting per call. */
+const char *lq_rpc_full_name(const struct lq_rpc_registry *,
+                             const char *path);
 
 /* Decodes a request body, binary protobuf or JSON text, for 'method'
  * into 'request' (which must be empty): its input message (JSON parsed by

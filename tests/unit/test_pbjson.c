@@ -16,6 +16,7 @@
 #include "pbjson.h"
 #include "util.h"
 
+#include "limiquantix_network_v1_network.pb-c.h"
 #include "limiquantix_node_v1_compute.pb-c.h"
 #include "limiquantix_node_v1_node_daemon.pb-c.h"
 
@@ -196,6 +197,52 @@ test_nested_paths(void **state)
                  "spec.cpuCores: 4294967296 is out of range");
 }
 
+/* Wrappers are their plain value (and say "set" even at zero); a
+ * FieldMask is "lowerCamel,paths" holding the proto names. */
+static void
+test_wrappers_and_field_mask(void **state)
+{
+    (void) state;
+    const ProtobufCMessageDescriptor *d
+        = &limiquantix__network__v1__update_port_request__descriptor;
+    round_trip(d, "{\"port\": {\"id\": \"p\", \"portSecurityEnabled\": "
+               "false}, \"updateMask\": \"securityGroupIds,"
+               "portSecurityEnabled\"}",
+               "{\"port\": {\"id\": \"p\", \"portSecurityEnabled\": "
+               "false}, \"updateMask\": \"securityGroupIds,"
+               "portSecurityEnabled\"}");
+    struct json *j = parse("{\"port\": {\"id\": \"p\"}, \"updateMask\": "
+                           "\"dnsName,portSecurityEnabled\"}");
+    ProtobufCMessage *m;
+    assert_null(lq_pb_from_json(d, j, 0, &m));
+    const Limiquantix__Network__V1__UpdatePortRequest *r = (void *) m;
+    assert_int_equal(r->update_mask->n_paths, 2);
+    assert_string_equal(r->update_mask->paths[0], "dns_name");
+    assert_string_equal(r->update_mask->paths[1], "port_security_enabled");
+    assert_null(r->port->port_security_enabled);
+    protobuf_c_message_free_unpacked(m, NULL);
+    json_destroy(j);
+
+    d = &limiquantix__network__v1__network__descriptor;
+    round_trip(d, "{\"subnets\": [{\"cidr\": \"10.0.0.0/24\", "
+               "\"gatewayIp\": \"\", \"dhcpEnabled\": false}]}",
+               "{\"subnets\": [{\"cidr\": \"10.0.0.0/24\", "
+               "\"gatewayIp\": \"\", \"dhcpEnabled\": false}]}");
+    round_trip(d, "{\"subnets\": [{\"cidr\": \"10.0.0.0/24\", "
+               "\"gatewayIp\": null}]}",
+               "{\"subnets\": [{\"cidr\": \"10.0.0.0/24\"}]}");
+    d = &limiquantix__network__v1__rule__descriptor;
+    round_trip(d, "{\"portRangeMin\": 0, \"portRangeMax\": \"8\"}",
+               "{\"portRangeMin\": 0, \"portRangeMax\": 8}");
+    expect_error(d, "{\"portRangeMin\": \"x\"}", 0,
+                 "portRangeMin: \"x\" is not an integer in range");
+    expect_error(d, "{\"portRangeMin\": {\"value\": 1}}", 0,
+                 "portRangeMin: expected an integer");
+    d = &limiquantix__network__v1__update_port_request__descriptor;
+    expect_error(d, "{\"updateMask\": [\"name\"]}", 0,
+                 "updateMask: expected field paths separated by commas");
+}
+
 static void
 test_utf8_of_binary_input(void **state)
 {
@@ -237,6 +284,7 @@ main(void)
         cmocka_unit_test(test_scalars_names_and_defaults),
         cmocka_unit_test(test_enums_maps_timestamps),
         cmocka_unit_test(test_nested_paths),
+        cmocka_unit_test(test_wrappers_and_field_mask),
         cmocka_unit_test(test_utf8_of_binary_input),
         cmocka_unit_test(test_methods_of_the_contract),
     };
