@@ -23,7 +23,7 @@ LQ_PACKAGES=(
     protobuf-c-compiler libprotobuf-c-dev protobuf-compiler libprotobuf-dev
     libnghttp2-dev nghttp2-client python3-grpcio python3-grpc-tools wrk
     python3-prometheus-client
-    zlib1g-dev
+    zlib1g-dev libisofs-dev
 )
 
 lq_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -185,6 +185,7 @@ struct lq_error *compute_resolve_disk_path(const struct lq_compute *,
                                            struct lq_disk_spec *,
                                            const char *field);
 char *compute_serial_log_path(const struct lq_compute *, const char *id);
+char *compute_cidata_path(const struct lq_compute *, const char *id);
 /* The serial log path of VM 'id' if it has one, else NULL. */
 char *compute_existing_serial_log(const struct lq_compute *, const char *id);
 /* The node's own files of a VM being defined (its serial log), and their

@@ -73,6 +73,8 @@ lq_vm_spec_clear(struct lq_vm_spec *s)
     free(s->initrd_path);
     free(s->kernel_cmdline);
     free(s->serial_log_path);
+    lq_cloud_init_free(s->cloud_init);
+    free(s->cidata_path);
     for (size_t i = 0; i < s->n_disks; i++) {
         lq_disk_spec_clear(&s->disks[i]);
     }
@@ -518,7 +520,8 @@ lq_vm_spec_validate(const struct lq_vm_spec *s, bool check_paths)
     }
     if ((e = validate_disks(s, check_paths))
         || (e = validate_nics(s))
-        || (e = validate_cdroms(s, check_paths))) {
+        || (e = validate_cdroms(s, check_paths))
+        || (e = lq_cloud_init_validate(s))) {
         return e;
     }
     if (s->kernel_path && s->n_boot) {
@@ -596,6 +599,7 @@ lq_vm_spec_fingerprint(const struct lq_vm_spec *s, char hex[41])
         fp_str(&ds, "cdrom", s->cdroms[i].id);
         fp_str(&ds, "iso", s->cdroms[i].path);
     }
+    lq_cloud_init_fingerprint(s->cloud_init, &ds);
     ds_put_format(&ds, "fw:%d;boot:", s->firmware);
     for (size_t i = 0; i < s->n_boot; i++) {
         ds_put_format(&ds, "%d,", s->boot[i]);
@@ -1048,6 +1052,29 @@ write_cdroms(struct writer *w, const struct lq_vm_spec *s)
         char *alias = xasprintf("ua-lqc-%s", cd->id);
         w_empty(w, "alias", "name", alias);
         free(alias);
+        w_end(w);
+    }
+    if (s->cidata_path) {
+        /* The cloud-init seed: the drive after the caller's CD-ROM (at
+         * most one with a seed). */
+        size_t i = s->n_cdroms;
+        char dev[8];
+        snprintf(dev, sizeof dev, sata ? "sd%c" : "hd%c",
+                 (int) (sata ? 'z' - i : 'c' + i));
+        w_start(w, "disk");
+        w_attr(w, "type", "file");
+        w_attr(w, "device", "cdrom");
+        w_start(w, "driver");
+        w_attr(w, "name", "qemu");
+        w_attr(w, "type", "raw");
+        w_end(w);
+        w_empty(w, "source", "file", s->cidata_path);
+        w_start(w, "target");
+        w_attr(w, "dev", dev);
+        w_attr(w, "bus", sata ? "sata" : "ide");
+        w_end(w);
+        w_empty(w, "readonly", NULL, NULL);
+        w_empty(w, "alias", "name", "ua-lq-cidata");
         w_end(w);
     }
 }

@@ -7,6 +7,9 @@
  *   one of node.yaml's hypervisor.image_dirs (lq_allowed_file_resolve():
  *   symlinks resolved, no device nodes); the spec then carries the
  *   canonical path, so what was checked is what QEMU opens.
+ * - The cloud-init seed is the node's file too:
+ *   <state_dir>/<vm id>.cidata.iso (0600, cidata.c), written when the VM
+ *   is defined and removed with it.
  * - The serial log is the node's own file: <state_dir>/<vm id>.serial.log
  *   (the directory 0700, the file 0600, made when the VM is defined and
  *   removed with it).  The caller only asks for one (serialLog: true).
@@ -110,6 +113,13 @@ compute_serial_log_path(const struct lq_compute *c, const char *id)
                         : NULL;
 }
 
+char *
+compute_cidata_path(const struct lq_compute *c, const char *id)
+{
+    return c->state_dir ? xasprintf("%s/%s.cidata.iso", c->state_dir, id)
+                        : NULL;
+}
+
 struct lq_error *
 compute_resolve_files(const struct lq_compute *c, struct lq_vm_spec *s)
 {
@@ -141,6 +151,15 @@ compute_resolve_files(const struct lq_compute *c, struct lq_vm_spec *s)
         }
         s->serial_log_path = compute_serial_log_path(c, s->id);
     }
+    free(s->cidata_path);
+    s->cidata_path = NULL;
+    if (!e && s->cloud_init) {
+        if (!c->state_dir) {
+            return lq_error_new(LQ_FAILED_PRECONDITION, "spec.cloudInit: this "
+                                "node has no hypervisor.state_dir");
+        }
+        s->cidata_path = compute_cidata_path(c, s->id);
+    }
     return e;
 }
 
@@ -159,16 +178,33 @@ make_state_dir(const char *path)
     return lstat(path, &st) ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
 }
 
+/* The cloud-init seed ISO of 's'. */
+static struct lq_error *
+make_cidata(const struct lq_vm_spec *s)
+{
+    struct lq_cidata_files files;
+    lq_cidata_files_build(s, &files);
+    struct lq_error *e = lq_cidata_write_iso(&files, s->cidata_path);
+    lq_cidata_files_clear(&files);
+    return e;
+}
+
 struct lq_error *
 compute_make_vm_files(const struct lq_compute *c, const struct lq_vm_spec *s)
 {
-    if (!s->serial_log_path) {
+    if (!s->serial_log_path && !s->cidata_path) {
         return NULL;
+    }
+    int err = make_state_dir(c->state_dir);
+    if (!err && s->cidata_path) {
+        struct lq_error *e = make_cidata(s);
+        if (e) {
+            return e;
+        }
     }
     /* The log exists from the start (empty, 0600, never through a
      * symlink): its presence says the VM has one, and QEMU appends. */
-    int err = make_state_dir(c->state_dir);
-    if (!err) {
+    if (!err && s->serial_log_path) {
         int fd = open(s->serial_log_path, O_WRONLY | O_CREAT | O_NOFOLLOW
                       | O_CLOEXEC, 0600);
         if (fd < 0) {
@@ -177,19 +213,26 @@ compute_make_vm_files(const struct lq_compute *c, const struct lq_vm_spec *s)
             close(fd);
         }
     }
-    return err ? lq_error_new(LQ_INTERNAL, "cannot create %s: %s",
-                              s->serial_log_path, strerror(err))
+    if (err && s->cidata_path) {
+        unlink(s->cidata_path);
+    }
+    return err ? lq_error_new(LQ_INTERNAL, "cannot create the files of VM "
+                              "%s in %s: %s", s->id, c->state_dir,
+                              strerror(err))
                : NULL;
 }
 
 void
 compute_remove_vm_files(const struct lq_compute *c, const char *id)
 {
-    char *log = compute_serial_log_path(c, id);
-    if (log && unlink(log) && errno != ENOENT) {
-        VLOG_WARN("cannot remove %s: %s", log, strerror(errno));
+    char *files[] = { compute_serial_log_path(c, id),
+                      compute_cidata_path(c, id) };
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        if (files[i] && unlink(files[i]) && errno != ENOENT) {
+            VLOG_WARN("cannot remove %s: %s", files[i], strerror(errno));
+        }
+        free(files[i]);
     }
-    free(log);
 }
 
 char *

@@ -50,6 +50,7 @@ typedef Limiquantix__Node__V1__VMSpec VMSpec;
 typedef Limiquantix__Node__V1__DiskSpec DiskSpec;
 typedef Limiquantix__Node__V1__NicSpec NicSpec;
 typedef Limiquantix__Node__V1__CdromSpec CdromSpec;
+typedef Limiquantix__Node__V1__CloudInitSpec CloudInitSpec;
 typedef Limiquantix__Node__V1__StopVMRequest StopVMRequest;
 typedef Limiquantix__Node__V1__VMStatusResponse VMStatusResponse;
 typedef Limiquantix__Node__V1__ResourceUsage ResourceUsage;
@@ -341,6 +342,28 @@ parse_devices(const VMSpec *m, struct lq_vm_spec *s)
     return NULL;
 }
 
+/* The seed's parts as given ("" left out); lq_vm_spec_validate() checks
+ * them. */
+static struct lq_cloud_init *
+parse_cloud_init(const CloudInitSpec *m)
+{
+    struct lq_cloud_init *ci = xzalloc(sizeof *ci);
+    ci->user_data = opt_string(m->user_data);
+    ci->meta_data = opt_string(m->meta_data);
+    ci->network_config = opt_string(m->network_config);
+    ci->ssh_keys = xcalloc(m->n_ssh_authorized_keys + 1,
+                           sizeof *ci->ssh_keys);
+    for (size_t i = 0; i < m->n_ssh_authorized_keys; i++) {
+        ci->ssh_keys[i] = xstrdup(m->ssh_authorized_keys[i]);
+    }
+    ci->n_ssh_keys = m->n_ssh_authorized_keys;
+    ci->hostname = opt_string(m->hostname);
+    ci->user = opt_string(m->user);
+    ci->password = opt_string(m->password);
+    ci->password_hash = opt_string(m->password_hash);
+    return ci;
+}
+
 static struct lq_error *
 parse_spec(const VMSpec *m, struct lq_vm_spec *s)
 {
@@ -352,6 +375,9 @@ parse_spec(const VMSpec *m, struct lq_vm_spec *s)
     s->initrd_path = opt_string(m->initrd_path);
     s->kernel_cmdline = opt_string(m->kernel_cmdline);
     s->serial_log = m->serial_log;
+    if (m->cloud_init) {
+        s->cloud_init = parse_cloud_init(m->cloud_init);
+    }
     error = parse_boot(m, s);
     return error ? error : parse_devices(m, s);
 }

@@ -48,6 +48,31 @@ else
       $B poweroff -f ) &
     echo "LQ-GUEST-ACPI-READY $PB"
 fi
+if $B grep -q lq.cidata /proc/cmdline; then
+    # The cloud-init seed: a CD-ROM on IDE (pc) whose iso9660 volume is
+    # labelled cidata; print what cloud-init would read from it.
+    for m in scsi_common scsi_mod libata ata_piix cdrom sr_mod isofs; do
+        $B insmod /lib/$m.ko
+    done
+    $B mkdir -p /cidata
+    n=0
+    while [ $n -lt 100 ]; do
+        for d in /dev/sr*; do
+            [ -b $d ] && $B mount -t iso9660 -o ro $d /cidata 2>/dev/null \
+                && [ -f /cidata/meta-data ] && break 2
+        done
+        n=$((n + 1)); $B sleep 0.2
+    done
+    if [ -f /cidata/meta-data ]; then
+        echo "LQ-CIDATA-FILES $($B ls /cidata | $B tr '\n' ' ')"
+        echo "LQ-CIDATA-MODE $($B stat -c %a /cidata/user-data)"
+        echo "LQ-CIDATA-USERDATA $($B grep -o 'LQ-MARK-[A-Za-z0-9]*' /cidata/user-data)"
+        echo "LQ-CIDATA-KEY $($B grep -o 'ssh-ed25519 [A-Za-z0-9+/=]* [a-z0-9@.-]*' /cidata/meta-data)"
+        echo "LQ-CIDATA-HOST $($B grep -o '"local-hostname":"[^"]*"' /cidata/meta-data)"
+    else
+        echo "LQ-CIDATA-NONE"
+    fi
+fi
 for arg in $($B cat /proc/cmdline); do
     case $arg in lq.poweroff_after=*)
         $B sleep ${arg#*=}
@@ -158,6 +183,15 @@ if [ "$1" = bound ]; then
 fi
 """
 
+# An IDE CD-ROM with an iso9660 file system (the cloud-init seed).
+CDROM_MODULES = ["kernel/drivers/scsi/scsi_common.ko",
+                 "kernel/drivers/scsi/scsi_mod.ko",
+                 "kernel/drivers/ata/libata.ko",
+                 "kernel/drivers/ata/ata_piix.ko",
+                 "kernel/drivers/cdrom/cdrom.ko",
+                 "kernel/drivers/scsi/sr_mod.ko",
+                 "kernel/fs/isofs/isofs.ko"]
+
 NET_MODULES = ["kernel/drivers/virtio/virtio.ko",
                "kernel/drivers/virtio/virtio_ring.ko",
                "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
@@ -189,6 +223,9 @@ def build_initramfs(path, net=False):
         ("lib/evdev.ko", stat.S_IFREG | 0o644,
          read(mods + "/kernel/drivers/input/evdev.ko")),
     ]
+    for m in CDROM_MODULES:
+        files.append(("lib/" + os.path.basename(m), stat.S_IFREG | 0o644,
+                      read(mods + "/" + m)))
     if net:
         for m in NET_MODULES:
             files.append(("lib/" + os.path.basename(m),

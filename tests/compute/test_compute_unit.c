@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -933,6 +935,130 @@ test_seed_devices(void **state OVS_UNUSED)
 
 /* startedAt from the QEMU process (qemu_proc.c): its domain UUID from
  * /proc/PID/cmdline, its start from /proc/PID/stat. */
+/* cloud-init: the seed's files (JSON, nothing spliced into YAML), the
+ * checks, the CD-ROM in the XML, and no secret in the XML or the
+ * fingerprint. */
+static void
+test_cloud_init(void **state OVS_UNUSED)
+{
+    struct lq_vm_spec s;
+    assert_null(parse(
+        "{\"vmId\": \"" ID "\", \"name\": \"web1\", \"spec\": "
+        "{\"memoryMib\": 64, \"cloudInit\": {\"sshAuthorizedKeys\": "
+        "[\"ssh-ed25519 AAAA k1\\\"\\nx: y\"], \"password\": \"s3cret\"}}}",
+        &s));
+    /* A key with a newline is refused by the validation... */
+    expect_invalid(&s, "spec.cloudInit.sshAuthorizedKeys[0]");
+    free(s.cloud_init->ssh_keys[0]);
+    s.cloud_init->ssh_keys[0] = xstrdup("ssh-ed25519 AAAA k1\" x: y");
+    assert_null(lq_vm_spec_validate(&s, false));
+
+    struct lq_cidata_files f;
+    lq_cidata_files_build(&s, &f);
+    struct json *meta = json_from_string(f.meta_data);
+    assert_int_equal(meta->type, JSON_OBJECT);
+    assert_string_equal(json_string(shash_find_data(json_object(meta),
+                                                    "instance-id")), ID);
+    assert_string_equal(json_string(shash_find_data(json_object(meta),
+                                                    "local-hostname")),
+                        "web1");
+    /* ...the quote stays inside its JSON string. */
+    const struct json *keys = shash_find_data(json_object(meta),
+                                              "public-keys");
+    assert_int_equal(json_array(keys)->n, 1);
+    assert_string_equal(json_string(json_array(keys)->elems[0]),
+                        "ssh-ed25519 AAAA k1\" x: y");
+    json_destroy(meta);
+    assert_true(!strncmp(f.user_data, "#cloud-config\n", 14));
+    struct json *ud = json_from_string(f.user_data + 14);
+    assert_string_equal(json_string(shash_find_data(json_object(ud),
+                                                    "password")), "s3cret");
+    assert_true(json_boolean(shash_find_data(json_object(ud),
+                                             "ssh_pwauth")));
+    json_destroy(ud);
+    assert_null(f.network_config);
+    /* The ISO: 0600, a volume labelled "cidata" (the primary volume
+     * descriptor at 32 KiB: type 1, "CD001", the volume id at 40). */
+    char dir[] = "/tmp/lq-cidata-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *iso = xasprintf("%s/seed.iso", dir);
+    struct lq_error *we = lq_cidata_write_iso(&f, iso);
+    if (we) {
+        fail_msg("%s", we->message);
+    }
+    struct stat st;
+    assert_int_equal(stat(iso, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    FILE *fp = fopen(iso, "rb");
+    char pvd[2048];
+    assert_int_equal(fseek(fp, 16 * 2048, SEEK_SET), 0);
+    assert_int_equal(fread(pvd, 1, sizeof pvd, fp), sizeof pvd);
+    fclose(fp);
+    assert_int_equal(pvd[0], 1);
+    assert_memory_equal(pvd + 1, "CD001", 5);
+    assert_memory_equal(pvd + 40, "CIDATA ", 7);
+    unlink(iso);
+    rmdir(dir);
+    free(iso);
+    lq_cidata_files_clear(&f);
+
+    s.cidata_path = xstrdup("/var/lib/lq/" ID ".cidata.iso");
+    char *xml = lq_domain_xml(&s, NULL);
+    assert_non_null(xml);
+    char *src = xpath_text(xml, "string(/domain/devices/disk[alias/@name="
+                           "'ua-lq-cidata']/source/@file)");
+    assert_null(strstr(xml, "s3cret"));
+    assert_non_null(strstr(xml, "<alias name=\"ua-lq-cidata\"/>"));
+    assert_non_null(strstr(xml, ID ".cidata.iso"));
+    assert_non_null(strstr(xml, "dev=\"hdc\""));
+    free(src);
+    free(xml);
+
+    /* The fingerprint changes with the seed but not with the password. */
+    char fp1[41], fp2[41], fp3[41];
+    lq_vm_spec_fingerprint(&s, fp1);
+    free(s.cloud_init->password);
+    s.cloud_init->password = xstrdup("other");
+    lq_vm_spec_fingerprint(&s, fp2);
+    assert_string_equal(fp1, fp2);
+    s.cloud_init->hostname = xstrdup("web2");
+    lq_vm_spec_fingerprint(&s, fp3);
+    assert_string_not_equal(fp1, fp3);
+
+    /* The checks, each naming its field and never quoting a secret. */
+    s.cloud_init->password_hash = xstrdup("$6$x$y");
+    expect_invalid(&s, "spec.cloudInit.password: give password or "
+                   "passwordHash");
+    free(s.cloud_init->password);
+    s.cloud_init->password = NULL;
+    s.cloud_init->user_data = xstrdup("#cloud-config\n{}\n");
+    expect_invalid(&s, "spec.cloudInit.passwordHash: not with userData");
+    free(s.cloud_init->password_hash);
+    s.cloud_init->password_hash = NULL;
+    assert_null(lq_vm_spec_validate(&s, false));
+    s.cloud_init->meta_data = xstrdup("instance-id: x\n");
+    expect_invalid(&s, "spec.cloudInit.metaData: not with hostname");
+    free(s.cloud_init->meta_data);
+    s.cloud_init->meta_data = NULL;
+    free(s.cloud_init->hostname);
+    s.cloud_init->hostname = xstrdup("bad_host");
+    expect_invalid(&s, "spec.cloudInit.hostname");
+    free(s.cloud_init->hostname);
+    s.cloud_init->hostname = NULL;
+    s.cloud_init->user = xstrdup("Root");
+    expect_invalid(&s, "spec.cloudInit.user");
+    free(s.cloud_init->user);
+    s.cloud_init->user = NULL;
+    s.cloud_init->password_hash = xstrdup("plain-not-a-hash");
+    free(s.cloud_init->user_data);
+    s.cloud_init->user_data = NULL;
+    struct lq_error *e = lq_vm_spec_validate(&s, false);
+    assert_non_null(e);
+    assert_null(strstr(e->message, "plain-not-a-hash"));
+    lq_error_free(e);
+    lq_vm_spec_clear(&s);
+}
+
 static void
 test_qemu_proc(void **state OVS_UNUSED)
 {
@@ -1044,6 +1170,7 @@ main(void)
         cmocka_unit_test(test_fingerprint_and_metadata),
         cmocka_unit_test(test_parse_create),
         cmocka_unit_test(test_seed_devices),
+        cmocka_unit_test(test_cloud_init),
         cmocka_unit_test(test_qemu_proc),
         cmocka_unit_test(test_migration_targets),
     };

@@ -395,6 +395,71 @@ class QemuGuestTest(unittest.TestCase):
         self.assertRegex(out, r"pci 0000:00:1f\.2: \[8086:2922\]")
         self.assertEqual(node.call("ForceStopVM", {"vmId": vm_id})[0], 200)
 
+    def test_cloud_init_seed(self):
+        """spec.cloudInit: the guest kernel finds a CD-ROM labelled cidata
+        holding meta-data (instance id, hostname, the SSH key) and the
+        user-data as given; the ISO is the node's file (0600), its
+        password nowhere in the domain XML or the log, and it goes with
+        the VM.  A bad seed defines nothing and writes no ISO."""
+        key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILqTest+Key/Only= ci@lq"
+        vm_id = str(uuid.uuid4())
+        request = {"vmId": vm_id, "name": "lq-cidata", "spec": {
+            "memoryMib": 256, "kernelPath": self.kernel,
+            "initrdPath": self.initrd, "serialLog": True,
+            "kernelCmdline": "console=ttyS0 panic=-1 lq.cidata",
+            "cloudInit": {
+                "userData": "#cloud-config\nruncmd: [echo LQ-MARK-userdata1]\n",
+                "sshAuthorizedKeys": [key], "hostname": "ci-host"}}}
+        body = self.ok("CreateVM", request)
+        self.addCleanup(self.cleanup, vm_id)
+        iso = os.path.join(self.daemon.dir, "vms", vm_id + ".cidata.iso")
+        self.assertEqual(os.stat(iso).st_mode & 0o777, 0o600)
+        log = body["status"]["serialLogPath"]
+        xml = self.libvirt.virsh("dumpxml", vm_id).stdout
+        self.assertIn(iso, xml)
+        self.ok("StartVM", {"vmId": vm_id})
+        wait_for(lambda: "LQ-CIDATA-" in self.serial(log), 120,
+                 "the guest to read its seed:\n" + self.serial(log)[-3000:])
+        wait_for(lambda: "LQ-CIDATA-HOST" in self.serial(log), 30,
+                 "the seed's hostname:\n" + self.serial(log)[-3000:])
+        out = self.serial(log)
+        self.assertIn("LQ-CIDATA-FILES meta-data user-data", out)
+        self.assertIn("LQ-CIDATA-USERDATA LQ-MARK-userdata1", out)
+        self.assertIn("LQ-CIDATA-KEY " + key, out)
+        self.assertIn('LQ-CIDATA-HOST "local-hostname":"ci-host"', out)
+        self.ok("ForceStopVM", {"vmId": vm_id})
+        self.ok("DeleteVM", {"vmId": vm_id})
+        self.assertFalse(os.path.exists(iso))
+
+        # A password: only in the ISO.
+        vm2 = str(uuid.uuid4())
+        secret = "Pw-" + uuid.uuid4().hex
+        self.ok("CreateVM", {"vmId": vm2, "name": "lq-cidata-pw", "spec": {
+            "memoryMib": 64, "kernelPath": self.kernel,
+            "cloudInit": {"password": secret}}})
+        self.addCleanup(self.cleanup, vm2)
+        iso2 = os.path.join(self.daemon.dir, "vms", vm2 + ".cidata.iso")
+        with open(iso2, "rb") as f:
+            self.assertIn(secret.encode(), f.read())
+        self.assertNotIn(secret,
+                         self.libvirt.virsh("dumpxml", vm2).stdout)
+        self.assertNotIn(secret, self.daemon.read_log())
+
+        # Refused before anything is made.
+        vm3 = str(uuid.uuid4())
+        status, body = self.call("CreateVM", {
+            "vmId": vm3, "name": "lq-cidata-bad", "spec": {
+                "memoryMib": 64, "kernelPath": self.kernel,
+                "cloudInit": {"userData": "#cloud-config\n",
+                              "password": secret}}})
+        self.assertEqual(status, 400, body)
+        self.assertIn("spec.cloudInit.password: not with userData",
+                      body["message"])
+        self.assertNotIn(secret, body["message"])
+        self.assertFalse(os.path.exists(os.path.join(
+            self.daemon.dir, "vms", vm3 + ".cidata.iso")))
+        self.assertEqual(self.call("GetVMStatus", {"vmId": vm3})[0], 404)
+
     def test_resource_metrics(self):
         """/metrics has the host's resources and every VM's, parsed by
         Prometheus's own client parser: a running guest's CPU seconds grow,

@@ -154,6 +154,37 @@ enum lq_boot_dev { LQ_BOOT_HD, LQ_BOOT_CDROM, LQ_BOOT_NETWORK };
 #define LQ_MAX_CDROMS 2
 
 /* A CD-ROM: an ISO file, read-only, on the IDE bus. */
+/* cloud-init NoCloud (proto CloudInitSpec): NULL or "" is left out. */
+struct lq_cloud_init {
+    char *user_data, *meta_data, *network_config;
+    char **ssh_keys;
+    size_t n_ssh_keys;
+    char *hostname, *user;
+    char *password, *password_hash;     /* Secrets: only in the ISO. */
+};
+void lq_cloud_init_free(struct lq_cloud_init *);
+/* The checks of spec.cloudInit (part of lq_vm_spec_validate()), and what
+ * of it the spec's fingerprint covers: not the secrets. */
+struct lq_vm_spec;
+struct ds;
+struct lq_error *lq_cloud_init_validate(const struct lq_vm_spec *);
+void lq_cloud_init_fingerprint(const struct lq_cloud_init *, struct ds *);
+
+/* The seed's files for 'spec' (which has a cloud_init): meta-data and
+ * user-data always, network-config when given; each malloc'ed.  Built
+ * parts are JSON (valid YAML, nothing the caller wrote is spliced into
+ * YAML text). */
+struct lq_cidata_files {
+    char *meta_data, *user_data, *network_config;
+};
+void lq_cidata_files_build(const struct lq_vm_spec *, struct lq_cidata_files *);
+void lq_cidata_files_clear(struct lq_cidata_files *);
+/* Writes the seed ISO (volume id "cidata", Rock Ridge and Joliet, the
+ * files at the root) to 'path' (created 0600, never through a symlink,
+ * replaced atomically). */
+struct lq_error *lq_cidata_write_iso(const struct lq_cidata_files *,
+                                     const char *path);
+
 struct lq_cdrom_spec {
     char *id;
     char *path;                 /* NULL: an empty drive. */
@@ -175,6 +206,10 @@ struct lq_vm_spec {
     /* Set by lq_compute from 'serial_log': the node's own file for it
      * (<hypervisor.state_dir>/<id>.serial.log); NULL: none. */
     char *serial_log_path;
+    /* A cloud-init NoCloud seed (NULL: none) and, set by lq_compute, the
+     * node's ISO of it (<hypervisor.state_dir>/<id>.cidata.iso). */
+    struct lq_cloud_init *cloud_init;
+    char *cidata_path;
     struct lq_disk_spec *disks;
     size_t n_disks;
     struct lq_nic_spec *nics;
