@@ -1023,59 +1023,48 @@ write_disk(struct writer *w, const struct lq_disk_spec *d, const char *dev)
     w_end(w);
 }
 
-/* IDE hdc, hdd; on q35 (no IDE) SATA from the last letter down (sdz,
- * sdy), out of the way of the disks, which count up from sda. */
+/* CD-ROM drive 'i': IDE hdc, hdd; on q35 (no IDE) SATA from the last
+ * letter down (sdz, sdy), out of the way of the disks, which count up
+ * from sda.  'path' NULL: an empty drive. */
+static void
+write_cdrom(struct writer *w, bool sata, size_t i, const char *path,
+            const char *alias)
+{
+    char dev[8];
+    snprintf(dev, sizeof dev, sata ? "sd%c" : "hd%c",
+             (int) (sata ? 'z' - i : 'c' + i));
+    w_start(w, "disk");
+    w_attr(w, "type", "file");
+    w_attr(w, "device", "cdrom");
+    w_start(w, "driver");
+    w_attr(w, "name", "qemu");
+    w_attr(w, "type", "raw");
+    w_end(w);
+    if (path) {
+        w_empty(w, "source", "file", path);
+    }
+    w_start(w, "target");
+    w_attr(w, "dev", dev);
+    w_attr(w, "bus", sata ? "sata" : "ide");
+    w_end(w);
+    w_empty(w, "readonly", NULL, NULL);
+    w_empty(w, "alias", "name", alias);
+    w_end(w);
+}
+
 static void
 write_cdroms(struct writer *w, const struct lq_vm_spec *s)
 {
     bool sata = lq_machine_is_q35(s->machine);
     for (size_t i = 0; i < s->n_cdroms; i++) {
-        const struct lq_cdrom_spec *cd = &s->cdroms[i];
-        char dev[8];
-        snprintf(dev, sizeof dev, sata ? "sd%c" : "hd%c",
-                 (int) (sata ? 'z' - i : 'c' + i));
-        w_start(w, "disk");
-        w_attr(w, "type", "file");
-        w_attr(w, "device", "cdrom");
-        w_start(w, "driver");
-        w_attr(w, "name", "qemu");
-        w_attr(w, "type", "raw");
-        w_end(w);
-        if (cd->path) {
-            w_empty(w, "source", "file", cd->path);
-        }
-        w_start(w, "target");
-        w_attr(w, "dev", dev);
-        w_attr(w, "bus", sata ? "sata" : "ide");
-        w_end(w);
-        w_empty(w, "readonly", NULL, NULL);
-        char *alias = xasprintf("ua-lqc-%s", cd->id);
-        w_empty(w, "alias", "name", alias);
+        char *alias = xasprintf("ua-lqc-%s", s->cdroms[i].id);
+        write_cdrom(w, sata, i, s->cdroms[i].path, alias);
         free(alias);
-        w_end(w);
     }
     if (s->cidata_path) {
         /* The cloud-init seed: the drive after the caller's CD-ROM (at
          * most one with a seed). */
-        size_t i = s->n_cdroms;
-        char dev[8];
-        snprintf(dev, sizeof dev, sata ? "sd%c" : "hd%c",
-                 (int) (sata ? 'z' - i : 'c' + i));
-        w_start(w, "disk");
-        w_attr(w, "type", "file");
-        w_attr(w, "device", "cdrom");
-        w_start(w, "driver");
-        w_attr(w, "name", "qemu");
-        w_attr(w, "type", "raw");
-        w_end(w);
-        w_empty(w, "source", "file", s->cidata_path);
-        w_start(w, "target");
-        w_attr(w, "dev", dev);
-        w_attr(w, "bus", sata ? "sata" : "ide");
-        w_end(w);
-        w_empty(w, "readonly", NULL, NULL);
-        w_empty(w, "alias", "name", "ua-lq-cidata");
-        w_end(w);
+        write_cdrom(w, sata, s->n_cdroms, s->cidata_path, "ua-lq-cidata");
     }
 }
 

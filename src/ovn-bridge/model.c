@@ -32,15 +32,6 @@ lq_net_id_parse(const char *field, const char *text, bool required,
     return lq_uuid_check(field, text, out);
 }
 
-struct lq_error *
-lq_json_get_id(const struct json *obj, const char *field, bool required,
-               char out[37])
-{
-    const char *s = NULL;
-    struct lq_error *e = lq_json_get_string(obj, field, &s);
-    return e ? e : lq_net_id_parse(field, s, required, out);
-}
-
 /* Free text at 'field' ("" if the message left it out). */
 static struct lq_error *
 get_text(const char *field, const char *text, size_t max, char **out)

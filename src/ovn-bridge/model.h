@@ -133,8 +133,5 @@ void lq_sg_spec_add_default_rules(struct lq_sg_spec *);
  * 'required', else out = "". */
 struct lq_error *lq_net_id_parse(const char *field, const char *text,
                                  bool required, char out[37]);
-/* The same, from a JSON object's string field. */
-struct lq_error *lq_json_get_id(const struct json *obj, const char *field,
-                                bool required, char out[37]);
 
 #endif
