@@ -15,7 +15,7 @@ LQ_PACKAGES=(
     ceph-mon ceph-osd ceph-mgr ceph-common librbd-dev librados-dev
     python3-rados python3-rbd qemu-utils qemu-block-extra
     libxml2-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-    qemu-system-x86 linux-image-amd64 ovmf
+    qemu-system-x86 linux-image-amd64 ovmf qemu-guest-agent
     libdpdk-dev dpdk-dev openvswitch-switch-dpdk
     libiscsi-dev libiscsi-bin tgt
     libnfs-dev libnfs-utils nfs-ganesha nfs-ganesha-vfs

@@ -267,8 +267,8 @@ lq_vm_state_name(enum lq_vm_state s)
     }
 }
 
-static enum lq_vm_state
-state_from_virt(int state)
+enum lq_vm_state
+compute_state_from_virt(int state)
 {
     switch (state) {
     case VIR_DOMAIN_RUNNING:
@@ -302,6 +302,7 @@ lq_vm_status_clear(struct lq_vm_status *s)
             free(s->labels[i].value);
         }
         free(s->labels);
+        lq_guest_info_clear(&s->guest);
         memset(s, 0, sizeof *s);
     }
 }
@@ -378,7 +379,7 @@ status_from_domain(struct lq_compute *c, virDomainPtr dom,
     if (!error) {
         ovs_strlcpy(s->id, id, sizeof s->id);
         s->name = xstrdup(virDomainGetName(dom));
-        s->state = state_from_virt(state);
+        s->state = compute_state_from_virt(state);
         s->serial_log_path = compute_existing_serial_log(c, id);
         s->labels = m.labels;
         s->n_labels = m.n_labels;
@@ -408,6 +409,10 @@ lq_compute_get_vm(struct lq_compute *c, const char *id,
     error = lookup_vm(conn, id, &dom);
     if (!error) {
         error = status_from_domain(c, dom, s, true, NULL);
+        if (!error && s->state == LQ_VM_RUNNING) {
+            compute_guest_info(dom, s->id, &s->guest);
+            s->has_guest = true;
+        }
         virDomainFree(dom);
     }
     virConnectClose(conn);
@@ -965,11 +970,17 @@ stop_forced(virDomainPtr dom, const char *id, struct stop_args *a,
     return NULL;
 }
 
-/* Asks the guest to power off (the ACPI power button). */
+/* Asks the guest to power off: through its guest agent when one listens
+ * (it works for guests that ignore ACPI), else the ACPI power button
+ * (libvirt falls back to it when the agent's request fails). */
 static struct lq_error *
-request_shutdown(virDomainPtr dom, const char *id)
+request_shutdown(virDomainPtr dom, const char *id, const char **howp)
 {
-    if (virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0) {
+    bool agent = compute_agent_connected(dom);
+    unsigned int flags = VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN
+                         | (agent ? VIR_DOMAIN_SHUTDOWN_GUEST_AGENT : 0);
+    *howp = agent ? "guest agent" : "ACPI";
+    if (virDomainShutdownFlags(dom, flags) < 0) {
         if (virt_last_code() != VIR_ERR_INVALID_ARG
             || virDomainShutdown(dom) < 0) {
             return compute_virt_error("shutting down VM", id);
@@ -977,6 +988,11 @@ request_shutdown(virDomainPtr dom, const char *id)
     }
     return NULL;
 }
+
+/* How often StopVM asks again while it waits, as Nova does: a guest can
+ * miss a power-button press made before its ACPI driver loaded, and an
+ * agent can start after the first request. */
+#define SHUTDOWN_RETRY_MS 10000
 
 static struct lq_error *
 stop_op(virDomainPtr dom, const char *id, void *a_)
@@ -994,13 +1010,15 @@ stop_op(virDomainPtr dom, const char *id, void *a_)
                               "shutdown (ResumeVM or ForceStopVM)", id)
                : stop_forced(dom, id, a, "PAUSED");
     }
-    if ((error = request_shutdown(dom, id))) {
+    const char *how;
+    if ((error = request_shutdown(dom, id, &how))) {
         return error;
     }
-    VLOG_INFO("ACPI shutdown of VM %s requested (timeout %u s)", id,
-              a->timeout_s);
+    VLOG_INFO("shutdown of VM %s requested through %s (timeout %u s)", id,
+              how, a->timeout_s);
 
     long long deadline = compute_now_ms() + a->timeout_s * 1000LL;
+    long long retry = compute_now_ms() + SHUTDOWN_RETRY_MS;
     for (;;) {
         if ((error = get_state(dom, id, &state))) {
             return error;
@@ -1012,15 +1030,27 @@ stop_op(virDomainPtr dom, const char *id, void *a_)
         if (compute_now_ms() >= deadline) {
             break;
         }
+        if (compute_now_ms() >= retry) {
+            const char *again;
+            struct lq_error *e2 = request_shutdown(dom, id, &again);
+            if (e2) {
+                lq_error_free(e2);  /* Powered off meanwhile, probably. */
+            } else if (strcmp(again, how)) {
+                VLOG_INFO("shutdown of VM %s requested again, through %s",
+                          id, again);
+                how = again;
+            }
+            retry = compute_now_ms() + SHUTDOWN_RETRY_MS;
+        }
         xnanosleep(100 * 1000 * 1000);
     }
     if (!a->graceful_only) {
         return stop_forced(dom, id, a, "TIMEOUT");
     }
     return lq_error_new(LQ_DEADLINE_EXCEEDED, "VM %s did not power off "
-                        "within %u s of the ACPI shutdown request; it is "
+                        "within %u s of the shutdown request; it is "
                         "still %s (ForceStopVM stops it)", id, a->timeout_s,
-                        lq_vm_state_name(state_from_virt(state)));
+                        lq_vm_state_name(compute_state_from_virt(state)));
 }
 
 struct lq_error *
@@ -1119,7 +1149,12 @@ resume_op(virDomainPtr dom, const char *id, void *aux OVS_UNUSED)
     if (error || state == VIR_DOMAIN_RUNNING) {
         return error;
     }
-    return virDomainResume(dom) < 0 ? compute_virt_error("resuming VM", id) : NULL;
+    if (virDomainResume(dom) < 0) {
+        return compute_virt_error("resuming VM", id);
+    }
+    /* The guest's clock stood still while it was paused. */
+    compute_agent_sync_time(dom, id);
+    return NULL;
 }
 
 struct lq_error *

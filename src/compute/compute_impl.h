@@ -53,6 +53,7 @@ struct lq_compute {
     struct seq *ev_seq;             /* Changed with every event (wakes the
                                      * loop for server streams). */
     int ev_callback;                /* On 'conn'; -1 if none. */
+    int ev_agent_callback;          /* Guest agent lifecycle; -1: none. */
 
     /* Migrations running on their own threads (migrate.c). */
     struct ovs_mutex migrations_mutex;
@@ -112,6 +113,18 @@ struct lq_error *compute_domain_metrics(virDomainPtr, const char *id,
 
 /* An error for the libvirt call that just failed ("WHAT ID: message"). */
 struct lq_error *compute_virt_error(const char *what, const char *id);
+enum lq_vm_state compute_state_from_virt(int virt_state);
+
+/* agent.c: qemu-guest-agent through libvirt.  A VM's agent is connected
+ * when its org.qemu.guest_agent.0 port is open in the guest. */
+bool compute_agent_connected(virDomainPtr);
+/* Best effort: what the agent reports, or only agent_connected = false. */
+void compute_guest_info(virDomainPtr, const char *id, struct lq_guest_info *);
+/* failed_precondition naming 'quiesce' when not connected or it fails. */
+struct lq_error *compute_agent_freeze(virDomainPtr, const char *id);
+struct lq_error *compute_agent_thaw(virDomainPtr, const char *id);
+/* After a resume: the guest clock from the host's, if an agent listens. */
+void compute_agent_sync_time(virDomainPtr, const char *id);
 /* Our metadata of 'dom'; not_found if the domain is not ours. */
 struct lq_error *compute_get_metadata(virDomainPtr, const char *id,
                                       struct lq_vm_metadata *);

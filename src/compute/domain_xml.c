@@ -737,6 +737,15 @@ write_vm_element(struct writer *w, const struct lq_vm_metadata *m, bool ns)
         w_attr(w, "name", sn->name ? sn->name : "");
         w_attr(w, "description", sn->description ? sn->description : "");
         w_attr(w, "created", created);
+        if (sn->parent_id[0]) {
+            w_attr(w, "parent", sn->parent_id);
+        }
+        char state[16];
+        snprintf(state, sizeof state, "%d", sn->vm_state);
+        w_attr(w, "state", state);
+        if (sn->quiesced) {
+            w_attr(w, "quiesced", "yes");
+        }
         for (size_t k = 0; k < sn->n_disks; k++) {
             w_lq_start(w, ns, "disk");
             w_attr(w, "id", sn->disks[k].id);
@@ -1052,6 +1061,23 @@ write_cdrom(struct writer *w, bool sata, size_t i, const char *path,
     w_end(w);
 }
 
+/* A virtio-serial port for a guest agent: QEMU's (qemu-guest-agent,
+ * which the node talks to through libvirt) and ours, which the seeds plan.
+ * libvirt binds the socket in its own channel directory when the source
+ * has no path, so no host path comes from us. */
+static void
+write_agent_channel(struct writer *w, const char *name)
+{
+    w_start(w, "channel");
+    w_attr(w, "type", "unix");
+    w_empty(w, "source", "mode", "bind");
+    w_start(w, "target");
+    w_attr(w, "type", "virtio");
+    w_attr(w, "name", name);
+    w_end(w);
+    w_end(w);
+}
+
 static void
 write_cdroms(struct writer *w, const struct lq_vm_spec *s)
 {
@@ -1324,6 +1350,8 @@ lq_domain_xml(const struct lq_vm_spec *s, const char *vnc_password)
         w_empty(&w, "target", "port", "0");
         w_end(&w);
     }
+    write_agent_channel(&w, LQ_QEMU_AGENT_CHANNEL);
+    write_agent_channel(&w, LQ_NODE_AGENT_CHANNEL);
     w_empty(&w, "memballoon", "model", "none");
     w_end(&w);                  /* devices */
     if (s->shared_hugepages && !s->kvm) {
@@ -1391,6 +1419,14 @@ parse_snapshot(xmlNodePtr n, struct lq_vm_metadata *m)
     sn.name = prop(n, "name");
     sn.description = prop(n, "description");
     sn.created = strtoll(created, NULL, 10);
+    char *parent = prop(n, "parent"), *state = prop(n, "state");
+    char *quiesced = prop(n, "quiesced");
+    ovs_strlcpy(sn.parent_id, parent, sizeof sn.parent_id);
+    sn.vm_state = atoi(state);
+    sn.quiesced = !strcmp(quiesced, "yes");
+    free(parent);
+    free(state);
+    free(quiesced);
     free(id);
     free(created);
     for (xmlNodePtr d = n->children; d; d = d->next) {

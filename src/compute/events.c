@@ -82,6 +82,7 @@ compute_events_init(struct lq_compute *c)
     smap_init(&c->ev_started);
     c->ev_seq = seq_create();
     c->ev_callback = -1;
+    c->ev_agent_callback = -1;
 }
 
 void
@@ -132,14 +133,40 @@ stopped_detail(int detail)
     }
 }
 
+/* Records 'event' of 'dom' if it is ours; 'event' is one of
+ * event_name()'s names, or GUEST_AGENT. */
+static void
+record_event(struct lq_compute *c, virDomainPtr dom, int event,
+             const char *name, const char *detail_name, int detail);
+
 static int
 lifecycle_cb(virConnectPtr conn OVS_UNUSED, virDomainPtr dom, int event,
              int detail, void *opaque)
 {
-    struct lq_compute *c = opaque;
+    record_event(opaque, dom, event, event_name(event),
+                 event == VIR_DOMAIN_EVENT_STOPPED
+                 ? stopped_detail(detail) : "", detail);
+    return 0;
+}
+
+/* The guest agent opened or closed its port.  No agent call here: this
+ * runs in libvirt's event loop, which the agent's answer would need. */
+static void
+agent_cb(virConnectPtr conn OVS_UNUSED, virDomainPtr dom, int state,
+         int reason OVS_UNUSED, void *opaque)
+{
+    record_event(opaque, dom, -1, "GUEST_AGENT",
+                 state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED
+                 ? "CONNECTED" : "DISCONNECTED", 0);
+}
+
+static void
+record_event(struct lq_compute *c, virDomainPtr dom, int event,
+             const char *name, const char *detail_name, int detail OVS_UNUSED)
+{
     char id[VIR_UUID_STRING_BUFLEN];
     if (virDomainGetUUIDString(dom, id) < 0) {
-        return 0;
+        return;
     }
     bool ours = false;
     if (event != VIR_DOMAIN_EVENT_UNDEFINED) {
@@ -162,9 +189,8 @@ lifecycle_cb(virConnectPtr conn OVS_UNUSED, virDomainPtr dom, int event,
         ev->seq = c->ev_next_seq++;
         ovs_strlcpy(ev->vm_id, id, sizeof ev->vm_id);
         ev->name = xstrdup(virDomainGetName(dom));
-        ovs_strlcpy(ev->event, event_name(event), sizeof ev->event);
-        ovs_strlcpy(ev->detail, event == VIR_DOMAIN_EVENT_STOPPED
-                    ? stopped_detail(detail) : "", sizeof ev->detail);
+        ovs_strlcpy(ev->event, name, sizeof ev->event);
+        ovs_strlcpy(ev->detail, detail_name, sizeof ev->detail);
         struct smap_node *forced = event == VIR_DOMAIN_EVENT_STOPPED
                                    ? smap_get_node(&c->ev_forced, id) : NULL;
         if (forced) {
@@ -189,7 +215,6 @@ lifecycle_cb(virConnectPtr conn OVS_UNUSED, virDomainPtr dom, int event,
     if (ours) {
         seq_change(c->ev_seq);
     }
-    return 0;
 }
 
 void
@@ -202,6 +227,10 @@ compute_events_connected(struct lq_compute *c, virConnectPtr conn)
         VLOG_WARN("cannot subscribe to libvirt events at %s: %s", c->uri,
                   virGetLastErrorMessage());
     }
+    /* Drivers without agents (the test driver) refuse: no such events. */
+    c->ev_agent_callback = virConnectDomainEventRegisterAny(
+        conn, NULL, VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
+        VIR_DOMAIN_EVENT_CALLBACK(agent_cb), c, NULL);
 }
 
 void
@@ -241,6 +270,10 @@ compute_events_disconnecting(struct lq_compute *c, virConnectPtr conn)
     if (c->ev_callback >= 0) {
         virConnectDomainEventDeregisterAny(conn, c->ev_callback);
         c->ev_callback = -1;
+    }
+    if (c->ev_agent_callback >= 0) {
+        virConnectDomainEventDeregisterAny(conn, c->ev_agent_callback);
+        c->ev_agent_callback = -1;
     }
 }
 

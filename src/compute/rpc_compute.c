@@ -249,6 +249,10 @@ event_type(const struct lq_vm_event *ev)
           LIMIQUANTIX__NODE__V1__EVENT_TYPE__EVENT_TYPE_VM_STOPPED },
         { "SHUTDOWN", NULL,
           LIMIQUANTIX__NODE__V1__EVENT_TYPE__EVENT_TYPE_VM_STOPPED },
+        { "GUEST_AGENT", "CONNECTED",
+          LIMIQUANTIX__NODE__V1__EVENT_TYPE__EVENT_TYPE_GUEST_AGENT_CONNECTED },
+        { "GUEST_AGENT", "DISCONNECTED",
+          LIMIQUANTIX__NODE__V1__EVENT_TYPE__EVENT_TYPE_GUEST_AGENT_DISCONNECTED },
     };
     for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
         if (!strcmp(ev->event, map[i].event)

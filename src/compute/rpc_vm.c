@@ -53,6 +53,8 @@ typedef Limiquantix__Node__V1__CdromSpec CdromSpec;
 typedef Limiquantix__Node__V1__CloudInitSpec CloudInitSpec;
 typedef Limiquantix__Node__V1__StopVMRequest StopVMRequest;
 typedef Limiquantix__Node__V1__VMStatusResponse VMStatusResponse;
+typedef Limiquantix__Node__V1__GuestInfo GuestInfo;
+typedef Limiquantix__Node__V1__GuestInterface GuestInterface;
 typedef Limiquantix__Node__V1__ResourceUsage ResourceUsage;
 typedef Limiquantix__Node__V1__ListVMsOnNodeResponse ListVMsOnNodeResponse;
 typedef Limiquantix__Node__V1__AttachDiskRequest AttachDiskRequest;
@@ -452,6 +454,36 @@ usage_message(const struct lq_vm_usage *u)
     return r;
 }
 
+static GuestInfo *
+guest_message(const struct lq_guest_info *g)
+{
+    GuestInfo *r = lq_pb_new(&limiquantix__node__v1__guest_info__descriptor);
+    r->agent_connected = g->agent_connected;
+    r->hostname = lq_pb_str(g->hostname);
+    r->os_id = lq_pb_str(g->os_id);
+    r->os_name = lq_pb_str(g->os_name);
+    r->os_version = lq_pb_str(g->os_version);
+    r->kernel_release = lq_pb_str(g->kernel_release);
+    r->timezone = lq_pb_str(g->timezone);
+    r->interfaces = lq_pb_array(g->n_nics, sizeof *r->interfaces);
+    for (size_t i = 0; i < g->n_nics; i++) {
+        const struct lq_guest_nic *n = &g->nics[i];
+        GuestInterface *gi
+            = lq_pb_new(&limiquantix__node__v1__guest_interface__descriptor);
+        gi->name = lq_pb_str(n->name);
+        gi->mac_address = lq_pb_str(n->mac);
+        gi->nic_id = lq_pb_str(n->nic_id);
+        gi->ip_addresses = lq_pb_array(n->n_addresses,
+                                       sizeof *gi->ip_addresses);
+        for (size_t k = 0; k < n->n_addresses; k++) {
+            gi->ip_addresses[gi->n_ip_addresses++]
+                = lq_pb_str(n->addresses[k]);
+        }
+        r->interfaces[r->n_interfaces++] = gi;
+    }
+    return r;
+}
+
 static VMStatusResponse *
 status_message(const struct lq_vm_status *st)
 {
@@ -468,6 +500,9 @@ status_message(const struct lq_vm_status *st)
                         lq_pb_timestamp_ms(st->started_ms);
     }
     r->serial_log_path = lq_pb_str(st->serial_log_path);
+    if (st->has_guest) {
+        r->guest = guest_message(&st->guest);
+    }
     r->labels = lq_pb_array(st->n_labels, sizeof *r->labels);
     for (size_t i = 0; i < st->n_labels; i++) {
         r->labels[r->n_labels++] = (void *) lq_pb_map_entry(
@@ -715,6 +750,9 @@ snapshot_message(const char *vm_id, const struct lq_vm_snapshot *sn)
     r->description = lq_pb_str(sn->description);
     r->created_at = (Google__Protobuf__Timestamp *)
                     lq_pb_timestamp_ms(sn->created * 1000);
+    r->vm_state = power_state(sn->vm_state);
+    r->parent_id = lq_pb_str(sn->parent_id);
+    r->quiesced = sn->quiesced;
     r->disks = lq_pb_array(sn->n_disks, sizeof *r->disks);
     for (size_t i = 0; i < sn->n_disks; i++) {
         SnapshotDisk *d
@@ -743,7 +781,8 @@ create_snapshot(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
         error = lq_compute_create_snapshot(c, id, snap_id[0] ? snap_id : NULL,
                                            *req->name ? req->name : NULL,
                                            *req->description
-                                           ? req->description : NULL, &sn);
+                                           ? req->description : NULL,
+                                           req->quiesce, &sn);
     }
     if (!error) {
         *responsep = &snapshot_message(id, &sn)->base;

@@ -41,6 +41,7 @@ struct snap_aux {
     const char *snap_id;
     const char *name;
     const char *description;
+    bool quiesce;                       /* Create. */
     struct lq_vm_snapshot *out;         /* Create. */
     struct lq_vm_snapshot **list;       /* List. */
     size_t *n;
@@ -54,6 +55,9 @@ snapshot_copy(const struct lq_vm_snapshot *from, struct lq_vm_snapshot *to)
     to->name = nullable_xstrdup(from->name);
     to->description = nullable_xstrdup(from->description);
     to->created = from->created;
+    ovs_strlcpy(to->parent_id, from->parent_id, sizeof to->parent_id);
+    to->vm_state = from->vm_state;
+    to->quiesced = from->quiesced;
     for (size_t i = 0; i < from->n_disks; i++) {
         lq_vm_metadata_add(&to->disks, &to->n_disks, from->disks[i].id,
                            from->disks[i].ref, false);
@@ -146,17 +150,36 @@ create_op(virDomainPtr dom, const char *id, void *aux_)
     sn.name = xstrdup(aux->name);
     sn.description = xstrdup(aux->description);
     sn.created = time(NULL);
+    if (m.n_snapshots) {
+        ovs_strlcpy(sn.parent_id, m.snapshots[m.n_snapshots - 1].id,
+                    sizeof sn.parent_id);
+    }
     for (size_t i = 0; i < m.n_disks; i++) {
         lq_vm_metadata_add(&sn.disks, &sn.n_disks, m.disks[i].id,
                            m.disks[i].ref, false);
     }
 
-    /* Pause a running VM so every volume is taken at the same instant. */
+    /* Pause a running VM so every volume is taken at the same instant.
+     * Quiesced: its agent first flushes and freezes the guest's file
+     * systems (an agent cannot answer while paused), thawed after it
+     * resumes.  A stopped VM's disks are consistent as they are. */
     virDomainInfo info;
-    bool paused_here = false;
+    bool paused_here = false, frozen = false;
     if (virDomainGetInfo(dom, &info) < 0) {
         e = compute_virt_error("reading the state of VM", id);
-    } else if (info.state == VIR_DOMAIN_RUNNING) {
+    } else {
+        sn.vm_state = compute_state_from_virt(info.state);
+        if (aux->quiesce && info.state == VIR_DOMAIN_PAUSED) {
+            e = lq_error_new(LQ_FAILED_PRECONDITION, "quiesce: VM %s is "
+                             "paused: its guest agent cannot freeze file "
+                             "systems (ResumeVM, or snapshot without "
+                             "quiesce)", id);
+        } else if (aux->quiesce && info.state == VIR_DOMAIN_RUNNING) {
+            e = compute_agent_freeze(dom, id);
+            frozen = sn.quiesced = !e;
+        }
+    }
+    if (!e && info.state == VIR_DOMAIN_RUNNING) {
         if (virDomainSuspend(dom) < 0) {
             e = compute_virt_error("pausing VM", id);
         } else {
@@ -176,6 +199,16 @@ create_op(virDomainPtr dom, const char *id, void *aux_)
     if (paused_here && virDomainResume(dom) < 0) {
         VLOG_WARN("VM %s: cannot resume after its snapshot: %s", id,
                   virGetLastErrorMessage());
+    }
+    if (frozen) {
+        struct lq_error *thaw = compute_agent_thaw(dom, id);
+        if (thaw && !e) {
+            /* The volumes are consistent, but the guest stays frozen:
+             * the caller must hear of it. */
+            e = thaw;
+        } else {
+            lq_error_free(thaw);
+        }
     }
 
     unsigned int flags = 0;
@@ -210,7 +243,7 @@ create_op(virDomainPtr dom, const char *id, void *aux_)
 struct lq_error *
 lq_compute_create_snapshot(struct lq_compute *c, const char *vm_id,
                            const char *snap_id, const char *name,
-                           const char *description,
+                           const char *description, bool quiesce,
                            struct lq_vm_snapshot *out)
 {
     char id[37];
@@ -241,7 +274,7 @@ lq_compute_create_snapshot(struct lq_compute *c, const char *vm_id,
     }
     struct snap_aux aux = { .c = c, .snap_id = id, .name = name,
                             .description = description ? description : "",
-                            .out = out };
+                            .quiesce = quiesce, .out = out };
     ovs_mutex_lock(&c->create_mutex);   /* One metadata writer at a time. */
     e = compute_with_vm(c, vm_id, create_op, &aux);
     ovs_mutex_unlock(&c->create_mutex);

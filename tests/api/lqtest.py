@@ -55,7 +55,10 @@ def hypervisor_yaml(libvirt_uri=None, image_dirs=(), peers=None,
     if state_dir:
         y += '  state_dir: "%s"\n' % state_dir
     for key, value in sorted((extra or {}).items()):
-        y += '  %s: "%s"\n' % (key, value)
+        if isinstance(value, (list, tuple)):
+            y += '  %s: [%s]\n' % (key, ", ".join('"%s"' % v for v in value))
+        else:
+            y += '  %s: "%s"\n' % (key, value)
     if peers:
         y += "  migration:\n    tls: false\n    peers:\n" + "".join(
             '      %s: "%s"\n' % kv for kv in sorted(peers.items()))

@@ -203,9 +203,96 @@ NET_MODULES = ["kernel/drivers/virtio/virtio.ko",
                "kernel/drivers/block/virtio_blk.ko"]
 
 
-def build_initramfs(path, net=False):
+# A guest running Debian's qemu-guest-agent on its org.qemu.guest_agent.0
+# port (test_vm_agent.py).  It ignores ACPI; its hostname is
+# lq-agent-guest, eth0 asks DHCP with lq.dhcp, and the programs the agent runs
+# print markers on the console: /sbin/shutdown (then powers off),
+# /sbin/hwclock (guest-set-time), the fsfreeze hook (LQ-QGA-HOOK freeze /
+# thaw; with lq.freeze_fail_once it refuses the first freeze).  The
+# agent logs (verbosely) to the console.
+INIT_AGENT = r"""#!/bin/busybox sh
+B=/bin/busybox
+$B mkdir -p /proc /sys /dev /tmp /run /var/run
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+$B mount -t devtmpfs dev /dev
+echo "LQ-GUEST-BOOTED"
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev \
+         virtio_pci failover net_failover virtio_net virtio_blk \
+         virtio_console; do
+    $B insmod /lib/$m.ko
+done
+arg() { for a in $($B cat /proc/cmdline); do
+    case $a in $1=*) echo ${a#*=};; esac; done; }
+$B hostname lq-agent-guest
+$B ip link set lo up
+if $B grep -q lq.dhcp /proc/cmdline; then
+    n=0
+    while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 50 ]; do
+        n=$((n + 1)); $B sleep 0.2
+    done
+    $B ip link set eth0 up
+    ( $B udhcpc -i eth0 -s /bin/dhcp-script -q -f -n -t 60 -T 1 \
+        || echo "LQ-GUEST-DHCP-FAILED" ) &
+fi
+$B grep -q lq.freeze_fail_once /proc/cmdline && $B touch /tmp/freeze-fail-once
+PORT=
+n=0
+while [ -z "$PORT" ] && [ $n -lt 100 ]; do
+    for p in /sys/class/virtio-ports/vport*; do
+        [ "$($B cat $p/name 2>/dev/null)" = org.qemu.guest_agent.0 ] \
+            && PORT=/dev/${p##*/}
+    done
+    n=$((n + 1)); [ -z "$PORT" ] && $B sleep 0.2
+done
+/usr/sbin/qemu-ga -m virtio-serial -p $PORT -v \
+    --fsfreeze-hook=/etc/qemu/fsfreeze-hook -f /tmp/qga.pid -t /tmp &
+echo "LQ-QGA-STARTED $PORT"
+while :; do $B sleep 3600; done
+"""
+
+AGENT_FILES = {
+    "etc/os-release": (0o644, 'ID=lqguest\nNAME="LQ Test Guest"\n'
+                               'VERSION_ID=7\nPRETTY_NAME="LQ Test Guest 7"\n'),
+    "etc/qemu/fsfreeze-hook": (0o755, r"""#!/bin/busybox sh
+if [ "$1" = freeze ] && [ -f /tmp/freeze-fail-once ]; then
+    /bin/busybox rm /tmp/freeze-fail-once
+    echo "LQ-QGA-HOOK refuse" > /dev/console
+    exit 1
+fi
+echo "LQ-QGA-HOOK $1" > /dev/console
+"""),
+    "sbin/shutdown": (0o755, r"""#!/bin/busybox sh
+echo "LQ-QGA-SHUTDOWN $*" > /dev/console
+( /bin/busybox sleep 0.5; /bin/busybox poweroff -f ) &
+"""),
+    "sbin/hwclock": (0o755, r"""#!/bin/busybox sh
+echo "LQ-QGA-HWCLOCK $*" > /dev/console
+"""),
+}
+
+QGA = "/usr/sbin/qemu-ga"
+
+
+def _agent_binaries():
+    """qemu-ga and the shared objects it loads (ldd), by the paths they
+    are loaded from."""
+    out = subprocess.run(["ldd", QGA], capture_output=True, text=True,
+                         check=True).stdout
+    paths = [QGA]
+    for line in out.splitlines():
+        parts = line.split()
+        for p in parts:
+            if p.startswith("/"):
+                paths.append(p)
+                break
+    return paths
+
+
+def build_initramfs(path, net=False, agent=False):
     """Writes an uncompressed newc initramfs to 'path': the ACPI test
-    guest, or with net=True the virtio NIC/disk guest (INIT_NET)."""
+    guest, with net=True the virtio NIC/disk guest (INIT_NET), with
+    agent=True the guest agent's (INIT_AGENT)."""
     _, mods = kernel()
 
     def read(p):
@@ -217,7 +304,8 @@ def build_initramfs(path, net=False):
         ("etc", stat.S_IFDIR | 0o755, b""),
         ("lib", stat.S_IFDIR | 0o755, b""),
         ("bin/busybox", stat.S_IFREG | 0o755, read(BUSYBOX)),
-        ("init", stat.S_IFREG | 0o755, (INIT_NET if net else INIT).encode()),
+        ("init", stat.S_IFREG | 0o755,
+         (INIT_AGENT if agent else INIT_NET if net else INIT).encode()),
         ("lib/button.ko", stat.S_IFREG | 0o644,
          read(mods + "/kernel/drivers/acpi/button.ko")),
         ("lib/evdev.ko", stat.S_IFREG | 0o644,
@@ -226,7 +314,23 @@ def build_initramfs(path, net=False):
     for m in CDROM_MODULES:
         files.append(("lib/" + os.path.basename(m), stat.S_IFREG | 0o644,
                       read(mods + "/" + m)))
-    if net:
+    if agent:
+        dirs = set()
+        extra = [(p.lstrip("/"), 0o755, read(p)) for p in _agent_binaries()]
+        extra += [(name, mode, data.encode())
+                  for name, (mode, data) in AGENT_FILES.items()]
+        for name, _, _ in extra:
+            d = os.path.dirname(name)
+            while d and d not in ("bin", "etc", "lib"):
+                dirs.add(d)
+                d = os.path.dirname(d)
+        for d in sorted(dirs):
+            files.append((d, stat.S_IFDIR | 0o755, b""))
+        for name, mode, data in extra:
+            files.append((name, stat.S_IFREG | mode, data))
+        files.append(("lib/virtio_console.ko", stat.S_IFREG | 0o644,
+                      read(mods + "/kernel/drivers/char/virtio_console.ko")))
+    if net or agent:
         for m in NET_MODULES:
             files.append(("lib/" + os.path.basename(m),
                           stat.S_IFREG | 0o644, read(mods + "/" + m)))
@@ -305,13 +409,14 @@ class ComputeDaemon(lqtest.Daemon):
     node.yaml, a Unix socket and a loopback port in a private directory."""
 
     def __init__(self, uri, image_dirs=(), peers=None, hypervisor=None,
-                 env=None, metrics=False):
+                 env=None, metrics=False, config=""):
         """'image_dirs': the directories whose files CreateVM may name
         (Debian's kernel in /boot always, for the guests); 'peers':
         migration targets, node name -> libvirt URI; 'hypervisor': more
         keys of that section (virt_type, machine...); 'env': added to the
         daemon's environment; 'metrics': serve /metrics on
-        self.metrics_port (else none)."""
+        self.metrics_port (else none); 'config': more node.yaml
+        sections (storage...)."""
         super().__init__(config="")
         # The node's own per-VM files (serial logs) stay in the test's
         # directory.
@@ -319,7 +424,7 @@ class ComputeDaemon(lqtest.Daemon):
             f.write(lqtest.hypervisor_yaml(
                 libvirt_uri=uri, image_dirs=["/boot"] + list(image_dirs),
                 peers=peers, state_dir=os.path.join(self.dir, "vms"),
-                extra=hypervisor))
+                extra=hypervisor) + config)
         self.env = dict(env or {})
         self.socket = os.path.join(self.dir, "node.sock")
         self.args = [lqtest.NODE, "-c", self.config_path,

@@ -453,6 +453,13 @@ test_xml_volume_disk_and_nic(void **state OVS_UNUSED)
     assert_int_equal(xpath_count(xml, "//interface/driver[@queues='2']"), 1);
     assert_int_equal(xpath_count(xml, "//graphics[@type='vnc'][@listen="
                                  "'127.0.0.1'][@passwd='pw345678']"), 1);
+    /* The guest agents' ports, sockets placed by libvirt (no path). */
+    assert_int_equal(xpath_count(xml, "/domain/devices/channel[@type='unix']"
+                                 "[source[@mode='bind'][not(@path)]]/target"
+                                 "[@type='virtio'][@name="
+                                 "'org.qemu.guest_agent.0']"), 1);
+    assert_int_equal(xpath_count(xml, "/domain/devices/channel/target[@name="
+                                 "'org.limiquantix.agent.0']"), 1);
     free(xml);
 
     /* The metadata names the volume and the port, and parses back. */

@@ -39,6 +39,10 @@ extern "C" {
 #endif
 
 #define LQ_COMPUTE_XMLNS "https://limiquantix.io/xmlns/node/vm/1"
+/* The virtio-serial ports every VM gets: qemu-guest-agent's, and one for
+ * a limiquantix guest agent. */
+#define LQ_QEMU_AGENT_CHANNEL "org.qemu.guest_agent.0"
+#define LQ_NODE_AGENT_CHANNEL "org.limiquantix.agent.0"
 
 struct lq_compute;
 
@@ -288,6 +292,9 @@ struct lq_vm_snapshot {
     char *name;
     char *description;
     int64_t created;            /* Unix seconds. */
+    char parent_id[37];         /* The VM's newest snapshot before; "". */
+    int vm_state;               /* enum lq_vm_state when it was taken. */
+    bool quiesced;              /* The guest's file systems were frozen. */
     struct lq_vm_attachment *disks;   /* id: disk id; ref: volume id. */
     size_t n_disks;
 };
@@ -355,6 +362,23 @@ struct lq_vm_usage {
     uint64_t network_rx_bytes, network_tx_bytes;
 };
 
+/* What the guest agent (qemu-guest-agent) says of a running guest. */
+struct lq_guest_nic {
+    char *name;                 /* The guest's name for it ("eth0"). */
+    char *mac;                  /* "52:54:00:..." as the guest reports. */
+    char *nic_id;               /* Our NIC of that MAC; NULL: none. */
+    char **addresses;           /* "10.0.0.5/24", "fe80::1/64". */
+    size_t n_addresses;
+};
+struct lq_guest_info {
+    bool agent_connected;       /* Its channel is open: the rest is read. */
+    char *hostname, *os_id, *os_name, *os_version, *kernel_release;
+    char *timezone;
+    struct lq_guest_nic *nics;
+    size_t n_nics;
+};
+void lq_guest_info_clear(struct lq_guest_info *);
+
 struct lq_vm_status {
     char id[37];
     char *name;
@@ -368,6 +392,10 @@ struct lq_vm_status {
     int64_t started_ms;
     bool has_usage;             /* 'usage' read (the VM is active). */
     struct lq_vm_usage usage;
+    /* GetVMStatus of a running VM only (ListVMs does not ask the agents):
+     * 'has_guest' says 'guest' was read. */
+    bool has_guest;
+    struct lq_guest_info guest;
 };
 void lq_vm_status_clear(struct lq_vm_status *);
 void lq_vm_status_free_array(struct lq_vm_status *, size_t n);
@@ -460,7 +488,10 @@ struct lq_error *lq_compute_detach_nic(struct lq_compute *, const char *id,
 
 /* Snapshots of a VM's volume disks (every disk must be a volume).
  * Create: 'snap_id' "" makes a new id; the same id and name again return
- * it.  Revert: the VM must be stopped; each volume is rolled back.
+ * it.  'quiesce' of a running VM: the guest agent freezes its file
+ * systems around the snapshot; failed_precondition, and no snapshot, if
+ * the agent is not connected or cannot freeze (never a silent
+ * crash-consistent one).  Revert: the VM must be stopped; each volume is rolled back.
  * Delete: removes the storage snapshots, then the record.  Returned
  * objects are the caller's (lq_vm_snapshot_clear / _free_array). */
 struct lq_error *lq_compute_create_snapshot(struct lq_compute *,
@@ -468,6 +499,7 @@ struct lq_error *lq_compute_create_snapshot(struct lq_compute *,
                                             const char *snap_id,
                                             const char *name,
                                             const char *description,
+                                            bool quiesce,
                                             struct lq_vm_snapshot *);
 struct lq_error *lq_compute_revert_snapshot(struct lq_compute *,
                                             const char *vm_id,

@@ -1,0 +1,282 @@
+#include <config.h>
+/* agent.c: the QEMU guest agent (qemu-guest-agent, QGA) of our VMs.
+ *
+ * Design decisions:
+ * - Every VM has the agent's virtio-serial port (domain_xml.c); the node
+ *   talks to the agent only through libvirt's typed agent APIs
+ *   (virDomainGetGuestInfo, virDomainInterfaceAddresses, virDomainFSFreeze,
+ *   virDomainSetTime), never raw QGA JSON: libvirt owns the socket, the
+ *   guest-sync handshake and the timeouts (5 s by default).
+ * - Whether an agent listens is read from the live domain XML (libvirt
+ *   sets <target state='connected'/> from QEMU's VSERPORT_CHANGE), so a
+ *   guest without an agent costs GetVMStatus no timeout.
+ * - Everything the guest says is untrusted: copied as strings, never
+ *   spliced into XML or XPath; its MACs are matched to our NICs by
+ *   comparing with the domain's own interfaces. */
+#include "compute_impl.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "openvswitch/vlog.h"
+#include "smap.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(compute_agent);
+
+#define X(s) ((const xmlChar *) (s))
+
+void
+lq_guest_info_clear(struct lq_guest_info *g)
+{
+    if (!g) {
+        return;
+    }
+    free(g->hostname);
+    free(g->os_id);
+    free(g->os_name);
+    free(g->os_version);
+    free(g->kernel_release);
+    free(g->timezone);
+    for (size_t i = 0; i < g->n_nics; i++) {
+        struct lq_guest_nic *n = &g->nics[i];
+        free(n->name);
+        free(n->mac);
+        free(n->nic_id);
+        for (size_t k = 0; k < n->n_addresses; k++) {
+            free(n->addresses[k]);
+        }
+        free(n->addresses);
+    }
+    free(g->nics);
+    memset(g, 0, sizeof *g);
+}
+
+static xmlNodePtr
+child(xmlNodePtr n, const char *name)
+{
+    for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && !xmlStrcmp(c->name, X(name))) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static bool
+prop_is(xmlNodePtr n, const char *name, const char *value)
+{
+    xmlChar *v = n ? xmlGetProp(n, X(name)) : NULL;
+    bool is = v && !xmlStrcmp(v, X(value));
+    xmlFree(v);
+    return is;
+}
+
+static char *
+prop_dup(xmlNodePtr n, const char *name)
+{
+    xmlChar *v = n ? xmlGetProp(n, X(name)) : NULL;
+    char *s = v ? xstrdup((const char *) v) : NULL;
+    xmlFree(v);
+    return s;
+}
+
+/* Calls 'fn' on each element of /domain/devices named 'name'. */
+static void
+for_each_device(virDomainPtr dom, const char *name,
+                void (*fn)(xmlNodePtr, void *), void *aux)
+{
+    char *xml = virDomainGetXMLDesc(dom, 0);
+    xmlDocPtr doc = xml ? xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
+                                        XML_PARSE_NONET) : NULL;
+    free(xml);
+    xmlNodePtr devices = doc ? child(xmlDocGetRootElement(doc), "devices")
+                             : NULL;
+    for (xmlNodePtr d = devices ? devices->children : NULL; d; d = d->next) {
+        if (d->type == XML_ELEMENT_NODE && !xmlStrcmp(d->name, X(name))) {
+            fn(d, aux);
+        }
+    }
+    xmlFreeDoc(doc);
+}
+
+static void
+channel_connected(xmlNodePtr channel, void *connectedp)
+{
+    xmlNodePtr target = child(channel, "target");
+    if (prop_is(target, "name", LQ_QEMU_AGENT_CHANNEL)
+        && prop_is(target, "state", "connected")) {
+        *(bool *) connectedp = true;
+    }
+}
+
+bool
+compute_agent_connected(virDomainPtr dom)
+{
+    bool connected = false;
+    for_each_device(dom, "channel", channel_connected, &connected);
+    return connected;
+}
+
+/* Our NIC id of each MAC: the alias ua-lqn-<id> of the domain's
+ * interfaces. */
+struct nic_macs {
+    struct smap map;            /* Lower-case MAC -> NIC id. */
+};
+
+static void
+interface_mac(xmlNodePtr iface, void *nm_)
+{
+    struct nic_macs *nm = nm_;
+    char *mac = prop_dup(child(iface, "mac"), "address");
+    char *alias = prop_dup(child(iface, "alias"), "name");
+    if (mac && alias && !strncmp(alias, "ua-lqn-", 7)) {
+        for (char *p = mac; *p; p++) {
+            *p = tolower((unsigned char) *p);
+        }
+        smap_replace(&nm->map, mac, alias + 7);
+    }
+    free(mac);
+    free(alias);
+}
+
+static const char *
+param_string(virTypedParameterPtr p, int n, const char *name)
+{
+    const char *v = NULL;
+    return virTypedParamsGetString(p, n, name, &v) == 1 ? v : NULL;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+    return s && *s ? xstrdup(s) : NULL;
+}
+
+static void
+read_interfaces(virDomainPtr dom, const char *id, struct lq_guest_info *g)
+{
+    virDomainInterfacePtr *ifaces = NULL;
+    int n = virDomainInterfaceAddresses(
+        dom, &ifaces, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, 0);
+    if (n < 0) {
+        VLOG_DBG("VM %s: no interfaces from its guest agent: %s", id,
+                 virGetLastErrorMessage());
+        return;
+    }
+    struct nic_macs nm = { SMAP_INITIALIZER(&nm.map) };
+    for_each_device(dom, "interface", interface_mac, &nm);
+    g->nics = n ? xcalloc(n, sizeof *g->nics) : NULL;
+    for (int i = 0; i < n; i++) {
+        struct lq_guest_nic *nic = &g->nics[g->n_nics++];
+        nic->name = xstrdup(ifaces[i]->name ? ifaces[i]->name : "");
+        nic->mac = xstrdup(ifaces[i]->hwaddr ? ifaces[i]->hwaddr : "");
+        for (char *p = nic->mac; *p; p++) {
+            *p = tolower((unsigned char) *p);
+        }
+        nic->nic_id = dup_or_null(smap_get(&nm.map, nic->mac));
+        nic->addresses = ifaces[i]->naddrs
+                         ? xcalloc(ifaces[i]->naddrs, sizeof *nic->addresses)
+                         : NULL;
+        for (unsigned int k = 0; k < ifaces[i]->naddrs; k++) {
+            const virDomainIPAddress *a = &ifaces[i]->addrs[k];
+            if (a->addr) {
+                nic->addresses[nic->n_addresses++]
+                    = xasprintf("%s/%u", a->addr, a->prefix);
+            }
+        }
+        virDomainInterfaceFree(ifaces[i]);
+    }
+    free(ifaces);
+    smap_destroy(&nm.map);
+}
+
+void
+compute_guest_info(virDomainPtr dom, const char *id, struct lq_guest_info *g)
+{
+    memset(g, 0, sizeof *g);
+    if (!(g->agent_connected = compute_agent_connected(dom))) {
+        return;
+    }
+    virTypedParameterPtr params = NULL;
+    int n = 0;
+    unsigned int types = VIR_DOMAIN_GUEST_INFO_OS
+                         | VIR_DOMAIN_GUEST_INFO_HOSTNAME
+                         | VIR_DOMAIN_GUEST_INFO_TIMEZONE;
+    if (virDomainGetGuestInfo(dom, types, &params, &n, 0) < 0) {
+        VLOG_DBG("VM %s: no guest info from its agent: %s", id,
+                 virGetLastErrorMessage());
+    } else {
+        g->hostname = dup_or_null(param_string(params, n, "hostname"));
+        g->os_id = dup_or_null(param_string(params, n, "os.id"));
+        g->os_name = dup_or_null(param_string(params, n, "os.name"));
+        g->os_version = dup_or_null(param_string(params, n, "os.version-id"));
+        g->kernel_release = dup_or_null(param_string(params, n,
+                                                     "os.kernel-release"));
+        g->timezone = dup_or_null(param_string(params, n, "timezone.name"));
+        virTypedParamsFree(params, n);
+    }
+    read_interfaces(dom, id, g);
+}
+
+static struct lq_error *
+need_agent(virDomainPtr dom, const char *id)
+{
+    return compute_agent_connected(dom)
+           ? NULL
+           : lq_error_new(LQ_FAILED_PRECONDITION, "quiesce: the guest agent "
+                          "of VM %s is not connected (qemu-guest-agent must "
+                          "run in the guest; or snapshot without quiesce)",
+                          id);
+}
+
+struct lq_error *
+compute_agent_freeze(virDomainPtr dom, const char *id)
+{
+    struct lq_error *e = need_agent(dom, id);
+    if (e) {
+        return e;
+    }
+    int n = virDomainFSFreeze(dom, NULL, 0, 0);
+    if (n < 0) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "quiesce: the guest "
+                            "agent of VM %s could not freeze its file "
+                            "systems: %s", id, virGetLastErrorMessage());
+    }
+    VLOG_INFO("VM %s: guest agent froze %d file systems", id, n);
+    return NULL;
+}
+
+struct lq_error *
+compute_agent_thaw(virDomainPtr dom, const char *id)
+{
+    int n = virDomainFSThaw(dom, NULL, 0, 0);
+    if (n < 0) {
+        return lq_error_new(LQ_INTERNAL, "quiesce: the guest agent of VM %s "
+                            "did not thaw its file systems after the "
+                            "snapshot: %s", id, virGetLastErrorMessage());
+    }
+    VLOG_INFO("VM %s: guest agent thawed %d file systems", id, n);
+    return NULL;
+}
+
+void
+compute_agent_sync_time(virDomainPtr dom, const char *id)
+{
+    if (!compute_agent_connected(dom)) {
+        return;
+    }
+    if (virDomainSetTime(dom, 0, 0, VIR_DOMAIN_TIME_SYNC) < 0) {
+        VLOG_INFO("VM %s: its guest agent did not set the clock after "
+                  "resume: %s", id, virGetLastErrorMessage());
+    } else {
+        VLOG_DBG("VM %s: guest clock set after resume", id);
+    }
+}
