@@ -14,6 +14,7 @@ LQ_PACKAGES=(
     ovn-common ovn-central ovn-host
     ceph-mon ceph-osd ceph-mgr ceph-common librbd-dev librados-dev
     python3-rados python3-rbd qemu-utils qemu-block-extra
+    python3-websockets python3-cryptography
     libxml2-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
     qemu-system-x86 linux-image-amd64 ovmf qemu-guest-agent
     libdpdk-dev dpdk-dev openvswitch-switch-dpdk

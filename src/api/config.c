@@ -91,6 +91,7 @@ static const struct cfg_key hypervisor_keys[] = {
     F(hypervisor, machine, CT_OPT_STRING),
     F(hypervisor, cpu_mode, CT_OPT_STRING),
     F(hypervisor, cpu_model, CT_OPT_STRING),
+    F_INT(hypervisor, console_token_seconds, 1, 3600),
     F_CUSTOM("image_dirs", hypervisor.image_dirs, parse_image_dirs),
     F_CUSTOM("state_dir", hypervisor.state_dir, parse_abs_path),
     F_CUSTOM("bridges", hypervisor.bridges, parse_bridges),
@@ -1052,6 +1053,7 @@ lq_config_new_default(void)
     c->hypervisor.backend = xstrdup("libvirt");
     c->hypervisor.libvirt_uri = xstrdup("qemu:///system");
     c->hypervisor.virt_type = xstrdup("auto");
+    c->hypervisor.console_token_seconds = 60;
     c->hypervisor.state_dir = xstrdup(LQ_DEFAULT_STATE_DIR);
     c->hypervisor.migration.scheme = xstrdup("qemu+tls");
     c->control_plane.address = xstrdup("");

@@ -43,6 +43,7 @@
 #include "openvswitch/vlog.h"
 #include "rpc.h"
 #include "util.h"
+#include "websocket.h"
 #include "worker_pool.h"
 
 VLOG_DEFINE_THIS_MODULE(http_server);
@@ -91,6 +92,10 @@ struct request {
     bool binary;                /* application/proto. */
     bool gzip_in;               /* Content-Encoding: gzip. */
     bool gzip_out;              /* Accept-Encoding lists gzip. */
+    /* A WebSocket's peer socket until the upgrade hands it to the relay
+     * (closed with the request if the upgrade never happens). */
+    bool ws_pending;
+    int ws_peer_fd;
 };
 
 static double
@@ -266,6 +271,87 @@ content_type_codec(const char *ct)
 }
 
 /* First call for a request: everything decidable from the headers. */
+/* ---- WebSocket endpoints --------------------------------------------- */
+
+static void
+ws_relay_done(void *urh)
+{
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+static void
+ws_upgraded(void *cls OVS_UNUSED, struct MHD_Connection *conn OVS_UNUSED,
+            void *req_cls, const char *extra_in, size_t extra_in_size,
+            MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    struct request *req = req_cls;     /* The value left in *con_cls. */
+    req->ws_pending = false;
+    lq_ws_relay_start(sock, req->ws_peer_fd, extra_in, extra_in_size,
+                      ws_relay_done, urh);
+}
+
+static bool
+header_has_token(struct MHD_Connection *conn, const char *header,
+                 const char *token)
+{
+    return lq_header_lists(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                       header), token);
+}
+
+/* GET on a registered WebSocket path: the RFC 6455 handshake, then the
+ * endpoint's socket is relayed (websocket.c).  Refusals are plain text
+ * with the error's HTTP status: a WebSocket client sees only the status. */
+static enum MHD_Result
+websocket_start(struct MHD_Connection *conn, struct request *req,
+                lq_ws_open_fn *open)
+{
+    req->state = REQ_RUNNING;   /* Answered here; nothing else to read. */
+    const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                  "Sec-WebSocket-Key");
+    const char *version = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+    char *accept = lq_ws_accept_key(key);
+    const char *bad = !header_has_token(conn, "Upgrade", "websocket")
+                      ? "Upgrade: expected websocket"
+                      : !header_has_token(conn, "Connection", "upgrade")
+                      ? "Connection: expected upgrade"
+                      : !version || strcmp(version, "13")
+                      ? "Sec-WebSocket-Version: expected 13"
+                      : !accept ? "Sec-WebSocket-Key: expected 16 bytes in "
+                                  "base64" : NULL;
+    if (bad) {
+        free(accept);
+        return queue_body(conn, MHD_HTTP_BAD_REQUEST, "text/plain",
+                          xasprintf("%s\n", bad));
+    }
+    int fd = -1;
+    struct lq_error *e = open(MHD_lookup_connection_value(
+                                  conn, MHD_GET_ARGUMENT_KIND, "token"), &fd);
+    if (e) {
+        free(accept);
+        enum MHD_Result r = queue_body(conn, lq_code_http_status(e->code),
+                                       "text/plain",
+                                       xasprintf("%s\n", e->message));
+        lq_error_free(e);
+        return r;
+    }
+    req->ws_pending = true;
+    req->ws_peer_fd = fd;
+    struct MHD_Response *resp = MHD_create_response_for_upgrade(ws_upgraded,
+                                                                NULL);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
+    MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
+    /* noVNC and websockify ask for "binary": our frames are. */
+    if (header_has_token(conn, "Sec-WebSocket-Protocol", "binary")) {
+        MHD_add_response_header(resp, "Sec-WebSocket-Protocol", "binary");
+    }
+    free(accept);
+    enum MHD_Result r = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS,
+                                           resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
 static enum MHD_Result
 request_start(struct listener *l, struct MHD_Connection *conn,
               struct request *req, const char *url, const char *http_method)
@@ -274,6 +360,11 @@ request_start(struct listener *l, struct MHD_Connection *conn,
 
     if (l->tls && !client_cert_ok(conn, &why)) {
         return reject(req, 0, LQ_UNAUTHENTICATED, "%s", why);
+    }
+    lq_ws_open_fn *ws = !strcmp(http_method, MHD_HTTP_METHOD_GET)
+                        ? lq_rpc_find_websocket(l->server->rpc, url) : NULL;
+    if (ws) {
+        return websocket_start(conn, req, ws);
     }
     if (strcmp(http_method, MHD_HTTP_METHOD_POST)) {
         return reject(req, MHD_HTTP_METHOD_NOT_ALLOWED, LQ_UNIMPLEMENTED, "HTTP method %s is not "
@@ -494,6 +585,9 @@ completed_cb(void *cls OVS_UNUSED, struct MHD_Connection *conn OVS_UNUSED,
 {
     struct request *req = *con_cls;
     if (req) {
+        if (req->ws_pending) {
+            close(req->ws_peer_fd);     /* The upgrade never happened. */
+        }
         ds_destroy(&req->body);
         lq_rpc_msg_clear(&req->request);
         lq_rpc_msg_clear(&req->response);
@@ -735,7 +829,7 @@ listener_start(struct lq_http_server *s, enum listener_kind kind,
         return error;
     }
     if (h2) {
-        flags |= MHD_USE_NO_LISTEN_SOCKET;
+        flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_UPGRADE;
     }
     if (tls) {
         flags |= MHD_USE_TLS;
@@ -872,6 +966,7 @@ lq_http_server_destroy(struct lq_http_server *s)
     if (!s) {
         return;
     }
+    lq_ws_relays_stop();        /* Before the daemons that own them. */
     for (size_t i = 0; i < s->n_listeners; i++) {
         lq_h2_listener_destroy(s->listeners[i].h2);
         MHD_stop_daemon(s->listeners[i].mhd);

@@ -15,12 +15,27 @@ void
 lq_rpc_registry_init(struct lq_rpc_registry *r)
 {
     shash_init(&r->methods);
+    shash_init(&r->websockets);
+}
+
+void
+lq_rpc_register_websocket(struct lq_rpc_registry *r, const char *path,
+                          lq_ws_open_fn *open)
+{
+    shash_replace(&r->websockets, path, (void *) open);
+}
+
+lq_ws_open_fn *
+lq_rpc_find_websocket(const struct lq_rpc_registry *r, const char *path)
+{
+    return (lq_ws_open_fn *) shash_find_data(&r->websockets, path);
 }
 
 void
 lq_rpc_registry_destroy(struct lq_rpc_registry *r)
 {
     shash_destroy(&r->methods);     /* The method tables are static. */
+    shash_destroy(&r->websockets);
 }
 
 void

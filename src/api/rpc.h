@@ -109,7 +109,19 @@ void lq_rpc_msg_move(struct lq_rpc_msg *to, struct lq_rpc_msg *from);
 
 struct lq_rpc_registry {
     struct shash methods;       /* "/service/Name" -> struct lq_rpc_method. */
+    struct shash websockets;    /* HTTP path -> lq_ws_open_fn. */
 };
+
+/* A WebSocket endpoint on the HTTP/1.1 API listeners (GET 'path' with
+ * Upgrade: websocket, after the listener's own authentication): 'open'
+ * gets the request's "token" query argument (NULL if absent) and returns
+ * a connected stream socket whose bytes the connection then carries, or
+ * an error, which refuses the handshake with its HTTP status. */
+typedef struct lq_error *lq_ws_open_fn(const char *token, int *fdp);
+void lq_rpc_register_websocket(struct lq_rpc_registry *, const char *path,
+                               lq_ws_open_fn *);
+lq_ws_open_fn *lq_rpc_find_websocket(const struct lq_rpc_registry *,
+                                     const char *path);
 
 void lq_rpc_registry_init(struct lq_rpc_registry *);
 void lq_rpc_registry_destroy(struct lq_rpc_registry *);

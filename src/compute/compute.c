@@ -70,6 +70,7 @@ lq_compute_create(const char *uri, struct lq_compute **cp)
     c->kvm_usable = -1;
     compute_events_init(c);
     compute_migrations_init(c);
+    compute_console_init(c);
     *cp = c;
     return NULL;
 }
@@ -84,6 +85,7 @@ lq_compute_destroy(struct lq_compute *c)
         default_compute = NULL;
     }
     compute_migrations_destroy(c);
+    compute_console_destroy(c);
     if (c->conn) {
         compute_events_disconnecting(c, c->conn);
         virConnectClose(c->conn);

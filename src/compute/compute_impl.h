@@ -11,6 +11,7 @@
 #include "openvswitch/thread.h"
 #include "openvswitch/shash.h"
 #include "resolve.h"
+#include "openvswitch/hmap.h"
 #include "smap.h"
 #include "sset.h"
 
@@ -37,6 +38,10 @@ struct lq_compute {
     char *cpu_model;
     /* "auto" resolved once (KVM does not come and go): -1 not yet. */
     int kvm_usable;             /* Guarded by 'mutex'. */
+    /* console.c: GetConsole's one-time tokens. */
+    struct ovs_mutex console_mutex;
+    struct hmap console_tokens OVS_GUARDED_BY(console_mutex);
+    int console_token_seconds;
     char *kvm_problem;          /* Why not, when it is not. */
 
     /* Lifecycle events (events.c). */
@@ -114,6 +119,13 @@ struct lq_error *compute_domain_metrics(virDomainPtr, const char *id,
 /* An error for the libvirt call that just failed ("WHAT ID: message"). */
 struct lq_error *compute_virt_error(const char *what, const char *id);
 enum lq_vm_state compute_state_from_virt(int virt_state);
+
+/* console.c: a one-time token for the console of 'vm_id'; '*ttl_sp' how
+ * long it is valid. */
+void compute_console_init(struct lq_compute *);
+void compute_console_destroy(struct lq_compute *);
+struct lq_error *compute_console_token(struct lq_compute *, const char *vm_id,
+                                       char token[65], int *ttl_sp);
 
 /* agent.c: qemu-guest-agent through libvirt.  A VM's agent is connected
  * when its org.qemu.guest_agent.0 port is open in the guest. */

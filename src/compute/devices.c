@@ -483,10 +483,16 @@ lq_compute_detach_nic(struct lq_compute *c, const char *id,
 
 /* ---- Console ------------------------------------------------------------ */
 
+struct console_aux {
+    struct lq_compute *c;
+    struct lq_vm_console *con;
+};
+
 static struct lq_error *
-console_op(virDomainPtr dom, const char *id, void *aux)
+console_op(virDomainPtr dom, const char *id, void *aux_)
 {
-    struct lq_vm_console *con = aux;
+    struct console_aux *aux = aux_;
+    struct lq_vm_console *con = aux->con;
     if (virDomainIsActive(dom) != 1) {
         return lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is not "
                             "running: it has no console", id);
@@ -496,26 +502,23 @@ console_op(virDomainPtr dom, const char *id, void *aux)
     if (!xml) {
         return compute_virt_error("reading the console of VM", id);
     }
-    size_t np, nl, npw;
-    char **port = xml_values(xml, "/domain/devices/graphics[@type='vnc']"
-                             "/@port", &np);
-    char **listen = xml_values(xml, "/domain/devices/graphics[@type='vnc']"
-                               "/@listen", &nl);
+    size_t ng, npw;
+    char **type = xml_values(xml, "/domain/devices/graphics[@type='vnc']"
+                             "/@type", &ng);
     char **pw = xml_values(xml, "/domain/devices/graphics[@type='vnc']"
                            "/@passwd", &npw);
     struct lq_error *e = NULL;
-    if (!np || atoi(port[0]) <= 0) {
+    if (!ng) {
         e = lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s has no VNC "
                          "console", id);
     } else {
         memset(con, 0, sizeof *con);
         ovs_strlcpy(con->type, "vnc", sizeof con->type);
-        ovs_strlcpy(con->host, nl ? listen[0] : "127.0.0.1", sizeof con->host);
-        con->port = atoi(port[0]);
         ovs_strlcpy(con->password, npw ? pw[0] : "", sizeof con->password);
+        e = compute_console_token(aux->c, id, con->token,
+                                  &con->token_seconds);
     }
-    free_values(port, np);
-    free_values(listen, nl);
+    free_values(type, ng);
     free_values(pw, npw);
     free(xml);
     return e;
@@ -525,7 +528,8 @@ struct lq_error *
 lq_compute_get_console(struct lq_compute *c, const char *id,
                        struct lq_vm_console *con)
 {
-    return compute_with_vm(c, id, console_op, con);
+    struct console_aux aux = { c, con };
+    return compute_with_vm(c, id, console_op, &aux);
 }
 
 /* ---- Metrics ------------------------------------------------------------ */

@@ -1332,15 +1332,13 @@ lq_domain_xml(const struct lq_vm_spec *s, const char *vnc_password)
         write_nic(&w, &s->nics[i], vcpus);
     }
     if (vnc_password) {
+        /* QEMU listens nowhere: the node's console WebSocket (GetConsole's
+         * one-time token) gets a connection from libvirt
+         * (virDomainOpenGraphicsFD, console.c). */
         w_start(&w, "graphics");
         w_attr(&w, "type", "vnc");
-        w_attr(&w, "autoport", "yes");
-        w_attr(&w, "listen", "127.0.0.1");
         w_attr(&w, "passwd", vnc_password);
-        w_start(&w, "listen");
-        w_attr(&w, "type", "address");
-        w_attr(&w, "address", "127.0.0.1");
-        w_end(&w);
+        w_empty(&w, "listen", "type", "none");
         w_end(&w);
     }
     if (s->serial_log_path) {

@@ -58,6 +58,9 @@ lq_compute_configure(struct lq_compute *c, const struct lq_config *config)
     c->cpu_mode = nullable_xstrdup(h->cpu_mode);
     c->cpu_model = nullable_xstrdup(h->cpu_model);
     c->kvm_usable = -1;
+    ovs_mutex_lock(&c->console_mutex);
+    c->console_token_seconds = h->console_token_seconds;
+    ovs_mutex_unlock(&c->console_mutex);
 }
 
 void

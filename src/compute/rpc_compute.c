@@ -353,10 +353,20 @@ static const struct lq_rpc_method compute_methods[] = {
     LQ_RPC_PB_METHOD(NODE_SERVICE, "GetVMMetrics", get_vm_metrics, true),
 };
 
+/* The console WebSocket (LQ_CONSOLE_WS_PATH): GetConsole's token. */
+static struct lq_error *
+console_ws_open(const char *token, int *fdp)
+{
+    struct lq_compute *c;
+    struct lq_error *e = rpc_compute_get(&c);
+    return e ? e : lq_compute_console_open(c, token, fdp);
+}
+
 void
 lq_rpc_compute_register(struct lq_rpc_registry *r)
 {
     lq_rpc_register(r, compute_methods, ARRAY_SIZE(compute_methods));
+    lq_rpc_register_websocket(r, LQ_CONSOLE_WS_PATH, console_ws_open);
     lq_rpc_vm_register(r);
     lq_rpc_metrics_register(r);
     lq_rpc_migrate_register(r);

@@ -27,6 +27,8 @@
 #include <string.h>
 
 #include "limiquantix/compute.h"
+#include "limiquantix/config.h"
+#include "limiquantix/node.h"
 #include "openvswitch/dynamic-string.h"
 #include "pbjson.h"
 #include "pbmsg.h"
@@ -714,8 +716,37 @@ detach_nic(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
     return detach(req->vm_id, req->nic_id, "nicId", lq_compute_detach_nic);
 }
 
+/* Where a caller reaches the console WebSocket: the API listener's TCP
+ * address (the management IP when it listens on every address), "" and 0
+ * without a TCP listener (the Unix socket only). */
+static void
+console_endpoint(const struct lq_node *node, char **hostp, uint32_t *portp)
+{
+    const struct lq_config *cfg = node ? lq_node_config(node) : NULL;
+    const char *listen = cfg ? cfg->server.listen_address : NULL;
+    const char *colon = listen ? strrchr(listen, ':') : NULL;
+    *hostp = xstrdup("");
+    *portp = 0;
+    if (!colon) {
+        return;
+    }
+    char *host = xmemdup0(listen, colon - listen);
+    if (host[0] == '[') {                       /* "[::1]:9090" */
+        memmove(host, host + 1, strlen(host));
+        host[strcspn(host, "]")] = '\0';
+    }
+    if (!*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::")) {
+        const char *ip = lq_node_management_ip(node);
+        free(host);
+        host = xstrdup(ip ? ip : "");
+    }
+    free(*hostp);
+    *hostp = host;
+    *portp = atoi(colon + 1);
+}
+
 static struct lq_error *
-get_console(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req,
+get_console(struct lq_node *node, const ProtobufCMessage *req,
             ProtobufCMessage **responsep)
 {
     struct lq_compute *c;
@@ -731,9 +762,11 @@ get_console(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req,
             &limiquantix__node__v1__console_info_response__descriptor);
         r->vm_id = lq_pb_str(id);
         r->type = lq_pb_str(con.type);
-        r->host = lq_pb_str(con.host);
-        r->port = con.port;
+        console_endpoint(node, &r->host, &r->port);
         r->password = lq_pb_str(con.password);
+        r->websocket_path = xasprintf(LQ_CONSOLE_WS_PATH "?token=%s",
+                                      con.token);
+        r->token_ttl_seconds = con.token_seconds;
         *responsep = &r->base;
     }
     return error;

@@ -55,7 +55,9 @@ def hypervisor_yaml(libvirt_uri=None, image_dirs=(), peers=None,
     if state_dir:
         y += '  state_dir: "%s"\n' % state_dir
     for key, value in sorted((extra or {}).items()):
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, int) and not isinstance(value, bool):
+            y += '  %s: %d\n' % (key, value)
+        elif isinstance(value, (list, tuple)):
             y += '  %s: [%s]\n' % (key, ", ".join('"%s"' % v for v in value))
         else:
             y += '  %s: "%s"\n' % (key, value)

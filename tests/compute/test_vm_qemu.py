@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 import uuid
 
@@ -49,8 +50,10 @@ class QemuGuestTest(unittest.TestCase):
         computetest.build_initramfs(cls.initrd)
         cls.kernel, _ = computetest.kernel()
         cls.libvirt = computetest.LibvirtSandbox().start()
+        # Short console tokens: test_console_websocket waits one out.
         cls.daemon = computetest.ComputeDaemon(
-            cls.libvirt.uri, image_dirs=[cls.tmp]).start()
+            cls.libvirt.uri, image_dirs=[cls.tmp],
+            hypervisor={"console_token_seconds": 2}).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -459,6 +462,98 @@ class QemuGuestTest(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(
             self.daemon.dir, "vms", vm3 + ".cidata.iso")))
         self.assertEqual(self.call("GetVMStatus", {"vmId": vm3})[0], 404)
+
+    def test_console_websocket(self):
+        """GetConsole answers a one-time token for the WebSocket on the
+        API listener; a noVNC-style client (WebSocket, binary frames)
+        completes RFB 3.8 with VNC authentication through it to QEMU's
+        VNC server and reads the desktop name.  QEMU listens nowhere; a
+        used, expired, unknown or missing token is refused with 401, a
+        token of a VM that stopped since with 400."""
+        import re
+        import vncws
+        vm, _, _ = self.create("lq-console")
+        self.addCleanup(self.cleanup, vm)
+        status, body = self.call("GetConsole", {"vmId": vm})
+        self.assertEqual(body["code"], "failed_precondition", body)
+        self.ok("StartVM", {"vmId": vm})
+        con = self.ok("GetConsole", {"vmId": vm})
+        self.assertEqual((con["type"], con["host"], con["port"]),
+                         ("vnc", "127.0.0.1", self.daemon.port))
+        self.assertEqual(len(con["password"]), 8)
+        self.assertEqual(con["tokenTtlSeconds"], 2)
+        path = con["websocketPath"]
+        self.assertRegex(path, r"^/console/websocket\?token=[0-9a-f]{64}$")
+        base = "ws://127.0.0.1:%d/console/websocket" % self.daemon.port
+        url = base + path[len("/console/websocket"):]
+        width, height, name = vncws.rfb_handshake(url, con["password"])
+        self.assertEqual(name, "QEMU (lq-console)")     # QEMU's desktop name
+        self.assertGreater(width * height, 0)
+        self.assertEqual(vncws.refused_status(url), 401)        # used
+        self.assertEqual(vncws.refused_status(base + "?token=" + "0" * 64),
+                         401)
+        self.assertEqual(vncws.refused_status(base), 401)
+        # A plain GET is not a WebSocket handshake.
+        r = urllib.request.Request("http://127.0.0.1:%d/console/websocket"
+                                   % self.daemon.port)
+        with self.assertRaises(urllib.error.HTTPError) as ctx:
+            urllib.request.urlopen(r, timeout=10)
+        self.assertEqual(ctx.exception.code, 400)
+
+        late = self.ok("GetConsole", {"vmId": vm})["websocketPath"]
+        time.sleep(2.5)
+        self.assertEqual(vncws.refused_status(
+            base + late[len("/console/websocket"):]), 401)      # expired
+
+        # QEMU listens on no port and no socket: libvirt hands the node
+        # a connection.
+        xml = self.libvirt.virsh("dumpxml", vm).stdout
+        graphics = re.search(r"<graphics type='vnc'.*?</graphics>", xml,
+                             re.S).group(0)
+        self.assertNotIn("port=", graphics)
+        self.assertNotIn("socket=", graphics)
+        self.assertIn("<listen type='none'/>", graphics)
+
+        self.check_console_over_mtls(vm)
+
+        stale = self.ok("GetConsole", {"vmId": vm})["websocketPath"]
+        self.ok("ForceStopVM", {"vmId": vm})
+        self.assertEqual(vncws.refused_status(
+            base + stale[len("/console/websocket"):]), 400)
+        self.assertNotIn(con["password"], self.daemon.read_log())
+
+    def check_console_over_mtls(self, vm):
+        """The same console through a node whose API listener has mTLS:
+        wss:// with a client certificate of the node's CA; without one the
+        TLS handshake or the HTTP one is refused before any token is
+        looked at."""
+        import ssl
+        import vncws
+        from test_tls import make_ca, make_cert
+        d = tempfile.mkdtemp(dir=self.tmp)
+        make_ca(d, "ca")
+        make_cert(d, "server", "ca", server=True)
+        make_cert(d, "client", "ca")
+        node = computetest.ComputeDaemon(
+            self.libvirt.uri, image_dirs=[self.tmp],
+            config="tls:\n  enabled: true\n  cert_path: %s/server.pem\n"
+                   "  key_path: %s/server.key\n  ca_path: %s/ca.pem\n"
+                   % (d, d, d)).start()
+        try:
+            st, con = node.call("GetConsole", {"vmId": vm})   # Unix socket
+            self.assertEqual(st, 200, con)
+            ctx = ssl.create_default_context(cafile=d + "/ca.pem")
+            url = "wss://127.0.0.1:%d%s" % (node.port, con["websocketPath"])
+            anonymous = ssl.create_default_context(cafile=d + "/ca.pem")
+            try:
+                self.assertEqual(vncws.refused_status(url, anonymous), 401)
+            except (ssl.SSLError, ConnectionResetError, EOFError):
+                pass            # Refused in the TLS handshake: also fine.
+            ctx.load_cert_chain(d + "/client.pem", d + "/client.key")
+            _, _, name = vncws.rfb_handshake(url, con["password"], ctx)
+            self.assertEqual(name, "QEMU (lq-console)")
+        finally:
+            self.assertEqual(node.stop(), 0, node.read_log())
 
     def test_resource_metrics(self):
         """/metrics has the host's resources and every VM's, parsed by

@@ -83,6 +83,9 @@ struct lq_config {
          * default.  Under TCG QEMU's own model unless "custom". */
         char *cpu_mode;
         char *cpu_model;        /* Needed by (only with) cpu_mode custom. */
+        /* How long a GetConsole token opens the console WebSocket (once);
+         * default 60 s. */
+        int console_token_seconds;
         /* The only directories whose files (kernels, initrds, ISOs, disk
          * images, import sources) the API may name; absolute.  Default
          * none; --sandbox DIR adds DIR/images. */

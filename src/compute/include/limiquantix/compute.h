@@ -617,13 +617,22 @@ struct lq_error *lq_compute_migration_uri(const struct lq_compute *,
 
 struct lq_vm_console {
     char type[8];               /* "vnc" */
-    char host[64];
-    int port;
-    char password[9];
+    char password[9];           /* VNC authentication (RFB type 2). */
+    char token[65];             /* Opens LQ_CONSOLE_WS_PATH once. */
+    int token_seconds;          /* ...within this many seconds. */
 };
-/* The console of a running VM (failed_precondition if stopped). */
+/* The console of a running VM (failed_precondition if stopped): a
+ * one-time token for the node's console WebSocket, which relays to QEMU's
+ * VNC socket. */
 struct lq_error *lq_compute_get_console(struct lq_compute *, const char *id,
                                         struct lq_vm_console *);
+/* The WebSocket endpoint's path on the API listeners ("?token=..."). */
+#define LQ_CONSOLE_WS_PATH "/console/websocket"
+/* The WebSocket endpoint: a socket connected to the console 'token'
+ * names; unauthenticated if the token is unknown, used or expired (it is
+ * spent either way), failed_precondition if the VM stopped. */
+struct lq_error *lq_compute_console_open(struct lq_compute *,
+                                         const char *token, int *fdp);
 
 #ifdef __cplusplus
 }
