@@ -280,3 +280,63 @@ compute_agent_sync_time(virDomainPtr dom, const char *id)
         VLOG_DBG("VM %s: guest clock set after resume", id);
     }
 }
+
+static bool
+valid_user(const char *u)
+{
+    size_t n = strlen(u);
+    if (!n || n > 32 || u[0] == '-') {
+        return false;
+    }
+    return strspn(u, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789._-") == n;
+}
+
+struct password_aux {
+    const char *user, *password;
+    bool crypted;
+};
+
+static struct lq_error *
+set_password_op(virDomainPtr dom, const char *id, void *aux_)
+{
+    const struct password_aux *aux = aux_;
+    if (virDomainIsActive(dom) != 1) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is not "
+                            "running", id);
+    }
+    if (!compute_agent_connected(dom)) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "vmId: the guest agent "
+                            "of VM %s is not connected (qemu-guest-agent "
+                            "must run in the guest)", id);
+    }
+    if (virDomainSetUserPassword(dom, aux->user, aux->password,
+                                 aux->crypted
+                                 ? VIR_DOMAIN_PASSWORD_ENCRYPTED : 0) < 0) {
+        /* libvirt's message names the agent's failure, not the password. */
+        return lq_error_new(LQ_FAILED_PRECONDITION, "user: the guest agent "
+                            "of VM %s did not set the password of \"%s\": "
+                            "%s", id, aux->user, virGetLastErrorMessage());
+    }
+    VLOG_INFO("VM %s: password of guest user %s set through its agent", id,
+              aux->user);
+    return NULL;
+}
+
+struct lq_error *
+lq_compute_set_guest_password(struct lq_compute *c, const char *id,
+                              const char *user, const char *password,
+                              bool crypted)
+{
+    if (!user || !valid_user(user)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "user: expected 1-32 of "
+                            "[A-Za-z0-9._-], not starting with '-'");
+    }
+    size_t n = password ? strlen(password) : 0;
+    if (!n || n > 256 || strpbrk(password, "\n\r")) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "password: expected 1-256 "
+                            "bytes without line breaks");
+    }
+    struct password_aux aux = { user, password, crypted };
+    return compute_with_vm(c, id, set_password_op, &aux);
+}

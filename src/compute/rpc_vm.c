@@ -598,6 +598,19 @@ get_vm_status(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req,
 }
 
 static struct lq_error *
+set_guest_password(struct lq_node *node OVS_UNUSED,
+                   const ProtobufCMessage *req_,
+                   ProtobufCMessage **responsep OVS_UNUSED)
+{
+    const Limiquantix__Node__V1__SetGuestPasswordRequest *req = (const void *) req_;
+    struct lq_compute *c;
+    char id[37];
+    struct lq_error *error = rpc_vm_target(req->vm_id, &c, id);
+    return error ? error : lq_compute_set_guest_password(
+        c, id, req->user, req->password, req->crypted);
+}
+
+static struct lq_error *
 stop_vm(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
         ProtobufCMessage **responsep OVS_UNUSED)
 {
@@ -900,6 +913,8 @@ static const struct lq_rpc_method vm_methods[] = {
     LQ_RPC_PB_METHOD(NODE_SERVICE, "AttachNIC", attach_nic, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "DetachNIC", detach_nic, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "GetConsole", get_console, true),
+    LQ_RPC_PB_METHOD(NODE_SERVICE, "SetGuestPassword", set_guest_password,
+                     true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "CreateSnapshot", create_snapshot, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "RevertSnapshot", revert_snapshot, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "DeleteSnapshot", delete_snapshot, true),

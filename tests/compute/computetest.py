@@ -212,6 +212,7 @@ NET_MODULES = ["kernel/drivers/virtio/virtio.ko",
 # agent logs (verbosely) to the console.
 INIT_AGENT = r"""#!/bin/busybox sh
 B=/bin/busybox
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin
 $B mkdir -p /proc /sys /dev /tmp /run /var/run
 $B mount -t proc proc /proc
 $B mount -t sysfs sys /sys
@@ -268,6 +269,13 @@ echo "LQ-QGA-SHUTDOWN $*" > /dev/console
 """),
     "sbin/hwclock": (0o755, r"""#!/bin/busybox sh
 echo "LQ-QGA-HWCLOCK $*" > /dev/console
+"""),
+    # guest-set-user-password: "user:password" on stdin.  Prints the user
+    # and a digest of the password, never the password.
+    "sbin/chpasswd": (0o755, r"""#!/bin/busybox sh
+read -r line
+d=$(printf %s "${line#*:}" | /bin/busybox sha256sum | /bin/busybox cut -c1-16)
+echo "LQ-QGA-CHPASSWD [$*] user=${line%%:*} sha=$d" > /dev/console
 """),
 }
 

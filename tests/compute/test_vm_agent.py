@@ -17,6 +17,9 @@ node reports:
   is taken, then thaw;
 - ResumeVM sets the guest clock through the agent (guest-set-time runs
   hwclock);
+- SetGuestPassword: the guest's chpasswd gets user:password (plain or
+  crypted); bad users and passwords are refused naming the field; the
+  password is in no log;
 - StopVM of a guest that ignores ACPI powers it off through the agent
   (guest-shutdown runs /sbin/shutdown), not by force.
 Run with /usr/bin/python3 as the other compute suites.
@@ -204,6 +207,30 @@ class GuestAgentTest(computetest.SerialMixin, unittest.TestCase):
                           for s in listed],
                          [("quiet", True), ("plain", False)])
 
+        # A password through the agent: chpasswd in the guest gets it (the
+        # stub prints a digest); it is in no log or error.
+        import hashlib
+        secret = "Pw-" + uuid.uuid4().hex
+        self.assertEqual(self.ok("SetGuestPassword", {
+            "vmId": vm, "user": "debian", "password": secret}), {})
+        self.wait_serial(log, "LQ-QGA-CHPASSWD [] user=debian sha=%s"
+                         % hashlib.sha256(secret.encode()).hexdigest()[:16])
+        self.ok("SetGuestPassword", {"vmId": vm, "user": "root",
+                                     "password": "$6$salt$hash",
+                                     "crypted": True})
+        self.wait_serial(log, "LQ-QGA-CHPASSWD [-e] user=root")
+        for bad, field in ((dict(user="-x"), "user:"),
+                           (dict(user="a b"), "user:"),
+                           (dict(password="a\nb"), "password:"),
+                           (dict(password=""), "password:")):
+            req = dict({"vmId": vm, "user": "debian", "password": secret},
+                       **bad)
+            body = self.refused("SetGuestPassword", req)
+            self.assertEqual(body["code"], "invalid_argument", body)
+            self.assertTrue(body["message"].startswith(field), body)
+        self.assertNotIn(secret, self.node.read_log())
+        self.assertNotIn(secret, self.serial(log))
+
         # Resume: the guest's clock is set again through the agent.
         self.ok("PauseVM", {"vmId": vm})
         body = self.refused("CreateSnapshot", {"vmId": vm, "name": "paused",
@@ -225,6 +252,9 @@ class GuestAgentTest(computetest.SerialMixin, unittest.TestCase):
         stop = self.wait_event(since, vm, "STOPPED", "SHUTDOWN", timeout=20)
         self.assertFalse(stop.get("forced"), stop)
         self.assertIn("through guest agent", self.node.read_log())
+        body = self.refused("SetGuestPassword", {
+            "vmId": vm, "user": "debian", "password": secret})
+        self.assertEqual(body["code"], "failed_precondition", body)
 
         for s in listed:
             self.ok("DeleteSnapshot", {"vmId": vm,

@@ -378,6 +378,13 @@ struct lq_guest_info {
     size_t n_nics;
 };
 void lq_guest_info_clear(struct lq_guest_info *);
+/* A guest user's password through its agent (chpasswd in the guest);
+ * 'crypted': 'password' is a crypt(3) hash.  Never logged. */
+struct lq_error *lq_compute_set_guest_password(struct lq_compute *,
+                                               const char *id,
+                                               const char *user,
+                                               const char *password,
+                                               bool crypted);
 
 struct lq_vm_status {
     char id[37];
