@@ -224,8 +224,10 @@ client_frames(struct relay *r)
             break;
         }
     }
-    memmove(r->in, r->in + off, r->n_in - off);
-    r->n_in -= off;
+    if (off) {
+        memmove(r->in, r->in + off, r->n_in - off);
+        r->n_in -= off;
+    }
     return go_on;
 }
 

@@ -170,8 +170,8 @@ lq_qemu_img_progress(const char *text, size_t len)
     return percent;
 }
 
-static const char *
-tmp_dir(void)
+const char *
+lq_image_tmp_dir(void)
 {
     const char *d = getenv("TMPDIR");
     return d && *d ? d : "/var/tmp";
@@ -295,12 +295,12 @@ lq_image_reader_open(const char *path, const struct lq_image_probe *probe,
                                 "%s", path, strerror(errno));
         }
     } else {
-        char *tmp = xasprintf("%s/lq-import-XXXXXX", tmp_dir());
+        char *tmp = xasprintf("%s/lq-import-XXXXXX", lq_image_tmp_dir());
         int tfd = mkostemp(tmp, O_CLOEXEC);
         if (tfd < 0) {
             struct lq_error *e = lq_error_new(
                 LQ_RESOURCE_EXHAUSTED, "cannot create a temporary file in "
-                "%s: %s", tmp_dir(), strerror(errno));
+                "%s: %s", lq_image_tmp_dir(), strerror(errno));
             free(tmp);
             return e;
         }

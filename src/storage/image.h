@@ -24,6 +24,9 @@ struct lq_image_probe {
 };
 void lq_image_probe_clear(struct lq_image_probe *);
 
+/* Where temporary images go: $TMPDIR, else /var/tmp (images are large). */
+const char *lq_image_tmp_dir(void);
+
 /* Checks 'path' ('field' names it in errors): exists, is a regular file,
  * is raw or a self-contained qcow2.  Fast (`qemu-img info`). */
 struct lq_error *lq_image_probe(const char *field, const char *path,

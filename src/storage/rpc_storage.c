@@ -169,6 +169,8 @@ create_volume(struct lq_node *node, const ProtobufCMessage *req_,
         spec.source_snapshot_id = opt(req->source->snapshot_id);
         spec.source_volume_id = opt(req->source->volume_id);
         spec.source_image_path = opt(req->source->image_path);
+        spec.source_url = opt(req->source->url);
+        spec.source_sha256 = opt(req->source->sha256);
     }
     struct lq_volume_info *v = NULL;
     error = lq_volume_create(s, &spec, &v);

@@ -27,12 +27,15 @@
 #include "limiquantix/storage.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "driver.h"
+#include "download.h"
 #include "image.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/shash.h"
@@ -68,8 +71,10 @@ struct storage_job {
     char *name;
     char *spec;
     uint64_t size_bytes;
-    char *image_path;           /* JOB_IMPORT */
+    char *image_path;           /* JOB_IMPORT; with 'url', the download. */
     struct lq_image_probe probe;
+    char *url, *sha256;         /* JOB_IMPORT from a URL. */
+    const char *phase;          /* "download", then "import"; NULL. */
     char *src_volume_id;        /* JOB_CLONE */
     char *src_snapshot_id;
 
@@ -380,6 +385,8 @@ job_free(struct storage_job *job)
     free(job->name);
     free(job->spec);
     free(job->image_path);
+    free(job->url);
+    free(job->sha256);
     lq_image_probe_clear(&job->probe);
     free(job->src_volume_id);
     free(job->src_snapshot_id);
@@ -538,6 +545,67 @@ job_remove_locked(struct lq_storage *s, struct storage_job *job)
     job_free(job);
 }
 
+static uint64_t
+round_up_512(uint64_t n)
+{
+    return (n + 511) / 512 * 512;
+}
+
+/* A URL import's first phase: the image into a temporary file under
+ * $TMPDIR (removed when the job ends), probed as a local import is, and
+ * the volume's size settled. */
+static struct lq_error *
+job_download(struct storage_job *job, struct lq_volume_create_args *a)
+{
+    char *tmp = xasprintf("%s/lq-download-XXXXXX", lq_image_tmp_dir());
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        struct lq_error *e = lq_error_new(LQ_RESOURCE_EXHAUSTED, "cannot "
+                                          "create a temporary file in %s: "
+                                          "%s", lq_image_tmp_dir(),
+                                          ovs_strerror(errno));
+        free(tmp);
+        return e;
+    }
+    struct lq_storage *s = job->storage;
+    ovs_mutex_lock(&s->mutex);
+    job->image_path = tmp;
+    job->phase = "download";
+    ovs_mutex_unlock(&s->mutex);
+
+    uint64_t got;
+    struct lq_error *e = lq_download(job->url, job->sha256, fd,
+                                     &job->progress, &got);
+    close(fd);
+    struct lq_image_probe probe = { NULL, 0 };
+    if (!e) {
+        e = lq_image_probe("source.url", tmp, &probe);
+    }
+    uint64_t need = round_up_512(probe.virtual_size);
+    if (!e && !need) {
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "source.url: the image is "
+                         "empty");
+    } else if (!e && job->size_bytes && job->size_bytes < need) {
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "sizeBytes: %"PRIu64" is "
+                         "smaller than the image's virtual size %"PRIu64,
+                         job->size_bytes, probe.virtual_size);
+    }
+    ovs_mutex_lock(&s->mutex);
+    if (!e) {
+        job->probe = probe;
+        if (!job->size_bytes) {
+            job->size_bytes = need;
+        }
+        a->size_bytes = job->size_bytes;
+        job->phase = "import";
+        atomic_store(&job->progress.percent, 0);
+    } else {
+        lq_image_probe_clear(&probe);
+    }
+    ovs_mutex_unlock(&s->mutex);
+    return e;
+}
+
 static void *
 job_main(void *job_)
 {
@@ -550,7 +618,12 @@ job_main(void *job_)
     struct lq_error *error = NULL;
     long long start = time_msec();
 
-    if (job->kind == JOB_IMPORT) {
+    if (job->kind == JOB_IMPORT && job->url) {
+        error = job_download(job, &a);
+    }
+    if (error) {
+        /* The download failed: nothing was made. */
+    } else if (job->kind == JOB_IMPORT) {
         struct lq_image_reader *reader;
         error = lq_image_reader_open(job->image_path, &job->probe,
                                      &job->progress, 30, &reader);
@@ -577,6 +650,9 @@ job_main(void *job_)
                   job_kind_name(job->kind), time_msec() - start);
     }
 
+    if (job->url && job->image_path) {
+        unlink(job->image_path);        /* The downloaded copy. */
+    }
     struct lq_storage *s = job->storage;
     ovs_mutex_lock(&s->mutex);
     atomic_store(&job->progress.percent, 100);
@@ -608,7 +684,7 @@ job_volume_info(const struct storage_job *job)
     v->size_bytes = job->size_bytes;
     v->create_spec = xstrdup(job->spec);
     free(v->operation);
-    v->operation = xstrdup(job_kind_name(job->kind));
+    v->operation = xstrdup(job->phase ? job->phase : job_kind_name(job->kind));
     if (job->finished && job->error) {
         v->state = LQ_VOLUME_ERROR;
         free(v->error_message);
@@ -848,6 +924,27 @@ canonical_spec(const char *name, uint64_t size, const char *snap_vol,
     return ds_steal_cstr(&s);
 }
 
+/* The same with a URL source. */
+static char *
+canonical_url_spec(const char *name, uint64_t size, const char *url,
+                   const char *sha256)
+{
+    char *base = canonical_spec(name, size, NULL, NULL, NULL);
+    char *s = xasprintf("%surl=%s\nsha256=%s\n", base, url,
+                        sha256 ? sha256 : "");
+    free(base);
+    return s;
+}
+
+static struct lq_error *
+check_sha256_hex(const char *hex)
+{
+    return strlen(hex) == 64 && strspn(hex, "0123456789abcdefABCDEF") == 64
+           ? NULL
+           : lq_error_new(LQ_INVALID_ARGUMENT, "source.sha256: expected 64 "
+                          "hex digits");
+}
+
 static struct lq_error *
 check_spec(const struct lq_volume_spec *spec)
 {
@@ -858,10 +955,21 @@ check_spec(const struct lq_volume_spec *spec)
     if (!error && spec->name) {
         error = lq_storage_check_name("name", spec->name);
     }
-    bool has_source = spec->source_snapshot_id || spec->source_image_path;
-    if (!error && spec->source_snapshot_id && spec->source_image_path) {
-        error = lq_error_new(LQ_INVALID_ARGUMENT, "source: set snapshotId or "
-                             "imagePath, not both");
+    int n_sources = !!spec->source_snapshot_id + !!spec->source_image_path
+                    + !!spec->source_url;
+    bool has_source = n_sources > 0;
+    if (!error && n_sources > 1) {
+        error = lq_error_new(LQ_INVALID_ARGUMENT, "source: set one of "
+                             "snapshotId, imagePath and url");
+    }
+    if (!error && spec->source_url) {
+        error = lq_download_check_url("source.url", spec->source_url);
+    }
+    if (!error && spec->source_sha256) {
+        error = !spec->source_url
+                ? lq_error_new(LQ_INVALID_ARGUMENT, "source.sha256: only "
+                               "with source.url")
+                : check_sha256_hex(spec->source_sha256);
     }
     if (!error) {
         error = lq_storage_check_size("sizeBytes", spec->size_bytes,
@@ -903,12 +1011,6 @@ compare_existing(const struct lq_volume_info *v, const char *pool_id,
                         v->size_bytes, v->parent_volume_id
                         ? ", cloned from " : "",
                         v->parent_volume_id ? v->parent_volume_id : "");
-}
-
-static uint64_t
-round_up_512(uint64_t n)
-{
-    return (n + 511) / 512 * 512;
 }
 
 static struct lq_error *volume_create__(struct lq_storage *,
@@ -988,6 +1090,10 @@ volume_create__(struct lq_storage *s, const struct lq_volume_spec *spec,
             goto out;
         }
         spec_str = canonical_spec(name, spec->size_bytes, NULL, NULL, image);
+    } else if (spec->source_url) {
+        /* Size and format are known once downloaded (the job). */
+        spec_str = canonical_url_spec(name, spec->size_bytes,
+                                      spec->source_url, spec->source_sha256);
     } else if (spec->source_snapshot_id) {
         error = snapshot_locate(s, "source.snapshotId",
                                 spec->source_volume_id,
@@ -1065,7 +1171,7 @@ volume_create__(struct lq_storage *s, const struct lq_volume_spec *spec,
     lq_error_free(error);
     error = NULL;
 
-    bool needs_job = spec->source_image_path != NULL;
+    bool needs_job = spec->source_image_path || spec->source_url;
     if (spec->source_snapshot_id) {
         uint32_t depth = src->clone_depth + 1;
         needs_job = depth > pool->driver->max_clone_depth(pool->impl);
@@ -1073,7 +1179,8 @@ volume_create__(struct lq_storage *s, const struct lq_volume_spec *spec,
     if (needs_job) {
         job = xzalloc(sizeof *job);
         job->pool = pool;
-        job->kind = spec->source_image_path ? JOB_IMPORT : JOB_CLONE;
+        job->kind = spec->source_image_path || spec->source_url
+                    ? JOB_IMPORT : JOB_CLONE;
         job->volume_id = xstrdup(spec->id);
         job->name = xstrdup(name);
         job->spec = xstrdup(spec_str);
@@ -1082,6 +1189,9 @@ volume_create__(struct lq_storage *s, const struct lq_volume_spec *spec,
             job->image_path = xstrdup(image);
             job->probe = probe;
             memset(&probe, 0, sizeof probe);
+        } else if (spec->source_url) {
+            job->url = xstrdup(spec->source_url);
+            job->sha256 = nullable_xstrdup(spec->source_sha256);
         } else {
             job->src_volume_id = xstrdup(src->id);
             job->src_snapshot_id = xstrdup(spec->source_snapshot_id);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "download.h"
 #include "image.h"
 #include "jsonx.h"
 #include "limiquantix/config.h"
@@ -853,11 +854,46 @@ test_local_capi_disk_source(void **state)
     assert_int_equal(rmdir(dir), 0);        /* Nothing left behind. */
 }
 
+static void
+test_download_url_checks(void **state)
+{
+    (void) state;
+    static const char *good[] = {
+        "http://127.0.0.1:8080/a.qcow2", "https://images.example/x?sig=1",
+        "HTTPS://h", "http://[::1]/img",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+        assert_null(lq_download_check_url("source.url", good[i]));
+    }
+    static const struct { const char *url, *why; } bad[] = {
+        { NULL, "source.url: expected an http:// or https:// URL" },
+        { "file:///etc/passwd", "source.url: expected an http" },
+        { "gopher://h/", "source.url: expected an http" },
+        { "http://", "source.url: no host" },
+        { "http://u:p@h/x", "source.url: credentials" },
+        { "http://h/a\tb", "source.url: spaces" },
+        { "http://h/\x7f", "source.url: spaces" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        struct lq_error *e = lq_download_check_url("source.url", bad[i].url);
+        assert_non_null(e);
+        assert_int_equal(e->code, LQ_INVALID_ARGUMENT);
+        assert_non_null(strstr(e->message, bad[i].why));
+        lq_error_free(e);
+    }
+    /* An '@' after the authority is no credential. */
+    assert_null(lq_download_check_url("f", "http://h/a@b"));
+    char *shown = lq_download_url_for_log("https://h/p/img.raw?X-Sig=abc#f");
+    assert_string_equal(shown, "https://h/p/img.raw");
+    free(shown);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_id),
+        cmocka_unit_test(test_download_url_checks),
         cmocka_unit_test(test_check_name_and_size),
         cmocka_unit_test(test_parse_qemu_img_info),
         cmocka_unit_test(test_image_probe_files),

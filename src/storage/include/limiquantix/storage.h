@@ -132,6 +132,8 @@ struct lq_volume_spec {
     const char *source_volume_id;   /* Optional: the snapshot's volume
                                      * (else found by scanning the pools). */
     const char *source_image_path;  /* Import a local raw or qcow2 file. */
+    const char *source_url;         /* Import from http(s) (download.h). */
+    const char *source_sha256;      /* With source_url: 64 hex digits. */
 };
 
 /* Creates (or, for a retry, finds) a volume; '*infop' may be NULL.  An
