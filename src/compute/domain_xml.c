@@ -98,6 +98,8 @@ lq_disk_spec_clear(struct lq_disk_spec *d)
     free(d->id);
     free(d->path);
     free(d->volume_id);
+    free(d->image_volume_id);
+    free(d->image_snapshot_id);
     lq_disk_source_free(d->source);
     memset(d, 0, sizeof *d);
 }
@@ -269,14 +271,15 @@ lq_disk_spec_validate(const struct lq_disk_spec *d, const char *field,
     }
     if (!d->path && !d->volume_id) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s: give path (a volume "
-                            "id or an image file), volumeId or sizeGib",
-                            field);
+                            "id or an image file), volumeId, sizeGib or "
+                            "imageVolumeId with imageSnapshotId", field);
     }
     if (d->path && d->volume_id) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s: give either path or "
                             "volumeId", field);
     }
-    if (d->owned && (!d->size_gib || d->size_gib > LQ_MAX_DISK_GIB)) {
+    if (d->owned && !d->image_volume_id
+        && (!d->size_gib || d->size_gib > LQ_MAX_DISK_GIB)) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "%s.sizeGib: expected "
                             "1..%u", field, LQ_MAX_DISK_GIB);
     }
@@ -574,6 +577,10 @@ lq_vm_spec_fingerprint(const struct lq_vm_spec *s, char hex[41])
         if (d->owned) {
             /* Only when set: older VMs keep their fingerprints. */
             ds_put_format(&ds, "size:%"PRIu64";", d->size_gib);
+        }
+        if (d->image_volume_id) {
+            fp_str(&ds, "image", d->image_volume_id);
+            fp_str(&ds, "imagesnap", d->image_snapshot_id);
         }
         ds_put_format(&ds, "bus:%d;cache:%d;ro:%d;io:%d;discard:%d;"
                       "iops:%"PRIu64";bps:%"PRIu64";", d->bus, d->cache,

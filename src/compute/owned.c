@@ -53,10 +53,21 @@ compute_prepare_disk(const struct lq_compute *c, const char *vm_id,
         d->volume_in_path = true;
         return NULL;
     }
-    if (d->path || d->volume_id || !d->size_gib || !d->id) {
+    bool image = d->image_volume_id || d->image_snapshot_id;
+    if (d->path || d->volume_id || (!d->size_gib && !image) || !d->id) {
         return NULL;            /* Or left to lq_disk_spec_validate(). */
     }
-    if (!c->backends.storage || !c->default_pool) {
+    if (image && (!d->image_volume_id || !d->image_snapshot_id)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "%s.%s: required with %s",
+                            field, d->image_volume_id ? "imageSnapshotId"
+                            : "imageVolumeId", d->image_volume_id
+                            ? "imageVolumeId" : "imageSnapshotId");
+    }
+    if (image && !c->backends.storage) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "%s.imageVolumeId: this "
+                            "node has no storage", field);
+    }
+    if (!image && (!c->backends.storage || !c->default_pool)) {
         return lq_error_new(LQ_FAILED_PRECONDITION, "%s.sizeGib: this node "
                             "has no storage.default_pool (node.yaml) to make "
                             "a new volume in; give path or volumeId", field);
@@ -128,15 +139,36 @@ compute_make_owned_disk(struct lq_compute *c, const char *vm_id,
         .name = name,
         .size_bytes = d->size_gib << 30,
     };
-    struct lq_error *e = lq_volume_create(c->backends.storage, &vs, NULL);
+    struct lq_volume_info *base = NULL;
+    struct lq_error *e = NULL;
+    if (d->image_volume_id) {
+        /* A linked clone, as Nova's image cache: in the image's pool. */
+        e = lq_volume_get(c->backends.storage, d->image_volume_id, &base);
+        if (e) {
+            free(name);
+            return lq_error_prefix(e, "%s.imageVolumeId", field);
+        }
+        vs.pool_id = base->pool_id;
+        vs.source_volume_id = d->image_volume_id;
+        vs.source_snapshot_id = d->image_snapshot_id;
+    }
+    e = lq_volume_create(c->backends.storage, &vs, NULL);
     free(name);
     if (e) {
-        return lq_error_prefix(e, "%s.sizeGib: making volume %s in pool %s",
-                               field, d->volume_id, c->default_pool);
+        e = lq_error_prefix(e, "%s.%s: making volume %s in pool %s", field,
+                            base ? "imageSnapshotId" : "sizeGib",
+                            d->volume_id, vs.pool_id);
+    } else if (base) {
+        VLOG_INFO("VM %s: cloned volume %s from %s@%s in pool %s for disk "
+                  "%s", vm_id, d->volume_id, d->image_volume_id,
+                  d->image_snapshot_id, vs.pool_id, d->id);
+    } else {
+        VLOG_INFO("VM %s: made volume %s (%"PRIu64" GiB) in pool %s for "
+                  "disk %s", vm_id, d->volume_id, d->size_gib, vs.pool_id,
+                  d->id);
     }
-    VLOG_INFO("VM %s: made volume %s (%"PRIu64" GiB) in pool %s for disk %s",
-              vm_id, d->volume_id, d->size_gib, c->default_pool, d->id);
-    return NULL;
+    lq_volume_info_free(base);
+    return e;
 }
 
 static struct json *

@@ -211,6 +211,8 @@ parse_disk(const DiskSpec *m, const char *field, struct lq_disk_spec *d)
                             "0..%u", field, LQ_MAX_DISK_GIB);
     }
     d->size_gib = m->size_gib;
+    d->image_volume_id = opt_string(m->image_volume_id);
+    d->image_snapshot_id = opt_string(m->image_snapshot_id);
     char *bus_field = xasprintf("%s.bus", field);
     struct lq_error *error = disk_bus(m->bus, bus_field, &d->bus);
     free(bus_field);

@@ -362,7 +362,8 @@ test_validation(void **state OVS_UNUSED)
     free(s.disks[1].path);
     s.disks[1].path = NULL;
     expect_invalid(&s, "spec.disks[1]: give path (a volume id or an image "
-                   "file), volumeId or sizeGib");
+                   "file), volumeId, sizeGib or imageVolumeId with "
+                   "imageSnapshotId");
     s.disks[1].path = xstrdup("/b");
     s.disks[1].volume_id = xstrdup("v1");
     expect_invalid(&s, "spec.disks[1]: give either path or volumeId");

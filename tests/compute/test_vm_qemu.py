@@ -659,7 +659,7 @@ class QemuGuestTest(unittest.TestCase):
             ({"vmId": "not-a-uuid"}, "vmId: expected a UUID"),
             ({"spec": {"memoryMib": 64, "disks": [{"id": "d0"}]}},
              "spec.disks[0]: give path (a volume id or an image file), "
-             "volumeId or sizeGib"),
+             "volumeId, sizeGib or imageVolumeId with imageSnapshotId"),
             ({"spec": {"memoryMib": 64,
                        "disks": [{"id": "d0", "volumeId": "nosuch"}]}},
              "spec.disks[0].volumeId: no volume nosuch"),

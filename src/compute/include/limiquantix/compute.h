@@ -74,6 +74,11 @@ struct lq_disk_spec {
      * lq_compute for this VM (id lq_vm_device_id(vm, "disk", id)) and
      * deleted with it.  Ignored when 'path' or 'volume_id' is set. */
     uint64_t size_gib;
+    /* Or, with neither: a copy-on-write clone of snapshot 'image_snapshot_id'
+     * of volume 'image_volume_id' (a base image), made in that volume's
+     * pool for this VM and deleted with it; 'size_gib' 0 is the
+     * snapshot's size, larger grows it. */
+    char *image_volume_id, *image_snapshot_id;
     enum lq_disk_bus bus;
     enum lq_disk_cache cache;
     bool readonly;
@@ -88,7 +93,8 @@ struct lq_disk_spec {
     bool volume_in_path;        /* 'volume_id' came from 'path': errors
                                  * name ".path". */
     bool owned;                 /* The node made the volume from
-                                 * 'size_gib' (and deletes it). */
+                                 * 'size_gib' or the image (and deletes
+                                 * it). */
 };
 
 enum lq_nic_model { LQ_NIC_VIRTIO, LQ_NIC_E1000, LQ_NIC_RTL8139 };
