@@ -600,6 +600,28 @@ get_vm_status(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req,
 }
 
 static struct lq_error *
+update_vm(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
+          ProtobufCMessage **responsep)
+{
+    const Limiquantix__Node__V1__UpdateVMRequest *req = (const void *) req_;
+    struct lq_compute *c;
+    char id[37];
+    struct lq_error *error = rpc_vm_target(req->vm_id, &c, id);
+    if (!error) {
+        error = lq_compute_update_vm(c, id, req->cpu_cores, req->memory_mib);
+    }
+    if (!error) {
+        struct lq_vm_status st;
+        error = lq_compute_get_vm(c, id, &st);
+        if (!error) {
+            *responsep = &status_message(&st)->base;
+        }
+        lq_vm_status_clear(&st);
+    }
+    return error;
+}
+
+static struct lq_error *
 set_guest_password(struct lq_node *node OVS_UNUSED,
                    const ProtobufCMessage *req_,
                    ProtobufCMessage **responsep OVS_UNUSED)
@@ -917,6 +939,7 @@ static const struct lq_rpc_method vm_methods[] = {
     LQ_RPC_PB_METHOD(NODE_SERVICE, "GetConsole", get_console, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "SetGuestPassword", set_guest_password,
                      true),
+    LQ_RPC_PB_METHOD(NODE_SERVICE, "UpdateVM", update_vm, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "CreateSnapshot", create_snapshot, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "RevertSnapshot", revert_snapshot, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "DeleteSnapshot", delete_snapshot, true),

@@ -100,7 +100,7 @@ class VolumeApiTest(CephTestCase):
              "is not an absolute path"),
             ({"id": "bad1", "poolId": "ceph",
               "source": {"imagePath": "/etc/hostname", "snapshotId": "x"}},
-             "source: set snapshotId or imagePath, not both"),
+             "source: set one of snapshotId, imagePath and url"),
             # Host files outside the image directories (issue 13): the
             # shadow file, a keyring, a device, a symlink leading out.
             ({"id": "bad1", "poolId": "ceph",

@@ -425,6 +425,10 @@ struct lq_error *lq_compute_create_vm(struct lq_compute *,
                                       struct lq_vm_status *status,
                                       bool *createdp);
 struct lq_error *lq_compute_start_vm(struct lq_compute *, const char *id);
+/* A stopped VM's vCPUs per socket ('cores') and memory; 0 leaves one
+ * unchanged.  failed_precondition while it runs. */
+struct lq_error *lq_compute_update_vm(struct lq_compute *, const char *id,
+                                      uint32_t cores, uint64_t memory_mib);
 /* ACPI shutdown, then waits up to 'timeout_s' seconds for the guest to
  * power off; if it did not, destroys it and sets '*forcedp' (a paused VM,
  * which cannot act on ACPI, at once).  'graceful_only': never destroys;

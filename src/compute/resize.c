@@ -1,0 +1,223 @@
+#include <config.h>
+/* resize.c: UpdateVM, a stopped VM's vCPUs and memory.
+ *
+ * Design decisions:
+ * - The persistent definition is edited (libxml2) and defined again, as
+ *   `virsh edit` does: <vcpu>, <cpu><topology cores>, <memory>,
+ *   <currentMemory>, a single NUMA cell (the DPDK fast path's shared
+ *   hugepages) and the NIC queues that followed the vCPU count.  Nothing
+ *   else of the domain changes; its metadata (and so CreateVM's
+ *   fingerprint) stays, so the create that made the VM is still
+ *   idempotent.
+ * - Only stopped VMs: online hot-add needs maximum vCPUs and memory slots
+ *   reserved at create, which CreateVM does not offer yet. */
+#include "compute_impl.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "openvswitch/vlog.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(compute_resize);
+
+#define X(s) ((const xmlChar *) (s))
+
+struct resize_aux {
+    uint32_t cores;             /* 0: unchanged. */
+    uint64_t memory_mib;        /* 0: unchanged. */
+};
+
+static xmlNodePtr
+child(xmlNodePtr n, const char *name)
+{
+    for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && !xmlStrcmp(c->name, X(name))) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static unsigned long
+uint_prop(xmlNodePtr n, const char *name, unsigned long dflt)
+{
+    xmlChar *v = n ? xmlGetProp(n, X(name)) : NULL;
+    unsigned long u = v ? strtoul((const char *) v, NULL, 10) : dflt;
+    xmlFree(v);
+    return u;
+}
+
+static void
+set_uint_prop(xmlNodePtr n, const char *name, uint64_t value)
+{
+    char num[32];
+    snprintf(num, sizeof num, "%"PRIu64, value);
+    xmlSetProp(n, X(name), X(num));
+}
+
+static void
+set_text(xmlNodePtr n, uint64_t value)
+{
+    char num[32];
+    snprintf(num, sizeof num, "%"PRIu64, value);
+    xmlNodeSetContent(n, X(num));
+}
+
+/* Memory elements in KiB. */
+static void
+set_memory(xmlNodePtr n, uint64_t kib)
+{
+    if (n) {
+        xmlSetProp(n, X("unit"), X("KiB"));
+        set_text(n, kib);
+    }
+}
+
+static struct lq_error *
+edit(xmlDocPtr doc, const char *id, const struct resize_aux *a)
+{
+    xmlNodePtr dom = xmlDocGetRootElement(doc);
+    xmlNodePtr vcpu = child(dom, "vcpu");
+    xmlNodePtr topo = child(child(dom, "cpu"), "topology");
+    xmlNodePtr cell = child(child(child(dom, "cpu"), "numa"), "cell");
+    if (!vcpu) {
+        return lq_error_new(LQ_INTERNAL, "VM %s: its definition has no "
+                            "<vcpu>", id);
+    }
+    xmlChar *text = xmlNodeGetContent(vcpu);
+    unsigned long old_vcpus = strtoul((const char *) text, NULL, 10);
+    xmlFree(text);
+    unsigned long vcpus = old_vcpus;
+    if (a->cores) {
+        unsigned long sockets = uint_prop(topo, "sockets", 1);
+        unsigned long threads = uint_prop(topo, "threads", 1);
+        vcpus = sockets * a->cores * threads;
+        if (vcpus > LQ_MAX_VCPUS) {
+            return lq_error_new(LQ_INVALID_ARGUMENT, "cpuCores: %lu sockets "
+                                "x %"PRIu32" cores x %lu threads is %lu "
+                                "vCPUs, more than %d", sockets, a->cores,
+                                threads, vcpus, LQ_MAX_VCPUS);
+        }
+        set_text(vcpu, vcpus);
+        if (topo) {
+            set_uint_prop(topo, "cores", a->cores);
+        }
+        /* Multiqueue NICs had one queue per vCPU. */
+        xmlNodePtr devices = child(dom, "devices");
+        for (xmlNodePtr d = devices ? devices->children : NULL; d;
+             d = d->next) {
+            xmlNodePtr drv = d->type == XML_ELEMENT_NODE
+                             && !xmlStrcmp(d->name, X("interface"))
+                             ? child(d, "driver") : NULL;
+            unsigned long q = uint_prop(drv, "queues", 0);
+            if (q && (q == old_vcpus || q > vcpus)) {
+                set_uint_prop(drv, "queues", vcpus);
+            }
+        }
+    }
+    if (a->memory_mib) {
+        set_memory(child(dom, "memory"), a->memory_mib * 1024);
+        set_memory(child(dom, "currentMemory"), a->memory_mib * 1024);
+    }
+    if (cell) {                 /* We write at most one cell. */
+        if (a->memory_mib) {
+            xmlSetProp(cell, X("unit"), X("KiB"));
+            set_uint_prop(cell, "memory", a->memory_mib * 1024);
+        }
+        if (a->cores) {
+            char cpus[32];
+            snprintf(cpus, sizeof cpus, vcpus > 1 ? "0-%lu" : "0",
+                     vcpus - 1);
+            xmlSetProp(cell, X("cpus"), X(cpus));
+        }
+    }
+    return NULL;
+}
+
+static struct lq_error *
+resize_op(virDomainPtr dom, const char *id, void *aux_)
+{
+    const struct resize_aux *a = aux_;
+    int active = virDomainIsActive(dom);
+    if (active < 0) {
+        return compute_virt_error("reading the state of VM", id);
+    }
+    if (active) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is running: "
+                            "UpdateVM changes a stopped VM's CPU and memory "
+                            "(StopVM first)", id);
+    }
+    /* SECURE: the VNC password must survive the redefinition. */
+    char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE
+                                    | VIR_DOMAIN_XML_SECURE);
+    if (!xml) {
+        return compute_virt_error("reading the definition of VM", id);
+    }
+    xmlDocPtr doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
+                                  XML_PARSE_NONET);
+    free(xml);
+    if (!doc) {
+        return lq_error_new(LQ_INTERNAL, "VM %s: cannot parse its "
+                            "definition", id);
+    }
+    struct lq_error *e = edit(doc, id, a);
+    xmlChar *out = NULL;
+    int len = 0;
+    if (!e) {
+        xmlDocDumpMemory(doc, &out, &len);
+    }
+    xmlFreeDoc(doc);
+    if (!e && !out) {
+        e = lq_error_new(LQ_INTERNAL, "VM %s: cannot write its definition",
+                         id);
+    }
+    if (!e) {
+        virConnectPtr conn = virDomainGetConnect(dom);
+        virDomainPtr again = virDomainDefineXMLFlags(
+            conn, (const char *) out, VIR_DOMAIN_DEFINE_VALIDATE);
+        if (!again && virGetLastErrorCode() == VIR_ERR_INVALID_ARG) {
+            /* Drivers without VALIDATE. */
+            again = virDomainDefineXML(conn, (const char *) out);
+        }
+        if (!again) {
+            e = compute_virt_error("redefining VM", id);
+        } else {
+            virDomainFree(again);
+            VLOG_INFO("VM %s resized:%s%s", id,
+                      a->cores ? " vCPUs changed" : "",
+                      a->memory_mib ? " memory changed" : "");
+        }
+    }
+    xmlFree(out);
+    return e;
+}
+
+struct lq_error *
+lq_compute_update_vm(struct lq_compute *c, const char *id, uint32_t cores,
+                     uint64_t memory_mib)
+{
+    if (!cores && !memory_mib) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "cpuCores, memoryMib: give "
+                            "at least one");
+    }
+    if (cores > LQ_MAX_VCPUS) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "cpuCores: at most %d",
+                            LQ_MAX_VCPUS);
+    }
+    if (memory_mib && (memory_mib < 16 || memory_mib > LQ_MAX_MEMORY_MIB)) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "memoryMib: expected "
+                            "16..%u", LQ_MAX_MEMORY_MIB);
+    }
+    struct resize_aux a = { cores, memory_mib };
+    ovs_mutex_lock(&c->create_mutex);   /* One definition writer. */
+    struct lq_error *e = compute_with_vm(c, id, resize_op, &a);
+    ovs_mutex_unlock(&c->create_mutex);
+    return e;
+}
