@@ -1,5 +1,6 @@
 #include <config.h>
-/* resize.c: UpdateVM, a stopped VM's vCPUs and memory.
+/* resize.c: UpdateVM (a stopped VM's vCPUs and memory) and ResizeDisk
+ * (a volume disk grown, also under a running guest).
  *
  * Design decisions:
  * - The persistent definition is edited (libxml2) and defined again, as
@@ -10,7 +11,15 @@
  *   fingerprint) stays, so the create that made the VM is still
  *   idempotent.
  * - Only stopped VMs: online hot-add needs maximum vCPUs and memory slots
- *   reserved at create, which CreateVM does not offer yet. */
+ *   reserved at create, which CreateVM does not offer yet.
+ * - ResizeDisk of a running VM, as Nova's extend of an attached volume:
+ *   the pool grows the volume (RBD, LVM, iSCSI: a device or image QEMU
+ *   only reads and writes), then virDomainBlockResize tells QEMU, which
+ *   tells the guest (virtio-blk config change: "[vdb] new size").  A
+ *   file volume (a qcow2 of a local pool) is QEMU's to grow: qemu-img
+ *   cannot write an image QEMU holds, so block_resize alone does it.
+ *   QEMU's capacity, not the pool's, decides whether there is work left,
+ *   so a retry after a failed block_resize finishes it. */
 #include "compute_impl.h"
 
 #include <inttypes.h>
@@ -19,6 +28,7 @@
 #include <string.h>
 
 #include <libvirt/virterror.h>
+#include <libxml/xmlstring.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
@@ -219,5 +229,174 @@ lq_compute_update_vm(struct lq_compute *c, const char *id, uint32_t cores,
     ovs_mutex_lock(&c->create_mutex);   /* One definition writer. */
     struct lq_error *e = compute_with_vm(c, id, resize_op, &a);
     ovs_mutex_unlock(&c->create_mutex);
+    return e;
+}
+
+/* ---- ResizeDisk ---------------------------------------------------------- */
+
+struct disk_resize_aux {
+    struct lq_compute *c;
+    const char *disk_id;
+    uint64_t size;
+    uint64_t result;            /* The size the disk has now. */
+};
+
+/* The live <disk> of our disk 'disk_id' (alias ua-lqd-<id>): its target
+ * and whether QEMU opens it as a file.  Walked, never an XPath with the
+ * caller's string in it. */
+static bool
+live_disk(const char *xml, const char *disk_id, char **devp, bool *filep)
+{
+    xmlDocPtr doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
+                                  XML_PARSE_NONET);
+    char *alias = xasprintf("ua-lqd-%s", disk_id);
+    bool found = false;
+    xmlNodePtr devices = child(doc ? xmlDocGetRootElement(doc) : NULL,
+                               "devices");
+    for (xmlNodePtr d = devices ? devices->children : NULL; d && !found;
+         d = d->next) {
+        if (d->type != XML_ELEMENT_NODE || xmlStrcmp(d->name, X("disk"))) {
+            continue;
+        }
+        xmlChar *name = xmlGetProp(child(d, "alias"), X("name"));
+        xmlChar *dev = xmlGetProp(child(d, "target"), X("dev"));
+        xmlChar *type = xmlGetProp(d, X("type"));
+        if (name && dev && !xmlStrcmp(name, X(alias))) {
+            *devp = xstrdup((const char *) dev);
+            *filep = type && !xmlStrcmp(type, X("file"));
+            found = true;
+        }
+        xmlFree(name);
+        xmlFree(dev);
+        xmlFree(type);
+    }
+    free(alias);
+    xmlFreeDoc(doc);
+    return found;
+}
+
+static struct lq_error *
+grow_volume(struct disk_resize_aux *a, const char *volume_id)
+{
+    struct lq_volume_info *v = NULL;
+    struct lq_error *e = lq_volume_get(a->c->backends.storage, volume_id, &v);
+    if (!e && v->size_bytes > a->size) {
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "sizeBytes: %"PRIu64" is "
+                         "smaller than volume %s's %"PRIu64" (disks only "
+                         "grow)", a->size, volume_id, v->size_bytes);
+    }
+    if (!e && v->size_bytes < a->size) {
+        lq_volume_info_free(v);
+        v = NULL;
+        e = lq_volume_resize(a->c->backends.storage, volume_id, a->size,
+                             false, &v);
+    }
+    if (!e) {
+        a->result = v->size_bytes;
+    }
+    lq_volume_info_free(v);
+    return e;
+}
+
+static struct lq_error *
+resize_live(virDomainPtr dom, const char *id, struct disk_resize_aux *a,
+            const char *volume_id)
+{
+    char *xml = virDomainGetXMLDesc(dom, 0);
+    if (!xml) {
+        return compute_virt_error("reading the devices of VM", id);
+    }
+    char *dev = NULL;
+    bool file = false;
+    bool found = live_disk(xml, a->disk_id, &dev, &file);
+    free(xml);
+    if (!found) {
+        return lq_error_new(LQ_NOT_FOUND, "diskId: running VM %s has no "
+                            "disk %s", id, a->disk_id);
+    }
+    struct lq_error *e = NULL;
+    virDomainBlockInfo bi;
+    if (virDomainGetBlockInfo(dom, dev, &bi, 0) < 0) {
+        e = compute_virt_error("reading the disk size of VM", id);
+    } else if (bi.capacity > a->size) {
+        e = lq_error_new(LQ_INVALID_ARGUMENT, "sizeBytes: %"PRIu64" is "
+                         "smaller than disk %s's %llu (disks only grow)",
+                         a->size, a->disk_id, bi.capacity);
+    } else if (bi.capacity == a->size) {
+        a->result = a->size;
+    } else if (!file && (e = grow_volume(a, volume_id))) {
+        /* Nothing changed for the guest. */
+    } else if (virDomainBlockResize(dom, dev, a->size,
+                                    VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0) {
+        e = compute_virt_error("resizing a disk of VM", id);
+    } else {
+        a->result = a->size;
+        VLOG_INFO("disk %s (%s) of running VM %s grown to %"PRIu64" bytes",
+                  a->disk_id, dev, id, a->size);
+    }
+    free(dev);
+    return e;
+}
+
+static struct lq_error *
+resize_disk_op(virDomainPtr dom, const char *id, void *aux_)
+{
+    struct disk_resize_aux *a = aux_;
+    struct lq_vm_metadata m;
+    struct lq_error *e = compute_get_metadata(dom, id, &m);
+    if (e) {
+        return e;
+    }
+    const struct lq_vm_attachment *d = NULL;
+    for (size_t i = 0; i < m.n_disks && !d; i++) {
+        d = !strcmp(m.disks[i].id, a->disk_id) ? &m.disks[i] : NULL;
+    }
+    int active = virDomainIsActive(dom);
+    if (!d) {
+        e = lq_error_new(LQ_NOT_FOUND, "diskId: VM %s has no disk %s", id,
+                         a->disk_id);
+    } else if (!d->ref[0]) {
+        e = lq_error_new(LQ_FAILED_PRECONDITION, "diskId: disk %s of VM %s "
+                         "is a host file, not a volume: only volumes are "
+                         "resized", a->disk_id, id);
+    } else if (d->readonly) {
+        e = lq_error_new(LQ_FAILED_PRECONDITION, "diskId: disk %s of VM %s "
+                         "is read-only", a->disk_id, id);
+    } else if (!a->c->backends.storage) {
+        e = lq_error_new(LQ_FAILED_PRECONDITION, "diskId: this node has no "
+                         "storage");
+    } else if (active < 0) {
+        e = compute_virt_error("reading the state of VM", id);
+    } else if (active) {
+        e = resize_live(dom, id, a, d->ref);
+    } else {
+        e = grow_volume(a, d->ref);
+    }
+    lq_vm_metadata_clear(&m);
+    return e;
+}
+
+struct lq_error *
+lq_compute_resize_disk(struct lq_compute *c, const char *id,
+                       const char *disk_id, uint64_t size_bytes,
+                       uint64_t *sizep)
+{
+    if (!disk_id || !disk_id[0]) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "diskId: required");
+    }
+    if (!size_bytes || size_bytes % 512) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "sizeBytes: expected a "
+                            "positive multiple of 512, got %"PRIu64,
+                            size_bytes);
+    }
+    struct disk_resize_aux a = { .c = c, .disk_id = disk_id,
+                                 .size = size_bytes };
+    /* One writer of the VM's disks at a time (AttachDisk, DetachDisk). */
+    ovs_mutex_lock(&c->create_mutex);
+    struct lq_error *e = compute_with_vm(c, id, resize_disk_op, &a);
+    ovs_mutex_unlock(&c->create_mutex);
+    if (!e) {
+        *sizep = a.result;
+    }
     return e;
 }

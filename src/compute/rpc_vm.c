@@ -622,6 +622,28 @@ update_vm(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
 }
 
 static struct lq_error *
+resize_disk(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
+            ProtobufCMessage **responsep)
+{
+    const Limiquantix__Node__V1__ResizeDiskRequest *req = (const void *) req_;
+    struct lq_compute *c;
+    char id[37];
+    uint64_t size = 0;
+    struct lq_error *error = rpc_vm_target(req->vm_id, &c, id);
+    if (!error) {
+        error = lq_compute_resize_disk(c, id, req->disk_id, req->size_bytes,
+                                       &size);
+    }
+    if (!error) {
+        Limiquantix__Node__V1__ResizeDiskResponse *r = lq_pb_new(
+            &limiquantix__node__v1__resize_disk_response__descriptor);
+        r->size_bytes = size;
+        *responsep = &r->base;
+    }
+    return error;
+}
+
+static struct lq_error *
 set_guest_password(struct lq_node *node OVS_UNUSED,
                    const ProtobufCMessage *req_,
                    ProtobufCMessage **responsep OVS_UNUSED)
@@ -940,6 +962,7 @@ static const struct lq_rpc_method vm_methods[] = {
     LQ_RPC_PB_METHOD(NODE_SERVICE, "SetGuestPassword", set_guest_password,
                      true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "UpdateVM", update_vm, true),
+    LQ_RPC_PB_METHOD(NODE_SERVICE, "ResizeDisk", resize_disk, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "CreateSnapshot", create_snapshot, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "RevertSnapshot", revert_snapshot, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "DeleteSnapshot", delete_snapshot, true),

@@ -1142,7 +1142,7 @@ drv_resize(void *impl, const char *id, uint64_t size, bool allow_shrink)
     }
     if (v->attached) {
         e = lq_error_new(LQ_FAILED_PRECONDITION, "volume %s is attached: "
-                         "resize it through the hypervisor", id);
+                         "grow it with ResizeDisk of its VM", id);
         goto out;
     }
     char *vol = lq_local_volume_file(id);

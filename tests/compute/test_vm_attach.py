@@ -213,6 +213,29 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
             "id": "data", "volumeId": vol["id"]}})
         self.wait_serial(log_a, "LQ-GUEST-DISK-WRITTEN", timeout=60)
         attach_to_write = time.time() - t
+        # ...grown under the running guest: Ceph first, then QEMU, whose
+        # virtio-blk config change the guest kernel reports...
+        r = self.ok(VM + "ResizeDisk", {"vmId": a, "diskId": "data",
+                                        "sizeBytes": str(32 << 20)})
+        self.assertEqual(r["sizeBytes"], str(32 << 20))
+        self.wait_serial(log_a, "new size: 65536 512-byte logical blocks",
+                         timeout=30)
+        self.assertEqual(self.ok(VOL + "GetVolume", {"id": vol["id"]})
+                         ["sizeBytes"], str(32 << 20))
+        self.assertEqual(self.ok(VM + "ResizeDisk", {   # again: a no-op
+            "vmId": a, "diskId": "data", "sizeBytes": str(32 << 20)}),
+            r)
+        self.refused(VM + "ResizeDisk", {"vmId": a, "diskId": "data",
+                                         "sizeBytes": str(16 << 20)},
+                     "invalid_argument", "sizeBytes: 16777216 is smaller "
+                     "than disk data's 33554432 (disks only grow)")
+        self.refused(VM + "ResizeDisk", {"vmId": a, "diskId": "data",
+                                         "sizeBytes": "1000"},
+                     "invalid_argument", "sizeBytes: expected a positive "
+                     "multiple of 512")
+        self.refused(VM + "ResizeDisk", {"vmId": a, "diskId": "nosuch",
+                                         "sizeBytes": str(64 << 20)},
+                     "not_found", "diskId: VM %s has no disk nosuch" % a)
         # ...refused for B while A writes to it...
         self.refused(VM + "AttachDisk", {"vmId": b, "disk": {
             "id": "data", "volumeId": vol["id"]}}, "failed_precondition",

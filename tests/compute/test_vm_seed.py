@@ -512,7 +512,27 @@ class SeedGuestTest(computetest.SerialMixin, unittest.TestCase):
         node.api(VM + "StartVM", {"vmId": vm})
         self.wait_serial(log, "LQ-GUEST-DISK-READ LQ-PATTERN-image")
 
+        # ResizeDisk under the running guest: QEMU grows its qcow2 (no
+        # qemu-img on an image QEMU holds) and the guest kernel sees it.
+        r = node.api(VM + "ResizeDisk", {"vmId": vm, "diskId": "root",
+                                         "sizeBytes": str(32 << 20)})
+        self.assertEqual(r["sizeBytes"], str(32 << 20))
+        self.wait_serial(log, "new size: 65536 512-byte logical blocks",
+                         timeout=30)
+        self.assertEqual(node.api(VOL + "GetVolume", {"id": clone})
+                         ["sizeBytes"], str(32 << 20))
+
         node.api(VM + "ForceStopVM", {"vmId": vm})
+        # Stopped: the pool grows it (qemu-img resize).
+        node.api(VM + "ResizeDisk", {"vmId": vm, "diskId": "root",
+                                     "sizeBytes": str(48 << 20)})
+        info = json.loads(subprocess.run(
+            ["qemu-img", "info", "--output=json",
+             os.path.join(self.pool_dir, "lq-%s.qcow2" % clone)],
+            check=True, capture_output=True, text=True).stdout)
+        self.assertEqual(info["virtual-size"], 48 << 20)
+        self.assertEqual(node.api(VOL + "GetVolume", {"id": "seed-image"})
+                         ["sizeBytes"], str(16 << 20))     # the image stays
         node.api(VM + "DeleteVM", {"vmId": vm})
         status, r = node.api_status(VOL + "GetVolume", {"id": clone})
         self.assertEqual(r.get("code"), "not_found", r)

@@ -429,6 +429,13 @@ struct lq_error *lq_compute_start_vm(struct lq_compute *, const char *id);
  * unchanged.  failed_precondition while it runs. */
 struct lq_error *lq_compute_update_vm(struct lq_compute *, const char *id,
                                       uint32_t cores, uint64_t memory_mib);
+/* Grows the volume of disk 'disk_id' of VM 'id' to 'size_bytes'; when
+ * the VM runs QEMU is told (block_resize) so the guest sees it.  Answers
+ * the size the disk has now in '*sizep'. */
+struct lq_error *lq_compute_resize_disk(struct lq_compute *, const char *id,
+                                        const char *disk_id,
+                                        uint64_t size_bytes,
+                                        uint64_t *sizep);
 /* ACPI shutdown, then waits up to 'timeout_s' seconds for the guest to
  * power off; if it did not, destroys it and sets '*forcedp' (a paused VM,
  * which cannot act on ACPI, at once).  'graceful_only': never destroys;
