@@ -492,6 +492,17 @@ lq_vm_spec_validate(const struct lq_vm_spec *s, bool check_paths)
                             " vCPUs (sockets x cores x threads) is more than "
                             "%d", vcpus, MAX_VCPUS);
     }
+    if (s->max_cpu_cores && s->max_cpu_cores < s->cpu_cores) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.maxCpuCores: %"PRIu32
+                            " is less than cpuCores %"PRIu32,
+                            s->max_cpu_cores, s->cpu_cores);
+    }
+    if ((uint64_t) s->cpu_sockets * s->max_cpu_cores * s->cpu_threads
+        > MAX_VCPUS) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.maxCpuCores: more "
+                            "than %d vCPUs (sockets x cores x threads)",
+                            MAX_VCPUS);
+    }
     if (s->memory_mib < MIN_MEMORY_MIB || s->memory_mib > MAX_MEMORY_MIB) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "spec.memoryMib: expected "
                             "%d..%u, got %"PRIu64, MIN_MEMORY_MIB,
@@ -569,6 +580,10 @@ lq_vm_spec_fingerprint(const struct lq_vm_spec *s, char hex[41])
     fp_str(&ds, "initrd", s->initrd_path);
     fp_str(&ds, "cmdline", s->kernel_cmdline);
     fp_str(&ds, "serial", s->serial_log_path);
+    if (s->max_cpu_cores > s->cpu_cores) {
+        /* Only when set: older VMs keep their fingerprints. */
+        ds_put_format(&ds, "maxcores:%"PRIu32";", s->max_cpu_cores);
+    }
     for (size_t i = 0; i < s->n_disks; i++) {
         const struct lq_disk_spec *d = &s->disks[i];
         fp_str(&ds, "disk", d->id);
@@ -649,6 +664,12 @@ static void
 w_attr(struct writer *w, const char *name, const char *value)
 {
     w->failed |= xmlTextWriterWriteAttribute(w->w, X(name), X(value)) < 0;
+}
+
+static void
+w_text(struct writer *w, const char *text)
+{
+    w->failed |= xmlTextWriterWriteString(w->w, X(text)) < 0;
 }
 
 static void
@@ -1308,15 +1329,27 @@ lq_domain_xml(const struct lq_vm_spec *s, const char *vnc_password)
         w_empty(&w, "access", "mode", "shared");
         w_end(&w);
     }
+    /* Hot-add: the topology and <vcpu> are the maximum, 'current' the
+     * vCPUs the guest boots with (libvirt plugs the rest later). */
+    uint32_t max_cores = s->max_cpu_cores > s->cpu_cores ? s->max_cpu_cores
+                                                         : s->cpu_cores;
     snprintf(num, sizeof num, "%"PRIu32,
-             s->cpu_sockets * s->cpu_cores * s->cpu_threads);
-    w_text_element(&w, "vcpu", num);
+             s->cpu_sockets * max_cores * s->cpu_threads);
+    w_start(&w, "vcpu");
+    if (max_cores > s->cpu_cores) {
+        char cur[16];
+        snprintf(cur, sizeof cur, "%"PRIu32,
+                 s->cpu_sockets * s->cpu_cores * s->cpu_threads);
+        w_attr(&w, "current", cur);
+    }
+    w_text(&w, num);
+    w_end(&w);
     write_cpu_model(&w, s);
     w_start(&w, "topology");
     snprintf(num, sizeof num, "%"PRIu32, s->cpu_sockets);
     w_attr(&w, "sockets", num);
     w_attr(&w, "dies", "1");
-    snprintf(num, sizeof num, "%"PRIu32, s->cpu_cores);
+    snprintf(num, sizeof num, "%"PRIu32, max_cores);
     w_attr(&w, "cores", num);
     snprintf(num, sizeof num, "%"PRIu32, s->cpu_threads);
     w_attr(&w, "threads", num);

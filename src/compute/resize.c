@@ -10,8 +10,10 @@
  *   else of the domain changes; its metadata (and so CreateVM's
  *   fingerprint) stays, so the create that made the VM is still
  *   idempotent.
- * - Only stopped VMs: online hot-add needs maximum vCPUs and memory slots
- *   reserved at create, which CreateVM does not offer yet.
+ * - A running VM gets vCPUs plugged within the maximum CreateVM reserved
+ *   (maxCpuCores: <vcpu current>), as Proxmox's vCPU hotplug; memory
+ *   changes need a stop (hot-add would need DIMM slots and maxMemory
+ *   reserved at create, not offered yet).
  * - ResizeDisk of a running VM, as Nova's extend of an attached volume:
  *   the pool grows the volume (RBD, LVM, iSCSI: a device or image QEMU
  *   only reads and writes), then virDomainBlockResize tells QEMU, which
@@ -90,6 +92,16 @@ set_memory(xmlNodePtr n, uint64_t kib)
     }
 }
 
+/* <vcpu>'s text: the most vCPUs of the domain. */
+static unsigned long
+old_vcpus_max(xmlNodePtr vcpu)
+{
+    xmlChar *text = xmlNodeGetContent(vcpu);
+    unsigned long max = text ? strtoul((const char *) text, NULL, 10) : 0;
+    xmlFree(text);
+    return max;
+}
+
 static struct lq_error *
 edit(xmlDocPtr doc, const char *id, const struct resize_aux *a)
 {
@@ -115,9 +127,23 @@ edit(xmlDocPtr doc, const char *id, const struct resize_aux *a)
                                 "vCPUs, more than %d", sockets, a->cores,
                                 threads, vcpus, LQ_MAX_VCPUS);
         }
-        set_text(vcpu, vcpus);
-        if (topo) {
-            set_uint_prop(topo, "cores", a->cores);
+        xmlChar *cur = xmlGetProp(vcpu, X("current"));
+        if (cur) {
+            /* Made for hot-add: the topology is the maximum.  Within it
+             * only 'current' moves; beyond it the maximum grows. */
+            old_vcpus = strtoul((const char *) cur, NULL, 10);
+            xmlFree(cur);
+            if (vcpus < old_vcpus_max(vcpu)) {
+                set_uint_prop(vcpu, "current", vcpus);
+            } else {
+                xmlUnsetProp(vcpu, X("current"));
+            }
+        }
+        if (!xmlHasProp(vcpu, X("current"))) {
+            set_text(vcpu, vcpus);
+            if (topo) {
+                set_uint_prop(topo, "cores", a->cores);
+            }
         }
         /* Multiqueue NICs had one queue per vCPU. */
         xmlNodePtr devices = child(dom, "devices");
@@ -151,6 +177,52 @@ edit(xmlDocPtr doc, const char *id, const struct resize_aux *a)
     return NULL;
 }
 
+/* A running VM: vCPUs plugged or unplugged within the maximum it was made
+ * with (maxCpuCores), in the live and the persistent definition; then,
+ * if its agent listens, onlined in the guest (guest-set-vcpus).  Memory
+ * needs a stopped VM. */
+static struct lq_error *
+resize_running(virDomainPtr dom, const char *id, const struct resize_aux *a)
+{
+    if (a->memory_mib) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "memoryMib: VM %s is "
+                            "running: memory changes need a stopped VM", id);
+    }
+    char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+    xmlDocPtr doc = xml ? xmlReadMemory(xml, strlen(xml), "domain.xml",
+                                        NULL, XML_PARSE_NONET) : NULL;
+    free(xml);
+    if (!doc) {
+        return compute_virt_error("reading the definition of VM", id);
+    }
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    xmlNodePtr topo = child(child(root, "cpu"), "topology");
+    unsigned long sockets = uint_prop(topo, "sockets", 1);
+    unsigned long threads = uint_prop(topo, "threads", 1);
+    unsigned long max = old_vcpus_max(child(root, "vcpu"));
+    xmlFreeDoc(doc);
+    unsigned long vcpus = sockets * a->cores * threads;
+    if (vcpus > max) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "cpuCores: VM %s is "
+                            "running with at most %lu vCPUs (%lu cores per "
+                            "socket, spec.maxCpuCores): stop it to go beyond",
+                            id, max, max / sockets / threads);
+    }
+    if (virDomainSetVcpusFlags(dom, vcpus, VIR_DOMAIN_AFFECT_LIVE
+                               | VIR_DOMAIN_AFFECT_CONFIG) < 0) {
+        return compute_virt_error("changing the vCPUs of running VM", id);
+    }
+    VLOG_INFO("VM %s: %lu vCPUs, live", id, vcpus);
+    if (compute_agent_connected(dom)
+        && virDomainSetVcpusFlags(dom, vcpus, VIR_DOMAIN_VCPU_GUEST) < 0) {
+        /* The vCPUs are there; a guest that does not online them itself
+         * (udev) can do it later. */
+        VLOG_WARN("VM %s: the guest agent did not online %lu vCPUs: %s",
+                  id, vcpus, virGetLastErrorMessage());
+    }
+    return NULL;
+}
+
 static struct lq_error *
 resize_op(virDomainPtr dom, const char *id, void *aux_)
 {
@@ -160,9 +232,7 @@ resize_op(virDomainPtr dom, const char *id, void *aux_)
         return compute_virt_error("reading the state of VM", id);
     }
     if (active) {
-        return lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s is running: "
-                            "UpdateVM changes a stopped VM's CPU and memory "
-                            "(StopVM first)", id);
+        return resize_running(dom, id, a);
     }
     /* SECURE: the VNC password must survive the redefinition. */
     char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE

@@ -272,6 +272,7 @@ parse_cpu(const VMSpec *m, struct lq_vm_spec *s)
     s->cpu_sockets = m->cpu_sockets ? m->cpu_sockets : 1;
     s->cpu_cores = m->cpu_cores ? m->cpu_cores : 1;
     s->cpu_threads = m->cpu_threads_per_core ? m->cpu_threads_per_core : 1;
+    s->max_cpu_cores = m->max_cpu_cores;
     if (!m->memory_mib) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "spec.memoryMib: required, "
                             "a positive number of MiB");

@@ -126,6 +126,44 @@ test_xml_required_elements(void **state OVS_UNUSED)
     lq_vm_spec_clear(&s);
 }
 
+/* vCPU hot-add: the topology and <vcpu> are the maximum, 'current' what
+ * the guest boots with; the fingerprint changes only when it is set. */
+static void
+test_xml_vcpu_hot_add(void **state OVS_UNUSED)
+{
+    struct lq_vm_spec s;
+    base_spec(&s);
+    char before[41], after[41];
+    lq_vm_spec_fingerprint(&s, before);
+    s.max_cpu_cores = 1;                /* = cpuCores: no hot-add */
+    lq_vm_spec_fingerprint(&s, after);
+    assert_string_equal(before, after);
+    s.cpu_sockets = 2;
+    s.max_cpu_cores = 4;
+    assert_null(lq_vm_spec_validate(&s, false));
+    lq_vm_spec_fingerprint(&s, after);
+    assert_string_not_equal(before, after);
+    char *xml = lq_domain_xml(&s, NULL);
+    assert_xpath(xml, "/domain/vcpu", "8");
+    assert_xpath(xml, "/domain/vcpu/@current", "2");
+    assert_xpath(xml, "/domain/cpu/topology/@cores", "4");
+    free(xml);
+
+    s.cpu_cores = 5;
+    struct lq_error *e = lq_vm_spec_validate(&s, false);
+    assert_non_null(e);
+    assert_string_equal(e->message, "spec.maxCpuCores: 4 is less than "
+                        "cpuCores 5");
+    lq_error_free(e);
+    s.cpu_cores = 1;
+    s.max_cpu_cores = 1000;
+    e = lq_vm_spec_validate(&s, false);
+    assert_non_null(e);
+    assert_true(!strncmp(e->message, "spec.maxCpuCores: more than", 27));
+    lq_error_free(e);
+    lq_vm_spec_clear(&s);
+}
+
 static void
 test_xml_disks(void **state OVS_UNUSED)
 {
@@ -1171,6 +1209,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xml_required_elements),
+        cmocka_unit_test(test_xml_vcpu_hot_add),
         cmocka_unit_test(test_xml_disks),
         cmocka_unit_test(test_xml_platform),
         cmocka_unit_test(test_xml_escaping),

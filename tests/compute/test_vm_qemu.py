@@ -71,14 +71,15 @@ class QemuGuestTest(unittest.TestCase):
         self.assertEqual(status, 200, "%s: %s" % (method, body))
         return body
 
-    def create(self, name, cmdline_extra=""):
+    def create(self, name, cmdline_extra="", **spec):
         vm_id = str(uuid.uuid4())
         request = {
             "vmId": vm_id, "name": name,
-            "spec": {"cpuCores": 1, "memoryMib": 256,
-                     "kernelPath": self.kernel, "initrdPath": self.initrd,
-                     "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline_extra,
-                     "serialLog": True},
+            "spec": dict({"cpuCores": 1, "memoryMib": 256,
+                          "kernelPath": self.kernel, "initrdPath": self.initrd,
+                          "kernelCmdline": "console=ttyS0 panic=-1 "
+                                           + cmdline_extra,
+                          "serialLog": True}, **spec),
             "labels": {"test": "qemu", "role": name},
         }
         body = self.ok("CreateVM", request)
@@ -493,8 +494,41 @@ class QemuGuestTest(unittest.TestCase):
         self.assertIn("smp: Brought up 1 node, 2 CPUs", self.serial(log))
         usage = self.ok("GetVMStatus", {"vmId": vm})["resourceUsage"]
         self.assertEqual(int(usage["memoryTotalBytes"]), 320 << 20)
-        status, body = self.call("UpdateVM", {"vmId": vm, "cpuCores": 1})
+        # Running: memory needs a stop; vCPUs beyond the maximum it was
+        # made with too.
+        status, body = self.call("UpdateVM", {"vmId": vm, "memoryMib": 256})
         self.assertEqual(body.get("code"), "failed_precondition", body)
+        self.assertTrue(body["message"].startswith("memoryMib: VM"), body)
+        status, body = self.call("UpdateVM", {"vmId": vm, "cpuCores": 3})
+        self.assertEqual(body.get("code"), "failed_precondition", body)
+        self.assertIn("running with at most 2 vCPUs", body["message"])
+
+    def test_vcpu_hot_add(self):
+        """A VM made with maxCpuCores boots with cpuCores; UpdateVM of the
+        running VM plugs a vCPU the guest kernel sees arrive (ACPI CPU
+        hotplug), in the live and the persistent definition."""
+        status, body = self.call("CreateVM", {"name": "lq-bad", "spec": {
+            "memoryMib": 64, "cpuCores": 2, "maxCpuCores": 1}})
+        self.assertEqual(body.get("code"), "invalid_argument", body)
+        self.assertTrue(body["message"].startswith(
+            "spec.maxCpuCores: 1 is less than cpuCores 2"), body)
+        vm, log, req = self.create("lq-hotcpu", maxCpuCores=2)
+        self.addCleanup(self.cleanup, vm)
+        xml = self.libvirt.virsh("dumpxml", vm).stdout
+        self.assertRegex(xml, r"<vcpu [^>]*current='1'>2</vcpu>")
+        self.ok("StartVM", {"vmId": vm})
+        wait_for(lambda: "LQ-GUEST-BOOTED" in self.serial(log), 120,
+                 "the guest:\n" + self.serial(log)[-2000:])
+        self.assertIn("smp: Brought up 1 node, 1 CPU", self.serial(log))
+        st = self.ok("UpdateVM", {"vmId": vm, "cpuCores": 2})
+        self.assertEqual(st["state"], "POWER_STATE_RUNNING")
+        wait_for(lambda: "CPU1 has been hot-added" in self.serial(log), 60,
+                 "the hot-added CPU:\n" + self.serial(log)[-2000:])
+        for scope in ("--live", "--config"):
+            out = self.libvirt.virsh("vcpucount", vm, scope,
+                                     "--active").stdout
+            self.assertEqual(out.strip(), "2", scope)
+        self.assertFalse(self.ok("CreateVM", req)["created"])
 
     def test_console_websocket(self):
         """GetConsole answers a one-time token for the WebSocket on the

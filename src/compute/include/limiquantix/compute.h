@@ -208,6 +208,7 @@ struct lq_vm_spec {
     char id[37];                /* Domain UUID, lower-case. */
     char *name;                 /* Domain name. */
     uint32_t cpu_sockets, cpu_cores, cpu_threads;   /* Each >= 1. */
+    uint32_t max_cpu_cores;     /* Hot-add up to this; 0: cpu_cores. */
     uint64_t memory_mib;
     char *kernel_path;          /* Direct kernel boot; NULL: boot from disk. */
     char *initrd_path;          /* NULL: none. */
@@ -425,8 +426,9 @@ struct lq_error *lq_compute_create_vm(struct lq_compute *,
                                       struct lq_vm_status *status,
                                       bool *createdp);
 struct lq_error *lq_compute_start_vm(struct lq_compute *, const char *id);
-/* A stopped VM's vCPUs per socket ('cores') and memory; 0 leaves one
- * unchanged.  failed_precondition while it runs. */
+/* A VM's vCPUs per socket ('cores') and memory; 0 leaves one unchanged.
+ * A running VM: vCPUs only, within the maximum it was made with
+ * (max_cpu_cores); else failed_precondition. */
 struct lq_error *lq_compute_update_vm(struct lq_compute *, const char *id,
                                       uint32_t cores, uint64_t memory_mib);
 /* Grows the volume of disk 'disk_id' of VM 'id' to 'size_bytes'; when
