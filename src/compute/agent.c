@@ -59,34 +59,7 @@ lq_guest_info_clear(struct lq_guest_info *g)
     memset(g, 0, sizeof *g);
 }
 
-static xmlNodePtr
-child(xmlNodePtr n, const char *name)
-{
-    for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE && !xmlStrcmp(c->name, X(name))) {
-            return c;
-        }
-    }
-    return NULL;
-}
 
-static bool
-prop_is(xmlNodePtr n, const char *name, const char *value)
-{
-    xmlChar *v = n ? xmlGetProp(n, X(name)) : NULL;
-    bool is = v && !xmlStrcmp(v, X(value));
-    xmlFree(v);
-    return is;
-}
-
-static char *
-prop_dup(xmlNodePtr n, const char *name)
-{
-    xmlChar *v = n ? xmlGetProp(n, X(name)) : NULL;
-    char *s = v ? xstrdup((const char *) v) : NULL;
-    xmlFree(v);
-    return s;
-}
 
 /* Calls 'fn' on each element of /domain/devices named 'name'. */
 static void
@@ -97,8 +70,8 @@ for_each_device(virDomainPtr dom, const char *name,
     xmlDocPtr doc = xml ? xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
                                         XML_PARSE_NONET) : NULL;
     free(xml);
-    xmlNodePtr devices = doc ? child(xmlDocGetRootElement(doc), "devices")
-                             : NULL;
+    xmlNodePtr devices = compute_xml_child(
+        doc ? xmlDocGetRootElement(doc) : NULL, "devices");
     for (xmlNodePtr d = devices ? devices->children : NULL; d; d = d->next) {
         if (d->type == XML_ELEMENT_NODE && !xmlStrcmp(d->name, X(name))) {
             fn(d, aux);
@@ -110,9 +83,9 @@ for_each_device(virDomainPtr dom, const char *name,
 static void
 channel_connected(xmlNodePtr channel, void *connectedp)
 {
-    xmlNodePtr target = child(channel, "target");
-    if (prop_is(target, "name", LQ_QEMU_AGENT_CHANNEL)
-        && prop_is(target, "state", "connected")) {
+    xmlNodePtr target = compute_xml_child(channel, "target");
+    if (compute_xml_prop_is(target, "name", LQ_QEMU_AGENT_CHANNEL)
+        && compute_xml_prop_is(target, "state", "connected")) {
         *(bool *) connectedp = true;
     }
 }
@@ -135,8 +108,8 @@ static void
 interface_mac(xmlNodePtr iface, void *nm_)
 {
     struct nic_macs *nm = nm_;
-    char *mac = prop_dup(child(iface, "mac"), "address");
-    char *alias = prop_dup(child(iface, "alias"), "name");
+    char *mac = compute_xml_prop(compute_xml_child(iface, "mac"), "address");
+    char *alias = compute_xml_prop(compute_xml_child(iface, "alias"), "name");
     if (mac && alias && !strncmp(alias, "ua-lqn-", 7)) {
         for (char *p = mac; *p; p++) {
             *p = tolower((unsigned char) *p);

@@ -266,6 +266,117 @@ lq_cidata_write_iso(const struct lq_cidata_files *f, const char *path)
                : NULL;
 }
 
+/* ---- Reading a seed back (CloneVM) --------------------------------------- */
+
+/* The whole of file 'name' at the root of 'image' (at most MAX_SEED_FILE
+ * bytes) into '*textp'; NULL with no such file. */
+#define MAX_SEED_FILE (256 * 1024)
+static int
+read_file(IsoImage *image, const char *name, char **textp)
+{
+    IsoNode *node = NULL;
+    *textp = NULL;
+    if (iso_dir_get_node(iso_image_get_root(image), name, &node) != 1) {
+        return 0;
+    }
+    if (iso_node_get_type(node) != LIBISO_FILE) {
+        return (int) ISO_WRONG_ARG_VALUE;
+    }
+    IsoStream *stream = iso_file_get_stream((IsoFile *) node);
+    off_t size = iso_stream_get_size(stream);
+    if (size < 0 || size > MAX_SEED_FILE) {
+        return (int) ISO_FILE_TOO_BIG;
+    }
+    int r = iso_stream_open(stream);
+    if (r < 0) {
+        return r;
+    }
+    char *text = xmalloc(size + 1);
+    size_t got = 0;
+    while (got < (size_t) size) {
+        r = iso_stream_read(stream, text + got, size - got);
+        if (r <= 0) {
+            break;
+        }
+        got += r;
+    }
+    iso_stream_close(stream);
+    if (r < 0 || got != (size_t) size) {
+        free(text);
+        return r < 0 ? r : (int) ISO_FILE_READ_ERROR;
+    }
+    text[size] = '\0';
+    *textp = text;
+    return 0;
+}
+
+struct lq_error *
+lq_cidata_read_iso(const char *path, struct lq_cidata_files *f)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, isofs_init);
+
+    memset(f, 0, sizeof *f);
+    IsoDataSource *src = NULL;
+    IsoReadOpts *opts = NULL;
+    IsoImage *image = NULL;
+    int r = iso_data_source_new_from_file(path, &src);
+    if (r >= 0) {
+        r = iso_read_opts_new(&opts, 0);
+    }
+    if (r >= 0) {
+        r = iso_image_new("cidata", &image);
+    }
+    if (r >= 0) {
+        r = iso_image_import(image, src, opts, NULL);
+    }
+    if (r >= 0) {
+        r = read_file(image, "meta-data", &f->meta_data);
+    }
+    if (r >= 0) {
+        r = read_file(image, "user-data", &f->user_data);
+    }
+    if (r >= 0) {
+        r = read_file(image, "network-config", &f->network_config);
+    }
+    if (image) {
+        iso_image_unref(image);
+    }
+    if (opts) {
+        iso_read_opts_free(opts);
+    }
+    if (src) {
+        iso_data_source_unref(src);
+    }
+    if (r >= 0 && (!f->meta_data || !f->user_data)) {
+        r = (int) ISO_FILE_DOESNT_EXIST;
+    }
+    if (r < 0) {
+        lq_cidata_files_clear(f);
+        return lq_error_new(LQ_INTERNAL, "cannot read the cloud-init seed "
+                            "%s: %s", path, iso_error_to_msg(r));
+    }
+    return NULL;
+}
+
+struct lq_error *
+lq_cidata_reinstance(struct lq_cidata_files *f, const char *id,
+                     const char *hostname)
+{
+    struct json *m = json_from_string(f->meta_data);
+    if (m->type != JSON_OBJECT) {
+        json_destroy(m);
+        return lq_error_new(LQ_FAILED_PRECONDITION, "cloudInit: the source "
+                            "VM's meta-data is its caller's own text, not "
+                            "the node's JSON: give cloudInit for the clone");
+    }
+    json_object_put_string(m, "instance-id", id);
+    json_object_put_string(m, "local-hostname", hostname);
+    free(f->meta_data);
+    f->meta_data = json_text(m, "");
+    return NULL;
+}
+
 /* ---- Validation ----------------------------------------------------------- */
 
 #define MAX_PART (64 * 1024)    /* Nova's limit for user data. */

@@ -499,8 +499,8 @@ lq_compute_list_vms_brief(struct lq_compute *c, struct lq_vm_status **vmsp,
 /* ---- Attachments -------------------------------------------------------- */
 
 /* 8 characters for the VNC password (the protocol's limit). */
-static void
-random_password(char out[9])
+void
+compute_random_password(char out[9])
 {
     static const char chars[] = "abcdefghijkmnpqrstuvwxyz"
                                 "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -720,6 +720,20 @@ unbind_ports(struct lq_compute *c, virDomainPtr dom, const char *id)
 
 /* ---- Create ------------------------------------------------------------- */
 
+struct lq_error *
+compute_check_name_free(virConnectPtr conn, const char *name)
+{
+    virDomainPtr dom = virDomainLookupByName(conn, name);
+    if (dom) {
+        char other[VIR_UUID_STRING_BUFLEN] = "";
+        virDomainGetUUIDString(dom, other);
+        virDomainFree(dom);
+        return lq_error_new(LQ_ALREADY_EXISTS, "name: \"%s\" is used by VM "
+                            "%s", name, other);
+    }
+    return NULL;
+}
+
 static struct lq_error *
 create_locked(struct lq_compute *c, virConnectPtr conn,
               struct lq_vm_spec *spec, struct lq_vm_status *status,
@@ -771,13 +785,9 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
                             "the %u CPUs of this host", vcpus, node.cpus);
     }
 
-    dom = virDomainLookupByName(conn, spec->name);
-    if (dom) {
-        char other[VIR_UUID_STRING_BUFLEN] = "";
-        virDomainGetUUIDString(dom, other);
-        virDomainFree(dom);
-        return lq_error_new(LQ_ALREADY_EXISTS, "name: \"%s\" is used by VM "
-                            "%s", spec->name, other);
+    error = compute_check_name_free(conn, spec->name);
+    if (error) {
+        return error;
     }
 
     error = compute_apply_platform(c, conn, spec);
@@ -805,7 +815,7 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
         return error;
     }
     char password[9];
-    random_password(password);
+    compute_random_password(password);
     char *xml = lq_domain_xml(spec, password);
     if (!xml) {
         compute_remove_owned(c, spec);

@@ -5,6 +5,7 @@
 #define LQ_COMPUTE_IMPL_H 1
 
 #include <libvirt/libvirt.h>
+#include <libxml/tree.h>
 #include "limiquantix/compute.h"
 #include "limiquantix/node.h"
 #include "openvswitch/list.h"
@@ -137,6 +138,19 @@ struct lq_error *compute_agent_freeze(virDomainPtr, const char *id);
 struct lq_error *compute_agent_thaw(virDomainPtr, const char *id);
 /* After a resume: the guest clock from the host's, if an agent listens. */
 void compute_agent_sync_time(virDomainPtr, const char *id);
+/* domain_xml.c: the first element child of 'n' named 'name', or NULL
+ * (also for a NULL 'n'). */
+xmlNodePtr compute_xml_child(xmlNodePtr n, const char *name);
+/* Attribute 'name' of 'n' (malloc'ed), NULL if none (or 'n' NULL); and
+ * whether it is 'value'. */
+char *compute_xml_prop(xmlNodePtr n, const char *name);
+bool compute_xml_prop_is(xmlNodePtr n, const char *name, const char *value);
+/* already_exists naming "name" if a domain other than ours is called
+ * 'name'. */
+struct lq_error *compute_check_name_free(virConnectPtr, const char *name);
+/* devices.c: the attachment of disk or NIC 'id' in 'a', or NULL. */
+const struct lq_vm_attachment *compute_find_attachment(
+    const struct lq_vm_attachment *a, size_t n, const char *id);
 /* Our metadata of 'dom'; not_found if the domain is not ours. */
 struct lq_error *compute_get_metadata(virDomainPtr, const char *id,
                                       struct lq_vm_metadata *);
@@ -146,6 +160,8 @@ struct lq_error *compute_with_vm(
     struct lq_error *(*op)(virDomainPtr, const char *id, void *aux),
     void *aux);
 long long compute_now_ms(void);
+/* A new VNC password (8 characters, the protocol's limit). */
+void compute_random_password(char out[9]);
 /* A disk / NIC about to be added to VM 'vm_id': refused if another VM
  * holds the volume (and one of them writes) or the port; then resolved
  * (resolve.h). */

@@ -301,8 +301,9 @@ detach_device(virDomainPtr dom, const char *id, const char *prefix,
     return e;
 }
 
-static const struct lq_vm_attachment *
-find_attachment(const struct lq_vm_attachment *a, size_t n, const char *id)
+const struct lq_vm_attachment *
+compute_find_attachment(const struct lq_vm_attachment *a, size_t n,
+                        const char *id)
 {
     for (size_t i = 0; i < n; i++) {
         if (!strcmp(a[i].id, id)) {
@@ -318,7 +319,7 @@ detach_disk_op(virDomainPtr dom, const char *id, void *aux_)
     struct attach_aux *aux = aux_;
     struct lq_vm_metadata m;
     struct lq_error *e = compute_get_metadata(dom, id, &m);
-    if (!e && !find_attachment(m.disks, m.n_disks, aux->device_id)) {
+    if (!e && !compute_find_attachment(m.disks, m.n_disks, aux->device_id)) {
         e = lq_error_new(LQ_NOT_FOUND, "diskId: VM %s has no disk %s", id,
                          aux->device_id);
     }
@@ -353,8 +354,8 @@ attach_nic_op(virDomainPtr dom, const char *id, void *aux_)
     if (e) {
         return e;
     }
-    const struct lq_vm_attachment *a = find_attachment(m.nics, m.n_nics,
-                                                       n->id);
+    const struct lq_vm_attachment *a = compute_find_attachment(
+        m.nics, m.n_nics, n->id);
     if (a) {
         bool same = !strcmp(a->ref, n->port_id);
         lq_vm_metadata_clear(&m);
@@ -448,7 +449,7 @@ detach_nic_op(virDomainPtr dom, const char *id, void *aux_)
     bool owned = false;
     struct lq_error *e = compute_get_metadata(dom, id, &m);
     const struct lq_vm_attachment *a = e ? NULL
-        : find_attachment(m.nics, m.n_nics, aux->device_id);
+        : compute_find_attachment(m.nics, m.n_nics, aux->device_id);
     if (!e && !a) {
         e = lq_error_new(LQ_NOT_FOUND, "nicId: VM %s has no NIC %s", id,
                          aux->device_id);

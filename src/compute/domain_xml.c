@@ -464,6 +464,21 @@ validate_labels(const struct lq_label *labels, size_t n)
 }
 
 struct lq_error *
+lq_vm_name_check(const char *name)
+{
+    if (!name || !*name) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "name: required");
+    }
+    if (strlen(name) > MAX_NAME_LEN || has_control_chars(name)
+        || strchr(name, '/')) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "name: expected at most %d "
+                            "bytes without '/' or control characters",
+                            MAX_NAME_LEN);
+    }
+    return NULL;
+}
+
+struct lq_error *
 lq_vm_spec_validate(const struct lq_vm_spec *s, bool check_paths)
 {
     struct lq_error *e;
@@ -471,14 +486,9 @@ lq_vm_spec_validate(const struct lq_vm_spec *s, bool check_paths)
     if (!is_uuid(s->id)) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "id: expected a UUID");
     }
-    if (!s->name || !*s->name) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "name: required");
-    }
-    if (strlen(s->name) > MAX_NAME_LEN || has_control_chars(s->name)
-        || strchr(s->name, '/')) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "name: expected at most %d "
-                            "bytes without '/' or control characters",
-                            MAX_NAME_LEN);
+    e = lq_vm_name_check(s->name);
+    if (e) {
+        return e;
     }
     if (!s->cpu_sockets || !s->cpu_cores || !s->cpu_threads) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "spec.%s: must be at least 1",
@@ -1283,15 +1293,27 @@ lq_nic_xml(const struct lq_nic_spec *n, unsigned int queues)
     return writer_close(&w, buf);
 }
 
-char *
-lq_vm_metadata_xml(const struct lq_vm_metadata *m)
+static char *
+metadata_xml(const struct lq_vm_metadata *m, bool ns)
 {
     struct writer w;
     xmlBufferPtr buf = writer_open(&w);
     if (w.w) {
-        write_vm_element(&w, m, false);
+        write_vm_element(&w, m, ns);
     }
     return writer_close(&w, buf);
+}
+
+char *
+lq_vm_metadata_xml(const struct lq_vm_metadata *m)
+{
+    return metadata_xml(m, false);
+}
+
+char *
+lq_vm_metadata_element_xml(const struct lq_vm_metadata *m)
+{
+    return metadata_xml(m, true);
 }
 
 char *
@@ -1424,6 +1446,35 @@ lq_vm_metadata_clear(struct lq_vm_metadata *m)
         lq_vm_snapshot_free_array(m->snapshots, m->n_snapshots);
         memset(m, 0, sizeof *m);
     }
+}
+
+char *
+compute_xml_prop(xmlNodePtr n, const char *name)
+{
+    xmlChar *v = n ? xmlGetProp(n, X(name)) : NULL;
+    char *s = v ? xstrdup((const char *) v) : NULL;
+    xmlFree(v);
+    return s;
+}
+
+bool
+compute_xml_prop_is(xmlNodePtr n, const char *name, const char *value)
+{
+    xmlChar *v = n ? xmlGetProp(n, X(name)) : NULL;
+    bool is = v && !xmlStrcmp(v, X(value));
+    xmlFree(v);
+    return is;
+}
+
+xmlNodePtr
+compute_xml_child(xmlNodePtr n, const char *name)
+{
+    for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && !xmlStrcmp(c->name, X(name))) {
+            return c;
+        }
+    }
+    return NULL;
 }
 
 /* virDomainGetMetadata() returns our element without its namespace (it

@@ -5,8 +5,8 @@
  * Design decisions:
  * - The persistent definition is edited (libxml2) and defined again, as
  *   `virsh edit` does: <vcpu>, <cpu><topology cores>, <memory>,
- *   <currentMemory>, a single NUMA cell (the DPDK fast path's shared
- *   hugepages) and the NIC queues that followed the vCPU count.  Nothing
+ *   <currentMemory> and the NIC queues that followed the vCPU count
+ *   (domain_xml.c writes no NUMA cells).  Nothing
  *   else of the domain changes; its metadata (and so CreateVM's
  *   fingerprint) stays, so the create that made the VM is still
  *   idempotent.
@@ -45,17 +45,6 @@ struct resize_aux {
     uint32_t cores;             /* 0: unchanged. */
     uint64_t memory_mib;        /* 0: unchanged. */
 };
-
-static xmlNodePtr
-child(xmlNodePtr n, const char *name)
-{
-    for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE && !xmlStrcmp(c->name, X(name))) {
-            return c;
-        }
-    }
-    return NULL;
-}
 
 static unsigned long
 uint_prop(xmlNodePtr n, const char *name, unsigned long dflt)
@@ -106,9 +95,9 @@ static struct lq_error *
 edit(xmlDocPtr doc, const char *id, const struct resize_aux *a)
 {
     xmlNodePtr dom = xmlDocGetRootElement(doc);
-    xmlNodePtr vcpu = child(dom, "vcpu");
-    xmlNodePtr topo = child(child(dom, "cpu"), "topology");
-    xmlNodePtr cell = child(child(child(dom, "cpu"), "numa"), "cell");
+    xmlNodePtr vcpu = compute_xml_child(dom, "vcpu");
+    xmlNodePtr topo = compute_xml_child(compute_xml_child(dom, "cpu"),
+                                        "topology");
     if (!vcpu) {
         return lq_error_new(LQ_INTERNAL, "VM %s: its definition has no "
                             "<vcpu>", id);
@@ -146,12 +135,12 @@ edit(xmlDocPtr doc, const char *id, const struct resize_aux *a)
             }
         }
         /* Multiqueue NICs had one queue per vCPU. */
-        xmlNodePtr devices = child(dom, "devices");
+        xmlNodePtr devices = compute_xml_child(dom, "devices");
         for (xmlNodePtr d = devices ? devices->children : NULL; d;
              d = d->next) {
             xmlNodePtr drv = d->type == XML_ELEMENT_NODE
                              && !xmlStrcmp(d->name, X("interface"))
-                             ? child(d, "driver") : NULL;
+                             ? compute_xml_child(d, "driver") : NULL;
             unsigned long q = uint_prop(drv, "queues", 0);
             if (q && (q == old_vcpus || q > vcpus)) {
                 set_uint_prop(drv, "queues", vcpus);
@@ -159,20 +148,9 @@ edit(xmlDocPtr doc, const char *id, const struct resize_aux *a)
         }
     }
     if (a->memory_mib) {
-        set_memory(child(dom, "memory"), a->memory_mib * 1024);
-        set_memory(child(dom, "currentMemory"), a->memory_mib * 1024);
-    }
-    if (cell) {                 /* We write at most one cell. */
-        if (a->memory_mib) {
-            xmlSetProp(cell, X("unit"), X("KiB"));
-            set_uint_prop(cell, "memory", a->memory_mib * 1024);
-        }
-        if (a->cores) {
-            char cpus[32];
-            snprintf(cpus, sizeof cpus, vcpus > 1 ? "0-%lu" : "0",
-                     vcpus - 1);
-            xmlSetProp(cell, X("cpus"), X(cpus));
-        }
+        set_memory(compute_xml_child(dom, "memory"), a->memory_mib * 1024);
+        set_memory(compute_xml_child(dom, "currentMemory"),
+                   a->memory_mib * 1024);
     }
     return NULL;
 }
@@ -196,10 +174,11 @@ resize_running(virDomainPtr dom, const char *id, const struct resize_aux *a)
         return compute_virt_error("reading the definition of VM", id);
     }
     xmlNodePtr root = xmlDocGetRootElement(doc);
-    xmlNodePtr topo = child(child(root, "cpu"), "topology");
+    xmlNodePtr topo = compute_xml_child(compute_xml_child(root, "cpu"),
+                                        "topology");
     unsigned long sockets = uint_prop(topo, "sockets", 1);
     unsigned long threads = uint_prop(topo, "threads", 1);
-    unsigned long max = old_vcpus_max(child(root, "vcpu"));
+    unsigned long max = old_vcpus_max(compute_xml_child(root, "vcpu"));
     xmlFreeDoc(doc);
     unsigned long vcpus = sockets * a->cores * threads;
     if (vcpus > max) {
@@ -302,7 +281,7 @@ lq_compute_update_vm(struct lq_compute *c, const char *id, uint32_t cores,
     return e;
 }
 
-/* ---- ResizeDisk ---------------------------------------------------------- */
+/* ---- ResizeDisk -------------------------------------------------------- */
 
 struct disk_resize_aux {
     struct lq_compute *c;
@@ -321,15 +300,15 @@ live_disk(const char *xml, const char *disk_id, char **devp, bool *filep)
                                   XML_PARSE_NONET);
     char *alias = xasprintf("ua-lqd-%s", disk_id);
     bool found = false;
-    xmlNodePtr devices = child(doc ? xmlDocGetRootElement(doc) : NULL,
-                               "devices");
+    xmlNodePtr devices = compute_xml_child(
+        doc ? xmlDocGetRootElement(doc) : NULL, "devices");
     for (xmlNodePtr d = devices ? devices->children : NULL; d && !found;
          d = d->next) {
         if (d->type != XML_ELEMENT_NODE || xmlStrcmp(d->name, X("disk"))) {
             continue;
         }
-        xmlChar *name = xmlGetProp(child(d, "alias"), X("name"));
-        xmlChar *dev = xmlGetProp(child(d, "target"), X("dev"));
+        xmlChar *name = xmlGetProp(compute_xml_child(d, "alias"), X("name"));
+        xmlChar *dev = xmlGetProp(compute_xml_child(d, "target"), X("dev"));
         xmlChar *type = xmlGetProp(d, X("type"));
         if (name && dev && !xmlStrcmp(name, X(alias))) {
             *devp = xstrdup((const char *) dev);
@@ -417,10 +396,8 @@ resize_disk_op(virDomainPtr dom, const char *id, void *aux_)
     if (e) {
         return e;
     }
-    const struct lq_vm_attachment *d = NULL;
-    for (size_t i = 0; i < m.n_disks && !d; i++) {
-        d = !strcmp(m.disks[i].id, a->disk_id) ? &m.disks[i] : NULL;
-    }
+    const struct lq_vm_attachment *d = compute_find_attachment(
+        m.disks, m.n_disks, a->disk_id);
     int active = virDomainIsActive(dom);
     if (!d) {
         e = lq_error_new(LQ_NOT_FOUND, "diskId: VM %s has no disk %s", id,

@@ -581,6 +581,20 @@ VM_OP_HANDLER(pause_vm, lq_compute_pause_vm)
 VM_OP_HANDLER(resume_vm, lq_compute_resume_vm)
 VM_OP_HANDLER(delete_vm, lq_compute_delete_vm)
 
+/* The VMStatusResponse of VM 'id' into '*responsep'. */
+static struct lq_error *
+answer_status(struct lq_compute *c, const char *id,
+              ProtobufCMessage **responsep)
+{
+    struct lq_vm_status st;
+    struct lq_error *error = lq_compute_get_vm(c, id, &st);
+    if (!error) {
+        *responsep = &status_message(&st)->base;
+    }
+    lq_vm_status_clear(&st);
+    return error;
+}
+
 static struct lq_error *
 get_vm_status(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req,
               ProtobufCMessage **responsep)
@@ -589,15 +603,7 @@ get_vm_status(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req,
     char id[37];
     struct lq_error *error = rpc_vm_target(((const VMIdRequest *) req)->vm_id, &c,
                                        id);
-    if (!error) {
-        struct lq_vm_status st;
-        error = lq_compute_get_vm(c, id, &st);
-        if (!error) {
-            *responsep = &status_message(&st)->base;
-        }
-        lq_vm_status_clear(&st);
-    }
-    return error;
+    return error ? error : answer_status(c, id, responsep);
 }
 
 static struct lq_error *
@@ -611,15 +617,7 @@ update_vm(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
     if (!error) {
         error = lq_compute_update_vm(c, id, req->cpu_cores, req->memory_mib);
     }
-    if (!error) {
-        struct lq_vm_status st;
-        error = lq_compute_get_vm(c, id, &st);
-        if (!error) {
-            *responsep = &status_message(&st)->base;
-        }
-        lq_vm_status_clear(&st);
-    }
-    return error;
+    return error ? error : answer_status(c, id, responsep);
 }
 
 static struct lq_error *
@@ -641,6 +639,46 @@ resize_disk(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
         r->size_bytes = size;
         *responsep = &r->base;
     }
+    return error;
+}
+
+static struct lq_error *
+clone_vm(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
+         ProtobufCMessage **responsep)
+{
+    const Limiquantix__Node__V1__CloneVMRequest *req = (const void *) req_;
+    struct lq_compute *c;
+    struct lq_clone_request r = { .name = req->name, .linked = req->linked };
+    struct lq_error *error = rpc_compute_get(&c);
+    if (!error) {
+        error = rpc_check_uuid(req->source_vm_id, "sourceVmId", true,
+                               r.source_id);
+    }
+    if (!error) {
+        error = rpc_check_uuid(req->vm_id, "vmId", true, r.id);
+    }
+    if (!error && req->cloud_init) {
+        r.cloud_init = parse_cloud_init(req->cloud_init);
+    }
+    struct lq_vm_status st;
+    memset(&st, 0, sizeof st);
+    bool created = false;
+    if (!error) {
+        error = lq_compute_clone_vm(c, &r, &st, &created);
+    }
+    if (!error) {
+        CreateVMOnNodeResponse *resp = lq_pb_new(
+            &limiquantix__node__v1__create_vmon_node_response__descriptor);
+        resp->vm_id = lq_pb_str(st.id);
+        resp->created = created;
+        resp->message = xasprintf(created ? "VM %s cloned from %s"
+                                  : "VM %s already is this clone of %s",
+                                  st.id, r.source_id);
+        resp->status = status_message(&st);
+        *responsep = &resp->base;
+    }
+    lq_vm_status_clear(&st);
+    lq_cloud_init_free(r.cloud_init);
     return error;
 }
 
@@ -964,6 +1002,7 @@ static const struct lq_rpc_method vm_methods[] = {
                      true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "UpdateVM", update_vm, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "ResizeDisk", resize_disk, true),
+    LQ_RPC_PB_METHOD(NODE_SERVICE, "CloneVM", clone_vm, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "CreateSnapshot", create_snapshot, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "RevertSnapshot", revert_snapshot, true),
     LQ_RPC_PB_METHOD(NODE_SERVICE, "DeleteSnapshot", delete_snapshot, true),

@@ -26,6 +26,35 @@ import lqtest  # noqa: E402
 SANDBOX = os.path.join(HERE, "..", "libvirt", "libvirtd-sandbox")
 BUSYBOX = "/bin/busybox"
 
+# With lq.cidata on the kernel command line: mount the cloud-init seed (a
+# CD-ROM on IDE (pc) whose iso9660 volume is labelled cidata) and print
+# what cloud-init would read from it.
+CIDATA = r"""if $B grep -q lq.cidata /proc/cmdline; then
+    for m in scsi_common scsi_mod libata ata_piix cdrom sr_mod isofs; do
+        $B insmod /lib/$m.ko
+    done
+    $B mkdir -p /cidata
+    n=0
+    while [ $n -lt 100 ]; do
+        for d in /dev/sr*; do
+            [ -b $d ] && $B mount -t iso9660 -o ro $d /cidata 2>/dev/null \
+                && [ -f /cidata/meta-data ] && break 2
+        done
+        n=$((n + 1)); $B sleep 0.2
+    done
+    if [ -f /cidata/meta-data ]; then
+        echo "LQ-CIDATA-FILES $($B ls /cidata | $B tr '\n' ' ')"
+        echo "LQ-CIDATA-MODE $($B stat -c %a /cidata/user-data)"
+        echo "LQ-CIDATA-USERDATA $($B grep -o 'LQ-MARK-[A-Za-z0-9]*' /cidata/user-data)"
+        echo "LQ-CIDATA-KEY $($B grep -o 'ssh-ed25519 [A-Za-z0-9+/=]* [a-z0-9@.-]*' /cidata/meta-data)"
+        echo "LQ-CIDATA-ID $($B grep -o '"instance-id":"[^"]*"' /cidata/meta-data)"
+        echo "LQ-CIDATA-HOST $($B grep -o '"local-hostname":"[^"]*"' /cidata/meta-data)"
+    else
+        echo "LQ-CIDATA-NONE"
+    fi
+fi
+"""
+
 INIT = r"""#!/bin/busybox sh
 B=/bin/busybox
 $B mkdir -p /proc /sys /dev
@@ -48,32 +77,7 @@ else
       $B poweroff -f ) &
     echo "LQ-GUEST-ACPI-READY $PB"
 fi
-if $B grep -q lq.cidata /proc/cmdline; then
-    # The cloud-init seed: a CD-ROM on IDE (pc) whose iso9660 volume is
-    # labelled cidata; print what cloud-init would read from it.
-    for m in scsi_common scsi_mod libata ata_piix cdrom sr_mod isofs; do
-        $B insmod /lib/$m.ko
-    done
-    $B mkdir -p /cidata
-    n=0
-    while [ $n -lt 100 ]; do
-        for d in /dev/sr*; do
-            [ -b $d ] && $B mount -t iso9660 -o ro $d /cidata 2>/dev/null \
-                && [ -f /cidata/meta-data ] && break 2
-        done
-        n=$((n + 1)); $B sleep 0.2
-    done
-    if [ -f /cidata/meta-data ]; then
-        echo "LQ-CIDATA-FILES $($B ls /cidata | $B tr '\n' ' ')"
-        echo "LQ-CIDATA-MODE $($B stat -c %a /cidata/user-data)"
-        echo "LQ-CIDATA-USERDATA $($B grep -o 'LQ-MARK-[A-Za-z0-9]*' /cidata/user-data)"
-        echo "LQ-CIDATA-KEY $($B grep -o 'ssh-ed25519 [A-Za-z0-9+/=]* [a-z0-9@.-]*' /cidata/meta-data)"
-        echo "LQ-CIDATA-HOST $($B grep -o '"local-hostname":"[^"]*"' /cidata/meta-data)"
-    else
-        echo "LQ-CIDATA-NONE"
-    fi
-fi
-for arg in $($B cat /proc/cmdline); do
+""" + CIDATA + r"""for arg in $($B cat /proc/cmdline); do
     case $arg in lq.poweroff_after=*)
         $B sleep ${arg#*=}
         echo "LQ-GUEST-POWERING-OFF"
@@ -139,7 +143,7 @@ for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev \
          virtio_pci failover net_failover virtio_net virtio_blk; do
     $B insmod /lib/$m.ko
 done
-arg() { for a in $($B cat /proc/cmdline); do
+""" + CIDATA + r"""arg() { for a in $($B cat /proc/cmdline); do
     case $a in $1=*) echo ${a#*=};; esac; done; }
 MODE=$(arg lq.disk)
 if [ -n "$MODE" ]; then

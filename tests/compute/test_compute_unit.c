@@ -29,6 +29,7 @@
 #include "util.h"
 
 #define ID "6f1c9a52-0000-4000-8000-000000000001"
+#define ID2 "6f1c9a52-0000-4000-8000-000000000002"
 
 static void
 base_spec(struct lq_vm_spec *s)
@@ -1045,6 +1046,40 @@ test_cloud_init(void **state OVS_UNUSED)
     assert_int_equal(pvd[0], 1);
     assert_memory_equal(pvd + 1, "CD001", 5);
     assert_memory_equal(pvd + 40, "CIDATA ", 7);
+    /* CloneVM reads it back (libisofs) and makes it another instance's:
+     * the same user-data and keys, a new instance-id and hostname. */
+    struct lq_cidata_files back;
+    struct lq_error *re = lq_cidata_read_iso(iso, &back);
+    if (re) {
+        fail_msg("%s", re->message);
+    }
+    assert_string_equal(back.meta_data, f.meta_data);
+    assert_string_equal(back.user_data, f.user_data);
+    assert_null(back.network_config);
+    assert_null(lq_cidata_reinstance(&back, ID2, "web2"));
+    meta = json_from_string(back.meta_data);
+    assert_string_equal(json_string(shash_find_data(json_object(meta),
+                                                    "instance-id")), ID2);
+    assert_string_equal(json_string(shash_find_data(json_object(meta),
+                                                    "local-hostname")),
+                        "web2");
+    assert_int_equal(json_array(shash_find_data(json_object(meta),
+                                                "public-keys"))->n, 1);
+    json_destroy(meta);
+    /* A caller's own YAML meta-data is not rewritten, but refused. */
+    free(back.meta_data);
+    back.meta_data = xstrdup("instance-id: i-1\n");
+    re = lq_cidata_reinstance(&back, ID2, "web2");
+    assert_non_null(re);
+    assert_int_equal(re->code, LQ_FAILED_PRECONDITION);
+    assert_true(!strncmp(re->message, "cloudInit: ", 11));
+    lq_error_free(re);
+    lq_cidata_files_clear(&back);
+    /* Not a seed: an error, nothing read. */
+    re = lq_cidata_read_iso("/proc/self/status", &back);
+    assert_non_null(re);
+    lq_error_free(re);
+    assert_null(back.meta_data);
     unlink(iso);
     rmdir(dir);
     free(iso);

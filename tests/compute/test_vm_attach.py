@@ -39,6 +39,8 @@ from netlib import NET, PORT, SG, Node, new_id  # noqa: E402
 
 VM = "limiquantix.node.v1.NodeDaemonService/"
 VOL = "limiquantix.storage.v1.VolumeService/"
+# lq_vm_device_id()'s namespace (src/compute/domain_xml.c).
+DEVICE_NS = uuid.UUID("bfe66d90-d996-4d58-83e8-39aeba9853b8")
 
 
 
@@ -311,23 +313,29 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
             capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def writing_guest(self, name, vol, pattern):
+        """A running guest that has written LQ-PATTERN-<pattern> to its
+        disk "data", volume 'vol'."""
+        vm = str(uuid.uuid4())
+        log = self.ok(VM + "CreateVM", {
+            "vmId": vm, "name": name,
+            "spec": {"memoryMib": 256, "kernelPath": self.kernel,
+                     "initrdPath": self.initrd,
+                     "kernelCmdline": "console=ttyS0 panic=-1 lq.disk=write "
+                                      "lq.pattern=" + pattern,
+                     "serialLog": True,
+                     "disks": [{"id": "data", "volumeId": vol["id"]}]}}
+        )["status"]["serialLogPath"]
+        self.addCleanup(self.delete_vm, vm)
+        self.ok(VM + "StartVM", {"vmId": vm})
+        self.wait_serial(log, "LQ-GUEST-DISK-WRITTEN")
+        return vm
+
     def test_snapshot_and_revert(self):
         """A VM snapshot is a snapshot of each volume, taken with the VM
         paused; revert (VM stopped) brings back the bytes."""
         vol = self.volume("vm-snap")
-        c = str(uuid.uuid4())
-        log = self.ok(VM + "CreateVM", {
-            "vmId": c, "name": "lq-c",
-            "spec": {"memoryMib": 256, "kernelPath": self.kernel,
-                     "initrdPath": self.initrd,
-                     "kernelCmdline": "console=ttyS0 panic=-1 lq.disk=write "
-                                      "lq.pattern=one",
-                     "serialLog": True,
-                     "disks": [{"id": "data", "volumeId": vol["id"]}]}}
-        )["status"]["serialLogPath"]
-        self.addCleanup(self.delete_vm, c)
-        self.ok(VM + "StartVM", {"vmId": c})
-        self.wait_serial(log, "LQ-GUEST-DISK-WRITTEN")
+        c = self.writing_guest("lq-c", vol, "one")
 
         snap = self.ok(VM + "CreateSnapshot", {"vmId": c, "name": "s1"})
         self.assertEqual([d["volumeId"] for d in snap["disks"]], [vol["id"]])
@@ -374,6 +382,43 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
         self.refused(VM + "CreateSnapshot", {"vmId": d, "name": "s"},
                      "failed_precondition", "disk p of VM %s is a path" % d)
 
+    def test_clone_of_a_paused_vm(self):
+        """CloneVM of a paused VM on Ceph: the snapshot is taken while
+        QEMU holds the image (librbd flushes for it), the full clone is a
+        flattened RBD image with the guest's bytes; the source stays
+        paused.  A VM with a writable image file cannot be cloned."""
+        vol = self.volume("vm-clone-src")
+        src = self.writing_guest("lq-clone-src", vol, "rbdclone")
+        self.ok(VM + "PauseVM", {"vmId": src})
+
+        clone = str(uuid.uuid4())
+        self.addCleanup(self.delete_vm, clone)
+        r = self.ok(VM + "CloneVM", {"sourceVmId": src, "vmId": clone,
+                                     "name": "lq-clone"})
+        self.assertTrue(r["created"], r)
+        self.assertEqual(r["status"]["state"], "POWER_STATE_STOPPED")
+        self.assertEqual(self.ok(VM + "GetVMStatus", {"vmId": src})["state"],
+                         "POWER_STATE_PAUSED")
+        volume = str(uuid.uuid5(DEVICE_NS, "%s/disk/data" % clone))
+        v = self.ok(VOL + "GetVolume", {"id": volume})
+        self.assertEqual(v["poolId"], "sandbox-ceph")
+        self.assertNotIn("parent", v)
+        self.assertEqual(self.ok(VOL + "ListSnapshots", {
+            "volumeId": vol["id"]}).get("snapshots", []), [])
+        self.assertEqual(self.rbd_read(volume, 20), b"LQ-PATTERN-rbdclone\n")
+        self.delete_vm(clone)
+        status, r = self.node.api_status(VOL + "GetVolume", {"id": volume})
+        self.assertEqual(r.get("code"), "not_found", r)
+        self.ok(VOL + "GetVolume", {"id": vol["id"]})   # the caller's stays
+
+        d = str(uuid.uuid4())
+        self.ok(VM + "CreateVM", {"vmId": d, "name": "lq-clone-path", "spec": {
+            "memoryMib": 64, "disks": [{"id": "p", "path": self.raw_file()}]}})
+        self.addCleanup(self.delete_vm, d)
+        self.refused(VM + "CloneVM", {"sourceVmId": d, "vmId": clone,
+                                      "name": "lq-clone"},
+                     "failed_precondition", "disk p of VM %s is a writable "
+                     "image file" % d)
 
     def test_live_migration(self):
         """A running VM with an RBD disk moves to another libvirtd (peer to

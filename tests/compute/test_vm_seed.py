@@ -34,6 +34,7 @@ VOL = "limiquantix.storage.v1.VolumeService/"
 # lq_vm_device_id()'s namespace (src/compute/domain_xml.c).
 DEVICE_NS = uuid.UUID("bfe66d90-d996-4d58-83e8-39aeba9853b8")
 BRIDGE = "br-lqseed"
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIClonedKeyForTheCloneTest lq@clone"
 
 
 def device_id(vm, kind, dev):
@@ -537,6 +538,214 @@ class SeedGuestTest(computetest.SerialMixin, unittest.TestCase):
         status, r = node.api_status(VOL + "GetVolume", {"id": clone})
         self.assertEqual(r.get("code"), "not_found", r)
         node.api(VOL + "GetVolume", {"id": "seed-image"})
+
+    # ---- CloneVM --------------------------------------------------------
+
+    def clone_source(self, vm, net, name, cmdline="", user_data=None):
+        """A stopped VM to clone: a 16 MiB volume disk whose first bytes
+        are LQ-PATTERN-clone, a NIC by network, a seed, a serial log."""
+        spec = {"cpuCores": 1, "memoryMib": 256,
+                "kernelPath": self.kernel, "initrdPath": self.initrd,
+                "kernelCmdline": "console=ttyS0 panic=-1 " + cmdline,
+                "serialLog": True,
+                "disks": [{"id": "root", "sizeGib": "1"}],
+                "nics": [{"id": "eth0", "network": net}],
+                "cloudInit": {"userData": user_data or
+                              "#cloud-config\n# LQ-MARK-clonesrc\n",
+                              "hostname": "clone-source",
+                              "sshAuthorizedKeys": [SSH_KEY]}}
+        self.addCleanup(self.node.api_status, VM + "DeleteVM", {"vmId": vm})
+        self.addCleanup(self.node.api_status, VM + "ForceStopVM",
+                        {"vmId": vm})
+        r = self.node.api(VM + "CreateVM", {"vmId": vm, "name": name,
+                                            "spec": spec})
+        volume = device_id(vm, "disk", "root")
+        pattern = os.path.join(self.tmp, "clone-pattern")
+        with open(pattern, "wb") as f:
+            f.write(b"LQ-PATTERN-clone\n")
+        subprocess.run(["qemu-io", "-f", "qcow2", "-c",
+                        "write -s %s 0 17" % pattern,
+                        os.path.join(self.pool_dir, "lq-%s.qcow2" % volume)],
+                       check=True, capture_output=True)
+        return r["status"]["serialLogPath"], volume
+
+    def clone(self, body, code=None, prefix=""):
+        status, r = self.node.api_status(VM + "CloneVM", body)
+        if code is None:
+            self.assertEqual(status, 200, r)
+            self.addCleanup(self.node.api_status, VM + "DeleteVM",
+                            {"vmId": body["vmId"]})
+            self.addCleanup(self.node.api_status, VM + "ForceStopVM",
+                            {"vmId": body["vmId"]})
+        else:
+            self.assertEqual(r.get("code"), code, (body, r))
+            self.assertTrue(r["message"].startswith(prefix),
+                            "expected %r..., got %r" % (prefix, r["message"]))
+        return r
+
+    def pool_files(self):
+        return sorted(os.listdir(self.pool_dir))
+
+    def test_clone(self):
+        """CloneVM (virt-clone, Proxmox's clone): a running source is
+        refused; a full clone of the stopped one boots reading the
+        source's bytes from its own flattened volume, gets a new port
+        (MAC, address) on the same network with the same groups and a new
+        cloud-init instance keeping the user-data; a linked clone is an
+        overlay of a snapshot the source's volume keeps; bad requests
+        leave nothing behind."""
+        node = self.node
+        net = node.api(NET + "CreateNetwork", {
+            "id": new_id(), "name": "seedclone",
+            "subnets": [{"cidr": "10.81.0.0/24"}]})
+        self.addCleanup(node.api_status, NET + "DeleteNetwork",
+                        {"id": net["id"]})
+        src = str(uuid.uuid4())
+        src_log, src_volume = self.clone_source(
+            src, net["id"], "clone-src", "lq.disk=read lq.cidata")
+        src_port = node.api(PORT + "GetPort",
+                            {"id": device_id(src, "nic", "eth0")})
+
+        node.api(VM + "StartVM", {"vmId": src})
+        self.wait_serial(src_log, "LQ-GUEST-DISK-READ LQ-PATTERN-clone")
+        self.wait_serial(src_log, '"instance-id":"%s"' % src)
+        full = str(uuid.uuid4())
+        self.clone({"sourceVmId": src, "vmId": full, "name": "clone-full"},
+                   "failed_precondition", "sourceVmId: VM %s is running" % src)
+        node.api(VM + "ForceStopVM", {"vmId": src})
+
+        # Refused before anything is made.
+        files = self.pool_files()
+        n_ports = len(node.api(PORT + "ListPorts", {"networkId": net["id"]})
+                      ["ports"])
+        self.clone({"sourceVmId": src, "vmId": src, "name": "x"},
+                   "invalid_argument", "vmId: the clone needs an id")
+        self.clone({"sourceVmId": src, "vmId": full, "name": "clone-src"},
+                   "already_exists", 'name: "clone-src" is used by VM')
+        self.clone({"sourceVmId": str(uuid.uuid4()), "vmId": full,
+                    "name": "clone-full"}, "not_found", "sourceVmId: no VM")
+        self.clone({"sourceVmId": "nope", "vmId": full, "name": "c"},
+                   "invalid_argument", "sourceVmId:")
+        self.clone({"sourceVmId": src, "vmId": full, "name": "clone-full",
+                    "cloudInit": {"userData": "#cloud-config\n",
+                                  "password": "pw"}},
+                   "invalid_argument", "cloudInit.")
+        self.assertEqual(self.pool_files(), files)
+        self.assertEqual(len(node.api(PORT + "ListPorts", {
+            "networkId": net["id"]})["ports"]), n_ports)
+        self.assertFalse(node.api(VOL + "GetVolume", {"id": src_volume})
+                         .get("snapshots"))
+
+        # A full clone: its own volume (no parent, the snapshot gone), a
+        # new port, a new instance.  Again: the same clone.
+        body = {"sourceVmId": src, "vmId": full, "name": "clone-full"}
+        r = self.clone(body)
+        self.assertTrue(r["created"], r)
+        self.assertFalse(self.clone(body)["created"])
+        self.clone(dict(body, name="clone-other"), "already_exists", "vmId:")
+        volume = device_id(full, "disk", "root")
+        v = node.api(VOL + "GetVolume", {"id": volume})
+        self.assertNotIn("parent", v)
+        self.assertFalse(node.api(VOL + "GetVolume", {"id": src_volume})
+                         .get("snapshots"))
+        info = json.loads(subprocess.run(
+            ["qemu-img", "info", "--output=json",
+             os.path.join(self.pool_dir, "lq-%s.qcow2" % volume)],
+            check=True, capture_output=True, text=True).stdout)
+        self.assertNotIn("backing-filename", info)
+        port = node.api(PORT + "GetPort",
+                        {"id": device_id(full, "nic", "eth0")})
+        self.assertEqual(port["networkId"], net["id"])
+        self.assertEqual(port["securityGroupIds"],
+                         src_port["securityGroupIds"])
+        self.assertNotEqual(port["macAddress"], src_port["macAddress"])
+        self.assertNotEqual(port["fixedIps"], src_port["fixedIps"])
+        uri = ("qemu:///system?socket=%s/libvirt/sock/libvirt-sock"
+               % node.sandbox)
+        xml = subprocess.run(["virsh", "-c", uri, "dumpxml", full],
+                             capture_output=True, text=True).stdout
+        self.assertIn("<mac address='%s'/>" % port["macAddress"], xml)
+        self.assertIn("<parameters interfaceid='%s'/>" % port["id"], xml)
+        self.assertNotIn(src_volume, xml)
+        self.assertNotIn(src, xml)
+        log = r["status"]["serialLogPath"]
+        self.assertNotEqual(log, src_log)
+        node.api(VM + "StartVM", {"vmId": full})
+        self.wait_serial(log, "LQ-GUEST-DISK-READ LQ-PATTERN-clone")
+        self.wait_serial(log, "LQ-CIDATA-USERDATA LQ-MARK-clonesrc")
+        self.wait_serial(log, '"instance-id":"%s"' % full)
+        self.wait_serial(log, '"local-hostname":"clone-full"')
+        self.wait_serial(log, "LQ-CIDATA-KEY " + SSH_KEY)
+        self.wait_serial(log, "LQ-GUEST-DHCP %s/"
+                         % port["fixedIps"][0]["ipAddress"])
+        node.api(VM + "ForceStopVM", {"vmId": full})
+        node.api(VM + "DeleteVM", {"vmId": full})
+        for kind, method, obj in (("disk", VOL + "GetVolume", volume),
+                                  ("nic", PORT + "GetPort", port["id"])):
+            status, r = node.api_status(method, {"id": obj})
+            self.assertEqual(r.get("code"), "not_found", (kind, r))
+
+        # A linked clone with a seed of its own: an overlay of the
+        # snapshot, which stays with the source's volume.
+        linked = str(uuid.uuid4())
+        r = self.clone({"sourceVmId": src, "vmId": linked,
+                        "name": "clone-linked", "linked": True,
+                        "cloudInit": {"userData":
+                                      "#cloud-config\n# LQ-MARK-linked\n"}})
+        volume = device_id(linked, "disk", "root")
+        snap = device_id(linked, "clone-snapshot", "root")
+        self.addCleanup(node.api_status, VOL + "DeleteSnapshot",
+                        {"volumeId": src_volume, "id": snap})
+        v = node.api(VOL + "GetVolume", {"id": volume})
+        self.assertEqual((v["parent"]["volumeId"], v["parent"]["snapshotId"]),
+                         (src_volume, snap), v)
+        log = r["status"]["serialLogPath"]
+        node.api(VM + "StartVM", {"vmId": linked})
+        self.wait_serial(log, "LQ-GUEST-DISK-READ LQ-PATTERN-clone")
+        self.wait_serial(log, "LQ-CIDATA-USERDATA LQ-MARK-linked")
+        self.wait_serial(log, '"instance-id":"%s"' % linked)
+        node.api(VM + "ForceStopVM", {"vmId": linked})
+        node.api(VM + "DeleteVM", {"vmId": linked})
+        status, r = node.api_status(VOL + "GetVolume", {"id": volume})
+        self.assertEqual(r.get("code"), "not_found", r)
+        node.api(VOL + "DeleteSnapshot", {"volumeId": src_volume, "id": snap})
+        node.api(VM + "GetVMStatus", {"vmId": src})     # the source stays
+
+    def test_clone_failure_leaves_nothing(self):
+        """A clone whose port cannot be made (its network has no free
+        address) is undone: no domain, no volume, no snapshot, no port."""
+        node = self.node
+        net = node.api(NET + "CreateNetwork", {
+            "id": new_id(), "name": "seedclonefull",
+            "subnets": [{"cidr": "10.82.0.0/29"}]})
+        self.addCleanup(node.api_status, NET + "DeleteNetwork",
+                        {"id": net["id"]})
+        src = str(uuid.uuid4())
+        _, src_volume = self.clone_source(src, net["id"], "clone-src-full")
+        for _ in range(8):      # the rest of the subnet taken
+            status, r = node.api_status(PORT + "CreatePort", {
+                "id": new_id(), "networkId": net["id"]})
+            if status != 200:
+                break
+            self.addCleanup(node.api_status, PORT + "DeletePort",
+                            {"id": r["id"]})
+        self.assertIn("no free address", r.get("message", ""), r)
+        full_code = r["code"]
+        files = self.pool_files()
+        clone = str(uuid.uuid4())
+        self.clone({"sourceVmId": src, "vmId": clone,
+                    "name": "clone-nowhere"}, full_code,
+                   "sourceVmId: a port for NIC eth0")
+        self.assertEqual(self.pool_files(), files)
+        status, r = node.api_status(VM + "GetVMStatus", {"vmId": clone})
+        self.assertEqual(r.get("code"), "not_found", r)
+        self.assertFalse(node.api(VOL + "GetVolume", {"id": src_volume})
+                         .get("snapshots"))
+        status, r = node.api_status(PORT + "GetPort",
+                                    {"id": device_id(clone, "nic", "eth0")})
+        self.assertEqual(r.get("code"), "not_found", r)
+        self.assertFalse(os.path.exists(os.path.join(
+            node.sandbox, "vms", "%s.cidata.iso" % clone)))
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ class TestContract(unittest.TestCase):
         names = {m.name for m in s.method}
         # Ours on top of the seed's 26.
         self.assertTrue({"GetVMMetrics", "WatchEvents"} <= names)
-        self.assertEqual(len(names), 31)
+        self.assertEqual(len(names), 32)
 
     def test_streaming_methods(self):
         for method in ("MigrateVM", "StreamMetrics", "StreamEvents"):

@@ -194,6 +194,15 @@ void lq_cidata_files_clear(struct lq_cidata_files *);
  * replaced atomically). */
 struct lq_error *lq_cidata_write_iso(const struct lq_cidata_files *,
                                      const char *path);
+/* The files of the seed ISO at 'path' (meta-data and user-data required,
+ * network-config if there), as lq_cidata_write_iso() wrote them. */
+struct lq_error *lq_cidata_read_iso(const char *path,
+                                    struct lq_cidata_files *);
+/* A seed's meta-data made another instance's (CloneVM): instance-id 'id',
+ * local-hostname 'hostname'.  failed_precondition naming cloudInit when
+ * the meta-data is not a JSON object (a caller's own YAML). */
+struct lq_error *lq_cidata_reinstance(struct lq_cidata_files *,
+                                      const char *id, const char *hostname);
 
 struct lq_cdrom_spec {
     char *id;
@@ -262,6 +271,8 @@ bool lq_vm_spec_add_label(struct lq_vm_spec *, const char *key,
  * the kernel, initrd and disk paths when 'check_paths'. */
 struct lq_error *lq_vm_spec_validate(const struct lq_vm_spec *,
                                      bool check_paths);
+/* A VM name's check alone (invalid_argument naming "name"). */
+struct lq_error *lq_vm_name_check(const char *name);
 
 /* The domain XML for a valid spec, built with libxml2's xmlTextWriter.
  * Caller frees.  Exposed for unit tests.  'vnc_password' (8 characters,
@@ -323,6 +334,8 @@ struct lq_vm_metadata {
 };
 /* Our <lq:vm> element for 'm' (hot-plug rewrites it).  Caller frees. */
 char *lq_vm_metadata_xml(const struct lq_vm_metadata *);
+/* The same in its namespace (lq:vm), as a domain's <metadata> holds it. */
+char *lq_vm_metadata_element_xml(const struct lq_vm_metadata *);
 void lq_vm_metadata_add(struct lq_vm_attachment **, size_t *n,
                         const char *id, const char *ref, bool readonly);
 /* The same, with 'owned' set as given. */
@@ -425,6 +438,21 @@ struct lq_error *lq_compute_create_vm(struct lq_compute *,
                                       struct lq_vm_spec *,
                                       struct lq_vm_status *status,
                                       bool *createdp);
+/* CloneVM: a new VM 'id' like the stopped or paused VM 'source_id' (see
+ * clone.c).  Idempotent by id and request; '*createdp' false for a retry
+ * that found the clone. */
+struct lq_clone_request {
+    char source_id[37], id[37];
+    const char *name;
+    bool linked;                    /* Keep the snapshot as the base. */
+    struct lq_cloud_init *cloud_init;   /* NULL: the source's, re-made. */
+};
+struct lq_error *lq_compute_clone_vm(struct lq_compute *,
+                                     const struct lq_clone_request *,
+                                     struct lq_vm_status *status,
+                                     bool *createdp);
+void lq_clone_request_fingerprint(const struct lq_clone_request *,
+                                  char hex[41]);
 struct lq_error *lq_compute_start_vm(struct lq_compute *, const char *id);
 /* A VM's vCPUs per socket ('cores') and memory; 0 leaves one unchanged.
  * A running VM: vCPUs only, within the maximum it was made with
