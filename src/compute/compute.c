@@ -802,6 +802,13 @@ create_locked(struct lq_compute *c, virConnectPtr conn,
                             "hugepage size of this node's DPDK fast path",
                             spec->memory_mib, page_mib);
     }
+    if (page_mib && spec->max_memory_mib > spec->memory_mib) {
+        /* DIMMs would need their own shared hugepage backing, which
+         * vhost-user's OVS mapping has not been tested with. */
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.maxMemoryMib: memory "
+                            "hot-add is not offered on a node with the DPDK "
+                            "fast path (hugepage-backed guests)");
+    }
 
     /* From here on a failure removes the ports and volumes made for the
      * VM (compute_remove_owned()): nothing is left behind. */

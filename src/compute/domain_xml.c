@@ -440,6 +440,32 @@ validate_nics(const struct lq_vm_spec *s)
     return NULL;
 }
 
+/* Memory hot-add grows in whole Linux memory blocks (128 MiB on x86-64):
+ * a DIMM that is not is only partly usable by the guest. */
+static struct lq_error *
+validate_max_memory(const struct lq_vm_spec *s)
+{
+    if (!s->max_memory_mib || s->max_memory_mib == s->memory_mib) {
+        return NULL;
+    }
+    if (s->max_memory_mib < s->memory_mib) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.maxMemoryMib: %"PRIu64
+                            " is less than memoryMib %"PRIu64,
+                            s->max_memory_mib, s->memory_mib);
+    }
+    if (s->max_memory_mib > MAX_MEMORY_MIB) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.maxMemoryMib: at most "
+                            "%u", MAX_MEMORY_MIB);
+    }
+    if ((s->max_memory_mib - s->memory_mib) % LQ_MEMORY_BLOCK_MIB) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "spec.maxMemoryMib: %"PRIu64
+                            " is not memoryMib plus a multiple of %d MiB "
+                            "(the guest's memory blocks)", s->max_memory_mib,
+                            LQ_MEMORY_BLOCK_MIB);
+    }
+    return NULL;
+}
+
 static struct lq_error *
 validate_labels(const struct lq_label *labels, size_t n)
 {
@@ -518,6 +544,9 @@ lq_vm_spec_validate(const struct lq_vm_spec *s, bool check_paths)
                             "%d..%u, got %"PRIu64, MIN_MEMORY_MIB,
                             MAX_MEMORY_MIB, s->memory_mib);
     }
+    if ((e = validate_max_memory(s))) {
+        return e;
+    }
     if (s->kernel_path
         && (e = check_path("spec.kernelPath", s->kernel_path, check_paths))) {
         return e;
@@ -593,6 +622,9 @@ lq_vm_spec_fingerprint(const struct lq_vm_spec *s, char hex[41])
     if (s->max_cpu_cores > s->cpu_cores) {
         /* Only when set: older VMs keep their fingerprints. */
         ds_put_format(&ds, "maxcores:%"PRIu32";", s->max_cpu_cores);
+    }
+    if (s->max_memory_mib > s->memory_mib) {
+        ds_put_format(&ds, "maxmem:%"PRIu64";", s->max_memory_mib);
     }
     for (size_t i = 0; i < s->n_disks; i++) {
         const struct lq_disk_spec *d = &s->disks[i];
@@ -1341,6 +1373,17 @@ lq_domain_xml(const struct lq_vm_spec *s, const char *vnc_password)
     snprintf(num, sizeof num, "%"PRIu64, s->memory_mib);
     w.failed |= xmlTextWriterWriteString(w.w, X(num)) < 0;
     w_end(&w);
+    bool hot_memory = s->max_memory_mib > s->memory_mib;
+    if (hot_memory) {
+        /* Hot-add: room for DIMMs up to the maximum. */
+        w_start(&w, "maxMemory");
+        snprintf(num, sizeof num, "%d", LQ_MEMORY_SLOTS);
+        w_attr(&w, "slots", num);
+        w_attr(&w, "unit", "MiB");
+        snprintf(num, sizeof num, "%"PRIu64, s->max_memory_mib);
+        w_text(&w, num);
+        w_end(&w);
+    }
     if (s->shared_hugepages) {
         /* vhost-user: OVS maps the guest's memory, so it must be shared;
          * hugepages keep it to a few regions and out of swap.  memfd needs
@@ -1376,6 +1419,22 @@ lq_domain_xml(const struct lq_vm_spec *s, const char *vnc_password)
     snprintf(num, sizeof num, "%"PRIu32, s->cpu_threads);
     w_attr(&w, "threads", num);
     w_end(&w);
+    if (hot_memory) {
+        /* QEMU describes hot-pluggable memory in ACPI's SRAT, which it
+         * writes only for a NUMA guest: one cell with every vCPU and the
+         * boot memory (DIMMs name it). */
+        w_start(&w, "numa");
+        w_start(&w, "cell");
+        w_attr(&w, "id", "0");
+        snprintf(num, sizeof num, "0-%"PRIu32,
+                 s->cpu_sockets * max_cores * s->cpu_threads - 1);
+        w_attr(&w, "cpus", num);
+        snprintf(num, sizeof num, "%"PRIu64, s->memory_mib);
+        w_attr(&w, "memory", num);
+        w_attr(&w, "unit", "MiB");
+        w_end(&w);
+        w_end(&w);
+    }
     w_end(&w);
 
     write_os(&w, s);

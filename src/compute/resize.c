@@ -5,15 +5,18 @@
  * Design decisions:
  * - The persistent definition is edited (libxml2) and defined again, as
  *   `virsh edit` does: <vcpu>, <cpu><topology cores>, <memory>,
- *   <currentMemory> and the NIC queues that followed the vCPU count
- *   (domain_xml.c writes no NUMA cells).  Nothing
- *   else of the domain changes; its metadata (and so CreateVM's
- *   fingerprint) stays, so the create that made the VM is still
- *   idempotent.
+ *   <currentMemory>, the NUMA cell of a VM made for memory hot-add and
+ *   the NIC queues that followed the vCPU count.  Nothing else of the
+ *   domain changes; its metadata (and so CreateVM's fingerprint) stays,
+ *   so the create that made the VM is still idempotent.  A stopped VM's
+ *   hot-added DIMMs are folded into its boot memory (the cell), as
+ *   Proxmox recomputes its DIMMs from the memory setting.
  * - A running VM gets vCPUs plugged within the maximum CreateVM reserved
- *   (maxCpuCores: <vcpu current>), as Proxmox's vCPU hotplug; memory
- *   changes need a stop (hot-add would need DIMM slots and maxMemory
- *   reserved at create, not offered yet).
+ *   (maxCpuCores: <vcpu current>), as Proxmox's vCPU hotplug, and memory
+ *   as one DIMM per UpdateVM within maxMemoryMib (<maxMemory slots>), in
+ *   the live and the persistent definition.  Memory only grows while it
+ *   runs, in whole Linux memory blocks: unplugging needs the guest to
+ *   give the memory up, which Linux rarely can.
  * - ResizeDisk of a running VM, as Nova's extend of an attached volume:
  *   the pool grows the volume (RBD, LVM, iSCSI: a device or image QEMU
  *   only reads and writes), then virDomainBlockResize tells QEMU, which
@@ -81,6 +84,23 @@ set_memory(xmlNodePtr n, uint64_t kib)
     }
 }
 
+/* A memory element's size in KiB (libvirt writes them in KiB). */
+static uint64_t
+memory_kib(xmlNodePtr n)
+{
+    xmlChar *text = n ? xmlNodeGetContent(n) : NULL;
+    uint64_t v = text ? strtoull((const char *) text, NULL, 10) : 0;
+    xmlFree(text);
+    char *unit = compute_xml_prop(n, "unit");
+    if (unit && !strcmp(unit, "MiB")) {
+        v *= 1024;
+    } else if (unit && !strcmp(unit, "GiB")) {
+        v <<= 20;
+    }
+    free(unit);
+    return v;
+}
+
 /* <vcpu>'s text: the most vCPUs of the domain. */
 static unsigned long
 old_vcpus_max(xmlNodePtr vcpu)
@@ -89,6 +109,59 @@ old_vcpus_max(xmlNodePtr vcpu)
     unsigned long max = text ? strtoul((const char *) text, NULL, 10) : 0;
     xmlFree(text);
     return max;
+}
+
+/* The one NUMA cell of a VM made for memory hot-add, or NULL. */
+static xmlNodePtr
+numa_cell(xmlNodePtr dom)
+{
+    return compute_xml_child(compute_xml_child(compute_xml_child(dom, "cpu"),
+                                               "numa"), "cell");
+}
+
+static void
+set_cell_cpus(xmlNodePtr cell, unsigned long vcpus)
+{
+    if (cell) {
+        char cpus[32];
+        snprintf(cpus, sizeof cpus, "0-%lu", vcpus - 1);
+        xmlSetProp(cell, X("cpus"), X(cpus));
+    }
+}
+
+static bool
+is_dimm(xmlNodePtr d)
+{
+    return d->type == XML_ELEMENT_NODE && !xmlStrcmp(d->name, X("memory"))
+           && compute_xml_prop_is(d, "model", "dimm");
+}
+
+/* A stopped VM made for hot-add: its DIMMs go and the cell holds all of
+ * 'kib'.  At or beyond the maximum no room is left to hot-add (QEMU
+ * refuses slots without it), so <maxMemory> goes too. */
+static void
+fold_dimms(xmlNodePtr dom, uint64_t kib)
+{
+    xmlNodePtr cell = numa_cell(dom);
+    xmlNodePtr max = compute_xml_child(dom, "maxMemory");
+    if (!cell) {
+        return;
+    }
+    xmlNodePtr devices = compute_xml_child(dom, "devices");
+    xmlNodePtr next;
+    for (xmlNodePtr d = devices ? devices->children : NULL; d; d = next) {
+        next = d->next;
+        if (is_dimm(d)) {
+            xmlUnlinkNode(d);
+            xmlFreeNode(d);
+        }
+    }
+    set_uint_prop(cell, "memory", kib);
+    xmlSetProp(cell, X("unit"), X("KiB"));
+    if (max && memory_kib(max) <= kib) {
+        xmlUnlinkNode(max);
+        xmlFreeNode(max);
+    }
 }
 
 static struct lq_error *
@@ -133,6 +206,7 @@ edit(xmlDocPtr doc, const char *id, const struct resize_aux *a)
             if (topo) {
                 set_uint_prop(topo, "cores", a->cores);
             }
+            set_cell_cpus(numa_cell(dom), vcpus);
         }
         /* Multiqueue NICs had one queue per vCPU. */
         xmlNodePtr devices = compute_xml_child(dom, "devices");
@@ -148,25 +222,26 @@ edit(xmlDocPtr doc, const char *id, const struct resize_aux *a)
         }
     }
     if (a->memory_mib) {
-        set_memory(compute_xml_child(dom, "memory"), a->memory_mib * 1024);
-        set_memory(compute_xml_child(dom, "currentMemory"),
-                   a->memory_mib * 1024);
+        uint64_t kib = a->memory_mib * 1024;
+        set_memory(compute_xml_child(dom, "memory"), kib);
+        set_memory(compute_xml_child(dom, "currentMemory"), kib);
+        fold_dimms(dom, kib);
     }
     return NULL;
 }
 
-/* A running VM: vCPUs plugged or unplugged within the maximum it was made
- * with (maxCpuCores), in the live and the persistent definition; then,
- * if its agent listens, onlined in the guest (guest-set-vcpus).  Memory
- * needs a stopped VM. */
+/* What a running VM's live definition allows. */
+struct live_limits {
+    unsigned long sockets, threads, max_vcpus;
+    uint64_t memory_kib;        /* Now, boot memory and DIMMs. */
+    uint64_t max_memory_kib;    /* 0: made without maxMemoryMib. */
+    unsigned long slots, dimms;
+};
+
 static struct lq_error *
-resize_running(virDomainPtr dom, const char *id, const struct resize_aux *a)
+read_live_limits(virDomainPtr dom, const char *id, struct live_limits *l)
 {
-    if (a->memory_mib) {
-        return lq_error_new(LQ_FAILED_PRECONDITION, "memoryMib: VM %s is "
-                            "running: memory changes need a stopped VM", id);
-    }
-    char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+    char *xml = virDomainGetXMLDesc(dom, 0);
     xmlDocPtr doc = xml ? xmlReadMemory(xml, strlen(xml), "domain.xml",
                                         NULL, XML_PARSE_NONET) : NULL;
     free(xml);
@@ -176,17 +251,84 @@ resize_running(virDomainPtr dom, const char *id, const struct resize_aux *a)
     xmlNodePtr root = xmlDocGetRootElement(doc);
     xmlNodePtr topo = compute_xml_child(compute_xml_child(root, "cpu"),
                                         "topology");
-    unsigned long sockets = uint_prop(topo, "sockets", 1);
-    unsigned long threads = uint_prop(topo, "threads", 1);
-    unsigned long max = old_vcpus_max(compute_xml_child(root, "vcpu"));
-    xmlFreeDoc(doc);
-    unsigned long vcpus = sockets * a->cores * threads;
-    if (vcpus > max) {
-        return lq_error_new(LQ_FAILED_PRECONDITION, "cpuCores: VM %s is "
-                            "running with at most %lu vCPUs (%lu cores per "
-                            "socket, spec.maxCpuCores): stop it to go beyond",
-                            id, max, max / sockets / threads);
+    xmlNodePtr max = compute_xml_child(root, "maxMemory");
+    l->sockets = uint_prop(topo, "sockets", 1);
+    l->threads = uint_prop(topo, "threads", 1);
+    l->max_vcpus = old_vcpus_max(compute_xml_child(root, "vcpu"));
+    l->memory_kib = memory_kib(compute_xml_child(root, "memory"));
+    l->max_memory_kib = numa_cell(root) ? memory_kib(max) : 0;
+    l->slots = uint_prop(max, "slots", 0);
+    l->dimms = 0;
+    xmlNodePtr devices = compute_xml_child(root, "devices");
+    for (xmlNodePtr d = devices ? devices->children : NULL; d; d = d->next) {
+        l->dimms += is_dimm(d);
     }
+    xmlFreeDoc(doc);
+    return NULL;
+}
+
+/* The DIMM that grows running VM 'id' to 'memory_mib', or 0 MiB when it
+ * has that already; an error when the VM was not made for it. */
+static struct lq_error *
+dimm_needed(const struct live_limits *l, const char *id, uint64_t memory_mib,
+            uint64_t *dimm_mibp)
+{
+    uint64_t now = l->memory_kib / 1024;
+    *dimm_mibp = 0;
+    if (!memory_mib || memory_mib == now) {
+        return NULL;
+    }
+    if (!l->max_memory_kib) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "memoryMib: VM %s is "
+                            "running without room for more memory "
+                            "(spec.maxMemoryMib): memory changes need a "
+                            "stopped VM", id);
+    }
+    if (memory_mib < now) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "memoryMib: VM %s is "
+                            "running with %"PRIu64" MiB: memory only grows "
+                            "while it runs; stop it to shrink", id, now);
+    }
+    if (memory_mib > l->max_memory_kib / 1024) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "memoryMib: VM %s is "
+                            "running with at most %"PRIu64" MiB "
+                            "(spec.maxMemoryMib): stop it to go beyond", id,
+                            l->max_memory_kib / 1024);
+    }
+    if ((memory_mib - now) % LQ_MEMORY_BLOCK_MIB) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "memoryMib: running VM %s "
+                            "has %"PRIu64" MiB and grows by multiples of %d "
+                            "MiB (the guest's memory blocks), not by %"PRIu64,
+                            id, now, LQ_MEMORY_BLOCK_MIB, memory_mib - now);
+    }
+    if (l->dimms >= l->slots) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "memoryMib: VM %s has "
+                            "used its %lu memory slots: stop it to grow "
+                            "(its DIMMs become boot memory)", id, l->slots);
+    }
+    *dimm_mibp = memory_mib - now;
+    return NULL;
+}
+
+static struct lq_error *
+plug_dimm(virDomainPtr dom, const char *id, uint64_t mib)
+{
+    char *xml = xasprintf("<memory model='dimm'><target><size unit='MiB'>"
+                          "%"PRIu64"</size><node>0</node></target></memory>",
+                          mib);
+    int r = virDomainAttachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE
+                                       | VIR_DOMAIN_AFFECT_CONFIG);
+    free(xml);
+    if (r < 0) {
+        return compute_virt_error("adding memory to running VM", id);
+    }
+    VLOG_INFO("VM %s: a %"PRIu64" MiB DIMM plugged, live", id, mib);
+    return NULL;
+}
+
+static struct lq_error *
+set_live_vcpus(virDomainPtr dom, const char *id, unsigned long vcpus)
+{
     if (virDomainSetVcpusFlags(dom, vcpus, VIR_DOMAIN_AFFECT_LIVE
                                | VIR_DOMAIN_AFFECT_CONFIG) < 0) {
         return compute_virt_error("changing the vCPUs of running VM", id);
@@ -200,6 +342,38 @@ resize_running(virDomainPtr dom, const char *id, const struct resize_aux *a)
                   id, vcpus, virGetLastErrorMessage());
     }
     return NULL;
+}
+
+/* A running VM: vCPUs plugged or unplugged within the maximum it was made
+ * with (maxCpuCores), then, if its agent listens, onlined in the guest
+ * (guest-set-vcpus); memory grown by a DIMM within maxMemoryMib (a Linux
+ * guest onlines it itself: udev, or memhp_default_state=online).  Both
+ * are checked before either changes. */
+static struct lq_error *
+resize_running(virDomainPtr dom, const char *id, const struct resize_aux *a)
+{
+    struct live_limits l = { 0 };
+    struct lq_error *e = read_live_limits(dom, id, &l);
+    if (e) {
+        return e;
+    }
+    unsigned long vcpus = l.sockets * a->cores * l.threads;
+    if (a->cores && vcpus > l.max_vcpus) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "cpuCores: VM %s is "
+                            "running with at most %lu vCPUs (%lu cores per "
+                            "socket, spec.maxCpuCores): stop it to go beyond",
+                            id, l.max_vcpus,
+                            l.max_vcpus / l.sockets / l.threads);
+    }
+    uint64_t dimm_mib;
+    e = dimm_needed(&l, id, a->memory_mib, &dimm_mib);
+    if (!e && dimm_mib) {
+        e = plug_dimm(dom, id, dimm_mib);
+    }
+    if (!e && a->cores) {
+        e = set_live_vcpus(dom, id, vcpus);
+    }
+    return e;
 }
 
 static struct lq_error *

@@ -281,6 +281,7 @@ parse_cpu(const VMSpec *m, struct lq_vm_spec *s)
         return lq_error_new(LQ_INVALID_ARGUMENT, "spec.memoryMib: too large");
     }
     s->memory_mib = m->memory_mib;
+    s->max_memory_mib = m->max_memory_mib;  /* Range checked with the spec. */
     return NULL;
 }
 

@@ -77,6 +77,15 @@ else
       $B poweroff -f ) &
     echo "LQ-GUEST-ACPI-READY $PB"
 fi
+if $B grep -q lq.memwatch /proc/cmdline; then
+    # Memory hot-add: the kernel says nothing when a DIMM comes online
+    # (memhp_default_state=online), so print MemTotal whenever it moves.
+    ( last=; while :; do
+        m=$($B grep MemTotal /proc/meminfo)
+        [ "$m" != "$last" ] && echo "LQ-MEM $m" && last=$m
+        $B sleep 1
+      done ) &
+fi
 """ + CIDATA + r"""for arg in $($B cat /proc/cmdline); do
     case $arg in lq.poweroff_after=*)
         $B sleep ${arg#*=}

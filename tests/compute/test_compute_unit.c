@@ -165,6 +165,56 @@ test_xml_vcpu_hot_add(void **state OVS_UNUSED)
     lq_vm_spec_clear(&s);
 }
 
+/* Memory hot-add: <maxMemory slots> and one NUMA cell with every vCPU
+ * (QEMU writes ACPI's SRAT, which names hot-pluggable memory, only for
+ * NUMA guests); the maximum is the boot memory plus whole 128 MiB
+ * blocks. */
+static void
+test_xml_memory_hot_add(void **state OVS_UNUSED)
+{
+    struct lq_vm_spec s;
+    base_spec(&s);
+    char before[41], after[41];
+    lq_vm_spec_fingerprint(&s, before);
+    s.max_memory_mib = 256;             /* = memoryMib: no hot-add */
+    lq_vm_spec_fingerprint(&s, after);
+    assert_string_equal(before, after);
+    char *xml = lq_domain_xml(&s, NULL);
+    assert_int_equal(xpath_count(xml, "/domain/maxMemory"), 0);
+    assert_int_equal(xpath_count(xml, "/domain/cpu/numa"), 0);
+    free(xml);
+
+    s.max_memory_mib = 256 + 3 * 128;
+    s.max_cpu_cores = 2;
+    assert_null(lq_vm_spec_validate(&s, false));
+    lq_vm_spec_fingerprint(&s, after);
+    assert_string_not_equal(before, after);
+    xml = lq_domain_xml(&s, NULL);
+    assert_xpath(xml, "/domain/maxMemory", "640");
+    assert_xpath(xml, "/domain/maxMemory/@slots", "16");
+    assert_xpath(xml, "/domain/maxMemory/@unit", "MiB");
+    assert_xpath(xml, "/domain/memory", "256");
+    assert_xpath(xml, "/domain/cpu/numa/cell/@cpus", "0-1");
+    assert_xpath(xml, "/domain/cpu/numa/cell/@memory", "256");
+    free(xml);
+
+    static const struct { uint64_t max; const char *why; } bad[] = {
+        { 128, "spec.maxMemoryMib: 128 is less than memoryMib 256" },
+        { 300, "spec.maxMemoryMib: 300 is not memoryMib plus a multiple "
+               "of 128 MiB (the guest's memory blocks)" },
+        { 5u << 20, "spec.maxMemoryMib: at most 4194304" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        s.max_memory_mib = bad[i].max;
+        struct lq_error *e = lq_vm_spec_validate(&s, false);
+        assert_non_null(e);
+        assert_int_equal(e->code, LQ_INVALID_ARGUMENT);
+        assert_string_equal(e->message, bad[i].why);
+        lq_error_free(e);
+    }
+    lq_vm_spec_clear(&s);
+}
+
 static void
 test_xml_disks(void **state OVS_UNUSED)
 {
@@ -1245,6 +1295,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xml_required_elements),
         cmocka_unit_test(test_xml_vcpu_hot_add),
+        cmocka_unit_test(test_xml_memory_hot_add),
         cmocka_unit_test(test_xml_disks),
         cmocka_unit_test(test_xml_platform),
         cmocka_unit_test(test_xml_escaping),

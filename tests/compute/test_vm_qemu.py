@@ -13,6 +13,7 @@ One more is driven the way the seed's control plane drives a node: gRPC
 with stubs generated from the seed (grpcio), by its own vmId, StreamEvents
 open meanwhile.  Run with /usr/bin/python3 (Debian's python3-grpcio).
 """
+import re
 import os
 import shutil
 import sys
@@ -529,6 +530,83 @@ class QemuGuestTest(unittest.TestCase):
                                      "--active").stdout
             self.assertEqual(out.strip(), "2", scope)
         self.assertFalse(self.ok("CreateVM", req)["created"])
+
+    def test_memory_hot_add(self):
+        """A VM made with maxMemoryMib (<maxMemory slots>, one NUMA cell)
+        grows while it runs: UpdateVM plugs a DIMM and the guest kernel's
+        MemTotal grows by exactly its size; refusals name memoryMib and
+        change nothing; stopped, the DIMM becomes boot memory."""
+        status, body = self.call("CreateVM", {"name": "lq-bad", "spec": {
+            "memoryMib": 256, "maxMemoryMib": 300}})
+        self.assertEqual(body.get("code"), "invalid_argument", body)
+        self.assertTrue(body["message"].startswith(
+            "spec.maxMemoryMib: 300 is not memoryMib plus a multiple of "
+            "128 MiB"), body)
+        vm, log, req = self.create("lq-hotmem",
+                                   "memhp_default_state=online lq.memwatch",
+                                   maxMemoryMib=512)
+        self.addCleanup(self.cleanup, vm)
+        xml = self.libvirt.virsh("dumpxml", vm).stdout
+        self.assertIn("<maxMemory slots='16' unit='KiB'>524288</maxMemory>",
+                      xml)
+        self.assertRegex(xml, r"<cell id='0' cpus='0' memory='262144' "
+                              r"unit='KiB'")
+        self.ok("StartVM", {"vmId": vm})
+
+        def memtotal():
+            found = re.findall(r"LQ-MEM MemTotal: +(\d+) kB",
+                               self.serial(log))
+            return [int(k) for k in found]
+        wait_for(memtotal, 120, "the guest:\n" + self.serial(log)[-2000:])
+        booted = memtotal()[0]
+        for mib, code, why in (
+                (300, "invalid_argument", "memoryMib: running VM %s has 256 "
+                 "MiB and grows by multiples of 128 MiB" % vm),
+                (1024, "failed_precondition", "memoryMib: VM %s is running "
+                 "with at most 512 MiB (spec.maxMemoryMib)" % vm),
+                (128, "failed_precondition", "memoryMib: VM %s is running "
+                 "with 256 MiB: memory only grows while it runs" % vm)):
+            status, body = self.call("UpdateVM", {"vmId": vm,
+                                                  "memoryMib": mib})
+            self.assertEqual(body.get("code"), code, body)
+            self.assertTrue(body["message"].startswith(why), body)
+        self.assertNotIn("model='dimm'", self.libvirt.virsh(
+            "dumpxml", vm).stdout)
+
+        st = self.ok("UpdateVM", {"vmId": vm, "memoryMib": 384})
+        self.assertEqual(st["state"], "POWER_STATE_RUNNING")
+        wait_for(lambda: len(memtotal()) > 1, 60,
+                 "the hot-added memory:\n" + self.serial(log)[-2000:])
+        self.assertEqual(memtotal()[-1] - booted, 128 << 10)
+        usage = self.ok("GetVMStatus", {"vmId": vm})["resourceUsage"]
+        self.assertEqual(int(usage["memoryTotalBytes"]), 384 << 20)
+        for scope in ((), ("--inactive",)):
+            self.assertEqual(self.libvirt.virsh(
+                "dumpxml", *scope, vm).stdout.count("model='dimm'"), 1,
+                scope)
+        self.assertEqual(self.ok("UpdateVM", {"vmId": vm, "memoryMib": 384})
+                         ["state"], "POWER_STATE_RUNNING")      # no-op
+        self.assertEqual(self.libvirt.virsh(
+            "dumpxml", vm).stdout.count("model='dimm'"), 1)
+        self.assertFalse(self.ok("CreateVM", req)["created"])
+
+        # Stopped: the DIMM folds into the cell, which then boots with it;
+        # at the maximum no room is left to hot-add.
+        self.ok("ForceStopVM", {"vmId": vm})
+        self.ok("UpdateVM", {"vmId": vm, "memoryMib": 512})
+        xml = self.libvirt.virsh("dumpxml", "--inactive", vm).stdout
+        self.assertNotIn("model='dimm'", xml)
+        self.assertNotIn("<maxMemory", xml)
+        self.assertIn("<memory unit='KiB'>524288</memory>", xml)
+        self.assertRegex(xml, r"<cell id='0' cpus='0' memory='524288'")
+        self.ok("StartVM", {"vmId": vm})
+        wait_for(lambda: memtotal() and memtotal()[0] > booted + (250 << 10),
+                 120, "the guest with 512 MiB:\n" + self.serial(log)[-2000:])
+        status, body = self.call("UpdateVM", {"vmId": vm, "memoryMib": 640})
+        self.assertEqual(body.get("code"), "failed_precondition", body)
+        self.assertTrue(body["message"].startswith(
+            "memoryMib: VM %s is running without room for more memory"
+            % vm), body)
 
     def test_console_websocket(self):
         """GetConsole answers a one-time token for the WebSocket on the

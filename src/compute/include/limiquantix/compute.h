@@ -212,6 +212,10 @@ struct lq_cdrom_spec {
 /* Static limits of a spec (the host may allow less). */
 #define LQ_MAX_VCPUS 255
 #define LQ_MAX_MEMORY_MIB (4u << 20)    /* 4 TiB */
+/* Memory hot-add: DIMM slots reserved at create, and the step a running
+ * VM grows by (a Linux memory block on x86-64). */
+#define LQ_MEMORY_SLOTS 16
+#define LQ_MEMORY_BLOCK_MIB 128
 
 struct lq_vm_spec {
     char id[37];                /* Domain UUID, lower-case. */
@@ -219,6 +223,7 @@ struct lq_vm_spec {
     uint32_t cpu_sockets, cpu_cores, cpu_threads;   /* Each >= 1. */
     uint32_t max_cpu_cores;     /* Hot-add up to this; 0: cpu_cores. */
     uint64_t memory_mib;
+    uint64_t max_memory_mib;    /* Hot-add up to this; 0: memory_mib. */
     char *kernel_path;          /* Direct kernel boot; NULL: boot from disk. */
     char *initrd_path;          /* NULL: none. */
     char *kernel_cmdline;       /* NULL: none. */
@@ -455,8 +460,9 @@ void lq_clone_request_fingerprint(const struct lq_clone_request *,
                                   char hex[41]);
 struct lq_error *lq_compute_start_vm(struct lq_compute *, const char *id);
 /* A VM's vCPUs per socket ('cores') and memory; 0 leaves one unchanged.
- * A running VM: vCPUs only, within the maximum it was made with
- * (max_cpu_cores); else failed_precondition. */
+ * A running VM: within the maxima it was made with (max_cpu_cores,
+ * max_memory_mib; memory only grows, by whole LQ_MEMORY_BLOCK_MIB, as a
+ * DIMM); else failed_precondition. */
 struct lq_error *lq_compute_update_vm(struct lq_compute *, const char *id,
                                       uint32_t cores, uint64_t memory_mib);
 /* Grows the volume of disk 'disk_id' of VM 'id' to 'size_bytes'; when
