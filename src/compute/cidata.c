@@ -27,6 +27,7 @@
 
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/json.h"
+#include "sha1.h"
 #include "util.h"
 
 void
@@ -377,6 +378,43 @@ lq_cidata_reinstance(struct lq_cidata_files *f, const char *id,
     return NULL;
 }
 
+static void
+sha1_part(struct sha1_ctx *ctx, const char *part)
+{
+    /* Length-prefixed, so parts cannot run into each other. */
+    size_t len = part ? strlen(part) : 0;
+    sha1_update(ctx, &len, sizeof len);
+    sha1_update(ctx, part ? part : "", len);
+}
+
+void
+lq_cidata_revise(struct lq_cidata_files *f, const char *id)
+{
+    struct json *m = json_from_string(f->meta_data);
+    if (m->type != JSON_OBJECT) {
+        json_destroy(m);        /* The caller's own meta-data: theirs. */
+        return;
+    }
+    /* The content without any instance-id: the same seed twice gets the
+     * same id. */
+    json_object_put_string(m, "instance-id", id);
+    char *meta = json_to_string(m, JSSF_SORT);
+    struct sha1_ctx ctx;
+    uint8_t digest[SHA1_DIGEST_SIZE];
+    sha1_init(&ctx);
+    sha1_part(&ctx, meta);
+    sha1_part(&ctx, f->user_data);
+    sha1_part(&ctx, f->network_config);
+    sha1_final(&ctx, digest);
+    free(meta);
+    char *instance = xasprintf("%s-%02x%02x%02x%02x", id, digest[0],
+                               digest[1], digest[2], digest[3]);
+    json_object_put_string(m, "instance-id", instance);
+    free(instance);
+    free(f->meta_data);
+    f->meta_data = json_text(m, "");
+}
+
 /* ---- Validation ----------------------------------------------------------- */
 
 #define MAX_PART (64 * 1024)    /* Nova's limit for user data. */
@@ -527,4 +565,24 @@ lq_cloud_init_fingerprint(const struct lq_cloud_init *ci, struct ds *ds)
                       ci->ssh_keys[i]);
     }
     ds_put_format(ds, "pw:%d;", ci->password ? 1 : ci->password_hash ? 2 : 0);
+}
+
+struct lq_error *
+lq_cloud_init_validate_request(const char *vm_id,
+                               const struct lq_cloud_init *ci)
+{
+    struct lq_vm_spec s;
+    lq_vm_spec_init(&s);
+    ovs_strlcpy(s.id, vm_id, sizeof s.id);
+    s.cloud_init = (struct lq_cloud_init *) ci;
+    struct lq_error *e = lq_cloud_init_validate(&s);
+    s.cloud_init = NULL;
+    lq_vm_spec_clear(&s);
+    if (e && !strncmp(e->message, "spec.", 5)) {
+        /* The request's field is cloudInit, not spec.cloudInit. */
+        struct lq_error *named = lq_error_new(e->code, "%s", e->message + 5);
+        lq_error_free(e);
+        e = named;
+    }
+    return e;
 }

@@ -158,18 +158,7 @@ check_request(const struct lq_clone_request *r)
     if (e || !r->cloud_init) {
         return e;
     }
-    struct lq_vm_spec s;
-    lq_vm_spec_init(&s);
-    ovs_strlcpy(s.id, r->id, sizeof s.id);
-    s.cloud_init = r->cloud_init;
-    e = lq_cloud_init_validate(&s);
-    if (e && !strncmp(e->message, "spec.", 5)) {
-        /* The request's field is cloudInit, not spec.cloudInit. */
-        struct lq_error *named = lq_error_new(e->code, "%s", e->message + 5);
-        lq_error_free(e);
-        e = named;
-    }
-    return e;
+    return lq_cloud_init_validate_request(r->id, r->cloud_init);
 }
 
 /* ---- Reading the source ------------------------------------------------- */

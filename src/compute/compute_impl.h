@@ -160,6 +160,13 @@ struct lq_error *compute_with_vm(
     struct lq_error *(*op)(virDomainPtr, const char *id, void *aux),
     void *aux);
 long long compute_now_ms(void);
+/* reseed.c: failed_precondition naming cloudInit unless VM 'id' has a
+ * seed drive; and its seed written again from 'ci' (and loaded into the
+ * drive of a running VM). */
+struct lq_error *compute_seed_drive_check(virDomainPtr, const char *id);
+struct lq_error *compute_reseed(struct lq_compute *, virDomainPtr,
+                                const char *id,
+                                const struct lq_cloud_init *);
 /* A new VNC password (8 characters, the protocol's limit). */
 void compute_random_password(char out[9]);
 /* A disk / NIC about to be added to VM 'vm_id': refused if another VM

@@ -45,8 +45,10 @@ VLOG_DEFINE_THIS_MODULE(compute_resize);
 #define X(s) ((const xmlChar *) (s))
 
 struct resize_aux {
+    struct lq_compute *c;
     uint32_t cores;             /* 0: unchanged. */
     uint64_t memory_mib;        /* 0: unchanged. */
+    const struct lq_cloud_init *cloud_init;     /* NULL: unchanged. */
 };
 
 static unsigned long
@@ -377,9 +379,9 @@ resize_running(virDomainPtr dom, const char *id, const struct resize_aux *a)
 }
 
 static struct lq_error *
-resize_op(virDomainPtr dom, const char *id, void *aux_)
+resize_definition(virDomainPtr dom, const char *id,
+                  const struct resize_aux *a)
 {
-    const struct resize_aux *a = aux_;
     int active = virDomainIsActive(dom);
     if (active < 0) {
         return compute_virt_error("reading the state of VM", id);
@@ -432,13 +434,33 @@ resize_op(virDomainPtr dom, const char *id, void *aux_)
     return e;
 }
 
-struct lq_error *
-lq_compute_update_vm(struct lq_compute *c, const char *id, uint32_t cores,
-                     uint64_t memory_mib)
+/* The seed drive is checked first: a VM without one changes nothing;
+ * the ISO is written last, once the rest is done (a retry of the same
+ * update writes the same seed). */
+static struct lq_error *
+update_op(virDomainPtr dom, const char *id, void *aux_)
 {
-    if (!cores && !memory_mib) {
-        return lq_error_new(LQ_INVALID_ARGUMENT, "cpuCores, memoryMib: give "
-                            "at least one");
+    const struct resize_aux *a = aux_;
+    struct lq_error *e = a->cloud_init ? compute_seed_drive_check(dom, id)
+                                       : NULL;
+    if (!e && (a->cores || a->memory_mib)) {
+        e = resize_definition(dom, id, a);
+    }
+    if (!e && a->cloud_init) {
+        e = compute_reseed(a->c, dom, id, a->cloud_init);
+    }
+    return e;
+}
+
+struct lq_error *
+lq_compute_update_vm(struct lq_compute *c, const char *id,
+                     const struct lq_vm_update *u)
+{
+    uint32_t cores = u->cores;
+    uint64_t memory_mib = u->memory_mib;
+    if (!cores && !memory_mib && !u->cloud_init) {
+        return lq_error_new(LQ_INVALID_ARGUMENT, "cpuCores, memoryMib, "
+                            "cloudInit: give at least one");
     }
     if (cores > LQ_MAX_VCPUS) {
         return lq_error_new(LQ_INVALID_ARGUMENT, "cpuCores: at most %d",
@@ -448,9 +470,19 @@ lq_compute_update_vm(struct lq_compute *c, const char *id, uint32_t cores,
         return lq_error_new(LQ_INVALID_ARGUMENT, "memoryMib: expected "
                             "16..%u", LQ_MAX_MEMORY_MIB);
     }
-    struct resize_aux a = { cores, memory_mib };
+    struct lq_error *e = u->cloud_init
+                         ? lq_cloud_init_validate_request(id, u->cloud_init)
+                         : NULL;
+    if (e) {
+        return e;
+    }
+    if (!c->state_dir && u->cloud_init) {
+        return lq_error_new(LQ_FAILED_PRECONDITION, "cloudInit: this node "
+                            "has no hypervisor.state_dir for seeds");
+    }
+    struct resize_aux a = { c, cores, memory_mib, u->cloud_init };
     ovs_mutex_lock(&c->create_mutex);   /* One definition writer. */
-    struct lq_error *e = compute_with_vm(c, id, resize_op, &a);
+    e = compute_with_vm(c, id, update_op, &a);
     ovs_mutex_unlock(&c->create_mutex);
     return e;
 }

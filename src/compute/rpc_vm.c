@@ -616,7 +616,13 @@ update_vm(struct lq_node *node OVS_UNUSED, const ProtobufCMessage *req_,
     char id[37];
     struct lq_error *error = rpc_vm_target(req->vm_id, &c, id);
     if (!error) {
-        error = lq_compute_update_vm(c, id, req->cpu_cores, req->memory_mib);
+        struct lq_vm_update u = {
+            .cores = req->cpu_cores, .memory_mib = req->memory_mib,
+            .cloud_init = req->cloud_init ? parse_cloud_init(req->cloud_init)
+                                          : NULL,
+        };
+        error = lq_compute_update_vm(c, id, &u);
+        lq_cloud_init_free((struct lq_cloud_init *) u.cloud_init);
     }
     return error ? error : answer_status(c, id, responsep);
 }

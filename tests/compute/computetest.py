@@ -49,6 +49,18 @@ CIDATA = r"""if $B grep -q lq.cidata /proc/cmdline; then
         echo "LQ-CIDATA-KEY $($B grep -o 'ssh-ed25519 [A-Za-z0-9+/=]* [a-z0-9@.-]*' /cidata/meta-data)"
         echo "LQ-CIDATA-ID $($B grep -o '"instance-id":"[^"]*"' /cidata/meta-data)"
         echo "LQ-CIDATA-HOST $($B grep -o '"local-hostname":"[^"]*"' /cidata/meta-data)"
+        if $B grep -q lq.cidata_watch /proc/cmdline; then
+            # A seed loaded again into the running drive (UpdateVM): read
+            # it afresh every second, print what changed.
+            ( last=; while :; do
+                $B umount /cidata 2>/dev/null
+                if $B mount -t iso9660 -o ro $d /cidata 2>/dev/null; then
+                    now="$($B grep -o 'LQ-MARK-[A-Za-z0-9]*' /cidata/user-data) $($B grep -o '"instance-id":"[^"]*"' /cidata/meta-data)"
+                    [ "$now" != "$last" ] && echo "LQ-CIDATA-NOW $now" && last=$now
+                fi
+                $B sleep 1
+              done ) &
+        fi
     else
         echo "LQ-CIDATA-NONE"
     fi

@@ -1116,9 +1116,30 @@ test_cloud_init(void **state OVS_UNUSED)
     assert_int_equal(json_array(shash_find_data(json_object(meta),
                                                 "public-keys"))->n, 1);
     json_destroy(meta);
+    /* UpdateVM's seed: instance-id "<id>-<8 hex of the content>", the
+     * same for the same content, another for other user-data. */
+    struct lq_cidata_files again = {
+        xstrdup(back.meta_data), xstrdup(back.user_data), NULL };
+    lq_cidata_revise(&back, ID2);
+    lq_cidata_revise(&again, ID2);
+    assert_string_equal(back.meta_data, again.meta_data);
+    meta = json_from_string(back.meta_data);
+    const char *rev = json_string(shash_find_data(json_object(meta),
+                                                  "instance-id"));
+    assert_int_equal(strlen(rev), strlen(ID2) + 9);
+    assert_true(!strncmp(rev, ID2 "-", strlen(ID2) + 1));
+    assert_int_equal(strspn(rev + strlen(ID2) + 1, "0123456789abcdef"), 8);
+    json_destroy(meta);
+    free(again.user_data);
+    again.user_data = xstrdup("#cloud-config\n{\"a\": 1}\n");
+    lq_cidata_revise(&again, ID2);
+    assert_string_not_equal(back.meta_data, again.meta_data);
+    lq_cidata_files_clear(&again);
     /* A caller's own YAML meta-data is not rewritten, but refused. */
     free(back.meta_data);
     back.meta_data = xstrdup("instance-id: i-1\n");
+    lq_cidata_revise(&back, ID2);       /* Theirs: kept as it is. */
+    assert_string_equal(back.meta_data, "instance-id: i-1\n");
     re = lq_cidata_reinstance(&back, ID2, "web2");
     assert_non_null(re);
     assert_int_equal(re->code, LQ_FAILED_PRECONDITION);

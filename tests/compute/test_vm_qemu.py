@@ -465,6 +465,84 @@ class QemuGuestTest(unittest.TestCase):
             self.daemon.dir, "vms", vm3 + ".cidata.iso")))
         self.assertEqual(self.call("GetVMStatus", {"vmId": vm3})[0], 404)
 
+    def test_cloud_init_seed_update(self):
+        """UpdateVM cloudInit: the seed is written again with an instance-id
+        of its content; a running guest reads the new seed from its drive
+        (ejected and loaded again), a stopped one boots with it; a VM made
+        without a seed and a bad seed are refused naming cloudInit, and
+        change nothing."""
+        plain, _, _ = self.create("lq-noseed")
+        self.addCleanup(self.cleanup, plain)
+        status, body = self.call("UpdateVM", {
+            "vmId": plain, "cpuCores": 2,
+            "cloudInit": {"userData": "#cloud-config\n"}})
+        self.assertEqual(body.get("code"), "failed_precondition", body)
+        self.assertTrue(body["message"].startswith(
+            "cloudInit: VM %s was made without a seed" % plain), body)
+        self.assertIn(">1</vcpu>", self.libvirt.virsh("dumpxml", plain).stdout)
+
+        vm, log, req = self.create(
+            "lq-reseed", "lq.cidata lq.cidata_watch",
+            cloudInit={"userData": "#cloud-config\n# LQ-MARK-one\n"})
+        self.addCleanup(self.cleanup, vm)
+        iso = os.path.join(self.daemon.dir, "vms", vm + ".cidata.iso")
+        with open(iso, "rb") as f:
+            first = f.read()
+        secret = "Pw-" + uuid.uuid4().hex
+        status, body = self.call("UpdateVM", {"vmId": vm, "cloudInit": {
+            "userData": "#cloud-config\n", "password": secret}})
+        self.assertEqual(body.get("code"), "invalid_argument", body)
+        self.assertTrue(body["message"].startswith(
+            "cloudInit.password: not with userData"), body)
+        self.assertNotIn(secret, body["message"])
+        with open(iso, "rb") as f:
+            self.assertEqual(f.read(), first)
+
+        self.ok("StartVM", {"vmId": vm})
+
+        def now():
+            return re.findall(r'LQ-CIDATA-NOW (\S*) "instance-id":"([^"]*)"',
+                              self.serial(log))
+        wait_for(now, 120, "the guest's seed:\n" + self.serial(log)[-3000:])
+        self.assertEqual(now()[0], ("LQ-MARK-one", vm))
+        update = {"vmId": vm, "cloudInit": {
+            "userData": "#cloud-config\n# LQ-MARK-two\n",
+            "hostname": "re-seeded"}}
+        self.assertEqual(self.ok("UpdateVM", update)["state"],
+                         "POWER_STATE_RUNNING")
+        wait_for(lambda: len(now()) > 1, 60,
+                 "the new seed in the running guest:\n"
+                 + self.serial(log)[-3000:])
+        mark, instance = now()[-1]
+        self.assertEqual(mark, "LQ-MARK-two")
+        self.assertRegex(instance, "^%s-[0-9a-f]{8}$" % vm)
+        self.assertEqual(os.stat(iso).st_mode & 0o777, 0o600)
+        with open(iso, "rb") as f:
+            seed = f.read()
+        self.assertIn(b'"local-hostname":"re-seeded"', seed)
+        self.ok("UpdateVM", update)                 # the same seed again
+        with open(iso, "rb") as f:
+            self.assertIn(('"instance-id":"%s"' % instance).encode(),
+                          f.read())
+        self.assertFalse(self.ok("CreateVM", req)["created"])
+
+        # Stopped: the next boot reads the new seed (and a password is in
+        # the ISO only).
+        self.ok("ForceStopVM", {"vmId": vm})
+        self.ok("UpdateVM", {"vmId": vm, "cloudInit": {"password": secret}})
+        with open(iso, "rb") as f:
+            self.assertIn(secret.encode(), f.read())
+        self.assertNotIn(secret, self.libvirt.virsh(
+            "dumpxml", "--security-info", vm).stdout)
+        self.assertNotIn(secret, self.daemon.read_log())
+        self.ok("StartVM", {"vmId": vm})
+        wait_for(now, 120, "the guest's seed after a boot:\n"
+                 + self.serial(log)[-3000:])
+        mark, third = now()[0]
+        self.assertEqual(mark, "")
+        self.assertRegex(third, "^%s-[0-9a-f]{8}$" % vm)
+        self.assertNotEqual(third, instance)
+
     def test_update_vm(self):
         """UpdateVM of a stopped VM: the guest kernel then brings up the new
         number of CPUs and sees the new memory; refused while it runs and
@@ -472,7 +550,8 @@ class QemuGuestTest(unittest.TestCase):
         idempotent."""
         vm, log, req = self.create("lq-resize")
         self.addCleanup(self.cleanup, vm)
-        for bad, why in (({}, "cpuCores, memoryMib: give at least one"),
+        for bad, why in (({}, "cpuCores, memoryMib, cloudInit: give at "
+                          "least one"),
                          ({"memoryMib": 8}, "memoryMib: expected"),
                          ({"cpuCores": 1000}, "cpuCores: at most")):
             status, body = self.call("UpdateVM", dict(bad, vmId=vm))

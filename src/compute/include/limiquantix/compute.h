@@ -178,6 +178,10 @@ void lq_cloud_init_free(struct lq_cloud_init *);
 struct lq_vm_spec;
 struct ds;
 struct lq_error *lq_cloud_init_validate(const struct lq_vm_spec *);
+/* The same checks of a request's own cloudInit (CloneVM, UpdateVM): the
+ * errors name "cloudInit.<field>". */
+struct lq_error *lq_cloud_init_validate_request(const char *vm_id,
+                                                const struct lq_cloud_init *);
 void lq_cloud_init_fingerprint(const struct lq_cloud_init *, struct ds *);
 
 /* The seed's files for 'spec' (which has a cloud_init): meta-data and
@@ -203,6 +207,11 @@ struct lq_error *lq_cidata_read_iso(const char *path,
  * the meta-data is not a JSON object (a caller's own YAML). */
 struct lq_error *lq_cidata_reinstance(struct lq_cidata_files *,
                                       const char *id, const char *hostname);
+/* A seed made again for VM 'id' (UpdateVM): when the meta-data is the
+ * node's, its instance-id becomes "<id>-<8 hex digits of the seed's
+ * content>", so cloud-init in the guest runs its per-instance modules
+ * (users, keys, hostname) again for new content and not for the same. */
+void lq_cidata_revise(struct lq_cidata_files *, const char *id);
 
 struct lq_cdrom_spec {
     char *id;
@@ -459,12 +468,19 @@ struct lq_error *lq_compute_clone_vm(struct lq_compute *,
 void lq_clone_request_fingerprint(const struct lq_clone_request *,
                                   char hex[41]);
 struct lq_error *lq_compute_start_vm(struct lq_compute *, const char *id);
-/* A VM's vCPUs per socket ('cores') and memory; 0 leaves one unchanged.
- * A running VM: within the maxima it was made with (max_cpu_cores,
+/* UpdateVM: what changes; 0 or NULL leaves it as it is. */
+struct lq_vm_update {
+    uint32_t cores;             /* vCPUs per socket (sockets, threads kept). */
+    uint64_t memory_mib;
+    const struct lq_cloud_init *cloud_init;     /* A new seed. */
+};
+/* A running VM: within the maxima it was made with (max_cpu_cores,
  * max_memory_mib; memory only grows, by whole LQ_MEMORY_BLOCK_MIB, as a
- * DIMM); else failed_precondition. */
+ * DIMM); else failed_precondition.  A new seed needs a VM made with one;
+ * a running VM's QEMU is given the new ISO (its CD-ROM ejected and
+ * loaded again). */
 struct lq_error *lq_compute_update_vm(struct lq_compute *, const char *id,
-                                      uint32_t cores, uint64_t memory_mib);
+                                      const struct lq_vm_update *);
 /* Grows the volume of disk 'disk_id' of VM 'id' to 'size_bytes'; when
  * the VM runs QEMU is told (block_resize) so the guest sees it.  Answers
  * the size the disk has now in '*sizep'. */
