@@ -164,6 +164,21 @@ long long compute_now_ms(void);
  * seed drive; and its seed written again from 'ci' (and loaded into the
  * drive of a running VM). */
 struct lq_error *compute_seed_drive_check(virDomainPtr, const char *id);
+struct lq_error *compute_has_seed_drive(virDomainPtr, const char *id,
+                                        bool *hasp);
+/* seed_copy.c: a migrating VM's seed ISO put where the target's QEMU
+ * opens it (nothing when it has no seed or the target sees the same
+ * file); then, with whether the migration succeeded, this node's or the
+ * target's copy removed. */
+struct compute_seed_copy {
+    virStoragePoolPtr pool;     /* Transient, on the target's state_dir. */
+    virStorageVolPtr vol;       /* The copy we made there, or NULL. */
+    char *local;
+};
+struct lq_error *compute_seed_copy_start(struct lq_compute *, virDomainPtr,
+                                         const char *id, virConnectPtr target,
+                                         struct compute_seed_copy *);
+void compute_seed_copy_end(struct compute_seed_copy *, bool migrated);
 struct lq_error *compute_reseed(struct lq_compute *, virDomainPtr,
                                 const char *id,
                                 const struct lq_cloud_init *);

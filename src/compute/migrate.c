@@ -14,6 +14,7 @@
  *   pool (resolve.c), so it is the same UUID on every node.  Before
  *   migrating, the secret is defined on the target's libvirtd too, with
  *   the key from this node's keyring, so the target can open the disk.
+ * - A cloud-init seed ISO is copied to the target first (seed_copy.c).
  * - NICs need nothing here: the OVS virtualport with the port's id is in
  *   the XML, the target's libvirtd plugs it into its integration bridge
  *   and ovn-controller there claims the port.
@@ -205,6 +206,10 @@ migrate_op(virDomainPtr dom, const char *id, void *aux_)
     } else {
         e = prepare_disks(aux->c, id, &m, target);
     }
+    struct compute_seed_copy seed = { 0 };
+    if (!e) {
+        e = compute_seed_copy_start(aux->c, dom, id, target, &seed);
+    }
     if (!e) {
         unsigned long flags = VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST
                               | VIR_MIGRATE_UNDEFINE_SOURCE
@@ -223,6 +228,7 @@ migrate_op(virDomainPtr dom, const char *id, void *aux_)
                       aux->target, !active ? "offline" : aux->live ? "live"
                       : "paused", compute_now_ms() - t0);
         }
+        compute_seed_copy_end(&seed, !e);
     }
     if (target) {
         virConnectClose(target);

@@ -57,15 +57,23 @@ read_definition(virDomainPtr dom, unsigned int flags)
 }
 
 struct lq_error *
-compute_seed_drive_check(virDomainPtr dom, const char *id)
+compute_has_seed_drive(virDomainPtr dom, const char *id, bool *hasp)
 {
     xmlDocPtr doc = read_definition(dom, VIR_DOMAIN_XML_INACTIVE);
     if (!doc) {
         return compute_virt_error("reading the definition of VM", id);
     }
-    bool has = seed_drive(doc) != NULL;
+    *hasp = seed_drive(doc) != NULL;
     xmlFreeDoc(doc);
-    return has ? NULL
+    return NULL;
+}
+
+struct lq_error *
+compute_seed_drive_check(virDomainPtr dom, const char *id)
+{
+    bool has = false;
+    struct lq_error *e = compute_has_seed_drive(dom, id, &has);
+    return e || has ? e
                : lq_error_new(LQ_FAILED_PRECONDITION, "cloudInit: VM %s was "
                               "made without a seed (spec.cloudInit at "
                               "CreateVM gives it its drive)", id);

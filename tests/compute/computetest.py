@@ -415,12 +415,17 @@ class LibvirtSandbox:
         self.dir = tempfile.mkdtemp(prefix="lq-libvirtd-")
         self.uri = None
 
-    def start(self, tcp_port=None):
+    def start(self, tcp_port=None, own_dir=None):
         """With 'tcp_port', also on qemu+tcp://127.0.0.1:PORT (the URI
-        printed, and self.uri): a migration target."""
+        printed, and self.uri): a migration target.  With 'own_dir', it
+        and its guests see an empty directory of their own there
+        (self.own), as another host would."""
         env = dict(os.environ)
         if tcp_port:
             env["LQ_LIBVIRTD_TCP_PORT"] = str(tcp_port)
+        if own_dir:
+            env["LQ_LIBVIRTD_OWN_DIR"] = own_dir
+            self.own = os.path.join(self.dir, "own")
         r = subprocess.run([SANDBOX, "start", self.dir], capture_output=True,
                            text=True, timeout=90, env=env)
         if r.returncode:

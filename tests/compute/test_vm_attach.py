@@ -492,6 +492,58 @@ class VmAttachTest(computetest.SerialMixin, unittest.TestCase):
               % took)
         self.migrate_by_grpc_stream(target)
 
+    def test_live_migration_carries_the_seed(self):
+        """A VM with a cloud-init seed moves to a target that does not see
+        this node's state directory (its libvirtd and QEMU have their own
+        there, as another host): the node copies the ISO over the target's
+        libvirtd (same bytes, 0600), the guest runs on, reads its seed
+        again after a reset on the target, and this node's copy is gone."""
+        vol = self.volume("vm-seed-mig")
+        vm = str(uuid.uuid4())
+        secret = "Pw-" + uuid.uuid4().hex
+        log = self.ok(VM + "CreateVM", {
+            "vmId": vm, "name": "lq-seed-mig",
+            "spec": {"memoryMib": 256, "kernelPath": self.kernel,
+                     "initrdPath": self.initrd,
+                     "kernelCmdline": "console=ttyS0 panic=-1 lq.cidata "
+                                      "lq.heartbeat",
+                     "serialLog": True,
+                     "disks": [{"id": "data", "volumeId": vol["id"]}],
+                     "cloudInit": {"password": secret,
+                                   "hostname": "seed-mig"}}}
+        )["status"]["serialLogPath"]
+        self.addCleanup(self.delete_vm, vm)
+        state = os.path.dirname(log)
+        iso = os.path.join(state, vm + ".cidata.iso")
+        with open(iso, "rb") as f:
+            seed = f.read()
+        target = computetest.LibvirtSandbox().start(tcp_port=self.mig_port,
+                                                    own_dir=state)
+        self.addCleanup(target.stop)
+        self.ok(VM + "StartVM", {"vmId": vm})
+        self.wait_serial(log, 'LQ-CIDATA-HOST "local-hostname":"seed-mig"')
+
+        done = self.ok(VM + "MigrateVM", {"vmId": vm, "targetNodeUri":
+                                          "node-b", "live": True})
+        self.assertEqual((done["phase"], done["error"]),
+                         ("MIGRATION_PHASE_COMPLETE", ""))
+        copy = os.path.join(target.own, vm + ".cidata.iso")
+        with open(copy, "rb") as f:
+            self.assertEqual(f.read(), seed)
+        self.assertEqual(os.stat(copy).st_mode & 0o777, 0o600)
+        self.assertFalse(os.path.exists(iso))
+        self.assertNotIn("lq-seed-", target.virsh("pool-list", "--all").stdout)
+        self.assertNotIn(secret, self.node.read_log())
+        r = target.virsh("domstate", vm)
+        self.assertEqual(r.stdout.strip(), "running", r.stderr)
+        # The target's QEMU logs the console in its own state directory.
+        there = os.path.join(target.own, vm + ".serial.log")
+        self.wait_serial(there, "LQ-GUEST-ALIVE", timeout=30)
+        self.assertNotIn("LQ-CIDATA-HOST", self.serial(there))
+        target.virsh("reset", vm)
+        self.wait_serial(there, 'LQ-CIDATA-HOST "local-hostname":"seed-mig"')
+        target.virsh("destroy", vm)
+
     def migrate_by_grpc_stream(self, target):
         """MigrateVM as the seed's grpc-go client calls it: a server stream
         of MigrationProgress, PREPARING first, COMPLETE (100 %) last, the
