@@ -703,7 +703,8 @@ edit_host_files(struct clone *cl, xmlNodePtr devices)
         } else if (!xmlStrcmp(n->name, X("channel")) && src) {
             xmlUnsetProp(src, X("path"));
         } else if (!xmlStrcmp(n->name, X("graphics"))
-                   && compute_xml_prop_is(n, "type", "vnc")) {
+                   && xmlHasProp(n, X("passwd"))) {
+            /* VNC or SPICE: the clone's console has its own password. */
             char password[9];
             compute_random_password(password);
             xmlSetProp(n, X("passwd"), X(password));

@@ -121,11 +121,13 @@ struct lq_error *compute_domain_metrics(virDomainPtr, const char *id,
 struct lq_error *compute_virt_error(const char *what, const char *id);
 enum lq_vm_state compute_state_from_virt(int virt_state);
 
-/* console.c: a one-time token for the console of 'vm_id'; '*ttl_sp' how
- * long it is valid. */
+/* console.c: a token for the console of 'vm_id', for one connection or
+ * ('reusable': SPICE's channels) any until it expires; '*ttl_sp' how long
+ * it is valid. */
 void compute_console_init(struct lq_compute *);
 void compute_console_destroy(struct lq_compute *);
 struct lq_error *compute_console_token(struct lq_compute *, const char *vm_id,
+                                       bool reusable,
                                        char token[65], int *ttl_sp);
 
 /* agent.c: qemu-guest-agent through libvirt.  A VM's agent is connected

@@ -14,6 +14,11 @@
  *   hypervisor.console_token_seconds and for one connection, as Nova's
  *   console tokens.  A VM defined with a TCP listener on 127.0.0.1
  *   (before this) is reached the same way.
+ * - A SPICE console (the seed's ConsoleSpec.spice_enabled) is one
+ *   connection per channel (main, display, inputs...), which spice-html5
+ *   opens to the same URL one after the other: its token opens any number
+ *   of connections until it expires, as Nova's console tokens do.  The
+ *   SPICE ticket (the password) is still asked on each channel.
  * - Tokens live in memory: a restarted daemon forgets them (GetConsole
  *   again). */
 #include "compute_impl.h"
@@ -38,6 +43,7 @@ struct console_token {
     char token[65];
     char vm_id[37];
     long long expires_ms;       /* time_msec() */
+    bool reusable;              /* SPICE: every channel until it expires. */
 };
 
 void
@@ -94,7 +100,7 @@ find_token(struct lq_compute *c, const char *token)
 
 struct lq_error *
 compute_console_token(struct lq_compute *c, const char *vm_id,
-                      char token[65], int *ttl_sp)
+                      bool reusable, char token[65], int *ttl_sp)
 {
     uint8_t raw[32];
     if (getrandom(raw, sizeof raw, 0) != sizeof raw) {
@@ -107,6 +113,7 @@ compute_console_token(struct lq_compute *c, const char *vm_id,
     struct console_token *t = xzalloc(sizeof *t);
     ovs_strlcpy(t->token, token, sizeof t->token);
     ovs_strlcpy(t->vm_id, vm_id, sizeof t->vm_id);
+    t->reusable = reusable;
 
     ovs_mutex_lock(&c->console_mutex);
     long long now = time_msec();
@@ -147,7 +154,11 @@ lq_compute_console_open(struct lq_compute *c, const char *token, int *fdp)
     struct console_token *t = strlen(token) == 64 ? find_token(c, token)
                                                   : NULL;
     bool expired = t && t->expires_ms <= time_msec();
-    if (t) {
+    struct console_token kept;
+    if (t && t->reusable && !expired) {
+        kept = *t;              /* Stays for the VM's other channels. */
+        t = &kept;
+    } else if (t) {
         hmap_remove(&c->console_tokens, &t->node);      /* One use. */
     }
     ovs_mutex_unlock(&c->console_mutex);
@@ -168,7 +179,7 @@ lq_compute_console_open(struct lq_compute *c, const char *token, int *fdp)
                       t->vm_id);
         }
     }
-    if (t) {
+    if (t && t != &kept) {
         token_free(t);
     }
     return e;

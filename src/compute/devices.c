@@ -504,19 +504,20 @@ console_op(virDomainPtr dom, const char *id, void *aux_)
         return compute_virt_error("reading the console of VM", id);
     }
     size_t ng, npw;
-    char **type = xml_values(xml, "/domain/devices/graphics[@type='vnc']"
-                             "/@type", &ng);
-    char **pw = xml_values(xml, "/domain/devices/graphics[@type='vnc']"
-                           "/@passwd", &npw);
+    /* The first graphics device: the one virDomainOpenGraphicsFD(0)
+     * connects to. */
+    char **type = xml_values(xml, "/domain/devices/graphics[1]/@type", &ng);
+    char **pw = xml_values(xml, "/domain/devices/graphics[1]/@passwd", &npw);
     struct lq_error *e = NULL;
-    if (!ng) {
+    if (!ng || (strcmp(type[0], "vnc") && strcmp(type[0], "spice"))) {
         e = lq_error_new(LQ_FAILED_PRECONDITION, "vmId: VM %s has no VNC "
-                         "console", id);
+                         "or SPICE console", id);
     } else {
         memset(con, 0, sizeof *con);
-        ovs_strlcpy(con->type, "vnc", sizeof con->type);
+        ovs_strlcpy(con->type, type[0], sizeof con->type);
         ovs_strlcpy(con->password, npw ? pw[0] : "", sizeof con->password);
-        e = compute_console_token(aux->c, id, con->token,
+        e = compute_console_token(aux->c, id, !strcmp(con->type, "spice"),
+                                  con->token,
                                   &con->token_seconds);
     }
     free_values(type, ng);

@@ -619,6 +619,9 @@ lq_vm_spec_fingerprint(const struct lq_vm_spec *s, char hex[41])
     fp_str(&ds, "initrd", s->initrd_path);
     fp_str(&ds, "cmdline", s->kernel_cmdline);
     fp_str(&ds, "serial", s->serial_log_path);
+    if (s->spice) {
+        ds_put_cstr(&ds, "spice;");     /* Only when set, as maxcores. */
+    }
     if (s->max_cpu_cores > s->cpu_cores) {
         /* Only when set: older VMs keep their fingerprints. */
         ds_put_format(&ds, "maxcores:%"PRIu32";", s->max_cpu_cores);
@@ -1457,7 +1460,7 @@ lq_domain_xml(const struct lq_vm_spec *s, const char *vnc_password)
          * one-time token) gets a connection from libvirt
          * (virDomainOpenGraphicsFD, console.c). */
         w_start(&w, "graphics");
-        w_attr(&w, "type", "vnc");
+        w_attr(&w, "type", s->spice ? "spice" : "vnc");
         w_attr(&w, "passwd", vnc_password);
         w_empty(&w, "listen", "type", "none");
         w_end(&w);

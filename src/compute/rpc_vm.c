@@ -383,6 +383,9 @@ parse_spec(const VMSpec *m, struct lq_vm_spec *s)
     s->initrd_path = opt_string(m->initrd_path);
     s->kernel_cmdline = opt_string(m->kernel_cmdline);
     s->serial_log = m->serial_log;
+    /* The seed's ConsoleSpec: SPICE when asked for (it wins over VNC: a
+     * VM has one console); the ports are not used, nothing listens. */
+    s->spice = m->console && m->console->spice_enabled;
     if (m->cloud_init) {
         s->cloud_init = parse_cloud_init(m->cloud_init);
     }

@@ -127,6 +127,33 @@ test_xml_required_elements(void **state OVS_UNUSED)
     lq_vm_spec_clear(&s);
 }
 
+/* The console: VNC, or SPICE when the seed's ConsoleSpec asks; either
+ * listens nowhere (the node's WebSocket gets a connection from libvirt)
+ * and only SPICE changes the fingerprint. */
+static void
+test_xml_console(void **state OVS_UNUSED)
+{
+    struct lq_vm_spec s;
+    base_spec(&s);
+    char before[41], after[41];
+    lq_vm_spec_fingerprint(&s, before);
+    char *xml = lq_domain_xml(&s, "pw123456");
+    assert_xpath(xml, "/domain/devices/graphics/@type", "vnc");
+    assert_xpath(xml, "/domain/devices/graphics/@passwd", "pw123456");
+    assert_xpath(xml, "/domain/devices/graphics/listen/@type", "none");
+    free(xml);
+    s.spice = true;
+    lq_vm_spec_fingerprint(&s, after);
+    assert_string_not_equal(before, after);
+    xml = lq_domain_xml(&s, "pw123456");
+    assert_int_equal(xpath_count(xml, "/domain/devices/graphics"), 1);
+    assert_xpath(xml, "/domain/devices/graphics/@type", "spice");
+    assert_xpath(xml, "/domain/devices/graphics/@passwd", "pw123456");
+    assert_xpath(xml, "/domain/devices/graphics/listen/@type", "none");
+    free(xml);
+    lq_vm_spec_clear(&s);
+}
+
 /* vCPU hot-add: the topology and <vcpu> are the maximum, 'current' what
  * the guest boots with; the fingerprint changes only when it is set. */
 static void
@@ -1315,6 +1342,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xml_required_elements),
+        cmocka_unit_test(test_xml_console),
         cmocka_unit_test(test_xml_vcpu_hot_add),
         cmocka_unit_test(test_xml_memory_hot_add),
         cmocka_unit_test(test_xml_disks),

@@ -687,6 +687,40 @@ class QemuGuestTest(unittest.TestCase):
             "memoryMib: VM %s is running without room for more memory"
             % vm), body)
 
+    def test_spice_console(self):
+        """console.spiceEnabled (the seed's ConsoleSpec): a SPICE console
+        that listens nowhere; GetConsole says "spice", and through the
+        same WebSocket a spice-html5-style client links the main channel
+        with the ticket (and a wrong one is refused by QEMU)."""
+        import vncws
+        vm, _, _ = self.create("lq-spice", console={"spiceEnabled": True,
+                                                    "spicePort": 5930})
+        self.addCleanup(self.cleanup, vm)
+        xml = self.libvirt.virsh("dumpxml", vm).stdout
+        self.assertIn("<graphics type='spice'", xml)
+        self.assertNotIn("5930", xml)
+        self.ok("StartVM", {"vmId": vm})
+        con = self.ok("GetConsole", {"vmId": vm})
+        self.assertEqual(con["type"], "spice")
+        self.assertEqual(len(con["password"]), 8)
+        base = "ws://127.0.0.1:%d" % self.daemon.port
+        self.assertEqual(vncws.spice_link(base + con["websocketPath"],
+                                          con["password"]), 0)
+        # The same token opens the other channels spice-html5 connects
+        # (until it expires); the ticket is still checked on each.
+        self.assertEqual(vncws.spice_link(base + con["websocketPath"],
+                                          con["password"]), 0)
+        again = self.ok("GetConsole", {"vmId": vm})
+        self.assertNotEqual(vncws.spice_link(base + again["websocketPath"],
+                                             "wrong-pw"), 0)
+        time.sleep(con["tokenTtlSeconds"] + 0.5)
+        self.assertEqual(vncws.refused_status(base + con["websocketPath"]),
+                         401)                                   # expired
+        # Nothing listens: the live definition has no port or socket.
+        live = self.libvirt.virsh("dumpxml", vm).stdout
+        self.assertIn("<listen type='none'/>", live)
+        self.assertNotRegex(live, r"<graphics type='spice' [^>]*port=")
+
     def test_console_websocket(self):
         """GetConsole answers a one-time token for the WebSocket on the
         API listener; a noVNC-style client (WebSocket, binary frames)

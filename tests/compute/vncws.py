@@ -4,7 +4,12 @@ authentication (DES of the server's challenge, python3-cryptography).
 
 rfb_handshake(url, password) completes the handshake up to ServerInit and
 returns (width, height, desktop name); a refused WebSocket handshake
-raises websockets.exceptions.InvalidStatusCode (.status_code)."""
+raises websockets.exceptions.InvalidStatusCode (.status_code).
+
+spice_link(url, password) is what spice-html5 does first over its
+WebSocket: the SPICE main channel's link (protocol 2.2) with the ticket
+RSA-OAEP-encrypted to the server's key; it returns the link result
+(0: SPICE_LINK_ERR_OK)."""
 import asyncio
 import struct
 
@@ -63,6 +68,38 @@ async def _handshake(url, password, ssl=None):
         length, = struct.unpack(">I", await r.read(4))
         name = (await r.read(length)).decode()
         return width, height, name
+
+
+SPICE_MAGIC = b"REDQ"
+
+
+async def _spice_link(url, password):
+    import websockets
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    async with websockets.connect(url, subprotocols=["binary"],
+                                  open_timeout=10) as ws:
+        r = _Reader(ws)
+        # SpiceLinkMess: connection 0, the main channel (1), id 0, no caps.
+        mess = struct.pack("<IBBIII", 0, 1, 0, 0, 0, 18)
+        await ws.send(SPICE_MAGIC + struct.pack("<III", 2, 2, len(mess))
+                      + mess)
+        magic, major, minor, size = struct.unpack("<4sIII", await r.read(16))
+        assert (magic, major) == (SPICE_MAGIC, 2), (magic, major, minor)
+        reply = await r.read(size)
+        error, = struct.unpack("<I", reply[:4])
+        assert error == 0, "SPICE link refused (%d)" % error
+        key = serialization.load_der_public_key(reply[4:4 + 162])
+        ticket = key.encrypt(password.encode() + b"\0", padding.OAEP(
+            mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(),
+            label=None))
+        await ws.send(ticket)
+        result, = struct.unpack("<I", await r.read(4))
+        return result
+
+
+def spice_link(url, password):
+    return asyncio.run(_spice_link(url, password))
 
 
 def rfb_handshake(url, password, ssl=None):

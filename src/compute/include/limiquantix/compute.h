@@ -237,6 +237,7 @@ struct lq_vm_spec {
     char *initrd_path;          /* NULL: none. */
     char *kernel_cmdline;       /* NULL: none. */
     bool serial_log;            /* Log serial port 0 to a file. */
+    bool spice;                 /* A SPICE console instead of VNC. */
     /* Set by lq_compute from 'serial_log': the node's own file for it
      * (<hypervisor.state_dir>/<id>.serial.log); NULL: none. */
     char *serial_log_path;
@@ -692,21 +693,23 @@ struct lq_error *lq_compute_migration_uri(const struct lq_compute *,
                                           const char *target, char **urip);
 
 struct lq_vm_console {
-    char type[8];               /* "vnc" */
-    char password[9];           /* VNC authentication (RFB type 2). */
+    char type[8];               /* "vnc" or "spice" */
+    char password[9];           /* VNC authentication (RFB type 2), or
+                                 * the SPICE ticket. */
     char token[65];             /* Opens LQ_CONSOLE_WS_PATH once. */
     int token_seconds;          /* ...within this many seconds. */
 };
-/* The console of a running VM (failed_precondition if stopped): a
- * one-time token for the node's console WebSocket, which relays to QEMU's
- * VNC socket. */
+/* The console of a running VM (failed_precondition if stopped): a token
+ * for the node's console WebSocket, which relays to QEMU's VNC or SPICE
+ * server: one connection for VNC, every channel until it expires for
+ * SPICE. */
 struct lq_error *lq_compute_get_console(struct lq_compute *, const char *id,
                                         struct lq_vm_console *);
 /* The WebSocket endpoint's path on the API listeners ("?token=..."). */
 #define LQ_CONSOLE_WS_PATH "/console/websocket"
 /* The WebSocket endpoint: a socket connected to the console 'token'
- * names; unauthenticated if the token is unknown, used or expired (it is
- * spent either way), failed_precondition if the VM stopped. */
+ * names; unauthenticated if the token is unknown, used or expired (a VNC
+ * token is spent either way), failed_precondition if the VM stopped. */
 struct lq_error *lq_compute_console_open(struct lq_compute *,
                                          const char *token, int *fdp);
 
