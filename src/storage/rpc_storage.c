@@ -49,6 +49,9 @@ typedef Limiquantix__Storage__V1__ListSnapshotsRequest ListSnapshotsRequest;
 typedef Limiquantix__Storage__V1__ListSnapshotsResponse ListSnapshotsResponse;
 typedef Limiquantix__Storage__V1__RollbackSnapshotRequest
     RollbackSnapshotRequest;
+typedef Limiquantix__Storage__V1__ListImagesRequest ListImagesRequest;
+typedef Limiquantix__Storage__V1__ListImagesResponse ListImagesResponse;
+typedef Limiquantix__Storage__V1__Image Image;
 
 /* proto3: "" is "not set". */
 static const char *
@@ -218,6 +221,38 @@ list_volumes(struct lq_node *node, const ProtobufCMessage *req,
 }
 
 static struct lq_error *
+list_images(struct lq_node *node, const ProtobufCMessage *req,
+            ProtobufCMessage **responsep)
+{
+    struct lq_storage *s;
+    struct lq_image_info *images = NULL;
+    size_t n = 0;
+    struct lq_error *error = get_storage(node, &s);
+    if (!error) {
+        error = lq_image_list(
+            s, opt(((const ListImagesRequest *) req)->pool_id), &images, &n);
+    }
+    if (error) {
+        return error;
+    }
+    ListImagesResponse *r = lq_pb_new(
+        &limiquantix__storage__v1__list_images_response__descriptor);
+    r->images = lq_pb_array(n, sizeof *r->images);
+    for (size_t i = 0; i < n; i++) {
+        Image *m = lq_pb_new(&limiquantix__storage__v1__image__descriptor);
+        m->volume = (Volume *) lq_volume_message(images[i].volume);
+        m->source = lq_pb_str(images[i].source);
+        m->url = lq_pb_str(images[i].url ? images[i].url : "");
+        m->sha256 = lq_pb_str(images[i].sha256 ? images[i].sha256 : "");
+        m->clones = images[i].clones;
+        r->images[r->n_images++] = m;
+    }
+    lq_image_info_free_array(images, n);
+    *responsep = &r->base;
+    return NULL;
+}
+
+static struct lq_error *
 resize_volume(struct lq_node *node, const ProtobufCMessage *req_,
               ProtobufCMessage **responsep)
 {
@@ -337,6 +372,7 @@ static const struct lq_rpc_method storage_methods[] = {
     LQ_RPC_PB_METHOD(VOLUME_SERVICE, "CreateVolume", create_volume, true),
     LQ_RPC_PB_METHOD(VOLUME_SERVICE, "GetVolume", get_volume, true),
     LQ_RPC_PB_METHOD(VOLUME_SERVICE, "ListVolumes", list_volumes, true),
+    LQ_RPC_PB_METHOD(VOLUME_SERVICE, "ListImages", list_images, true),
     LQ_RPC_PB_METHOD(VOLUME_SERVICE, "ResizeVolume", resize_volume, true),
     LQ_RPC_PB_METHOD(VOLUME_SERVICE, "DeleteVolume", delete_volume, true),
     LQ_RPC_PB_METHOD(VOLUME_SERVICE, "FlattenVolume", flatten_volume, true),

@@ -318,6 +318,13 @@ class LocalApiTest(LocalTestCase):
         self.assertEqual(self.read("imp-raw", MiB, len(data)), data)
         self.assertEqual(self.read("imp-raw", 3 * MiB, MiB), bytes(MiB))
         self.assertFalse([f for f in self.files() if "tmp" in f])
+        # Both are in the image library, named "file" (no host path).
+        images = {i["volume"]["id"]: i for i in self.ok(
+            "ListImages", {"poolId": "disk"})["images"]}
+        self.assertEqual(sorted(images), ["imp", "imp-raw"])
+        self.assertEqual(images["imp"]["source"], "file")
+        self.assertEqual(images["imp"].get("url", ""), "")
+        self.assertNotIn("src.qcow2", json.dumps(images))   # no host path
         self.ok("DeleteVolume", {"id": "imp"})
         self.ok("DeleteVolume", {"id": "imp-raw"})
 

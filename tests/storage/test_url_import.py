@@ -175,6 +175,48 @@ class UrlImportTest(unittest.TestCase):
         os.unlink(out)
         return data
 
+    def test_image_library(self):
+        """ListImages: the volumes imported from a URL or a file, with the
+        URL minus query and fragment (a signed URL's query is a
+        credential) and the sha256 given; an empty volume is not an
+        image; 'clones' counts the volumes cloned from it."""
+        sha = hashlib.sha256(Images.files["image.qcow2"]).hexdigest()
+        self.ok("CreateVolume", {"id": "lib-img", "poolId": "disk",
+                                 "source": {"url": self.base + "/image.qcow2"
+                                            "?sig=SECRET#frag",
+                                            "sha256": sha}})
+        self.addCleanup(self.daemon.vcall, "DeleteVolume",
+                        {"id": "lib-img", "force": True})
+        self.ok("CreateVolume", {"id": "lib-plain", "poolId": "disk",
+                                 "sizeBytes": str(MiB)})
+        self.addCleanup(self.daemon.vcall, "DeleteVolume",
+                        {"id": "lib-plain"})
+        v, _ = self.wait_done("lib-img")
+        self.assertEqual(v["state"], "available", v)
+        images = self.ok("ListImages", {"poolId": "disk"})["images"]
+        self.assertEqual([i["volume"]["id"] for i in images], ["lib-img"])
+        img = images[0]
+        self.assertEqual((img["source"], img["url"], img["sha256"],
+                          img.get("clones", 0)),
+                         ("url", self.base + "/image.qcow2", sha, 0))
+        self.assertEqual(img["volume"]["sizeBytes"], str(64 * MiB))
+        self.assertEqual(self.ok("ListImages", {})["images"], images)
+
+        self.ok("CreateSnapshot", {"volumeId": "lib-img", "id": "lib-s"})
+        self.ok("CreateVolume", {"id": "lib-clone", "poolId": "disk",
+                                 "source": {"snapshotId": "lib-s",
+                                            "volumeId": "lib-img"}})
+        self.addCleanup(self.daemon.vcall, "DeleteVolume",
+                        {"id": "lib-clone"})
+        self.wait_done("lib-clone")
+        img = self.ok("ListImages", {"poolId": "disk"})["images"]
+        self.assertEqual([(i["volume"]["id"], i["clones"]) for i in img],
+                         [("lib-img", 1)])
+        status, body = self.daemon.vcall("ListImages", {"poolId": "nope"})
+        self.assertEqual(body.get("code"), "invalid_argument", body)
+        self.assertIn("poolId", body["message"])
+        self.assertNotIn("SECRET", self.daemon.read_log())
+
     def test_qcow2_and_redirect(self):
         for vid, url in (("web", "/image.qcow2"), ("redir", "/redirect")):
             sha = hashlib.sha256(Images.files["image.qcow2"]).hexdigest()

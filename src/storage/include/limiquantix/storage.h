@@ -164,6 +164,24 @@ struct lq_error *lq_volume_flatten(struct lq_storage *, const char *id,
 struct lq_error *lq_volume_wait(struct lq_storage *, const char *id,
                                 int timeout_ms);
 
+/* ---- The image library (library.c) ------------------------------------- */
+
+/* A base image: a volume imported from a file or a URL. */
+struct lq_image_info {
+    struct lq_volume_info *volume;
+    char *source;               /* "url" or "file". */
+    char *url;                  /* Without query or fragment; NULL for a
+                                 * file. */
+    char *sha256;               /* As the import was given it, or NULL. */
+    uint32_t clones;            /* Volumes whose parent it is. */
+};
+/* The images of pool 'pool_id' (NULL or "": every pool). */
+struct lq_error *lq_image_list(struct lq_storage *, const char *pool_id,
+                               struct lq_image_info **imagesp, size_t *np);
+void lq_image_info_free_array(struct lq_image_info *, size_t n);
+/* 'url' as an image listing shows it: without query or fragment. */
+char *lq_image_public_url(const char *url);
+
 /* ---- Snapshots --------------------------------------------------------- */
 
 struct lq_error *lq_snapshot_create(struct lq_storage *, const char *volume_id,
