@@ -77,6 +77,18 @@ class LqctlStorageTest(CephTestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("State:       available", r.stdout)
             self.assertEqual(self.read("cli-imp", 0, 11), b"limiquantix")
+            # The image library: the import is a base image ("file", no
+            # path); an empty volume is not.
+            r = self.lqctl("volume", "images", pool)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            rows = [line.split() for line in r.stdout.splitlines()]
+            self.assertEqual(rows[0], ["IMAGE", "POOL", "SOURCE", "CLONES",
+                                       "SIZE", "URL"])
+            self.assertIn(["cli-imp", pool, "file", "0", "4.0", "MiB"],
+                          rows[1:])
+            images = json.loads(self.lqctl("-o", "json", "volume", "images")
+                                .stdout)["images"]
+            self.assertIn("cli-imp", [i["volume"]["id"] for i in images])
         finally:
             os.unlink(path)
             self.lqctl("volume", "delete", "cli-imp", "--force")

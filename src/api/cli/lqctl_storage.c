@@ -70,6 +70,7 @@ typedef Limiquantix__Storage__V1__ListPoolsResponse ListPoolsResponse;
 typedef Limiquantix__Storage__V1__Volume Volume;
 typedef Limiquantix__Storage__V1__VolumeSource VolumeSource;
 typedef Limiquantix__Storage__V1__ListVolumesResponse ListVolumesResponse;
+typedef Limiquantix__Storage__V1__ListImagesResponse ListImagesResponse;
 typedef Limiquantix__Storage__V1__Snapshot Snapshot;
 typedef Limiquantix__Storage__V1__ListSnapshotsResponse ListSnapshotsResponse;
 
@@ -144,6 +145,24 @@ print_volumes(const ProtobufCMessage *m)
            "STATE", "SIZE", "ALLOCATED");
     for (size_t i = 0; i < r->n_volumes; i++) {
         print_volume_row(r->volumes[i]);
+    }
+}
+
+/* The image library: base images, what they came from, their clones. */
+static void
+print_images(const ProtobufCMessage *m)
+{
+    const ListImagesResponse *r = (const ListImagesResponse *) m;
+    printf("%-36s %-12s %-6s %6s %10s  %s\n", "IMAGE", "POOL", "SOURCE",
+           "CLONES", "SIZE", "URL");
+    for (size_t i = 0; i < r->n_images; i++) {
+        const Limiquantix__Storage__V1__Image *img = r->images[i];
+        const Volume *v = img->volume;
+        char *size = human_bytes(v ? v->size_bytes : 0);
+        printf("%-36s %-12s %-6s %6"PRIu32" %10s  %s\n", v ? v->id : "",
+               v ? v->pool_id : "", img->source, img->clones, size,
+               img->url);
+        free(size);
     }
 }
 
@@ -439,6 +458,11 @@ cmd_volume(struct cli *cli, int argc, char *argv[])
             &limiquantix__storage__v1__list_volumes_request__descriptor);
         req->pool_id = lq_pb_str(argc == 2 ? argv[1] : NULL);
         return run(cli, VOLUMES, "ListVolumes", &req->base, print_volumes);
+    } else if (!strcmp(sub, "images") && argc <= 2) {
+        Limiquantix__Storage__V1__ListImagesRequest *req = lq_pb_new(
+            &limiquantix__storage__v1__list_images_request__descriptor);
+        req->pool_id = lq_pb_str(argc == 2 ? argv[1] : NULL);
+        return run(cli, VOLUMES, "ListImages", &req->base, print_images);
     } else if (!strcmp(sub, "get") && argc == 2) {
         return run(cli, VOLUMES, "GetVolume", id_request(
             &limiquantix__storage__v1__get_volume_request__descriptor,
@@ -474,7 +498,8 @@ cmd_volume(struct cli *cli, int argc, char *argv[])
         return volume_snapshot(cli, argc - 1, argv + 1);
     }
 usage:
-    fprintf(stderr, "lqctl: usage: lqctl volume {list [POOL] | get ID | "
+    fprintf(stderr, "lqctl: usage: lqctl volume {list [POOL] | images "
+            "[POOL] | get ID | "
             "create --pool POOL ... | delete ID [--force] | resize ID SIZE "
             "[--allow-shrink] | flatten ID | snapshot ...}\n");
     return 2;
